@@ -1,0 +1,65 @@
+"""Long short-term memory cell (seeds 000, 002), gate blocks in PyTorch's order
+``i, f, g, o``:
+
+    a = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh            (B, 4H)
+    i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)
+    c_t = f ∘ c_{t-1} + i ∘ g
+    h_t = o ∘ tanh(c_t)
+
+Backward (``dh``, ``dc`` arrive from the future and the output):
+
+    dc  += dh ∘ o ∘ (1 − tanh²(c_t))
+    da_i = dc ∘ g ∘ i(1−i)        da_f = dc ∘ c_{t-1} ∘ f(1−f)
+    da_g = dc ∘ i ∘ (1−g²)        da_o = dh ∘ tanh(c_t) ∘ o(1−o)
+    dc_{t-1} = dc ∘ f             dh_{t-1} = da @ W_hh
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import CellBase, sigmoid
+
+
+@dataclass(frozen=True)
+class LSTMCell(CellBase):
+    gates = 4
+    n_states = 2
+    gate_names = ("i", "f", "g", "o")
+
+    def cache_widths(self, H):
+        return {"act": 4 * H, "tc": H}
+
+    def step(self, W_hh, b_hh, xp_t, state, hd, mem):
+        _, c = state
+        H = c.shape[1]
+        act = mem["act"]                              # (B, 4H)
+        np.matmul(hd, W_hh.T, out=act)
+        act += xp_t
+        sigmoid(act[:, : 2 * H], out=act[:, : 2 * H])  # i, f
+        np.tanh(act[:, 2 * H : 3 * H], out=act[:, 2 * H : 3 * H])  # g
+        sigmoid(act[:, 3 * H :], out=act[:, 3 * H :])  # o
+        i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
+        c_new = f * c
+        c_new += i * g
+        tc = np.tanh(c_new, out=mem["tc"])
+        h_new = o * tc
+        return (h_new, c_new)
+
+    def step_back(self, W_hh, b_hh, mem, prev, hd, new, dstate):
+        _, c_prev = prev
+        dh, dc = dstate
+        act, tc = mem["act"], mem["tc"]
+        H = tc.shape[1]
+        i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
+        # backprop into c through h = o * tanh(c)
+        dc = dc + dh * o * (1.0 - tc * tc)
+        da = np.empty_like(act)                        # (B, 4H)
+        da[:, :H] = dc * g * i * (1.0 - i)
+        da[:, H : 2 * H] = dc * c_prev * f * (1.0 - f)
+        da[:, 2 * H : 3 * H] = dc * i * (1.0 - g * g)
+        da[:, 3 * H :] = dh * tc * o * (1.0 - o)
+        dc_prev = dc * f
+        dhd = da @ W_hh                                # (B, 4H) @ (4H, H)
+        return da, da, (None, dc_prev), dhd

@@ -1,0 +1,48 @@
+"""Elman recurrent cell (seeds 000, 003, 004).
+
+    h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),   f = tanh or relu
+
+Shapes: ``x_t`` (B, D), ``h`` (B, H), ``W_ih`` (H, D), ``W_hh`` (H, H).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import CellBase
+
+NONLINEARITIES = ("tanh", "relu")
+
+
+@dataclass(frozen=True)
+class ElmanCell(CellBase):
+    nonlinearity: str = "tanh"
+
+    gates = 1
+    n_states = 1
+    gate_names = ("h",)
+
+    def __post_init__(self):
+        if self.nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"unknown nonlinearity {self.nonlinearity!r}; use 'tanh' or 'relu'")
+
+    def step(self, W_hh, b_hh, xp_t, state, hd, mem):
+        a = hd @ W_hh.T           # (B, H)
+        a += xp_t
+        if self.nonlinearity == "tanh":
+            h = np.tanh(a, out=a)
+        else:
+            h = np.maximum(a, 0, out=a)
+        return (h,)
+
+    def step_back(self, W_hh, b_hh, mem, prev, hd, new, dstate):
+        (dh,) = dstate
+        (h_new,) = new
+        # backprop through the nonlinearity, using the output h_t
+        if self.nonlinearity == "tanh":
+            da = dh * (1.0 - h_new * h_new)
+        else:
+            da = dh * (h_new > 0)
+        dhd = da @ W_hh           # (B, G*H) @ (G*H, H)
+        return da, da, (None,), dhd

@@ -1,0 +1,397 @@
+"""Recurrent layers over a cell: stacking, two directions, lengths, dropout,
+state in and out.  Constructor, call and parameter names follow PyTorch's
+``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``::
+
+    y, h_n = layer(x, h0=None, lengths=None)          # LSTM: y, (h_n, c_n)
+    dx, dh0 = layer.backward(dy, dh_n=None)           # fills layer.grads
+
+Shapes (``L`` layers, ``K`` = 2 if bidirectional else 1):
+    x   (T, B, D), or (B, T, D) with ``batch_first``, or (T, D) unbatched
+    y   (T, B, K*H) for ``merge_mode="concat"``, (T, B, H) for sum/mean/mul
+    h_n (L*K, B, H), ordered layer by layer, forward direction first
+
+Parameters are PyTorch's ``state_dict`` one to one: ``weight_ih_l{k}[_reverse]``
+``(G*H, D_k)``, ``weight_hh_l{k}`` ``(G*H, H)``, ``bias_ih_l{k}``,
+``bias_hh_l{k}`` ``(G*H,)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import sequence
+from ._checks import as_dtype, choice, finite_array, lengths_mask, positive_int, probability
+from .cells import ElmanCell, GRUCell, LSTMCell, SimpleGRUCell
+from .init import INITS, layer_biases, layer_weights
+from .module import Module
+
+MERGE_MODES = ("concat", "sum", "mean", "mul")
+
+
+def _suffix(layer, direction):
+    return f"_l{layer}" + ("_reverse" if direction else "")
+
+
+class Recurrent(Module):
+    """A stack of recurrent layers over ``cell``; see the module docstring.
+
+    Arguments beyond PyTorch's:
+        merge_mode: how a bidirectional layer joins its two directions,
+            ``"concat"`` (PyTorch), ``"sum"``, ``"mean"`` or ``"mul"``; applied at
+            every layer, so the next layer sees ``2H`` or ``H`` features.
+        recurrent_dropout: probability of dropping each unit of ``h_{t-1}`` in
+            the recurrent products, with one mask per sequence reused at every
+            step (Gal & Ghahramani 2016); training mode only.
+        init: ``"default"`` (Glorot-uniform input, orthogonal recurrent, zero
+            biases) or ``"torch"`` (PyTorch's ``U(±1/sqrt(H))``).
+        dtype: ``numpy.float32`` (default) or ``numpy.float64``.
+        seed: an int or ``numpy.random.Generator`` for initialisation and dropout.
+    """
+
+    def __init__(self, cell, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, *, merge_mode="concat",
+                 recurrent_dropout=0.0, init="default", dtype=np.float32, seed=None):
+        super().__init__()
+        if proj_size:
+            raise NotImplementedError("proj_size (LSTM with projections) is not supported yet; "
+                                      "use proj_size=0 and a Dense layer on the output")
+        self.cell = cell
+        self.input_size = positive_int("input_size", input_size)
+        self.hidden_size = positive_int("hidden_size", hidden_size)
+        self.num_layers = positive_int("num_layers", num_layers)
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = probability("dropout", dropout)
+        self.bidirectional = bool(bidirectional)
+        self.merge_mode = choice("merge_mode", merge_mode, MERGE_MODES)
+        self.recurrent_dropout = probability("recurrent_dropout", recurrent_dropout)
+        self.init = choice("init", init, INITS)
+        self.dtype = as_dtype(dtype)
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self._cache = None
+        self._init_params()
+
+    # -- construction ---------------------------------------------------------------------
+    @property
+    def num_directions(self):
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self):
+        """Features per step of ``y``."""
+        return self.hidden_size * (self.num_directions if self.merge_mode == "concat" else 1)
+
+    def _layer_input_size(self, layer):
+        return self.input_size if layer == 0 else self.output_size
+
+    def _init_params(self):
+        G, H = self.cell.gates, self.hidden_size
+        for l in range(self.num_layers):
+            for d in range(self.num_directions):
+                s = _suffix(l, d)
+                W_ih, W_hh = layer_weights(self.rng, G, self._layer_input_size(l), H, self.dtype, self.init)
+                self.params["weight_ih" + s] = W_ih
+                self.params["weight_hh" + s] = W_hh
+                if self.bias:
+                    b_ih, b_hh = layer_biases(self.rng, G, H, self.dtype, self.init)
+                    self.params["bias_ih" + s] = b_ih
+                    self.params["bias_hh" + s] = b_hh
+        if self.bias and self.init == "default":
+            self._init_gate_biases()
+        self.zero_grad()
+
+    def _init_gate_biases(self):
+        """Cell-specific bias starts (forget bias for LSTM, reset bias for GRU)."""
+
+    def _p(self, layer, direction):
+        s = _suffix(layer, direction)
+        P = self.params
+        return {"W_ih": P["weight_ih" + s], "W_hh": P["weight_hh" + s],
+                "b_ih": P.get("bias_ih" + s), "b_hh": P.get("bias_hh" + s)}
+
+    # -- input handling --------------------------------------------------------------------
+    def _time_major(self, x, name="x"):
+        x = finite_array(name, x, self.dtype)
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x[:, None, :]
+        elif x.ndim != 3:
+            layout = "(B, T, D)" if self.batch_first else "(T, B, D)"
+            raise ValueError(f"{name} must be 3-D {layout} or 2-D (T, D) unbatched, got shape {x.shape}")
+        elif self.batch_first:
+            x = x.transpose(1, 0, 2)
+        if x.shape[2] != self.input_size:
+            raise ValueError(f"{name} has {x.shape[2]} features per step but the layer was built with "
+                             f"input_size={self.input_size}")
+        if x.shape[0] < 1:
+            raise ValueError(f"{name} has no time steps; pass at least one step")
+        return x, unbatched
+
+    def _states_in(self, h0, B, unbatched):
+        """``h0`` (PyTorch layout) -> list over (layer, direction) of state tuples."""
+        n, H = self.num_layers * self.num_directions, self.hidden_size
+        ns = self.cell.n_states
+        if h0 is None:
+            return [tuple(np.zeros((B, H), self.dtype) for _ in range(ns)) for _ in range(n)]
+        parts = h0 if ns > 1 else (h0,)
+        if ns > 1 and (not isinstance(h0, (tuple, list)) or len(h0) != ns):
+            raise ValueError("the initial state of an LSTM is a pair (h0, c0); pass a tuple of two arrays")
+        arrays = []
+        for name, a in zip(("h0", "c0"), parts):
+            a = finite_array(name, a, self.dtype)
+            if unbatched and a.ndim == 2:
+                a = a[:, None, :]
+            if a.shape != (n, B, H):
+                raise ValueError(f"{name} has shape {a.shape} but this layer needs {(n, B, H)} "
+                                 "(num_layers * num_directions, batch, hidden_size)")
+            arrays.append(a)
+        return [tuple(a[i] for a in arrays) for i in range(n)]
+
+    def _states_out(self, finals, unbatched):
+        stacked = [np.stack([f[j] for f in finals]) for j in range(self.cell.n_states)]
+        if unbatched:
+            stacked = [s[:, 0] for s in stacked]
+        return tuple(stacked) if self.cell.n_states > 1 else stacked[0]
+
+    # -- dropout masks ---------------------------------------------------------------------
+    def sample_masks(self, T, B):
+        """Draw the dropout masks of one forward pass (inverted dropout: kept
+        units scaled by ``1/(1-p)``).  Returns ``{"recurrent": [(B, H) or None per
+        (layer, direction)], "between": [(T, B, F) or None per layer]}``."""
+        H, n = self.hidden_size, self.num_layers * self.num_directions
+        rec = [None] * n
+        between = [None] * self.num_layers
+        if self.training and self.recurrent_dropout > 0:
+            keep = 1.0 - self.recurrent_dropout
+            rec = [(self.rng.random((B, H)) < keep).astype(self.dtype) / self.dtype.type(keep) for _ in range(n)]
+        if self.training and self.dropout > 0:
+            keep = 1.0 - self.dropout
+            between = [(self.rng.random((T, B, self.output_size)) < keep).astype(self.dtype) / self.dtype.type(keep)
+                       if l < self.num_layers - 1 else None for l in range(self.num_layers)]
+        return {"recurrent": rec, "between": between}
+
+    # -- forward / backward ----------------------------------------------------------------
+    def _merge(self, outs):
+        if len(outs) == 1:
+            return outs[0]
+        f, b = outs
+        if self.merge_mode == "concat":
+            return np.concatenate([f, b], axis=-1)
+        if self.merge_mode == "sum":
+            return f + b
+        if self.merge_mode == "mean":
+            return (f + b) * self.dtype.type(0.5)
+        return f * b
+
+    def _unmerge(self, dy, outs):
+        if len(outs) == 1:
+            return [dy]
+        H = self.hidden_size
+        if self.merge_mode == "concat":
+            return [dy[..., :H], dy[..., H:]]
+        if self.merge_mode == "sum":
+            return [dy, dy]
+        if self.merge_mode == "mean":
+            half = dy * self.dtype.type(0.5)
+            return [half, half]
+        return [dy * outs[1], dy * outs[0]]
+
+    def forward(self, x, h0=None, lengths=None, *, masks=None, keep_cache=True):
+        """Run the stack over ``x``; see the module docstring for shapes.
+
+        ``masks`` overrides the dropout masks (as returned by
+        :meth:`sample_masks`); ``keep_cache=False`` skips what backward needs.
+        """
+        x, unbatched = self._time_major(x)
+        T, B, _ = x.shape
+        mask = lengths_mask(lengths, T, B)
+        states = self._states_in(h0, B, unbatched)
+        if masks is None:
+            masks = self.sample_masks(T, B)
+        inp, finals, layers = x, [], []
+        for l in range(self.num_layers):
+            outs, caches = [], []
+            for d in range(self.num_directions):
+                i = l * self.num_directions + d
+                hs, final, cache = sequence.forward(self.cell, self._p(l, d), inp, states[i], mask,
+                                                    masks["recurrent"][i], reverse=bool(d),
+                                                    keep_cache=keep_cache)
+                outs.append(hs)
+                caches.append(cache)
+                finals.append(final)
+            out = self._merge(outs)
+            layers.append((outs, caches))
+            drop = masks["between"][l]
+            inp = out * drop if drop is not None else out
+        y = inp
+        self._cache = dict(layers=layers, masks=masks, mask=mask, unbatched=unbatched, T=T, B=B) \
+            if keep_cache else None
+        if self.batch_first and not unbatched:
+            y = y.transpose(1, 0, 2)
+        elif unbatched:
+            y = y[:, 0]
+        return y, self._states_out(finals, unbatched)
+
+    __call__ = forward
+
+    def backward(self, dy, dh_n=None):
+        """BPTT through the last forward pass.
+
+        ``dy`` has ``y``'s shape; ``dh_n`` is the gradient w.r.t. the final state
+        (LSTM: a pair ``(dh_n, dc_n)``; either may be ``None``).  Fills
+        ``self.grads`` (same keys as ``self.params``) and returns
+        ``(dx, dh0)`` (LSTM: ``(dx, (dh0, dc0))``) in the input's layout.
+        """
+        if self._cache is None:
+            raise RuntimeError("backward() needs a forward pass with keep_cache=True first")
+        c = self._cache
+        T, B, unbatched = c["T"], c["B"], c["unbatched"]
+        dy = np.asarray(dy, dtype=self.dtype)
+        if unbatched:
+            dy = dy[:, None]
+        elif self.batch_first:
+            dy = dy.transpose(1, 0, 2)
+        if dy.shape != (T, B, self.output_size):
+            raise ValueError(f"dy has shape {dy.shape} (time-major) but the output was {(T, B, self.output_size)}")
+        n, ns = self.num_layers * self.num_directions, self.cell.n_states
+        dfinal = [[None] * ns for _ in range(n)]
+        if dh_n is not None:
+            parts = dh_n if ns > 1 else (dh_n,)
+            for j, a in enumerate(parts):
+                if a is None:
+                    continue
+                a = np.asarray(a, dtype=self.dtype)
+                if unbatched and a.ndim == 2:
+                    a = a[:, None, :]
+                for i in range(n):
+                    dfinal[i][j] = a[i]
+        dstate0 = [None] * n
+        dout = dy
+        for l in range(self.num_layers - 1, -1, -1):
+            outs, caches = c["layers"][l]
+            drop = c["masks"]["between"][l]
+            if drop is not None:
+                dout = dout * drop
+            dhs = self._unmerge(dout, outs)
+            din = None
+            for d in range(self.num_directions):
+                i = l * self.num_directions + d
+                dx, ds0, g = sequence.backward(self.cell, self._p(l, d), caches[d], dhs[d], tuple(dfinal[i]))
+                s = _suffix(l, d)
+                self.grads["weight_ih" + s] = g["W_ih"]
+                self.grads["weight_hh" + s] = g["W_hh"]
+                if self.bias:
+                    self.grads["bias_ih" + s] = g["b_ih"]
+                    self.grads["bias_hh" + s] = g["b_hh"]
+                dstate0[i] = ds0
+                din = dx if din is None else din + dx
+            dout = din
+        dx = dout
+        if unbatched:
+            dx = dx[:, 0]
+        elif self.batch_first:
+            dx = dx.transpose(1, 0, 2)
+        return dx, self._states_out(dstate0, unbatched)
+
+    def step(self, x_t, state=None):
+        """One time step for streaming inference (no dropout, nothing cached).
+
+        ``x_t`` ``(B, D)`` (or ``(D,)``); ``state`` as returned by the last call or
+        ``None``.  Returns ``(y_t, state)`` with ``y_t`` ``(B, F)``.
+        """
+        x_t = np.asarray(x_t)
+        single = x_t.ndim == 1
+        xb = x_t[None, None, :] if single else x_t[None]
+        if self.batch_first:
+            xb = xb.transpose(1, 0, 2)
+        training, self.training = self.training, False
+        try:
+            y, state = self.forward(xb, state if not single else _unsqueeze_state(state), keep_cache=False)
+        finally:
+            self.training = training
+        y = y[:, 0] if self.batch_first else y[0]
+        if single:
+            return y[0], _squeeze_state(state)
+        return y, state
+
+    def __repr__(self):
+        opts = [f"{self.input_size}", f"{self.hidden_size}"]
+        if self.num_layers != 1:
+            opts.append(f"num_layers={self.num_layers}")
+        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
+                              ("bidirectional", False), ("merge_mode", "concat"),
+                              ("recurrent_dropout", 0.0), ("init", "default")):
+            v = getattr(self, name)
+            if v != default:
+                opts.append(f"{name}={v!r}")
+        if self.dtype != np.float32:
+            opts.append(f"dtype={self.dtype}")
+        return f"{type(self).__name__}({', '.join(opts)})"
+
+
+def _unsqueeze_state(state):
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s[:, None] for s in state)
+    return state[:, None]
+
+
+def _squeeze_state(state):
+    if isinstance(state, tuple):
+        return tuple(s[:, 0] for s in state)
+    return state[:, 0]
+
+
+class RNN(Recurrent):
+    """Elman RNN, ``h_t = tanh|relu(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, **kwargs):
+        self.nonlinearity = choice("nonlinearity", nonlinearity, ("tanh", "relu"))
+        super().__init__(ElmanCell(nonlinearity), input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, **kwargs)
+
+
+class LSTM(Recurrent):
+    """LSTM with gates ``i, f, g, o``; ``forget_bias`` (default 1.0) starts the
+    forget gate open under the default initialisation."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, *, forget_bias=1.0, **kwargs):
+        self.forget_bias = float(forget_bias)
+        super().__init__(LSTMCell(), input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, proj_size, **kwargs)
+
+    def _init_gate_biases(self):
+        H = self.hidden_size
+        for k, v in self.params.items():
+            if k.startswith("bias_ih"):
+                v[H:2 * H] = self.forget_bias
+
+
+class GRU(Recurrent):
+    """GRU with gates ``r, z, n``.  ``reset_after=True`` is PyTorch's form,
+    ``False`` the seeds' (Cho 2014).  ``reset_bias`` (default 0) sets the
+    reset gate's starting bias (−1 is a common choice)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, *, reset_after=True, reset_bias=0.0, **kwargs):
+        self.reset_after = bool(reset_after)
+        self.reset_bias = float(reset_bias)
+        super().__init__(GRUCell(self.reset_after), input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, **kwargs)
+
+    def _init_gate_biases(self):
+        H = self.hidden_size
+        for k, v in self.params.items():
+            if k.startswith("bias_ih"):
+                v[:H] = self.reset_bias
+
+
+class SimpleGRU(Recurrent):
+    """The seeds' simplified GRU (update gate only, gates ``z, n``)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, **kwargs):
+        super().__init__(SimpleGRUCell(), input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, **kwargs)

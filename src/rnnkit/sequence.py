@@ -1,0 +1,159 @@
+"""The time loop: one driver that runs any cell over a whole sequence, in
+either direction, with per-sequence lengths and a recurrent-dropout mask.
+
+    forward(cell, p, x, state0, mask, rmask, reverse)  -> (hs, state_T, cache)
+    backward(cell, p, cache, dhs, dstate_T)            -> (dx, dstate_0, grads)
+
+``p`` holds one direction of one layer in PyTorch's layout: ``W_ih``
+``(G*H, D)``, ``W_hh`` ``(G*H, H)``, ``b_ih``, ``b_hh`` ``(G*H,)`` or ``None``.
+Everything is time-major: ``x`` ``(T, B, D)``, ``hs`` ``(T, B, H)``.
+
+Lengths arrive as ``mask`` ``(T, B)`` of booleans (True on real steps).  A
+padded step leaves the state as it was and outputs zeros, so the reverse
+direction starts at each sequence's own last step and the final state is the
+one at that step; in the backward pass padded steps pass the state gradient
+through untouched and add nothing to any parameter gradient.
+
+The input projection of all steps is one matrix product before the loop, and
+the weight gradients are one product each after it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class SequenceCache:
+    """What the backward pass needs from one forward pass (all time-indexed)."""
+
+    x: np.ndarray            # (T, B, D)
+    states: tuple            # each (T+1, B, H); states[j][t] is the state before step t (forward)
+    hd: np.ndarray | None    # (T, B, H) dropped-out h fed to W_hh, None without dropout
+    mem: dict                # name -> (T, B, width) filled by the cell
+    mask: np.ndarray | None  # (T, B) bool
+    rmask: np.ndarray | None  # (B, H)
+    reverse: bool
+
+
+def _prev_new(t, reverse):
+    """Indices into the (T+1)-long state buffers of the state before and after step t."""
+    return (t + 1, t) if reverse else (t, t + 1)
+
+
+def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache=True):
+    """Run ``cell`` over ``x`` ``(T, B, D)`` from ``state0`` (tuple of ``(B, H)``).
+
+    Returns ``hs`` ``(T, B, H)`` (zeros on padded steps), the final state (each
+    sequence's own last step) and a :class:`SequenceCache` (``None`` when
+    ``keep_cache`` is false).
+    """
+    W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
+    T, B, D = x.shape
+    GH = W_ih.shape[0]
+    H = GH // cell.gates
+    dtype = W_ih.dtype
+
+    xp = x.reshape(T * B, D) @ W_ih.T                           # (T*B, G*H)
+    if b_ih is not None:
+        xp += b_ih
+        xp += cell.folded_bias(b_hh)
+    xp = xp.reshape(T, B, GH)
+    b_step = b_hh if b_hh is not None else np.zeros(GH, dtype)
+
+    hs = np.empty((T, B, H), dtype)
+    steps = range(T - 1, -1, -1) if reverse else range(T)
+    if keep_cache:
+        states = tuple(np.empty((T + 1, B, H), dtype) for _ in range(cell.n_states))
+        start = T if reverse else 0
+        for buf, s0 in zip(states, state0):
+            buf[start] = s0
+        mem = {k: np.empty((T, B, w), dtype) for k, w in cell.cache_widths(H).items()}
+        hd_all = np.empty((T, B, H), dtype) if rmask is not None else None
+    else:
+        mem_step = {k: np.empty((B, w), dtype) for k, w in cell.cache_widths(H).items()}
+    state = tuple(state0)
+    for t in steps:
+        h = state[0]
+        if rmask is not None:
+            hd = hd_all[t] if keep_cache else np.empty_like(h)
+            np.multiply(h, rmask, out=hd)
+        else:
+            hd = h
+        mem_t = {k: v[t] for k, v in mem.items()} if keep_cache else mem_step
+        new = cell.step(W_hh, b_step, xp[t], state, hd, mem_t)
+        if mask is not None and not mask[t].all():
+            m = mask[t][:, None]                                 # (B, 1)
+            new = tuple(np.where(m, n, s) for n, s in zip(new, state))
+            np.multiply(new[0], m, out=hs[t])
+        else:
+            hs[t] = new[0]
+        if keep_cache:
+            _, i_new = _prev_new(t, reverse)
+            for buf, s in zip(states, new):
+                buf[i_new] = s
+            state = tuple(buf[i_new] for buf in states)
+        else:
+            state = new
+    final = tuple(s.copy() for s in state)
+    if not keep_cache:
+        return hs, final, None
+    cache = SequenceCache(x=x, states=states, hd=hd_all, mem=mem, mask=mask, rmask=rmask, reverse=reverse)
+    return hs, final, cache
+
+
+def backward(cell, p, cache, dhs, dstate_T=None):
+    """BPTT through one :func:`forward` pass.
+
+    ``dhs`` ``(T, B, H)`` is the gradient w.r.t. the outputs (may be ``None``),
+    ``dstate_T`` a tuple (entries may be ``None``) w.r.t. the final state.
+    Returns ``dx`` ``(T, B, D)``, the gradient w.r.t. ``state0`` (tuple) and
+    ``grads`` with the keys of ``p``.
+    """
+    W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
+    x, states, mask, rmask, reverse = cache.x, cache.states, cache.mask, cache.rmask, cache.reverse
+    T, B, D = x.shape
+    GH, H = W_hh.shape
+    dtype = W_hh.dtype
+    b_step = b_hh if b_hh is not None else np.zeros(GH, dtype)
+
+    dstate = [np.zeros((B, H), dtype) if (dstate_T is None or d is None) else np.array(d, dtype=dtype)
+              for d in (dstate_T or (None,) * cell.n_states)]
+    dxp = np.empty((T, B, GH), dtype)
+    dhp = np.empty((T, B, GH), dtype) if cell.distinct_dhp else dxp
+    steps = range(T) if reverse else range(T - 1, -1, -1)
+    for t in steps:
+        i_prev, i_new = _prev_new(t, reverse)
+        if dhs is not None:
+            dstate[0] = dstate[0] + dhs[t] if mask is None else dstate[0] + dhs[t] * mask[t][:, None]
+        prev = tuple(buf[i_prev] for buf in states)
+        new = tuple(buf[i_new] for buf in states)
+        hd = cache.hd[t] if cache.hd is not None else prev[0]
+        mem_t = {k: v[t] for k, v in cache.mem.items()}
+        da, dh_rec, direct, dhd = cell.step_back(W_hh, b_step, mem_t, prev, hd, new, tuple(dstate))
+        if rmask is not None:
+            dhd *= rmask
+        dprev = [dhd if direct[0] is None else dhd + direct[0]]
+        dprev += list(direct[1:])
+        if mask is not None and not mask[t].all():
+            m = mask[t][:, None]
+            da = da * m
+            if cell.distinct_dhp:
+                dh_rec = dh_rec * m
+            dprev = [np.where(m, dp, ds) for dp, ds in zip(dprev, dstate)]
+        dxp[t] = da
+        if cell.distinct_dhp:
+            dhp[t] = dh_rec
+        dstate = dprev
+
+    dxp2 = dxp.reshape(T * B, GH)
+    grads = {"W_ih": dxp2.T @ x.reshape(T * B, D)}               # (G*H, D)
+    hd_all = cache.hd if cache.hd is not None else (states[0][1:] if reverse else states[0][:T])
+    mem2 = {k: v.reshape(T * B, -1) for k, v in cache.mem.items()}
+    grads["W_hh"] = cell.weight_hh_grad(dhp.reshape(T * B, GH), hd_all.reshape(T * B, H), mem2)
+    if b_ih is not None:
+        grads["b_ih"] = dxp2.sum(axis=0)
+        grads["b_hh"] = dhp.reshape(T * B, GH).sum(axis=0)
+    dx = (dxp2 @ W_ih).reshape(T, B, D)
+    return dx, tuple(dstate), grads
