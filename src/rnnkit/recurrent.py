@@ -35,6 +35,9 @@ class Recurrent(Module):
     """A stack of recurrent layers over ``cell``; see the module docstring.
 
     Arguments beyond PyTorch's:
+        (attribute) record_grad_norms: when True, each backward pass stores in
+            ``grad_norms_["l{k}[_reverse]"]`` the ``(T,)`` batch-mean norm of
+            ``dL/dh_t``, the gradient flow through time.
         merge_mode: how a bidirectional layer joins its two directions,
             ``"concat"`` (PyTorch), ``"sum"``, ``"mean"`` or ``"mul"``; applied at
             every layer, so the next layer sees ``2H`` or ``H`` features.
@@ -67,6 +70,8 @@ class Recurrent(Module):
         self.init = choice("init", init, INITS)
         self.dtype = as_dtype(dtype)
         self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.record_grad_norms = False
+        self.grad_norms_ = {}
         self._cache = None
         self._init_params()
 
@@ -275,8 +280,12 @@ class Recurrent(Module):
             din = None
             for d in range(self.num_directions):
                 i = l * self.num_directions + d
-                dx, ds0, g = sequence.backward(self.cell, self._p(l, d), caches[d], dhs[d], tuple(dfinal[i]))
                 s = _suffix(l, d)
+                norms = np.empty(T, self.dtype) if self.record_grad_norms else None
+                dx, ds0, g = sequence.backward(self.cell, self._p(l, d), caches[d], dhs[d], tuple(dfinal[i]),
+                                               dh_norms=norms)
+                if norms is not None:
+                    self.grad_norms_["l" + s[2:]] = norms
                 self.grads["weight_ih" + s] = g["W_ih"]
                 self.grads["weight_hh" + s] = g["W_hh"]
                 if self.bias:

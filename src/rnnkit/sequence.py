@@ -103,13 +103,16 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     return hs, final, cache
 
 
-def backward(cell, p, cache, dhs, dstate_T=None):
+def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None):
     """BPTT through one :func:`forward` pass.
 
     ``dhs`` ``(T, B, H)`` is the gradient w.r.t. the outputs (may be ``None``),
     ``dstate_T`` a tuple (entries may be ``None``) w.r.t. the final state.
     Returns ``dx`` ``(T, B, D)``, the gradient w.r.t. ``state0`` (tuple) and
-    ``grads`` with the keys of ``p``.
+    ``grads`` with the keys of ``p``.  If ``dh_norms`` ``(T,)`` is given, it
+    receives at each ``t`` the batch mean of ``‖dL/dh_t‖₂`` (the gradient that
+    reaches the step's output state from the loss and the future), at the cost
+    of one norm per step.
     """
     W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
     x, states, mask, rmask, reverse = cache.x, cache.states, cache.mask, cache.rmask, cache.reverse
@@ -127,6 +130,8 @@ def backward(cell, p, cache, dhs, dstate_T=None):
         i_prev, i_new = _prev_new(t, reverse)
         if dhs is not None:
             dstate[0] = dstate[0] + dhs[t] if mask is None else dstate[0] + dhs[t] * mask[t][:, None]
+        if dh_norms is not None:
+            dh_norms[t] = np.sqrt(np.einsum("bh,bh->b", dstate[0], dstate[0])).mean()
         prev = tuple(buf[i_prev] for buf in states)
         new = tuple(buf[i_new] for buf in states)
         hd = cache.hd[t] if cache.hd is not None else prev[0]

@@ -1,0 +1,38 @@
+"""The ``rnnkit`` command.  Errors reach the user as one line, never a traceback."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# sub-command modules under rnnkit.commands, each with register(subparsers)
+COMMANDS = ["hello"]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks in NumPy.")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"rnnkit.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, KeyError, OSError, NotImplementedError, RuntimeError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"rnnkit: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The rnnkit file: NumPy ``.npz`` arrays plus a JSON header, read with
+``allow_pickle=False`` so loading never executes code.
+
+Layout (a zip archive, as ``numpy.savez`` writes it):
+
+``__rnnkit__``   the JSON header as UTF-8 bytes (a ``uint8`` array):
+                 ``{"format": "rnnkit", "format_version": 1, "kind": ...,
+                 "config": {...}, "meta": {...}, "sha256": {array name: hex}}``
+every other entry  one array, under its dotted name.
+
+Writes are atomic: the file is written beside its target, flushed to disk and
+renamed over it, so a reader (or a run killed mid-write) sees either the old
+file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+FORMAT_VERSION = 1
+_HEADER = "__rnnkit__"
+
+
+class ModelFileError(ValueError):
+    """A file that cannot be read as an rnnkit model or checkpoint."""
+
+
+def _digest(a):
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def write_file(path, kind, config, arrays, meta=None):
+    """Write ``arrays`` (``{name: ndarray}``) with ``config`` and ``meta`` (JSON-able
+    dicts) to ``path`` atomically.  ``kind`` names what the file holds."""
+    path = os.fspath(path)
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    for k, v in arrays.items():
+        if v.dtype == object:
+            raise TypeError(f"array {k!r} has dtype object; only numeric arrays can be saved")
+    header = {"format": "rnnkit", "format_version": FORMAT_VERSION, "kind": kind,
+              "config": config, "meta": meta or {}, "sha256": {k: _digest(v) for k, v in arrays.items()}}
+    blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{_HEADER: blob}, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_file(path, kind=None):
+    """Read a file written by :func:`write_file`.
+
+    Returns ``(header, arrays)``.  Raises :class:`ModelFileError` naming the
+    file and what is wrong: not an rnnkit file, truncated or corrupted, written
+    by a newer format version, another kind than ``kind``, or a checksum that
+    does not match.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ModelFileError(f"{path}: no such file; check the path")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if _HEADER not in z.files:
+                raise ModelFileError(f"{path}: not an rnnkit model file (no rnnkit header); "
+                                     "pass a file saved by rnnkit")
+            header = json.loads(z[_HEADER].tobytes().decode("utf-8"))
+            arrays = {k: z[k] for k in z.files if k != _HEADER}
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: not a readable rnnkit file, truncated or corrupted ({type(exc).__name__}); "
+                             "use an intact copy or re-save the model") from None
+    if header.get("format") != "rnnkit":
+        raise ModelFileError(f"{path}: not an rnnkit model file; pass a file saved by rnnkit")
+    version = header.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(f"{path}: written with file format version {version}, newer than this rnnkit "
+                             f"reads ({FORMAT_VERSION}); upgrade rnnkit")
+    if kind is not None and header.get("kind") != kind:
+        raise ModelFileError(f"{path}: holds a {header.get('kind')!r}, not a {kind!r}; pass the right file")
+    sums = header.get("sha256", {})
+    for k, a in arrays.items():
+        if sums.get(k) != _digest(a):
+            raise ModelFileError(f"{path}: checksum mismatch for {k!r}, the file is corrupted; "
+                                 "use an intact copy or re-save the model")
+    missing = set(sums) - set(arrays)
+    if missing:
+        raise ModelFileError(f"{path}: arrays {sorted(missing)} are missing, the file is corrupted")
+    return header, arrays

@@ -1,0 +1,99 @@
+"""``TokenRNN``: token ids -> (embedding or one-hot) -> recurrent stack -> dense
+logits.  The network under the seeds' character model and the language model.
+
+    ids (B, T) -> e (B, T, E) -> h (B, T, H') -> logits (B, T, V)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers import Dense, Embedding
+from ..losses import softmax
+from ..module import Module
+from ..recurrent import GRU, LSTM, RNN, SimpleGRU
+
+CELL_LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU, "sgru": SimpleGRU}
+
+
+class TokenRNN(Module):
+    """Next-token network.
+
+    Arguments:
+        vocab_size: number of token ids ``V``.
+        hidden_size, num_layers, cell (``"rnn"``, ``"lstm"``, ``"gru"``, ``"sgru"``).
+        embedding_dim: ``E``; 0 feeds one-hot vectors (the seeds' setting).
+        dropout, recurrent_dropout: as in :class:`rnnkit.Recurrent`.
+        init, dtype, seed: as in :class:`rnnkit.Recurrent`.
+    """
+
+    def __init__(self, vocab_size, hidden_size=128, num_layers=1, cell="lstm", embedding_dim=0,
+                 dropout=0.0, recurrent_dropout=0.0, init="default", dtype=np.float32, seed=None):
+        super().__init__()
+        if cell not in CELL_LAYERS:
+            raise ValueError(f"unknown cell {cell!r}; use one of {', '.join(CELL_LAYERS)}")
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.vocab_size, self.embedding_dim = int(vocab_size), int(embedding_dim)
+        self.dtype = np.dtype(dtype)
+        self.embed = Embedding(vocab_size, embedding_dim, dtype=dtype, seed=rng) if embedding_dim else None
+        in_size = embedding_dim or vocab_size
+        self.rnn = CELL_LAYERS[cell](in_size, hidden_size, num_layers, batch_first=True, dropout=dropout,
+                                     recurrent_dropout=recurrent_dropout, init=init, dtype=dtype, seed=rng)
+        self.head = Dense(self.rnn.output_size, vocab_size, dtype=dtype, seed=rng)
+
+    def _inputs(self, ids):
+        if self.embed is not None:
+            return self.embed(ids)
+        ids = np.asarray(ids)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ValueError(f"token id out of range [0, {self.vocab_size}); check the vocabulary")
+        return np.eye(self.vocab_size, dtype=self.dtype)[ids]
+
+    def forward(self, ids, state=None, keep_cache=True):
+        """``ids`` ``(B, T)`` ints -> ``(logits (B, T, V), state)``."""
+        x = self._inputs(ids)
+        h, state = self.rnn.forward(x, state, keep_cache=keep_cache)
+        return self.head(h), state
+
+    __call__ = forward
+
+    def backward(self, dlogits):
+        """Fill ``grads`` from the gradient of the loss w.r.t. the logits."""
+        dh = self.head.backward(dlogits)
+        dx, _ = self.rnn.backward(dh)
+        if self.embed is not None:
+            self.embed.backward(dx)
+
+    def sample(self, prime, length, temperature=1.0, top_k=None, rng=None, state=None):
+        """Generate ``length`` token ids after feeding ``prime`` (a non-empty list
+        of ids).  Sampling from ``softmax(logits / temperature)``, optionally
+        restricted to the ``top_k`` most likely tokens; ``temperature=0`` is greedy."""
+        if len(prime) == 0:
+            raise ValueError("prime must hold at least one token")
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        training = self.training
+        self.eval()
+        try:
+            logits, state = self.forward(np.asarray(prime)[None, :], state, keep_cache=False)
+            last = logits[0, -1]
+            out = []
+            for _ in range(length):
+                tok = pick_token(last, temperature, top_k, rng)
+                out.append(tok)
+                logits, state = self.forward(np.array([[tok]]), state, keep_cache=False)
+                last = logits[0, -1]
+        finally:
+            self.train(training)
+        return out
+
+
+def pick_token(logits, temperature=1.0, top_k=None, rng=None):
+    """One token id drawn from ``logits`` ``(V,)`` with temperature and top-k."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    z = logits / temperature
+    if top_k is not None and 0 < top_k < z.size:
+        cut = np.partition(z, -top_k)[-top_k]
+        z = np.where(z >= cut, z, -np.inf)
+    p = softmax(z)
+    return int(rng.choice(z.size, p=p))

@@ -1,0 +1,189 @@
+"""Optimizers and gradient clipping.
+
+An optimizer holds a dict of live parameter arrays (``model.named_parameters()``)
+and updates them in place from a gradient dict with the same keys; its state
+is keyed by the same names.  Update rules follow PyTorch's ``torch.optim``
+(same defaults, same formulas), so a twin run matches step for step.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def clip_grad_norm(grads, max_norm):
+    """Scale all gradients by ``max_norm / ‖g‖`` when the global L2 norm ``‖g‖``
+    exceeds ``max_norm`` (seed 000: ``g ← g·t/‖g‖``).  In place; returns the norm
+    before clipping."""
+    if max_norm <= 0:
+        raise ValueError(f"max_norm must be positive, got {max_norm}")
+    total = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+    if total > max_norm:
+        scale = max_norm / (total + 1e-6)
+        for g in grads.values():
+            g *= scale
+    return total
+
+
+def clip_grad_value(grads, clip_min, clip_max=None):
+    """Clip every gradient element into ``[clip_min, clip_max]`` in place
+    (``clip_grad_value(g, 5)`` means ``[-5, 5]``, as in min-char-rnn).  Returns
+    the global L2 norm before clipping."""
+    if clip_max is None:
+        clip_min, clip_max = -abs(clip_min), abs(clip_min)
+    if clip_min > clip_max:
+        raise ValueError(f"clip range is empty: [{clip_min}, {clip_max}]")
+    total = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+    for g in grads.values():
+        np.clip(g, clip_min, clip_max, out=g)
+    return total
+
+
+class Optimizer:
+    """Base: ``step(grads)`` updates each parameter named in ``grads``."""
+
+    def __init__(self, params, lr):
+        if not isinstance(params, dict) or not params:
+            raise ValueError("pass the parameters as a non-empty dict name -> array, "
+                             "e.g. model.named_parameters()")
+        if lr <= 0:
+            raise ValueError(f"learning rate must be positive, got {lr}")
+        self.params = params
+        self.lr = float(lr)
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+        self.steps = 0
+
+    def step(self, grads):
+        unknown = set(grads) - set(self.params)
+        if unknown:
+            raise KeyError(f"gradients for unknown parameters {sorted(unknown)}; "
+                           "build the optimizer over the same named_parameters()")
+        self.steps += 1
+        for name, g in grads.items():
+            self._update(name, self.params[name], g, self.state.setdefault(name, {}))
+
+    def _update(self, name, p, g, s):
+        raise NotImplementedError
+
+    def state_dict(self):
+        """Arrays and scalars that resume the optimizer exactly."""
+        flat = {f"{n}/{k}": v.copy() for n, st in self.state.items() for k, v in st.items()}
+        return {"lr": self.lr, "steps": self.steps, "state": flat}
+
+    def load_state_dict(self, d):
+        self.lr = float(d["lr"])
+        self.steps = int(d["steps"])
+        self.state = {}
+        for key, v in d["state"].items():
+            n, k = key.rsplit("/", 1)
+            self.state.setdefault(n, {})[k] = np.array(v)
+
+
+class SGD(Optimizer):
+    """``b ← μ b + (1 − τ) g`` (``b = g`` at first), ``p ← p − lr·(g + μ b)`` with
+    Nesterov or ``p ← p − lr·b`` without; plain SGD when ``momentum=0``."""
+
+    def __init__(self, params, lr=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(params, lr)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum needs momentum > 0 and dampening 0")
+        self.momentum, self.dampening, self.nesterov, self.weight_decay = momentum, dampening, nesterov, weight_decay
+
+    def _update(self, name, p, g, s):
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        if self.momentum:
+            if "momentum" not in s:
+                s["momentum"] = np.array(g, copy=True)
+            else:
+                s["momentum"] *= self.momentum
+                s["momentum"] += (1 - self.dampening) * g
+            b = s["momentum"]
+            g = g + self.momentum * b if self.nesterov else b
+        p -= self.lr * g
+
+
+class Adagrad(Optimizer):
+    """``G ← G + g²``; ``p ← p − lr·g / (√G + ε)`` (the seeds' case study)."""
+
+    def __init__(self, params, lr=0.01, eps=1e-10, initial_accumulator_value=0.0, weight_decay=0.0):
+        super().__init__(params, lr)
+        self.eps, self.init_acc, self.weight_decay = eps, initial_accumulator_value, weight_decay
+
+    def _update(self, name, p, g, s):
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        if "sum" not in s:
+            s["sum"] = np.full_like(p, self.init_acc)
+        s["sum"] += g * g
+        p -= self.lr * g / (np.sqrt(s["sum"]) + self.eps)
+
+
+class RMSProp(Optimizer):
+    """``v ← α v + (1 − α) g²``; ``p ← p − lr·g / (√v + ε)``, or with momentum
+    ``b ← μ b + g / (√v + ε)``, ``p ← p − lr·b``."""
+
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0):
+        super().__init__(params, lr)
+        self.alpha, self.eps, self.momentum, self.weight_decay = alpha, eps, momentum, weight_decay
+
+    def _update(self, name, p, g, s):
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        if "square_avg" not in s:
+            s["square_avg"] = np.zeros_like(p)
+        v = s["square_avg"]
+        v *= self.alpha
+        v += (1 - self.alpha) * g * g
+        step = g / (np.sqrt(v) + self.eps)
+        if self.momentum:
+            if "momentum" not in s:
+                s["momentum"] = np.zeros_like(p)
+            s["momentum"] *= self.momentum
+            s["momentum"] += step
+            step = s["momentum"]
+        p -= self.lr * step
+
+
+class Adam(Optimizer):
+    """``m ← β1 m + (1−β1) g``, ``v ← β2 v + (1−β2) g²``,
+    ``p ← p − lr·m̂ / (√v̂ + ε)`` with ``m̂ = m/(1−β1^t)``, ``v̂ = v/(1−β2^t)``.
+    ``weight_decay`` adds ``λp`` to the gradient (L2, as PyTorch's Adam)."""
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr)
+        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+
+    def _update(self, name, p, g, s):
+        b1, b2 = self.betas
+        if self.weight_decay:
+            if self.decoupled:
+                p *= 1 - self.lr * self.weight_decay
+            else:
+                g = g + self.weight_decay * p
+        if "exp_avg" not in s:
+            s["exp_avg"] = np.zeros_like(p)
+            s["exp_avg_sq"] = np.zeros_like(p)
+            s["step"] = np.zeros((), dtype=np.int64)
+        s["step"] += 1
+        t = int(s["step"])
+        m, v = s["exp_avg"], s["exp_avg_sq"]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        denom = np.sqrt(v) / np.sqrt(1 - b2 ** t) + self.eps
+        p -= (self.lr / (1 - b1 ** t)) * m / denom
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``p ← p (1 − lr·λ)`` before the Adam step."""
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW}
