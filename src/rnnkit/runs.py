@@ -1,0 +1,170 @@
+"""Run directories: what a training run leaves on disk, and how it resumes.
+
+    RUN_DIR/config.json      the run's settings (model and training), JSON
+    RUN_DIR/metrics.jsonl    one JSON object per logged step
+    RUN_DIR/checkpoint.npz   model weights, optimizer state, step, RNG state
+                             (an rnnkit file: no pickle, written atomically)
+    RUN_DIR/loss.png         the loss curve
+
+A run killed at any moment (even SIGKILL) leaves the last checkpoint intact;
+``resume`` reloads it and drops metric lines logged after it, so the curve of
+a resumed run is the curve of an uninterrupted one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from .io.files import read_file, write_file
+
+CHECKPOINT_KIND = "checkpoint"
+
+
+def _atomic_text(path, text):
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class RunDir:
+    """A training run's directory.  ``create=True`` makes it (and checks that it
+    is writable); ``create=False`` requires it to exist."""
+
+    def __init__(self, path, create=True):
+        self.path = os.fspath(path)
+        if create:
+            try:
+                os.makedirs(self.path, exist_ok=True)
+                probe = os.path.join(self.path, ".write-test")
+                with open(probe, "w") as f:
+                    f.write("ok")
+                os.unlink(probe)
+            except OSError as exc:
+                raise OSError(f"cannot write to run directory {self.path} ({exc.strerror or exc}); "
+                              "choose a writable --out directory") from None
+        elif not os.path.isdir(self.path):
+            raise FileNotFoundError(f"run directory {self.path} does not exist; pass the --out directory "
+                                    "of a training run")
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    # -- config --------------------------------------------------------------------------
+    def write_config(self, config):
+        _atomic_text(self.file("config.json"), json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+    def read_config(self):
+        path = self.file("config.json")
+        try:
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path} is missing; {self.path} is not a training run directory") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON ({exc.msg}); restore it or start a new run") from None
+
+    # -- metrics -------------------------------------------------------------------------
+    def log(self, **metrics):
+        """Append one JSON line to ``metrics.jsonl`` (flushed at once)."""
+        with open(self.file("metrics.jsonl"), "a", encoding="utf-8") as f:
+            f.write(json.dumps(metrics) + "\n")
+
+    def read_metrics(self):
+        """All complete metric lines (a line cut by a kill is ignored)."""
+        out = []
+        try:
+            with open(self.file("metrics.jsonl"), encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        out.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        break
+        except FileNotFoundError:
+            pass
+        return out
+
+    def truncate_metrics(self, step):
+        """Keep only metric lines with ``step <= step`` (used when resuming)."""
+        kept = [m for m in self.read_metrics() if m.get("step", 0) <= step]
+        _atomic_text(self.file("metrics.jsonl"), "".join(json.dumps(m) + "\n" for m in kept))
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def save_checkpoint(self, model, optimizer, step, rng=None, config=None, **meta):
+        """Write weights, optimizer state, ``step`` and the RNG state atomically."""
+        arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
+        opt = optimizer.state_dict() if optimizer is not None else None
+        if opt is not None:
+            arrays.update({f"optim/{k}": v for k, v in opt["state"].items()})
+        meta = dict(meta, step=int(step))
+        if opt is not None:
+            meta["optim"] = {"lr": opt["lr"], "steps": opt["steps"], "class": type(optimizer).__name__}
+        if rng is not None:
+            meta["rng"] = rng.bit_generator.state
+        write_file(self.file("checkpoint.npz"), CHECKPOINT_KIND, config or {}, arrays, meta)
+
+    def has_checkpoint(self):
+        return os.path.exists(self.file("checkpoint.npz"))
+
+    def load_checkpoint(self, model=None, optimizer=None, rng=None):
+        """Read the checkpoint; restore into ``model``, ``optimizer`` and ``rng``
+        when given.  Returns ``(config, meta)``."""
+        header, arrays = read_file(self.file("checkpoint.npz"), kind=CHECKPOINT_KIND)
+        meta = header["meta"]
+        if model is not None:
+            state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
+            try:
+                model.load_state_dict(state)
+            except (KeyError, ValueError) as exc:
+                raise ValueError(f"{self.file('checkpoint.npz')} does not fit this model: {exc}") from None
+        if optimizer is not None and "optim" in meta:
+            optimizer.load_state_dict({"lr": meta["optim"]["lr"], "steps": meta["optim"]["steps"],
+                                       "state": {k[len("optim/"):]: v for k, v in arrays.items()
+                                                 if k.startswith("optim/")}})
+        if rng is not None and "rng" in meta:
+            rng.bit_generator.state = meta["rng"]
+        return header["config"], meta
+
+    # -- plots -----------------------------------------------------------------------------
+    def plot_losses(self, keys=("loss", "val_loss"), name="loss.png", ylabel="loss (nats)"):
+        """Write a PNG of the logged curves named in ``keys`` against ``step``."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        metrics = self.read_metrics()
+        fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+        for key in keys:
+            pts = [(m["step"], m[key]) for m in metrics if key in m and m[key] is not None]
+            if pts:
+                xs, ys = zip(*pts)
+                ax.plot(xs, ys, label=key, marker="." if len(pts) < 50 else None)
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+        fig.tight_layout()
+        path = self.file(name)
+        fig.savefig(path)
+        plt.close(fig)
+        return path
+
+
+def progress(total, desc, disable=None, unit="step"):
+    """A tqdm progress bar (ETA, rate); postfix carries loss and throughput."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=disable, dynamic_ncols=True, leave=True)
