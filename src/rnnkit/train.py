@@ -18,8 +18,9 @@ def tbptt_schedule(n_steps, k1, k2=None):
 
     Returns a list of ``(start, stop, loss_from)``: run the forward pass over
     ``[start, stop)``, count the loss on ``[loss_from, stop)`` only (the ``k1``
-    new steps) and back-propagate through the whole window (at most ``k2``
-    steps).  The last window may be shorter.
+    new steps) and back-propagate through the whole window: the new steps and
+    the ``k2 - k1`` steps of context before them.  The last window may hold
+    fewer new steps.
     """
     k2 = k1 if k2 is None else k2
     if k1 < 1 or k2 < k1:
@@ -29,7 +30,7 @@ def tbptt_schedule(n_steps, k1, k2=None):
     while stop < n_steps:
         loss_from = stop
         stop = min(stop + k1, n_steps)
-        out.append((max(0, stop - k2), stop, loss_from))
+        out.append((max(0, loss_from - (k2 - k1)), stop, loss_from))
     return out
 
 

@@ -1,0 +1,122 @@
+"""The rnnkit file format and run directories: no pickle, atomic, checked."""
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+from rnnkit.io import ModelFileError, read_file, write_file
+from rnnkit.models import TokenRNN
+from rnnkit.optim import Adam
+from rnnkit.runs import RunDir
+
+
+def test_round_trip_keeps_arrays_config_and_meta(tmp_path):
+    arrays = {"a": np.arange(6.0).reshape(2, 3), "b.c": np.array([1, 2], np.int64)}
+    write_file(tmp_path / "m.npz", "layer", {"hidden": 4}, arrays, {"step": 3})
+    header, back = read_file(tmp_path / "m.npz", kind="layer")
+    assert header["config"] == {"hidden": 4} and header["meta"] == {"step": 3}
+    for k in arrays:
+        np.testing.assert_array_equal(back[k], arrays[k])
+
+
+def test_truncated_file_is_reported_as_corrupted(tmp_path):
+    p = tmp_path / "m.npz"
+    write_file(p, "layer", {}, {"w": np.ones((50, 50))})
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="truncated or corrupted"):
+        read_file(p)
+
+
+def test_flipped_bytes_fail_the_checksum(tmp_path):
+    p = tmp_path / "m.npz"
+    write_file(p, "layer", {}, {"w": np.zeros(1000)})
+    with zipfile.ZipFile(p) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    raw = bytearray(members["w.npy"])
+    raw[-8:] = np.ones(1).tobytes()
+    members["w.npy"] = bytes(raw)
+    with zipfile.ZipFile(p, "w") as z:
+        for n, b in members.items():
+            z.writestr(n, b)
+    with pytest.raises(ModelFileError, match="checksum mismatch for 'w'"):
+        read_file(p)
+
+
+def test_newer_format_other_kind_and_foreign_files_are_named(tmp_path):
+    p = tmp_path / "m.npz"
+    write_file(p, "layer", {}, {"w": np.zeros(2)})
+    with pytest.raises(ModelFileError, match="holds a 'layer', not a 'checkpoint'"):
+        read_file(p, kind="checkpoint")
+    np.savez(tmp_path / "plain.npz", w=np.zeros(2))
+    with pytest.raises(ModelFileError, match="not an rnnkit model file"):
+        read_file(tmp_path / "plain.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(ModelFileError, match="truncated or corrupted"):
+        read_file(tmp_path / "text.npz")
+    header = {"format": "rnnkit", "format_version": 99, "kind": "layer", "config": {}, "meta": {}, "sha256": {}}
+    np.savez(tmp_path / "new.npz", __rnnkit__=np.frombuffer(json.dumps(header).encode(), np.uint8))
+    with pytest.raises(ModelFileError, match="format version 99, newer"):
+        read_file(tmp_path / "new.npz")
+
+
+def test_object_arrays_are_refused_so_loading_never_unpickles(tmp_path):
+    with pytest.raises(TypeError, match="object"):
+        write_file(tmp_path / "m.npz", "layer", {}, {"w": np.array([{"a": 1}], dtype=object)})
+
+
+def test_a_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
+    p = tmp_path / "m.npz"
+    write_file(p, "layer", {}, {"w": np.ones(3)})
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", boom)
+    with pytest.raises(OSError):
+        write_file(p, "layer", {}, {"w": np.zeros(3)})
+    monkeypatch.undo()
+    np.testing.assert_array_equal(read_file(p)[1]["w"], np.ones(3))
+    assert [f for f in os.listdir(tmp_path) if f.startswith(".tmp")] == []
+
+
+def test_checkpoint_restores_weights_optimizer_and_rng(tmp_path):
+    run = RunDir(tmp_path / "run")
+    net = TokenRNN(6, 5, seed=0)
+    opt = Adam(net.named_parameters(), lr=0.01)
+    rng = np.random.default_rng(3)
+    net.zero_grad()
+    opt.step({k: np.ones_like(v) for k, v in net.named_parameters().items()})
+    rng.random(5)
+    run.save_checkpoint(net, opt, step=7, rng=rng, config={"x": 1})
+    net2 = TokenRNN(6, 5, seed=1)
+    opt2 = Adam(net2.named_parameters(), lr=0.5)
+    rng2 = np.random.default_rng(99)
+    config, meta = run.load_checkpoint(net2, opt2, rng2)
+    assert config == {"x": 1} and meta["step"] == 7 and opt2.lr == 0.01
+    for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(net2.state_dict()[k], v)
+    assert rng2.random() == rng.random()
+    with pytest.raises(ValueError, match="does not fit this model"):
+        run.load_checkpoint(TokenRNN(6, 9))
+
+
+def test_metrics_survive_a_cut_last_line_and_truncate_on_resume(tmp_path):
+    run = RunDir(tmp_path / "run")
+    for s in range(1, 6):
+        run.log(step=s, loss=1.0 / s)
+    with open(run.file("metrics.jsonl"), "a") as f:
+        f.write('{"step": 6, "lo')                      # a kill in mid-write
+    assert [m["step"] for m in run.read_metrics()] == [1, 2, 3, 4, 5]
+    run.truncate_metrics(3)
+    assert [m["step"] for m in run.read_metrics()] == [1, 2, 3]
+    assert os.path.getsize(run.plot_losses()) > 1000
+
+
+def test_unwritable_run_directory_is_named(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OSError, match="cannot write to run directory"):
+        RunDir(blocker / "run")

@@ -1,0 +1,117 @@
+"""Variable lengths without sorting, state in and out, streaming, layouts."""
+import numpy as np
+import pytest
+
+from conftest import CELLS, make_layer
+
+D, H = 3, 5
+
+
+def _states(hn):
+    return hn if isinstance(hn, tuple) else (hn,)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_padded_batch_equals_each_sequence_run_alone(cell, rng):
+    layer = make_layer(cell, D, H, num_layers=2, bidirectional=True, dtype=np.float64, seed=0)
+    lengths = np.array([2, 6, 4])                      # unsorted on purpose
+    x = rng.standard_normal((6, 3, D))
+    x_garbage = x.copy()
+    for b, n in enumerate(lengths):
+        x_garbage[n:, b] = 1e3                         # padding content must not matter
+    y, hn = layer(x_garbage, lengths=lengths)
+    for b, n in enumerate(lengths):
+        yb, hb = layer(x[:n, b:b + 1])
+        np.testing.assert_allclose(y[:n, b], yb[:, 0], atol=1e-13)
+        assert np.all(y[n:, b] == 0), "padded steps must output zeros"
+        for s, sb in zip(_states(hn), _states(hb)):
+            np.testing.assert_allclose(s[:, b], sb[:, 0], atol=1e-13)
+
+
+def test_reverse_direction_starts_at_each_sequences_own_last_step(rng):
+    layer = make_layer("gru", D, H, bidirectional=True, dtype=np.float64, seed=1)
+    x = rng.standard_normal((5, 2, D))
+    y, _ = layer(x, lengths=[5, 3])
+    alone, _ = layer(x[:3, 1:2])
+    # the reverse half at step 2 (the last real step) saw only x[2]
+    np.testing.assert_allclose(y[:3, 1, H:], alone[:, 0, H:], atol=1e-13)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
+def test_state_carried_across_chunks_equals_one_long_run(cell, rng):
+    layer = make_layer(cell, D, H, num_layers=2, dtype=np.float64, seed=2)
+    x = rng.standard_normal((9, 2, D))
+    y_full, h_full = layer(x)
+    y1, h1 = layer(x[:4])
+    y2, h2 = layer(x[4:], h1)
+    np.testing.assert_allclose(np.concatenate([y1, y2]), y_full, atol=1e-13)
+    for a, b in zip(_states(h2), _states(h_full)):
+        np.testing.assert_allclose(a, b, atol=1e-13)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_single_step_streaming_equals_whole_sequence(cell, rng):
+    layer = make_layer(cell, D, H, num_layers=2, dtype=np.float64, seed=3)
+    x = rng.standard_normal((7, 2, D))
+    y_full, h_full = layer(x)
+    state = None
+    for t in range(7):
+        y_t, state = layer.step(x[t], state)
+        np.testing.assert_allclose(y_t, y_full[t], atol=1e-13)
+    for a, b in zip(_states(state), _states(h_full)):
+        np.testing.assert_allclose(a, b, atol=1e-13)
+    y_one, _ = layer.step(x[0, 0])                     # unbatched (D,) input
+    np.testing.assert_allclose(y_one, y_full[0, 0], atol=1e-13)
+
+
+def test_batch_first_and_unbatched_layouts_agree_with_time_major(rng):
+    tm = make_layer("lstm", D, H, bidirectional=True, dtype=np.float64, seed=4)
+    bf = make_layer("lstm", D, H, bidirectional=True, dtype=np.float64, seed=4, batch_first=True)
+    x = rng.standard_normal((6, 3, D))
+    y_tm, _ = tm(x, lengths=[6, 2, 4])
+    y_bf, _ = bf(x.transpose(1, 0, 2), lengths=[6, 2, 4])
+    np.testing.assert_allclose(y_bf.transpose(1, 0, 2), y_tm, atol=1e-14)
+    dx_tm, _ = tm.backward(np.ones_like(y_tm))
+    dx_bf, _ = bf.backward(np.ones_like(y_bf))
+    np.testing.assert_allclose(dx_bf.transpose(1, 0, 2), dx_tm, atol=1e-14)
+    y_u, (h_u, c_u) = tm(x[:, 0])
+    y_b, (h_b, c_b) = tm(x[:, :1])
+    np.testing.assert_allclose(y_u, y_b[:, 0], atol=1e-14)
+    assert h_u.shape == (2, H)
+
+
+def test_float64_inputs_stay_float64_and_float32_is_the_default(rng):
+    layer64 = make_layer("gru", D, H, dtype=np.float64)
+    y, h = layer64(rng.standard_normal((3, 2, D)))
+    dx, dh0 = layer64.backward(np.ones_like(y))
+    assert y.dtype == h.dtype == dx.dtype == dh0.dtype == np.float64
+    assert all(g.dtype == np.float64 for g in layer64.grads.values())
+    layer32 = make_layer("gru", D, H)
+    assert all(p.dtype == np.float32 for p in layer32.params.values())
+    assert layer32(rng.standard_normal((3, 2, D)))[0].dtype == np.float32
+
+
+def test_merge_modes_combine_the_two_directions(rng):
+    x = rng.standard_normal((4, 2, D))
+    outs = {}
+    for mode in ("concat", "sum", "mean", "mul"):
+        layer = make_layer("lstm", D, H, bidirectional=True, merge_mode=mode, dtype=np.float64, seed=5)
+        outs[mode], _ = layer(x)
+    f, b = outs["concat"][..., :H], outs["concat"][..., H:]
+    np.testing.assert_allclose(outs["sum"], f + b, atol=1e-15)
+    np.testing.assert_allclose(outs["mean"], (f + b) / 2, atol=1e-15)
+    np.testing.assert_allclose(outs["mul"], f * b, atol=1e-15)
+
+
+def test_recorded_gradient_norms_are_the_state_gradients(rng):
+    layer = make_layer("rnn_tanh", D, H, bidirectional=True, dtype=np.float64, seed=6)
+    layer.record_grad_norms = True
+    x = rng.standard_normal((5, 2, D))
+    y, _ = layer(x)
+    dy = np.zeros_like(y)
+    dy[-1, :, :H] = 1.0                                # loss on the last output, forward half
+    layer.backward(dy)
+    norms = layer.grad_norms_["l0"]
+    assert norms.shape == (5,)
+    assert norms[-1] == pytest.approx(np.sqrt(H))      # ‖dL/dh_T‖ = ‖1‖
+    assert np.all(layer.grad_norms_["l0_reverse"][:-1] == 0)  # nothing reaches the reverse half earlier

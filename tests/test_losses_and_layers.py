@@ -1,0 +1,86 @@
+"""Losses against torch and their gradients; embedding and dense by finite differences."""
+import numpy as np
+import pytest
+
+from rnnkit.layers import Dense, Embedding
+from rnnkit.losses import mse, softmax_cross_entropy
+
+torch = pytest.importorskip("torch")
+
+
+def test_cross_entropy_matches_torch_with_ignore_index_and_fused_gradient(rng):
+    logits = rng.standard_normal((4, 5, 7)) * 3
+    targets = rng.integers(0, 7, (4, 5))
+    targets[1, 2:] = -100
+    loss, grad = softmax_cross_entropy(logits, targets)
+    lt = torch.tensor(logits, requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(lt.reshape(-1, 7), torch.tensor(targets).reshape(-1), ignore_index=-100)
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, lt.grad.numpy(), atol=1e-14)
+    # fused form: (softmax - onehot) / N on counted positions
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    n = (targets != -100).sum()
+    assert grad[0, 0, targets[0, 0]] == pytest.approx((p[0, 0, targets[0, 0]] - 1) / n)
+    assert np.all(grad[1, 2:] == 0)
+
+
+def test_cross_entropy_is_stable_for_huge_logits_and_honours_masks():
+    logits = np.array([[1000.0, 0.0], [0.0, -1000.0]])
+    loss, grad = softmax_cross_entropy(logits, np.array([0, 1]), mask=np.array([True, False]))
+    assert np.isfinite(loss) and loss == pytest.approx(0.0)
+    assert np.all(grad[1] == 0)
+    with pytest.raises(ValueError, match="target class out of range"):
+        softmax_cross_entropy(logits, np.array([0, 5]))
+
+
+def test_mse_gradient_and_mask(rng):
+    pred, target = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    loss, grad = mse(pred, target)
+    assert loss == pytest.approx(((pred - target) ** 2).mean())
+    np.testing.assert_allclose(grad, 2 * (pred - target) / 12)
+    mask = np.array([1, 0, 1], bool)
+    loss_m, grad_m = mse(pred, target, mask=mask)
+    assert loss_m == pytest.approx(((pred - target)[[0, 2]] ** 2).mean())
+    assert np.all(grad_m[1] == 0)
+
+
+def _fd(f, arr, eps=1e-6):
+    g = np.zeros_like(arr)
+    for idx in np.ndindex(arr.shape):
+        old = arr[idx]
+        arr[idx] = old + eps
+        a = f()
+        arr[idx] = old - eps
+        b = f()
+        arr[idx] = old
+        g[idx] = (a - b) / (2 * eps)
+    return g
+
+
+def test_dense_gradients_match_finite_differences(rng):
+    dense = Dense(4, 3, dtype=np.float64, seed=0)
+    x = rng.standard_normal((2, 5, 4))
+    R = rng.standard_normal((2, 5, 3))
+    f = lambda: float((dense(x) * R).sum())
+    f()
+    dx = dense.backward(R)
+    for k, p in dense.params.items():
+        np.testing.assert_allclose(dense.grads[k], _fd(f, p), atol=1e-8)
+    np.testing.assert_allclose(dx, _fd(f, x), atol=1e-8)
+
+
+def test_embedding_accumulates_gradients_of_repeated_ids_and_skips_padding(rng):
+    emb = Embedding(6, 3, padding_idx=0, dtype=np.float64, seed=0)
+    assert np.all(emb.params["weight"][0] == 0)
+    ids = np.array([[1, 2, 1], [0, 5, 1]])
+    R = rng.standard_normal((2, 3, 3))
+    f = lambda: float((emb(ids) * R).sum())
+    f()
+    emb.backward(R)
+    expected = _fd(f, emb.params["weight"])
+    expected[0] = 0
+    np.testing.assert_allclose(emb.grads["weight"], expected, atol=1e-8)
+    with pytest.raises(ValueError, match="token id out of range"):
+        emb(np.array([[7]]))
