@@ -88,3 +88,39 @@ def test_matches_torch_outputs_states_and_gradients(kind, dtype, batch_first, bi
 @pytest.mark.parametrize("kind", list(MODULES))
 def test_float64_parity_holds_on_longer_sequences(kind):
     twin_run(kind, np.float64, False, True, True, 2, True, seed=3, T=40)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", list(MODULES))
+def test_to_torch_gives_a_module_with_the_same_options_weights_and_outputs(kind, dtype):
+    import rnnkit
+    from rnnkit.interop import to_torch
+
+    cls = {"rnn_tanh": rnnkit.RNN, "rnn_relu": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}[kind]
+    extra = {"nonlinearity": kind[4:]} if kind.startswith("rnn") else {}
+    layer = cls(D, H, num_layers=2, bidirectional=True, batch_first=True, dtype=dtype, seed=0, **extra)
+    module = to_torch(layer)
+    assert module.batch_first and module.bidirectional and module.num_layers == 2
+    assert next(module.parameters()).dtype == TORCH_DTYPE[dtype]
+    x = np.random.default_rng(0).standard_normal((3, T, D)).astype(dtype)
+    y, _ = layer(x)
+    yt, _ = module(torch.tensor(x))
+    np.testing.assert_allclose(y, yt.detach().numpy(), **TOL[dtype])
+    back = from_torch(module)
+    assert type(back) is cls and back.dtype == dtype
+    for k, v in layer.params.items():
+        np.testing.assert_array_equal(back.params[k], v)
+
+
+def test_to_torch_refuses_options_torch_lacks():
+    import rnnkit
+    from rnnkit.interop import to_torch
+
+    with pytest.raises(ValueError, match="reset_after=False has no torch equivalent"):
+        to_torch(rnnkit.GRU(3, 4, reset_after=False))
+    with pytest.raises(ValueError, match="merge_mode='sum'"):
+        to_torch(rnnkit.LSTM(3, 4, bidirectional=True, merge_mode="sum"))
+    with pytest.raises(ValueError, match="no PyTorch equivalent"):
+        to_torch(rnnkit.SimpleGRU(3, 4))
+    with pytest.raises(NotImplementedError, match="proj_size"):
+        from_torch(torch.nn.LSTM(3, 4, proj_size=2))
