@@ -1,0 +1,110 @@
+"""Readers for text with labels: CSV, TSV, JSON lines, and CoNLL-style token
+columns.  Every error names the file (and line) and says how to fix it.
+
+    .csv / .tsv       a header row naming the columns, then one example a row
+    .jsonl / .ndjson  one JSON object a line
+    .conll            ``token<whitespace>tag`` a line, a blank line between sentences
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+TABLE_EXTS = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
+
+
+def read_text(path, encoding="utf-8"):
+    """The whole file as text; refuses missing, empty, binary and mis-encoded files."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file; check the path")
+    with open(path, "rb") as f:
+        raw = f.read()
+    if not raw.strip():
+        raise ValueError(f"{path} is empty; pass a file with data")
+    if b"\x00" in raw[:65536]:
+        raise ValueError(f"{path} looks binary (it holds NUL bytes); pass a text file "
+                         "(CSV, TSV, JSON lines, .ts)")
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not valid {encoding} (byte {exc.start}); re-save it as UTF-8 "
+                         "or pass --encoding") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_records(path, columns, encoding="utf-8"):
+    """Rows of a CSV/TSV/JSON-lines file as dicts holding at least ``columns``."""
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in TABLE_EXTS:
+        raise ValueError(f"{path}: unknown table format {ext!r}; use .csv, .tsv or .jsonl")
+    text = read_text(path, encoding)
+    rows = []
+    if ext in (".csv", ".tsv"):
+        reader = csv.DictReader(io.StringIO(text), delimiter="," if ext == ".csv" else "\t")
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: the header row {reader.fieldnames} lacks column(s) {missing}; "
+                             f"add a header naming {', '.join(columns)} (or pick columns with the --*-col options)")
+        for no, row in enumerate(reader, 2):
+            if any(row.get(c) is None for c in columns):
+                raise ValueError(f"{path} line {no}: too few fields; every row needs {', '.join(columns)}")
+            rows.append(row)
+    else:
+        for no, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path} line {no}: not valid JSON ({exc.msg}); write one JSON object "
+                                 "a line") from None
+            if not isinstance(obj, dict) or any(c not in obj for c in columns):
+                raise ValueError(f"{path} line {no}: needs an object with keys {', '.join(columns)}")
+            rows.append(obj)
+    if not rows:
+        raise ValueError(f"{path} holds no examples; add rows after the header")
+    return rows
+
+
+def read_conll(path, encoding="utf-8"):
+    """Sentences of a ``token tag`` column file: ``(tokens, tags)`` lists."""
+    text = read_text(path, encoding)
+    sents, toks, tags = [], [], []
+    for no, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            if toks:
+                sents.append((toks, tags))
+                toks, tags = [], []
+            continue
+        if len(parts) < 2:
+            raise ValueError(f"{path} line {no}: expected 'token tag'; separate sentences by blank lines")
+        toks.append(parts[0])
+        tags.append(parts[-1])
+    if toks:
+        sents.append((toks, tags))
+    return sents
+
+
+def read_tagged(path, tokens_col="tokens", tags_col="tags", encoding="utf-8"):
+    """Tagged sentences from ``.conll`` or JSON lines (``{"tokens": [...], "tags": [...]}``);
+    tags may be absent at prediction time (then each tag list is ``None``)."""
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext == ".conll":
+        return read_conll(path, encoding)
+    if ext not in (".jsonl", ".ndjson", ".json"):
+        raise ValueError(f"{path}: unknown tagging format {ext!r}; use .conll or .jsonl")
+    rows = read_records(path, [tokens_col], encoding)
+    out = []
+    for no, r in enumerate(rows, 1):
+        toks, tags = r[tokens_col], r.get(tags_col)
+        if not isinstance(toks, list) or not toks:
+            raise ValueError(f"{path} example {no}: '{tokens_col}' must be a non-empty list of strings")
+        if tags is not None and (not isinstance(tags, list) or len(tags) != len(toks)):
+            raise ValueError(f"{path} example {no}: '{tags_col}' must list one tag per token")
+        out.append(([str(t) for t in toks], None if tags is None else [str(t) for t in tags]))
+    return out

@@ -1,0 +1,229 @@
+"""What the sequence estimators share: scikit-learn's parameter protocol
+(without importing scikit-learn), input handling for token ids or vectors,
+the recurrent encoder, the mini-batch training loop, and saving.
+
+Inputs ``X`` are a list of sequences, each ``(n_i,)`` integer token ids or
+``(n_i, D)`` real vectors, or a padded array ``(N, T)`` / ``(N, T, D)`` with
+``lengths=`` ``(N,)``.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from ..data.batching import as_sequences, bucket_batches, pad
+from ..io.files import read_file, write_file
+from ..layers import Embedding
+from ..module import Module
+from ..optim import Adam, clip_grad_norm
+from ..recurrent import GRU, LSTM, RNN
+
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+MODEL_KIND = "sequence-estimator"
+
+
+class SequenceEstimator:
+    """Base class: ``get_params``/``set_params`` as scikit-learn's ``clone``,
+    ``GridSearchCV`` and ``Pipeline`` expect, a training loop, ``save``/``load``."""
+
+    _sk_type = None  # "classifier" or None
+
+    # -- scikit-learn parameter protocol ---------------------------------------------------
+    @classmethod
+    def _param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self, deep=True):
+        return {k: getattr(self, k) for k in self._param_names()}
+
+    def set_params(self, **params):
+        valid = self._param_names()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"{type(self).__name__} has no parameter {k!r}; valid: {', '.join(valid)}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def __sklearn_tags__(self):  # called by scikit-learn only, so it is importable here
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type=self._sk_type, target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags() if self._sk_type == "classifier" else None,
+                    input_tags=InputTags(two_d_array=True, three_d_array=True), non_deterministic=False)
+
+    # -- training ---------------------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "net_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit() first")
+
+    def _start(self, n_train):
+        """Make the network, optimizer and RNG (after the data set learned sizes)."""
+        self.rng_ = np.random.default_rng(self.random_state)
+        self.net_ = self._build_net(np.random.default_rng(self.rng_.integers(2**63)))
+        self.optimizer_ = Adam(self.net_.named_parameters(), lr=self.learning_rate)
+        self.loss_curve_ = []
+
+    def _run_epoch(self, data, on_batch=None):
+        """One pass over ``data`` in length buckets; returns the mean loss."""
+        self.net_.train()
+        total = count = 0.0
+        for idx in bucket_batches(data["lengths"], self.batch_size, self.rng_):
+            loss = self._loss_backward(data, idx)
+            grads = self.net_.named_grads()
+            if self.clip:
+                clip_grad_norm(grads, self.clip)
+            self.optimizer_.step(grads)
+            total += loss * len(idx)
+            count += len(idx)
+            if on_batch is not None:
+                on_batch(len(idx), loss)
+        self.net_.eval()
+        return total / max(count, 1)
+
+    def _fit_data(self, data):
+        self._start(len(data["lengths"]))
+        for _ in range(self.epochs):
+            self.loss_curve_.append(self._run_epoch(data))
+        self.n_epochs_ = self.epochs
+        return self
+
+    # -- saving -------------------------------------------------------------------------------
+    def get_config(self):
+        """JSON-able hyperparameters and learned metadata (not the weights)."""
+        self._check_fitted()
+        return {"class": type(self).__name__, "params": self.get_params(), "learned": self._learned()}
+
+    @classmethod
+    def from_config(cls, config, rng=None):
+        """An estimator with the network built (weights at their initial values)."""
+        if config.get("class") != cls.__name__:
+            raise ValueError(f"the saved model is a {config.get('class')}, not a {cls.__name__}")
+        est = cls(**config["params"])
+        est._set_learned(config["learned"])
+        est.rng_ = np.random.default_rng(est.random_state)
+        est.net_ = est._build_net(np.random.default_rng(0))
+        est.optimizer_ = Adam(est.net_.named_parameters(), lr=est.learning_rate)
+        est.loss_curve_ = []
+        est.net_.eval()
+        return est
+
+    def save(self, path):
+        """Write the model (config and weights) as one rnnkit file."""
+        write_file(path, MODEL_KIND, self.get_config(), self.net_.state_dict())
+        return path
+
+    @classmethod
+    def load(cls, path):
+        header, arrays = read_file(path, kind=MODEL_KIND)
+        est = cls.from_config(header["config"])
+        try:
+            est.net_.load_state_dict(arrays)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"{path} does not fit its own config: {exc}") from None
+        return est
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+class InputSpec:
+    """How raw sequences become network inputs: ``"tokens"`` (ids ``< n_in``) or
+    ``"vectors"`` (``n_in`` features per step, optionally standardised)."""
+
+    def __init__(self, kind, n_in, mean=None, scale=None):
+        self.kind, self.n_in = kind, int(n_in)
+        self.mean = None if mean is None else np.asarray(mean, np.float64)
+        self.scale = None if scale is None else np.asarray(scale, np.float64)
+
+    @classmethod
+    def learn(cls, seqs, standardize=True, n_tokens=None):
+        if all(s.ndim == 1 for s in seqs):
+            if not all(s.dtype.kind in "iu" for s in seqs):
+                raise ValueError("1-D sequences must hold integer token ids; pass vectors as (n, D) arrays")
+            top = max(int(s.max()) for s in seqs) + 1
+            if min(int(s.min()) for s in seqs) < 0:
+                raise ValueError("token ids must be non-negative")
+            return cls("tokens", max(top, n_tokens or 0))
+        if not all(s.ndim == 2 for s in seqs):
+            raise ValueError("mix of 1-D and 2-D sequences; pass all token ids (n,) or all vectors (n, D)")
+        D = seqs[0].shape[1]
+        if any(s.shape[1] != D for s in seqs):
+            raise ValueError("every sequence must have the same number of features per step")
+        mean = scale = None
+        if standardize:
+            allx = np.concatenate(seqs).astype(np.float64)
+            mean, scale = allx.mean(0), allx.std(0)
+            scale[scale == 0] = 1.0
+        return cls("vectors", D, mean, scale)
+
+    def to_config(self):
+        return {"kind": self.kind, "n_in": self.n_in,
+                "mean": None if self.mean is None else self.mean.tolist(),
+                "scale": None if self.scale is None else self.scale.tolist()}
+
+    @classmethod
+    def from_config(cls, c):
+        return cls(c["kind"], c["n_in"], c.get("mean"), c.get("scale"))
+
+    def check(self, seqs, name="X"):
+        for i, s in enumerate(seqs):
+            if self.kind == "tokens":
+                if s.ndim != 1 or s.dtype.kind not in "iu":
+                    raise ValueError(f"{name}[{i}]: the model reads token id sequences (n,), got {s.shape} {s.dtype}")
+                if s.min() < 0 or s.max() >= self.n_in:
+                    raise ValueError(f"{name}[{i}] holds token id {s.max()} outside the model's vocabulary of "
+                                     f"{self.n_in}; encode with the training vocabulary")
+            elif s.ndim != 2 or s.shape[1] != self.n_in:
+                raise ValueError(f"{name}[{i}] has shape {s.shape} but the model was trained on {self.n_in} "
+                                 "features per step")
+        return seqs
+
+    def batch(self, seqs, dtype):
+        """Padded network input and lengths."""
+        if self.kind == "tokens":
+            return pad(seqs, 0, np.int64)
+        x, lengths = pad(seqs, 0.0, np.float64)
+        if self.mean is not None:
+            x = (x - self.mean) / self.scale
+            x[np.arange(x.shape[1])[None, :] >= lengths[:, None]] = 0.0
+        return x.astype(dtype), lengths
+
+
+def read_X(X, lengths=None, name="X"):
+    return as_sequences(X, lengths, name)
+
+
+class RecurrentEncoder(Module):
+    """``x`` (ids ``(B, T)`` or vectors ``(B, T, D)``) -> optional embedding ->
+    recurrent stack -> ``y`` ``(B, T, K*H)`` and ``h_n``."""
+
+    def __init__(self, spec, embedding_dim, cell, hidden_size, num_layers, bidirectional, dropout, dtype, rng):
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"unknown cell {cell!r}; use one of {', '.join(CELLS)}")
+        self.embed = Embedding(spec.n_in, embedding_dim, dtype=dtype, seed=rng) if spec.kind == "tokens" else None
+        n_in = embedding_dim if self.embed is not None else spec.n_in
+        self.rnn = CELLS[cell](n_in, hidden_size, num_layers, batch_first=True, dropout=dropout,
+                               bidirectional=bidirectional, dtype=dtype, seed=rng)
+
+    def forward(self, x, lengths, h0=None, keep_cache=True):
+        if self.embed is not None:
+            x = self.embed(x)                                      # (B, T, E)
+        return self.rnn.forward(x, h0, lengths=lengths, keep_cache=keep_cache)
+
+    __call__ = forward
+
+    def backward(self, dy, dh_n=None):
+        dx, dh0 = self.rnn.backward(dy, dh_n)
+        if self.embed is not None:
+            self.embed.backward(dx)
+        return dh0
+
+
+def hidden_of(state):
+    """The ``h`` part of a recurrent state (LSTM states are ``(h, c)``)."""
+    return state[0] if isinstance(state, tuple) else state

@@ -1,0 +1,177 @@
+"""``SequenceClassifier``: many-to-one.  A sequence of token ids or vectors ->
+recurrent stack -> one pooled vector -> class logits.
+
+    x (B, T[, D]) -> y (B, T, F) = RNN(x, lengths)       F = K*H (K = 2 if bidirectional)
+    pooled (B, F):  last  concat of each direction's final state (own last step)
+                    mean  Σ_t m_t y_t / n                 (m: length mask)
+                    max   max_t over real steps of y_t
+    logits (B, C) = pooled W^T + b;   p = softmax(logits)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers import Dense
+from ..losses import softmax, softmax_cross_entropy
+from ..module import Module
+from ._seqbase import InputSpec, RecurrentEncoder, SequenceEstimator, hidden_of, read_X
+
+POOLINGS = ("last", "mean", "max")
+
+
+class _PooledNet(Module):
+    def __init__(self, spec, n_classes, p, rng):
+        super().__init__()
+        if p["pooling"] not in POOLINGS:
+            raise ValueError(f"unknown pooling {p['pooling']!r}; use one of {', '.join(POOLINGS)}")
+        self.pooling = p["pooling"]
+        self.encoder = RecurrentEncoder(spec, p["embedding_dim"], p["cell"], p["hidden_size"], p["num_layers"],
+                                        p["bidirectional"], p["dropout"], np.float32, rng)
+        self.head = Dense(self.encoder.rnn.output_size, n_classes, seed=rng)
+
+    def forward(self, x, lengths, keep_cache=True):
+        y, h_n = self.encoder(x, lengths, keep_cache=keep_cache)   # (B, T, F), (L*K, B, H)
+        rnn = self.encoder.rnn
+        B, T, F = y.shape
+        m = np.arange(T)[None, :] < lengths[:, None]                # (B, T)
+        if self.pooling == "last":
+            K = rnn.num_directions
+            h = hidden_of(h_n)[-K:]                                 # (K, B, H) last layer
+            pooled = np.concatenate(list(h), axis=-1)               # (B, K*H)
+        elif self.pooling == "mean":
+            pooled = (y * m[:, :, None]).sum(1) / lengths[:, None].astype(y.dtype)
+        else:
+            yy = np.where(m[:, :, None], y, -np.inf)
+            arg = yy.argmax(axis=1)                                 # (B, F)
+            pooled = np.take_along_axis(y, arg[:, None, :], axis=1)[:, 0]
+            self._arg = arg
+        self._shape, self._m, self._lengths = y.shape, m, lengths
+        return self.head(pooled.astype(np.float32))
+
+    __call__ = forward
+
+    def backward(self, dlogits):
+        dp = self.head.backward(dlogits)                            # (B, F)
+        rnn = self.encoder.rnn
+        B, T, F = self._shape
+        dy = np.zeros(self._shape, np.float32)
+        dh_n = None
+        if self.pooling == "last":
+            K, H = rnn.num_directions, rnn.hidden_size
+            dh = np.zeros((rnn.num_layers * K, B, H), np.float32)
+            for d in range(K):
+                dh[-K + d] = dp[:, d * H:(d + 1) * H]
+            dh_n = (dh, None) if rnn.cell.n_states > 1 else dh
+        elif self.pooling == "mean":
+            dy[...] = self._m[:, :, None] * (dp / self._lengths[:, None])[:, None, :]
+        else:
+            np.put_along_axis(dy, self._arg[:, None, :], dp[:, None, :], axis=1)
+        self.encoder.backward(dy, dh_n)
+
+
+class SequenceClassifier(SequenceEstimator):
+    """Many-to-one recurrent classifier with the scikit-learn interface.
+
+    Arguments:
+        cell: ``"lstm"``, ``"gru"`` or ``"rnn"``.   hidden_size, num_layers.
+        bidirectional: read each sequence both ways.
+        pooling: ``"last"``, ``"mean"`` or ``"max"`` (see the module docstring).
+        embedding_dim: size of the token embedding (token-id inputs only).
+        dropout: between stacked layers.   standardize: scale vector inputs
+            to zero mean, unit variance per feature (statistics of the training set).
+        epochs, batch_size, learning_rate (Adam), clip (global gradient norm, 0 = off).
+        random_state: seed for initialisation and batch order.
+
+    Learned: ``classes_``, ``n_features_in_`` (features or vocabulary size),
+    ``input_kind_``, ``loss_curve_``, ``net_``, ``optimizer_``.
+    """
+
+    _sk_type = "classifier"
+
+    def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False, pooling="last",
+                 embedding_dim=32, dropout=0.0, standardize=True, epochs=20, batch_size=32,
+                 learning_rate=1e-2, clip=5.0, random_state=None):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.pooling = pooling
+        self.embedding_dim = embedding_dim
+        self.dropout = dropout
+        self.standardize = standardize
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.clip = clip
+        self.random_state = random_state
+
+    # -- learned metadata -----------------------------------------------------------------------
+    def _build_net(self, rng):
+        return _PooledNet(self.spec_, len(self.classes_), self.get_params(), rng)
+
+    def _learned(self):
+        return {"classes": [c.item() if hasattr(c, "item") else c for c in self.classes_],
+                "spec": self.spec_.to_config()}
+
+    def _set_learned(self, d):
+        self.classes_ = np.asarray(d["classes"])
+        self.spec_ = InputSpec.from_config(d["spec"])
+        self.n_features_in_ = self.spec_.n_in
+        self.input_kind_ = self.spec_.kind
+
+    # -- data ---------------------------------------------------------------------------------------
+    def prepare(self, X, y, lengths=None, learn=False):
+        """Sequences and integer targets as the training loop wants them."""
+        seqs = read_X(X, lengths)
+        y = np.asarray(y)
+        if len(y) != len(seqs):
+            raise ValueError(f"X holds {len(seqs)} sequences but y {len(y)} labels")
+        if learn:
+            self.classes_ = np.unique(y)
+            self.spec_ = InputSpec.learn(seqs, self.standardize)
+            self.n_features_in_, self.input_kind_ = self.spec_.n_in, self.spec_.kind
+        self.spec_.check(seqs)
+        pos = np.searchsorted(self.classes_, y)
+        pos = np.clip(pos, 0, len(self.classes_) - 1)
+        bad = self.classes_[pos] != y
+        if bad.any():
+            raise ValueError(f"label {y[bad][0]!r} was not seen in training; known labels: "
+                             f"{', '.join(map(str, self.classes_))}")
+        return {"seqs": seqs, "targets": pos, "lengths": np.array([len(s) for s in seqs])}
+
+    def _loss_backward(self, data, idx):
+        x, lengths = self.spec_.batch([data["seqs"][i] for i in idx], np.float32)
+        logits = self.net_(x, lengths)
+        loss, dlogits = softmax_cross_entropy(logits, data["targets"][idx])
+        self.net_.backward(dlogits)
+        return loss
+
+    def fit(self, X, y, lengths=None):
+        """Train on ``X`` (see the module docstring) and labels ``y`` ``(N,)``."""
+        data = self.prepare(X, y, lengths, learn=True)
+        if len(self.classes_) < 2:
+            raise ValueError("y holds a single class; a classifier needs at least two")
+        return self._fit_data(data)
+
+    # -- inference ------------------------------------------------------------------------------------
+    def decision_function(self, X, lengths=None, batch_size=256):
+        """Class logits ``(N, C)``."""
+        self._check_fitted()
+        seqs = self.spec_.check(read_X(X, lengths))
+        self.net_.eval()
+        out = []
+        for i in range(0, len(seqs), batch_size):
+            x, n = self.spec_.batch(seqs[i:i + batch_size], np.float32)
+            out.append(self.net_(x, n, keep_cache=False))
+        return np.concatenate(out)
+
+    def predict_proba(self, X, lengths=None):
+        """Class probabilities ``(N, C)``, columns in the order of ``classes_``."""
+        return softmax(self.decision_function(X, lengths).astype(np.float64))
+
+    def predict(self, X, lengths=None):
+        return self.classes_[self.decision_function(X, lengths).argmax(axis=1)]
+
+    def score(self, X, y, lengths=None):
+        """Mean accuracy."""
+        return float(np.mean(self.predict(X, lengths) == np.asarray(y)))
