@@ -1,0 +1,237 @@
+"""``Seq2Seq``: encoder-decoder for unaligned many-to-many (Sutskever et al. 2014).
+
+    source ids (B, S) -> encoder RNN -> final state h_S (L, B, H)
+    decoder: state_0 = h_S;  input at step t = embedding of the previous target
+             token (<bos> first; teacher forcing in training: the true one)
+             logits_t (B, C) = Dense(h_t);  stops at <eos>
+
+Target ids are shifted inside the model: ``<bos>`` = 0 (input only),
+``<eos>`` = 1, a user token ``k`` is class ``k + 2``.  Decoding is greedy or
+beam search (``beam_size > 1``), up to ``max_length`` tokens.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.batching import length_mask, pad
+from ..layers import Dense, Embedding
+from ..losses import log_softmax, softmax_cross_entropy
+from ..module import Module
+from ._seqbase import CELLS, InputSpec, RecurrentEncoder, SequenceEstimator, read_X
+
+BOS, EOS, SHIFT = 0, 1, 2
+
+
+class Decoder(Module):
+    """Token decoder from a given initial state: embedding -> RNN -> Dense.
+    Shared by :class:`Seq2Seq` and :class:`~rnnkit.models.OneToMany`."""
+
+    def __init__(self, n_classes, embedding_dim, cell, hidden_size, num_layers, dropout, rng):
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"unknown cell {cell!r}; use one of {', '.join(CELLS)}")
+        self.embed = Embedding(n_classes, embedding_dim, seed=rng)
+        self.rnn = CELLS[cell](embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout, seed=rng)
+        self.head = Dense(hidden_size, n_classes, seed=rng)
+
+    @staticmethod
+    def teacher_batch(targets):
+        """Shifted decoder inputs, outputs and lengths for user-id ``targets``."""
+        ins = [np.concatenate([[BOS], np.asarray(t, np.int64) + SHIFT]) for t in targets]
+        outs = [np.concatenate([np.asarray(t, np.int64) + SHIFT, [EOS]]) for t in targets]
+        x, n = pad(ins, BOS, np.int64)
+        y, _ = pad(outs, EOS, np.int64)
+        return x, y, n
+
+    def loss_backward(self, state0, targets):
+        """Teacher-forced cross-entropy over real steps; fills grads, returns
+        ``(loss, dstate0)``."""
+        x, y, n = self.teacher_batch(targets)
+        h, _ = self.rnn.forward(self.embed(x), state0, lengths=n)   # (B, T, H)
+        logits = self.head(h)                                       # (B, T, C)
+        loss, dlogits = softmax_cross_entropy(logits, y, mask=length_mask(n, x.shape[1]))
+        dx, dstate0 = self.rnn.backward(self.head.backward(dlogits))
+        self.embed.backward(dx)
+        return loss, dstate0
+
+    def _step(self, tokens, state):
+        y, state = self.rnn.step(self.embed(tokens), state)         # (B, H)
+        return log_softmax(self.head(y).astype(np.float64)), state  # (B, C)
+
+    def greedy(self, state, max_length):
+        """Most likely token at each step, for the whole batch at once."""
+        B = (state[0] if isinstance(state, tuple) else state).shape[1]
+        tok = np.full(B, BOS, np.int64)
+        out, done = [], np.zeros(B, bool)
+        for _ in range(max_length):
+            logp, state = self._step(tok, state)
+            logp[:, BOS] = -np.inf
+            tok = logp.argmax(1)
+            out.append(np.where(done, EOS, tok))
+            done |= tok == EOS
+            if done.all():
+                break
+        out = np.stack(out, 1)
+        return [row[:np.argmax(row == EOS)] - SHIFT if (row == EOS).any() else row - SHIFT for row in out]
+
+    def beam(self, state, beam_size, max_length):
+        """Beam search for one sequence (``state`` with batch 1); returns the
+        finished hypothesis of highest total log-probability."""
+        def take(s, rows):
+            return tuple(a[:, rows] for a in s) if isinstance(s, tuple) else s[:, rows]
+
+        seqs = [[]]
+        scores = np.zeros(1)
+        tok = np.array([BOS])
+        finished = []
+        for _ in range(max_length):
+            logp, state = self._step(tok, state)                    # (k, C)
+            logp[:, BOS] = -np.inf
+            cand = scores[:, None] + logp                           # (k, C)
+            flat = np.argsort(cand, axis=None)[::-1][:2 * beam_size]
+            rows, cols = np.unravel_index(flat, cand.shape)
+            keep_r, keep_c, keep_s = [], [], []
+            for r, c in zip(rows, cols):
+                if c == EOS:
+                    finished.append((cand[r, c], seqs[r]))
+                elif len(keep_r) < beam_size:
+                    keep_r.append(r)
+                    keep_c.append(c)
+                    keep_s.append(cand[r, c])
+                if len(keep_r) == beam_size:
+                    break
+            best_done = max((f[0] for f in finished), default=-np.inf)
+            if not keep_r or (len(finished) >= beam_size and max(keep_s) <= best_done):
+                break
+            seqs = [seqs[r] + [c] for r, c in zip(keep_r, keep_c)]
+            scores = np.array(keep_s)
+            tok = np.array(keep_c, np.int64)
+            state = take(state, np.array(keep_r))
+        if not finished:
+            finished = [(scores[0], seqs[0])]
+        best = max(finished, key=lambda f: f[0])[1]
+        return np.asarray(best, np.int64) - SHIFT
+
+    def decode(self, state, max_length, beam_size=1):
+        if beam_size <= 1:
+            return self.greedy(state, max_length)
+        B = (state[0] if isinstance(state, tuple) else state).shape[1]
+        one = (lambda s, b: tuple(a[:, b:b + 1] for a in s)) if isinstance(state, tuple) else \
+            (lambda s, b: s[:, b:b + 1])
+        return [self.beam(one(state, b), beam_size, max_length) for b in range(B)]
+
+
+class _Seq2SeqNet(Module):
+    def __init__(self, spec, n_out, p, rng):
+        super().__init__()
+        self.encoder = RecurrentEncoder(spec, p["embedding_dim"], p["cell"], p["hidden_size"], p["num_layers"],
+                                        False, p["dropout"], np.float32, rng)
+        self.decoder = Decoder(n_out + SHIFT, p["embedding_dim"], p["cell"], p["hidden_size"], p["num_layers"],
+                               p["dropout"], rng)
+
+
+class Seq2Seq(SequenceEstimator):
+    """Encoder-decoder over token id sequences, scikit-learn style.
+
+    ``X``: source sequences (token ids, or vectors ``(n, D)``); ``y``: target
+    token id sequences (ints ``>= 0``), any lengths on both sides.
+    ``predict`` returns a list of id arrays; ``score`` is exact-match accuracy.
+
+    Arguments:
+        cell, hidden_size, num_layers, embedding_dim, dropout: encoder and decoder alike.
+        reverse_source: feed the source backwards (shortens the path from the
+            first source tokens to the first target tokens; Sutskever et al.).
+        beam_size: 1 = greedy decoding.   max_length: longest output
+            (default: 2 × the longest training target + 5).
+        epochs, batch_size, learning_rate, clip, random_state: training.
+    """
+
+    def __init__(self, cell="lstm", hidden_size=128, num_layers=1, embedding_dim=32, dropout=0.0,
+                 reverse_source=True, beam_size=1, max_length=None, standardize=True, epochs=20, batch_size=32,
+                 learning_rate=5e-3, clip=5.0, random_state=None):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.embedding_dim = embedding_dim
+        self.dropout = dropout
+        self.reverse_source = reverse_source
+        self.beam_size = beam_size
+        self.max_length = max_length
+        self.standardize = standardize
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.clip = clip
+        self.random_state = random_state
+
+    def _build_net(self, rng):
+        return _Seq2SeqNet(self.spec_, self.n_targets_, self.get_params(), rng)
+
+    def _learned(self):
+        return {"spec": self.spec_.to_config(), "n_targets": self.n_targets_, "max_target": self.max_target_}
+
+    def _set_learned(self, d):
+        self.spec_ = InputSpec.from_config(d["spec"])
+        self.n_targets_, self.max_target_ = int(d["n_targets"]), int(d["max_target"])
+        self.n_features_in_ = self.spec_.n_in
+
+    def _sources(self, X, lengths=None):
+        seqs = read_X(X, lengths)
+        return [s[::-1] for s in seqs] if self.reverse_source else seqs
+
+    def prepare(self, X, y, lengths=None, learn=False):
+        seqs = self._sources(X, lengths)
+        ys = [np.asarray(t) for t in y]
+        if len(ys) != len(seqs):
+            raise ValueError(f"X holds {len(seqs)} sequences but y {len(ys)} targets")
+        for i, t in enumerate(ys):
+            if t.ndim != 1 or (t.size and (t.dtype.kind not in "iu" or t.min() < 0)):
+                raise ValueError(f"y[{i}] must be a 1-D sequence of non-negative integer token ids")
+        if learn:
+            self.spec_ = InputSpec.learn(seqs, self.standardize)
+            self.n_targets_ = max(int(t.max()) + 1 for t in ys if t.size)
+            self.max_target_ = max(len(t) for t in ys)
+            self.n_features_in_ = self.spec_.n_in
+        self.spec_.check(seqs)
+        for i, t in enumerate(ys):
+            if t.size and t.max() >= self.n_targets_:
+                raise ValueError(f"y[{i}] holds target id {t.max()} outside the model's {self.n_targets_} "
+                                 "target tokens; encode with the training vocabulary")
+        return {"seqs": seqs, "targets": ys, "lengths": np.array([len(s) for s in seqs])}
+
+    def _encode(self, seqs, keep_cache=True):
+        x, n = self.spec_.batch(seqs, np.float32)
+        _, h_n = self.net_.encoder(x, n, keep_cache=keep_cache)
+        return h_n, x.shape[:2]
+
+    def _loss_backward(self, data, idx):
+        state, (B, S) = self._encode([data["seqs"][i] for i in idx])
+        loss, dstate = self.net_.decoder.loss_backward(state, [data["targets"][i] for i in idx])
+        H = self.hidden_size
+        self.net_.encoder.backward(np.zeros((B, S, H), np.float32), dstate)
+        return loss
+
+    def fit(self, X, y, lengths=None):
+        return self._fit_data(self.prepare(X, y, lengths, learn=True))
+
+    def predict(self, X, lengths=None, beam_size=None, max_length=None, batch_size=256):
+        """Decoded target id arrays, one per source sequence."""
+        self._check_fitted()
+        seqs = self.spec_.check(self._sources(X, lengths))
+        beam = self.beam_size if beam_size is None else beam_size
+        limit = max_length or self.max_length or 2 * self.max_target_ + 5
+        self.net_.eval()
+        out = []
+        for i in range(0, len(seqs), batch_size):
+            state, _ = self._encode(seqs[i:i + batch_size], keep_cache=False)
+            out.extend(self.net_.decoder.decode(state, limit, beam))
+        return out
+
+    def score(self, X, y, lengths=None):
+        """Exact-match accuracy: the whole output sequence must be right."""
+        return exact_match(y, self.predict(X, lengths))
+
+
+def exact_match(true, pred):
+    return float(np.mean([len(t) == len(p) and np.array_equal(np.asarray(t), np.asarray(p))
+                          for t, p in zip(true, pred)]))
