@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # sub-command modules under rnnkit.commands, each with register(subparsers)
-COMMANDS = ["hello"]
+COMMANDS = ["hello", "classify", "tag", "seq2seq"]
 
 
 def build_parser():

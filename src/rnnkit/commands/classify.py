@@ -1,0 +1,86 @@
+"""``rnnkit classify train|predict|eval``: sequence classification.
+
+Inputs (chosen by the file extension):
+    .csv / .tsv / .jsonl   text and label columns (``--text-col``, ``--label-col``),
+                           tokenised at ``--level`` char (default), word or byte
+    .ts                    UCR/UEA time series with class labels
+    .npz / .npy            series ``X`` (N, T, D), labels ``y``, optional ``lengths``
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..data.series import read_series
+from ..data.tables import read_records
+from ..data.vocab import Vocabulary
+from ..models import SequenceClassifier
+from ._estimator_cli import Task, register_task
+
+SERIES_EXTS = (".ts", ".npz", ".npy")
+
+
+def is_series(path):
+    return os.path.splitext(path)[1].lower() in SERIES_EXTS
+
+
+class ClassifyTask(Task):
+    name = "classify"
+    estimator = SequenceClassifier
+
+    def build(self, args):
+        series = is_series(args.data)
+        est = SequenceClassifier(cell=args.cell, hidden_size=args.hidden, num_layers=args.layers,
+                                 bidirectional=args.bidirectional, pooling=args.pooling,
+                                 embedding_dim=args.embedding, batch_size=args.batch_size,
+                                 learning_rate=args.lr, clip=args.clip, epochs=args.epochs or args.default_epochs,
+                                 random_state=args.seed)
+        extra = {"input": "series" if series else "text", "text_col": args.text_col, "label_col": args.label_col,
+                 "encoding": args.encoding, "level": args.level, "vocab": None}
+        if not series:
+            rows = read_records(args.data, [args.text_col, args.label_col], args.encoding)
+            extra["vocab"] = Vocabulary.build((str(r[args.text_col]) for r in rows), level=args.level).get_config()
+        return est, extra
+
+    def load_xy(self, path, extra, est, need_y=True, learn=False):
+        if extra["input"] == "series":
+            if not is_series(path):
+                raise ValueError(f"{path}: this model reads series (.ts, .npz, .npy), not "
+                                 f"{os.path.splitext(path)[1] or 'this file type'}")
+            X, y = read_series(path)
+            if need_y and y is None:
+                raise ValueError(f"{path} has no labels; add class labels (a y array, or @classLabel true)")
+            return X, y
+        if is_series(path):
+            raise ValueError(f"{path}: this model reads text tables (.csv, .tsv, .jsonl), not series")
+        cols = [extra["text_col"]] + ([extra["label_col"]] if need_y else [])
+        rows = read_records(path, cols, extra.get("read_encoding") or extra["encoding"])
+        vocab = Vocabulary.from_config(extra["vocab"])
+        X = []
+        for i, r in enumerate(rows, 1):
+            ids = vocab.encode(str(r[extra["text_col"]]))
+            if len(ids) == 0:
+                raise ValueError(f"{path} example {i}: empty text; remove the row or fill it in")
+            X.append(ids)
+        y = np.asarray([str(r[extra["label_col"]]) for r in rows]) if need_y else None
+        return X, y
+
+    def format_predictions(self, est, X, extra):
+        proba = est.predict_proba(X)
+        labels = est.classes_[proba.argmax(1)]
+        return [f"{lab}\t{p.max():.4f}" for lab, p in zip(labels, proba)]
+
+
+def _model_args(p):
+    p.add_argument("--bidirectional", action="store_true", help="read sequences both ways")
+    p.add_argument("--pooling", choices=["last", "mean", "max"], default="last", help="(default: last)")
+    p.add_argument("--level", choices=["char", "word", "byte"], default="char",
+                   help="text tokens (default: char)")
+    p.add_argument("--text-col", default="text", help="text column/key (default: text)")
+    p.add_argument("--label-col", default="label", help="label column/key (default: label)")
+
+
+def register(subparsers):
+    register_task(subparsers, ClassifyTask(), "sequence classification: text tables or time series",
+                  dict(hidden=64, epochs=20, lr=1e-2, batch=32), _model_args)
