@@ -38,7 +38,7 @@ def main():
     accs = []
     for seed in args.seeds:
         t = time.time()
-        clf = SequenceClassifier(cell="lstm", hidden_size=32, bidirectional=True, pooling="mean",
+        clf = SequenceClassifier(cell="lstm", hidden_size=32, bidirectional=True, pooling="max",
                                  epochs=args.epochs, batch_size=8, learning_rate=5e-3, random_state=seed)
         clf.fit(Xtr, ytr)
         acc = clf.score(Xte, yte)

@@ -20,14 +20,15 @@ POOLINGS = ("last", "mean", "max")
 
 
 class _PooledNet(Module):
-    def __init__(self, spec, n_classes, p, rng):
+    def __init__(self, spec, n_classes, p, rng, dtype=np.float32):
         super().__init__()
+        self.dtype = np.dtype(dtype)
         if p["pooling"] not in POOLINGS:
             raise ValueError(f"unknown pooling {p['pooling']!r}; use one of {', '.join(POOLINGS)}")
         self.pooling = p["pooling"]
         self.encoder = RecurrentEncoder(spec, p["embedding_dim"], p["cell"], p["hidden_size"], p["num_layers"],
-                                        p["bidirectional"], p["dropout"], np.float32, rng)
-        self.head = Dense(self.encoder.rnn.output_size, n_classes, seed=rng)
+                                        p["bidirectional"], p["dropout"], dtype, rng)
+        self.head = Dense(self.encoder.rnn.output_size, n_classes, dtype=dtype, seed=rng)
 
     def forward(self, x, lengths, keep_cache=True):
         y, h_n = self.encoder(x, lengths, keep_cache=keep_cache)   # (B, T, F), (L*K, B, H)
@@ -46,7 +47,7 @@ class _PooledNet(Module):
             pooled = np.take_along_axis(y, arg[:, None, :], axis=1)[:, 0]
             self._arg = arg
         self._shape, self._m, self._lengths = y.shape, m, lengths
-        return self.head(pooled.astype(np.float32))
+        return self.head(pooled.astype(self.dtype))
 
     __call__ = forward
 
@@ -54,11 +55,11 @@ class _PooledNet(Module):
         dp = self.head.backward(dlogits)                            # (B, F)
         rnn = self.encoder.rnn
         B, T, F = self._shape
-        dy = np.zeros(self._shape, np.float32)
+        dy = np.zeros(self._shape, self.dtype)
         dh_n = None
         if self.pooling == "last":
             K, H = rnn.num_directions, rnn.hidden_size
-            dh = np.zeros((rnn.num_layers * K, B, H), np.float32)
+            dh = np.zeros((rnn.num_layers * K, B, H), self.dtype)
             for d in range(K):
                 dh[-K + d] = dp[:, d * H:(d + 1) * H]
             dh_n = (dh, None) if rnn.cell.n_states > 1 else dh
@@ -170,7 +171,8 @@ class SequenceClassifier(SequenceEstimator):
         return softmax(self.decision_function(X, lengths).astype(np.float64))
 
     def predict(self, X, lengths=None):
-        return self.classes_[self.decision_function(X, lengths).argmax(axis=1)]
+        scores = self.decision_function(X, lengths)
+        return self.classes_[scores.argmax(axis=1)]
 
     def score(self, X, y, lengths=None):
         """Mean accuracy."""

@@ -15,12 +15,12 @@ from .seq2seq import Decoder, exact_match
 
 
 class _OneToManyNet(Module):
-    def __init__(self, n_in, n_out, p, rng, n_states):
+    def __init__(self, n_in, n_out, p, rng, n_states, dtype=np.float32):
         super().__init__()
         self.L, self.S, self.H = p["num_layers"], n_states, p["hidden_size"]
-        self.bridge = Dense(n_in, self.L * self.S * self.H, seed=rng)
+        self.bridge = Dense(n_in, self.L * self.S * self.H, dtype=dtype, seed=rng)
         self.decoder = Decoder(n_out + 2, p["embedding_dim"], p["cell"], p["hidden_size"], p["num_layers"],
-                               p["dropout"], rng)
+                               p["dropout"], rng, dtype)
 
     def state0(self, v):
         z = np.tanh(self.bridge(v))                                 # (B, L*S*H)

@@ -26,13 +26,14 @@ class Decoder(Module):
     """Token decoder from a given initial state: embedding -> RNN -> Dense.
     Shared by :class:`Seq2Seq` and :class:`~rnnkit.models.OneToMany`."""
 
-    def __init__(self, n_classes, embedding_dim, cell, hidden_size, num_layers, dropout, rng):
+    def __init__(self, n_classes, embedding_dim, cell, hidden_size, num_layers, dropout, rng, dtype=np.float32):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r}; use one of {', '.join(CELLS)}")
-        self.embed = Embedding(n_classes, embedding_dim, seed=rng)
-        self.rnn = CELLS[cell](embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout, seed=rng)
-        self.head = Dense(hidden_size, n_classes, seed=rng)
+        self.embed = Embedding(n_classes, embedding_dim, dtype=dtype, seed=rng)
+        self.rnn = CELLS[cell](embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout,
+                               dtype=dtype, seed=rng)
+        self.head = Dense(hidden_size, n_classes, dtype=dtype, seed=rng)
 
     @staticmethod
     def teacher_batch(targets):
@@ -122,12 +123,12 @@ class Decoder(Module):
 
 
 class _Seq2SeqNet(Module):
-    def __init__(self, spec, n_out, p, rng):
+    def __init__(self, spec, n_out, p, rng, dtype=np.float32):
         super().__init__()
         self.encoder = RecurrentEncoder(spec, p["embedding_dim"], p["cell"], p["hidden_size"], p["num_layers"],
-                                        False, p["dropout"], np.float32, rng)
+                                        False, p["dropout"], dtype, rng)
         self.decoder = Decoder(n_out + SHIFT, p["embedding_dim"], p["cell"], p["hidden_size"], p["num_layers"],
-                               p["dropout"], rng)
+                               p["dropout"], rng, dtype)
 
 
 class Seq2Seq(SequenceEstimator):
@@ -208,7 +209,7 @@ class Seq2Seq(SequenceEstimator):
         state, (B, S) = self._encode([data["seqs"][i] for i in idx])
         loss, dstate = self.net_.decoder.loss_backward(state, [data["targets"][i] for i in idx])
         H = self.hidden_size
-        self.net_.encoder.backward(np.zeros((B, S, H), np.float32), dstate)
+        self.net_.encoder.backward(np.zeros((B, S, H), self.net_.encoder.rnn.dtype), dstate)
         return loss
 
     def fit(self, X, y, lengths=None):

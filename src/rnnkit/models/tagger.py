@@ -17,11 +17,11 @@ from ._seqbase import InputSpec, RecurrentEncoder, SequenceEstimator, read_X
 
 
 class _TaggerNet(Module):
-    def __init__(self, spec, n_classes, p, rng):
+    def __init__(self, spec, n_classes, p, rng, dtype=np.float32):
         super().__init__()
         self.encoder = RecurrentEncoder(spec, p["embedding_dim"], p["cell"], p["hidden_size"], p["num_layers"],
-                                        p["bidirectional"], p["dropout"], np.float32, rng)
-        self.head = Dense(self.encoder.rnn.output_size, n_classes, seed=rng)
+                                        p["bidirectional"], p["dropout"], dtype, rng)
+        self.head = Dense(self.encoder.rnn.output_size, n_classes, dtype=dtype, seed=rng)
 
     def forward(self, x, lengths, keep_cache=True):
         y, _ = self.encoder(x, lengths, keep_cache=keep_cache)     # (B, T, F)
