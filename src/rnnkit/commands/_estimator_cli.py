@@ -42,7 +42,7 @@ class Task:
 
 
 def add_common_train_args(p, hidden=64, epochs=20, lr=1e-2, batch=32):
-    p.add_argument("--data", required=True, help="training data file")
+    p.add_argument("--data", help="training data file (with --resume: the run's own)")
     p.add_argument("--val", help="validation data file (scored after every epoch)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
     p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm")
@@ -83,6 +83,8 @@ def train(task, args):
         raise ValueError("--epochs must be a positive integer")
     if args.hidden < 1 or args.layers < 1 or args.batch_size < 1:
         raise ValueError("--hidden, --layers and --batch-size must be positive integers")
+    if not args.resume and not args.data:
+        raise ValueError("--data is required to start a run; pass the training file")
     run = RunDir(args.out, create=True)
     if args.resume:
         if not run.has_checkpoint():

@@ -89,10 +89,11 @@ def read_ts(path):
 def read_numpy(path):
     """Read ``.npz`` (``X``, optional ``y``, ``lengths``) or ``.npy`` (``X``)."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if isinstance(z, np.ndarray):
-                X, y, lengths = z, None, None
-            else:
+        z = np.load(path, allow_pickle=False)
+        if isinstance(z, np.ndarray):
+            X, y, lengths = z, None, None
+        else:
+            with z:
                 if "X" not in z.files:
                     raise ValueError(f"{path} has arrays {z.files} but no 'X'; save the series as X=(N, T, D)")
                 X = z["X"]
