@@ -43,3 +43,11 @@ def test_pipeline_with_a_preprocessing_step():
     pipe = Pipeline([("scale", FunctionTransformer(lambda a: a * 2.0)),
                      ("rnn", SequenceClassifier(hidden_size=8, epochs=3, random_state=0))]).fit(X, y)
     assert pipe.predict(X).shape == (60,)
+
+
+def test_cross_val_score_on_a_list_of_variable_length_token_sequences():
+    rng = np.random.default_rng(0)
+    X = [rng.integers(0, 8, rng.integers(3, 12)) for _ in range(150)]
+    y = np.array([int(3 in s) for s in X])             # does token 3 occur? chance ~0.6
+    scores = cross_val_score(SequenceClassifier(hidden_size=16, epochs=8, random_state=0), X, y, cv=3)
+    assert scores.min() > 0.85
