@@ -1,0 +1,54 @@
+"""Rolling-origin evaluation (Tashman 2000).
+
+The model is fitted once on ``y[:first]`` (``refit=False``) and then, for each
+origin ``o = first, first+step, …, n−h``, forecasts ``y[o:o+h]`` from the history
+``y[:o]``.  Baselines take the same origins; ETS refits at every origin.
+Metrics are pooled over all origins and horizon steps; MASE is scaled by the
+seasonal-naive MAE on ``y[:first]``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .baselines import ETS, Naive, SeasonalNaive, ets_available
+from .metrics import all_metrics
+
+
+def origins(n, first, horizon, step=1):
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    out = list(range(first, n - horizon + 1, max(int(step), 1)))
+    if not out:
+        raise ValueError(f"no forecast origin: series of {n} steps, training part {first}, horizon {horizon}")
+    return out
+
+
+def backtest(model, y, first, step=1, season=1, past_covariates=None, future_covariates=None,
+             baselines=True, fit=True):
+    """Returns ``{"origins": [...], "forecasts": {name: (N, h, C)}, "actuals": (N, h, C),
+    "metrics": {name: {MAE, RMSE, MAPE, MASE}}}``."""
+    y = np.asarray(y, float)
+    y = y[:, None] if y.ndim == 1 else y
+    h = model.horizon
+    orig = origins(len(y), first, h, step)
+    past, fut = past_covariates, future_covariates
+    if fit:
+        model.fit(y[:first], None if past is None else past[:first],
+                  None if fut is None else fut[:first])
+    fc = {"rnn": np.array([model.predict(y[:o], None if past is None else past[:o],
+                                         None if fut is None else fut[: o + h]) for o in orig])}
+    if baselines:
+        models = [Naive(), SeasonalNaive(season)] + ([ETS(season)] if ets_available() else [])
+        for b in models:
+            fc[b.name] = np.array([b.predict(h, y[:o]) for o in orig])
+    actual = np.array([y[o: o + h] for o in orig])
+    metrics = {k: all_metrics(actual, v, y[:first], season) for k, v in fc.items()}
+    return {"origins": orig, "forecasts": fc, "actuals": actual, "metrics": metrics}
+
+
+def format_report(metrics):
+    names = ["MAE", "RMSE", "MAPE", "MASE"]
+    lines = [f"{'model':16s}" + "".join(f"{n:>12s}" for n in names)]
+    for k, m in metrics.items():
+        lines.append(f"{k:16s}" + "".join(f"{m[n]:12.4f}" for n in names))
+    return "\n".join(lines)

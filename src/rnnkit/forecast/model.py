@@ -1,0 +1,297 @@
+"""The recurrent forecaster: an LSTM/GRU over a lookback window, a dense head.
+
+Per window ending at time ``t`` (``L`` = ``lookback``, ``h`` = ``horizon``)::
+
+    u_s   = [w_s, past_s, fut_s]            s = t−L+1 … t        (L, C+P+F)
+    h_t   = RNN(u_{t−L+1..t})[-1]                                 (H,)
+    ŵ     = Dense([h_t, fut_{t+1..t+h'}])                          (h'·C,)
+
+``w`` is the transformed target (:mod:`.transforms`), ``past`` the past-only
+covariates (known up to ``t``), ``fut`` the known-future covariates (known for
+the forecast steps too).  ``strategy="direct"``: ``h' = h``, one multi-output
+head.  ``strategy="recursive"``: ``h' = 1``, the prediction is fed back ``h``
+times (not possible with past-only covariates, whose future is unknown).
+Loss: MSE on ``ŵ``; Adam; gradient clipping by global norm.
+
+Prediction intervals: empirical quantiles ``α/2, 1−α/2`` of the residuals of
+each horizon step on the last ``calibration`` fraction of the training windows,
+predicted by the model fitted on everything (in-sample, so a little narrow).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers import Dense
+from ..losses import mse
+from ..optim import Adam, clip_grad_norm
+from ..recurrent import GRU, LSTM
+from .data import fill_missing
+from .transforms import SCALERS, Scaler, TargetTransform
+
+CELLS = {"lstm": LSTM, "gru": GRU}
+
+
+def _as2d(a, name):
+    if a is None:
+        return None
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 1-D (T,) or 2-D (T, C), got shape {a.shape}")
+    if not np.isfinite(a).all():
+        a = fill_missing(a, source=name)
+    return a
+
+
+class Forecaster:
+    """Scikit-learn-style recurrent forecaster; see the module docstring.
+
+    Arguments:
+        lookback: window length ``L`` fed to the network (>= 1).
+        horizon: steps ahead ``h`` (>= 1).
+        strategy: ``"direct"`` or ``"recursive"``.
+        cell, hidden_size, num_layers: the recurrent part.
+        scaler: ``"standard"``, ``"minmax"``, ``"log"`` or ``"none"``.
+        diff, seasonal_diff, season: differencing orders and season length ``m``.
+        epochs, batch_size, lr, clip: training.
+        alpha: interval miss rate (0.1 → 90 % intervals).
+        random_state: int seed for weights and shuffling.
+    """
+
+    def __init__(self, lookback=24, horizon=1, strategy="direct", cell="lstm", hidden_size=32,
+                 num_layers=1, scaler="standard", diff=0, seasonal_diff=0, season=1, epochs=100,
+                 batch_size=32, lr=0.01, clip=1.0, alpha=0.1, calibration=0.3, random_state=0):
+        self.lookback, self.horizon, self.strategy, self.cell = lookback, horizon, strategy, cell
+        self.hidden_size, self.num_layers, self.scaler = hidden_size, num_layers, scaler
+        self.diff, self.seasonal_diff, self.season = diff, seasonal_diff, season
+        self.epochs, self.batch_size, self.lr, self.clip = epochs, batch_size, lr, clip
+        self.alpha, self.calibration, self.random_state = alpha, calibration, random_state
+
+    # -- checks ------------------------------------------------------------------------
+    def _check_params(self):
+        for name in ("lookback", "horizon", "hidden_size", "num_layers", "epochs", "batch_size", "season"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if self.strategy not in ("direct", "recursive"):
+            raise ValueError(f"strategy must be 'direct' or 'recursive', got {self.strategy!r}")
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {self.cell!r}")
+        if self.scaler not in SCALERS:
+            raise ValueError(f"scaler must be one of {SCALERS}, got {self.scaler!r}")
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+
+    def _check_data(self, y, past, fut, fitting):
+        y = _as2d(y, "y")
+        past, fut = _as2d(past, "past_covariates"), _as2d(fut, "future_covariates")
+        for n, a in (("past_covariates", past), ("future_covariates", fut)):
+            if a is not None and len(a) < len(y):
+                raise ValueError(f"{n} has {len(a)} rows but the series has {len(y)}")
+        if fitting:
+            if self.strategy == "recursive" and past is not None:
+                raise ValueError("strategy='recursive' cannot use past-only covariates (their future is "
+                                 "unknown); use strategy='direct' or pass them as future covariates")
+            if np.all(np.ptp(y, axis=0) == 0):
+                raise ValueError("the target series is constant; there is nothing to learn "
+                                 "(its forecast is the constant itself)")
+        return y, past, fut
+
+    # -- features ----------------------------------------------------------------------
+    def _features(self, y, past, fut):
+        """Input rows aligned with the transformed target: ``(T − lost, C + P + F)``."""
+        w = self.transform_.transform(y)
+        k = self.transform_.lost
+        parts = [w]
+        if past is not None:
+            parts.append(self.past_scaler_.transform(past[k: len(y)]))
+        if fut is not None:
+            parts.append(self.fut_scaler_.transform(fut[k: len(y)]))
+        return w, np.concatenate(parts, axis=1)
+
+    def _windows(self, w, u, fut_s):
+        """Training windows: inputs ``(N, L, D)``, head extras ``(N, h'·F)``, targets ``(N, h'·C)``."""
+        L, hp = self.lookback, self.out_steps_
+        ends = np.arange(L - 1, len(w) - hp)
+        X = np.stack([u[e - L + 1: e + 1] for e in ends])
+        Y = np.stack([w[e + 1: e + 1 + hp].reshape(-1) for e in ends])
+        E = (np.stack([fut_s[e + 1: e + 1 + hp].reshape(-1) for e in ends])
+             if fut_s is not None else np.zeros((len(ends), 0)))
+        return X, E, Y
+
+    # -- network -----------------------------------------------------------------------
+    def _forward(self, X, E, train=False):
+        y, _ = self.rnn_(X.astype(self.rnn_.dtype), keep_cache=train)
+        h = y[:, -1]                                             # (N, H)
+        z = np.concatenate([h, E.astype(h.dtype)], axis=1) if E.shape[1] else h
+        return self.head_(z), y.shape
+
+    def _backward(self, g, yshape):
+        dz = self.head_.backward(g)
+        dy = np.zeros(yshape, self.rnn_.dtype)
+        dy[:, -1] = dz[:, : self.hidden_size]
+        self.rnn_.backward(dy)
+
+    def fit(self, y, past_covariates=None, future_covariates=None, verbose=False):
+        """Fit on ``y`` ``(T,)`` or ``(T, C)``; covariates ``(T, P)`` / ``(T, F)``."""
+        self._check_params()
+        y, past, fut = self._check_data(y, past_covariates, future_covariates, True)
+        self.n_targets_ = y.shape[1]
+        self.out_steps_ = self.horizon if self.strategy == "direct" else 1
+        self.transform_ = TargetTransform(self.scaler, self.diff, self.seasonal_diff, self.season)
+        need = self.lookback + self.out_steps_ + self.transform_.lost + 1
+        if len(y) < need:
+            raise ValueError(f"series has {len(y)} steps, fewer than lookback + horizon + differencing "
+                             f"({need}); use a shorter lookback or horizon, or a longer series")
+        self.transform_.fit(y)
+        self.past_scaler_ = Scaler("standard").fit(past[: len(y)]) if past is not None else None
+        self.fut_scaler_ = Scaler("standard").fit(fut[: len(y)]) if fut is not None else None
+        self.n_past_ = 0 if past is None else past.shape[1]
+        self.n_future_ = 0 if fut is None else fut.shape[1]
+        w, u = self._features(y, past, fut)
+        fut_s = self.fut_scaler_.transform(fut[self.transform_.lost:]) if fut is not None else None
+        X, E, Y = self._windows(w, u, fut_s)
+        rng = np.random.default_rng(self.random_state)
+        self.rnn_ = CELLS[self.cell](u.shape[1], self.hidden_size, self.num_layers, batch_first=True,
+                                     dtype=np.float64, seed=rng)
+        self.head_ = Dense(self.hidden_size + E.shape[1], Y.shape[1], dtype=np.float64, seed=rng)
+        params = {**self.rnn_.named_parameters("rnn."), **self.head_.named_parameters("head.")}
+        opt = Adam(params, lr=self.lr)
+        self.loss_curve_ = []
+        for epoch in range(self.epochs):
+            order = rng.permutation(len(X))
+            total = 0.0
+            for s in range(0, len(X), self.batch_size):
+                b = order[s: s + self.batch_size]
+                out, shape = self._forward(X[b], E[b], train=True)
+                loss, g = mse(out, Y[b])
+                self._backward(g, shape)
+                grads = {**self.rnn_.named_grads("rnn."), **self.head_.named_grads("head.")}
+                clip_grad_norm(grads, self.clip)
+                opt.step(grads)
+                total += loss * len(b)
+            self.loss_curve_.append(total / len(X))
+            if verbose:
+                verbose(epoch, self.loss_curve_[-1])
+        self.rnn_.eval()
+        self._calibrate(y, past, fut)
+        return self
+
+    def _calibrate(self, y, past, fut):
+        """Residual quantiles per horizon step on the last part of the training series."""
+        h, n = self.horizon, len(y)
+        first = max(self.lookback + self.transform_.lost + 1, int(n * (1 - self.calibration)))
+        origins = list(range(first, n - h + 1))
+        if len(origins) < 2:
+            origins = list(range(self.lookback + self.transform_.lost + 1, n - h + 1))
+        res = []
+        for o in origins:
+            f = self.predict(y[:o], None if past is None else past[:o],
+                             None if fut is None else fut[: o + h], _raw=True)
+            res.append(y[o: o + h] - f)
+        res = np.array(res)                                      # (N, h, C)
+        self.residual_quantiles_ = np.quantile(res, [self.alpha / 2, 1 - self.alpha / 2], axis=0)
+
+    # -- prediction --------------------------------------------------------------------
+    def predict(self, y, past_covariates=None, future_covariates=None, return_interval=False, _raw=False):
+        """Forecast the ``horizon`` steps after the history ``y``.
+
+        ``future_covariates`` must cover the history and the horizon
+        (``len(y) + horizon`` rows).  Returns ``(h, C)``; with
+        ``return_interval=True`` also ``(lower, upper)`` each ``(h, C)``."""
+        if not hasattr(self, "rnn_"):
+            raise RuntimeError("this Forecaster is not fitted yet; call fit() first")
+        y, past, fut = self._check_data(y, past_covariates, future_covariates, False)
+        if y.shape[1] != self.n_targets_:
+            raise ValueError(f"model was fitted on {self.n_targets_} target column(s), got {y.shape[1]}")
+        if (past is None) != (self.n_past_ == 0) or (fut is None) != (self.n_future_ == 0):
+            raise ValueError("pass the same kinds of covariates as at fit time")
+        n, h, L, k = len(y), self.horizon, self.lookback, self.transform_.lost
+        if n < L + k:
+            raise ValueError(f"history has {n} steps, fewer than lookback + differencing ({L + k})")
+        if fut is not None and len(fut) < n + h:
+            raise ValueError(f"future covariates need {n + h} rows (history + horizon), got {len(fut)}")
+        fut_s = self.fut_scaler_.transform(fut[k: n + h]) if fut is not None else None
+        if self.strategy == "direct":
+            w, u = self._features(y, past, fut)
+            E = fut_s[len(w): len(w) + h].reshape(1, -1) if fut_s is not None else np.zeros((1, 0))
+            out, _ = self._forward(u[None, -L:], E)
+            wf = out.reshape(h, self.n_targets_)
+        else:
+            hist = y.copy()
+            wf = []
+            for s in range(h):
+                w, u = self._features(hist, None, fut)
+                E = fut_s[len(w): len(w) + 1].reshape(1, -1) if fut_s is not None else np.zeros((1, 0))
+                out, _ = self._forward(u[None, -L:], E)
+                wf.append(out[0])
+                step = self.transform_.inverse_forecast(hist, out.reshape(1, -1))
+                hist = np.vstack([hist, step])
+            wf = np.array(wf)
+        f = self.transform_.inverse_forecast(y, wf)
+        if _raw or not return_interval:
+            return f
+        lo, hi = self.residual_quantiles_
+        return f, (f + lo, f + hi)
+
+    def score(self, y, y_future, past_covariates=None, future_covariates=None):
+        """Negative MAE of the forecast after ``y`` against ``y_future`` (higher is better)."""
+        f = self.predict(y, past_covariates, future_covariates)
+        t = _as2d(y_future, "y_future")[: len(f)]
+        return -float(np.mean(np.abs(f[: len(t)] - t)))
+
+    # -- files -------------------------------------------------------------------------
+    def get_params(self):
+        return {k: getattr(self, k) for k in ("lookback", "horizon", "strategy", "cell", "hidden_size",
+                                               "num_layers", "scaler", "diff", "seasonal_diff", "season",
+                                               "epochs", "batch_size", "lr", "clip", "alpha",
+                                               "calibration", "random_state")}
+
+    def save(self, path, meta=None):
+        """Write the fitted model to ``path`` (an rnnkit file: JSON config + arrays)."""
+        from ..io.files import write_file
+
+        arrays = {**{"rnn." + k: v for k, v in self.rnn_.params.items()},
+                  **{"head." + k: v for k, v in self.head_.params.items()},
+                  "target.shift": self.transform_.scaler_.shift_, "target.scale": self.transform_.scaler_.scale_,
+                  "residual_quantiles": self.residual_quantiles_,
+                  "loss_curve": np.asarray(self.loss_curve_)}
+        for name, sc in (("past", self.past_scaler_), ("fut", self.fut_scaler_)):
+            if sc is not None:
+                arrays[name + ".shift"], arrays[name + ".scale"] = sc.shift_, sc.scale_
+        config = {"params": self.get_params(), "n_targets": self.n_targets_, "n_past": self.n_past_,
+                  "n_future": self.n_future_}
+        return write_file(path, "forecaster", config, arrays, meta)
+
+    @classmethod
+    def load(cls, path):
+        from ..io.files import ModelFileError, read_file
+
+        header, a = read_file(path, "forecaster")
+        cfg = header["config"]
+        try:
+            self = cls(**cfg["params"])
+            self.n_targets_, self.n_past_, self.n_future_ = cfg["n_targets"], cfg["n_past"], cfg["n_future"]
+            self.out_steps_ = self.horizon if self.strategy == "direct" else 1
+            self.transform_ = TargetTransform(self.scaler, self.diff, self.seasonal_diff, self.season)
+            self.transform_.scaler_ = Scaler("standard" if self.scaler == "log" else self.scaler)
+            self.transform_.scaler_.shift_, self.transform_.scaler_.scale_ = a["target.shift"], a["target.scale"]
+            self.past_scaler_ = self.fut_scaler_ = None
+            for name in ("past", "fut"):
+                if name + ".shift" in a:
+                    sc = Scaler("standard")
+                    sc.shift_, sc.scale_ = a[name + ".shift"], a[name + ".scale"]
+                    setattr(self, name + "_scaler_", sc)
+            D = self.n_targets_ + self.n_past_ + self.n_future_
+            self.rnn_ = CELLS[self.cell](D, self.hidden_size, self.num_layers, batch_first=True, dtype=np.float64)
+            self.rnn_.load_state_dict({k[4:]: v for k, v in a.items() if k.startswith("rnn.")})
+            hw = a["head.weight"]
+            self.head_ = Dense(hw.shape[1], hw.shape[0], dtype=np.float64)
+            self.head_.load_state_dict({k[5:]: v for k, v in a.items() if k.startswith("head.")})
+            self.rnn_.eval()
+            self.residual_quantiles_ = a["residual_quantiles"]
+            self.loss_curve_ = list(a["loss_curve"])
+        except (KeyError, TypeError) as exc:
+            raise ModelFileError(f"{path}: forecaster file is incomplete ({exc}); re-save the model") from None
+        return self
