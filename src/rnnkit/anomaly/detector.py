@@ -1,0 +1,280 @@
+"""Recurrent anomaly detector: per-step scores, thresholds, flagged intervals, streaming alerts.
+
+Two kinds of score, on the series standardised with statistics of the training part:
+
+``kind="forecast"``: an LSTM reads the series and a dense head predicts the next
+step, ``p_t = Dense(h_t) ≈ x_{t+1}``; the raw score is ``e_t = mean_c |x_t − p_{t−1}|``
+(``e_0 = 0``).  Training is truncated BPTT over the training series cut into
+``batch_size`` parallel streams, the state carried from chunk to chunk
+(``window`` steps), so the network learns to run statefully, exactly as it is run
+at scoring time: once over the whole series from a zero state (batch), or one
+point at a time with the state carried (streaming).
+
+``kind="reconstruction"``: a sequence autoencoder; an LSTM encodes the last
+``window`` steps into ``h`` (``hidden_size`` units, the bottleneck) and a dense
+decoder rebuilds the whole window; ``e_t = mean |x_{t−W+1..t} − x̂|`` over the
+window ending at ``t`` (``0`` for ``t < W−1``).
+
+Scores are smoothed by a causal EWMA (``span``) and compared with a threshold
+(:mod:`.thresholds`): ``"static"`` (the ``quantile`` of the smoothed training
+scores) or ``"dynamic"`` (causal telemanom, never below the ``floor_quantile`` of
+the training scores).  The first ``window`` steps (the state's warm-up from
+zero) are never flagged.  Everything is causal, so :meth:`stream` flags exactly the
+points :meth:`detect` flags.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from ..layers import Dense
+from ..losses import mse
+from ..optim import Adam, clip_grad_norm
+from ..recurrent import LSTM
+from ..forecast.data import fill_missing
+from ..forecast.transforms import Scaler
+from .evaluate import intervals
+from .stream import LeanLSTM
+from .thresholds import DynamicThreshold, ewma, static_threshold
+
+
+class AnomalyDetector:
+    """Scikit-learn-style detector; see the module docstring.
+
+    Arguments:
+        kind: ``"forecast"`` or ``"reconstruction"``.
+        window: TBPTT chunk length (forecast) or autoencoder window (reconstruction).
+        hidden_size, num_layers: the LSTM.
+        epochs, batch_size, lr, clip: training.
+        span: EWMA span for smoothing scores.
+        threshold: ``"dynamic"`` or ``"static"``; quantile: the static quantile;
+        floor_quantile: the dynamic threshold's floor; dyn_window, refresh: dynamic window and refresh period.
+        random_state: int seed.
+    """
+
+    def __init__(self, kind="forecast", window=32, hidden_size=32, num_layers=1, epochs=20, batch_size=16,
+                 lr=0.01, clip=1.0, span=5, threshold="dynamic", quantile=0.995, floor_quantile=0.95,
+                 dyn_window=500, refresh=50, random_state=0):
+        self.kind, self.window, self.hidden_size, self.num_layers = kind, window, hidden_size, num_layers
+        self.epochs, self.batch_size, self.lr, self.clip, self.span = epochs, batch_size, lr, clip, span
+        self.threshold, self.quantile, self.floor_quantile = threshold, quantile, floor_quantile
+        self.dyn_window, self.refresh, self.random_state = dyn_window, refresh, random_state
+
+    def get_params(self):
+        return {k: getattr(self, k) for k in ("kind", "window", "hidden_size", "num_layers", "epochs",
+                                               "batch_size", "lr", "clip", "span", "threshold", "quantile",
+                                               "floor_quantile", "dyn_window", "refresh", "random_state")}
+
+    # -- input ---------------------------------------------------------------------------
+    def _check_params(self):
+        if self.kind not in ("forecast", "reconstruction"):
+            raise ValueError(f"kind must be 'forecast' or 'reconstruction', got {self.kind!r}")
+        if self.threshold not in ("dynamic", "static"):
+            raise ValueError(f"threshold must be 'dynamic' or 'static', got {self.threshold!r}")
+        for n in ("window", "hidden_size", "num_layers", "epochs", "batch_size", "dyn_window", "refresh"):
+            v = getattr(self, n)
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{n} must be an integer >= 1, got {v!r}")
+
+    def _prep(self, x, fitting=False):
+        x = np.asarray(x, np.float64)
+        x = x[:, None] if x.ndim == 1 else x
+        if x.ndim != 2:
+            raise ValueError(f"series must be (T,) or (T, C), got shape {x.shape}")
+        if not np.isfinite(x).all():
+            x = fill_missing(x, source="series")
+        if fitting:
+            if np.all(np.ptp(x, axis=0) == 0):
+                raise ValueError("the series is constant; a detector cannot learn what normal looks like")
+        elif x.shape[1] != self.n_features_:
+            raise ValueError(f"detector was fitted on {self.n_features_} column(s), got {x.shape[1]}")
+        return x
+
+    # -- training --------------------------------------------------------------------------
+    def fit(self, x, verbose=False):
+        """Fit on a (mostly normal) series ``x`` ``(T,)`` or ``(T, C)``."""
+        self._check_params()
+        x = self._prep(x, fitting=True)
+        T, C = x.shape
+        need = 2 * self.window + 1
+        if T < need:
+            raise ValueError(f"series has {T} steps, fewer than 2 * window + 1 ({need}); "
+                             "use a smaller window or a longer series")
+        self.n_features_ = C
+        self.scaler_ = Scaler("standard").fit(x)
+        s = self.scaler_.transform(x)
+        rng = np.random.default_rng(self.random_state)
+        self.rnn_ = LSTM(C, self.hidden_size, self.num_layers, batch_first=True, dtype=np.float64, seed=rng)
+        out = C if self.kind == "forecast" else C * self.window
+        self.head_ = Dense(self.hidden_size, out, dtype=np.float64, seed=rng)
+        params = {**self.rnn_.named_parameters("rnn."), **self.head_.named_parameters("head.")}
+        opt = Adam(params, lr=self.lr)
+        self.loss_curve_ = []
+
+        def update(X, Y, h0):
+            y, st = self.rnn_(X, h0)
+            if self.kind == "forecast":
+                out_ = self.head_(y)                             # (B, k, C)
+                loss, g = mse(out_, Y)
+                dy = self.head_.backward(g)
+            else:
+                out_ = self.head_(y[:, -1])                      # (B, W·C)
+                loss, g = mse(out_, Y)
+                dy = np.zeros_like(y)
+                dy[:, -1] = self.head_.backward(g)
+            self.rnn_.backward(dy)
+            grads = {**self.rnn_.named_grads("rnn."), **self.head_.named_grads("head.")}
+            clip_grad_norm(grads, self.clip)
+            opt.step(grads)
+            return loss, st
+
+        for epoch in range(self.epochs):
+            losses = []
+            if self.kind == "forecast":
+                B = max(1, min(self.batch_size, (T - 1) // (self.window + 1)))
+                Ts = (T - 1) // B
+                off = int(rng.integers(0, (T - 1) - B * Ts + 1))
+                X = s[off: off + B * Ts].reshape(B, Ts, C)
+                Y = s[off + 1: off + 1 + B * Ts].reshape(B, Ts, C)
+                state = None
+                for a in range(0, Ts, self.window):
+                    loss, st = update(X[:, a: a + self.window], Y[:, a: a + self.window], state)
+                    state = tuple(v.copy() for v in st)
+                    losses.append(loss)
+            else:
+                W = self.window
+                wins = np.stack([s[e - W + 1: e + 1] for e in range(W - 1, T)])
+                order = rng.permutation(len(wins))
+                for a in range(0, len(order), self.batch_size):
+                    b = wins[order[a: a + self.batch_size]]
+                    loss, _ = update(b, b.reshape(len(b), -1), None)
+                    losses.append(loss)
+            self.loss_curve_.append(float(np.mean(losses)))
+            if verbose:
+                verbose(epoch, self.loss_curve_[-1])
+        self.rnn_.eval()
+        _, sm = self.score(x)
+        self.static_threshold_ = static_threshold(sm, self.quantile)
+        self.floor_ = static_threshold(sm, self.floor_quantile)
+        self.train_tail_ = sm[-self.dyn_window:].copy()
+        return self
+
+    # -- batch scoring ------------------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "rnn_"):
+            raise RuntimeError("this AnomalyDetector is not fitted yet; call fit() first")
+
+    def score(self, x):
+        """Raw and smoothed scores, each ``(T,)``."""
+        self._check_fitted()
+        x = self._prep(x)
+        s = self.scaler_.transform(x)
+        T, C = s.shape
+        e = np.zeros(T)
+        if self.kind == "forecast":
+            y, _ = self.rnn_(s[None], keep_cache=False)
+            p = self.head_(y[0])                                  # (T, C)
+            e[1:] = np.abs(s[1:] - p[:-1]).mean(axis=1)
+        else:
+            W = self.window
+            if T >= W:
+                wins = np.stack([s[t - W + 1: t + 1] for t in range(W - 1, T)])
+                y, _ = self.rnn_(wins, keep_cache=False)
+                rec = self.head_(y[:, -1]).reshape(len(wins), W, C)
+                e[W - 1:] = np.abs(wins - rec).mean(axis=(1, 2))
+        return e, ewma(e, self.span)
+
+    def thresholds(self, smoothed):
+        if self.threshold == "static":
+            return np.full(len(smoothed), self.static_threshold_)
+        dyn = DynamicThreshold(self.train_tail_, self.dyn_window, self.refresh).run(smoothed)
+        return np.maximum(dyn, self.floor_)
+
+    def detect(self, x):
+        """Batch detection: ``{"score", "smoothed", "threshold", "flags", "intervals"}``."""
+        e, sm = self.score(x)
+        thr = self.thresholds(sm)
+        flags = sm > thr
+        flags[: self.window] = False                              # state warm-up: never flagged
+        return {"score": e, "smoothed": sm, "threshold": thr, "flags": flags, "intervals": intervals(flags)}
+
+    # -- streaming ----------------------------------------------------------------------------
+    def stream(self, points):
+        """Score one point at a time, the LSTM state carried (:class:`LeanLSTM`).
+
+        Yields ``(t, score, smoothed, threshold, flag, alert)`` per point; ``alert``
+        is True on the first flagged point of an interval (the early alert)."""
+        self._check_fitted()
+        lean = LeanLSTM(self.rnn_)
+        Wd, bd = self.head_.params["weight"].T.copy(), self.head_.params["bias"]
+        shift, scale = self.scaler_.shift_, self.scaler_.scale_
+        a = 2.0 / (self.span + 1.0)
+        dyn = (DynamicThreshold(self.train_tail_, self.dyn_window, self.refresh)
+               if self.threshold == "dynamic" else None)
+        state, pred, sm, prev_flag = lean.zero_state(), None, None, False
+        W, C = self.window, self.n_features_
+        buf = deque(maxlen=W)
+        for t, x in enumerate(points):
+            x = np.asarray(x, np.float64).reshape(-1)
+            if x.shape[0] != C:
+                raise ValueError(f"point {t} has {x.shape[0]} value(s), the detector expects {C}")
+            if not np.isfinite(x).all():
+                raise ValueError(f"point {t} is missing or not finite; streaming cannot interpolate, "
+                                 "fill it before sending")
+            s = (x - shift) / scale
+            if self.kind == "forecast":
+                e = float(np.abs(s - pred).mean()) if pred is not None else 0.0
+                h, state = lean.step(s, state)
+                pred = h @ Wd + bd
+            else:
+                buf.append(s)
+                e = 0.0
+                if len(buf) == W:
+                    st = lean.zero_state()
+                    for v in buf:
+                        h, st = lean.step(v, st)
+                    rec = (h @ Wd + bd).reshape(W, C)
+                    e = float(np.abs(np.asarray(buf) - rec).mean())
+            sm = e if sm is None else a * e + (1 - a) * sm
+            thr = self.static_threshold_ if dyn is None else max(dyn.update(sm), self.floor_)
+            flag = bool(sm > thr) and t >= W
+            yield t, e, sm, thr, flag, flag and not prev_flag
+            prev_flag = flag
+
+    # -- files --------------------------------------------------------------------------------
+    def save(self, path, meta=None):
+        from ..io.files import write_file
+
+        arrays = {**{"rnn." + k: v for k, v in self.rnn_.params.items()},
+                  **{"head." + k: v for k, v in self.head_.params.items()},
+                  "scaler.shift": self.scaler_.shift_, "scaler.scale": self.scaler_.scale_,
+                  "train_tail": self.train_tail_, "loss_curve": np.asarray(self.loss_curve_)}
+        config = {"params": self.get_params(), "n_features": self.n_features_,
+                  "static_threshold": self.static_threshold_, "floor": self.floor_}
+        return write_file(path, "anomaly-detector", config, arrays, meta)
+
+    @classmethod
+    def load(cls, path):
+        from ..io.files import ModelFileError, read_file
+
+        header, a = read_file(path, "anomaly-detector")
+        cfg = header["config"]
+        try:
+            self = cls(**cfg["params"])
+            self.n_features_ = cfg["n_features"]
+            self.static_threshold_, self.floor_ = cfg["static_threshold"], cfg["floor"]
+            self.scaler_ = Scaler("standard")
+            self.scaler_.shift_, self.scaler_.scale_ = a["scaler.shift"], a["scaler.scale"]
+            self.rnn_ = LSTM(self.n_features_, self.hidden_size, self.num_layers, batch_first=True,
+                             dtype=np.float64)
+            self.rnn_.load_state_dict({k[4:]: v for k, v in a.items() if k.startswith("rnn.")})
+            hw = a["head.weight"]
+            self.head_ = Dense(hw.shape[1], hw.shape[0], dtype=np.float64)
+            self.head_.load_state_dict({k[5:]: v for k, v in a.items() if k.startswith("head.")})
+            self.rnn_.eval()
+            self.train_tail_ = a["train_tail"]
+            self.loss_curve_ = list(a["loss_curve"])
+        except (KeyError, TypeError) as exc:
+            raise ModelFileError(f"{path}: detector file is incomplete ({exc}); re-save the model") from None
+        return self

@@ -1,0 +1,56 @@
+"""Flags to intervals, and point / event precision, recall, F1 and lead time.
+
+Events are maximal runs of consecutive labelled (or flagged) steps.  A labelled
+event ``[a, b]`` is *detected* when some flag falls in ``[a − early, b]``; its lead
+time is ``a − (first such flag)``: positive means the alert came before the
+labelled onset, negative that it came that many steps after it.  A flagged
+interval is a *true* alert when it overlaps some ``[a − early, b]``.
+Event precision = true alerts / flagged intervals; event recall = detected events /
+labelled events.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def intervals(flags):
+    """``[(start, end), ...]`` inclusive index pairs of the runs of ``True``."""
+    f = np.asarray(flags, bool).astype(np.int8)
+    d = np.diff(np.r_[0, f, 0])
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def _prf(tp, n_pred, n_true):
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_true if n_true else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def point_scores(flags, labels):
+    f, y = np.asarray(flags, bool), np.asarray(labels, bool)
+    p, r, f1 = _prf(int((f & y).sum()), int(f.sum()), int(y.sum()))
+    return {"precision": p, "recall": r, "f1": f1}
+
+
+def event_scores(flags, labels, early=0):
+    flags = np.asarray(flags, bool)
+    events, alerts = intervals(labels), intervals(flags)
+    leads, detected = [], 0
+    for a, b in events:
+        lo = max(a - early, 0)
+        hit = np.flatnonzero(flags[lo: b + 1])
+        if hit.size:
+            detected += 1
+            leads.append(int(a - (lo + hit[0])))
+        else:
+            leads.append(None)
+    true_alerts = sum(any(s <= b and e >= max(a - early, 0) for a, b in events) for s, e in alerts)
+    p = true_alerts / len(alerts) if alerts else 0.0
+    r = detected / len(events) if events else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    got = [v for v in leads if v is not None]
+    return {"precision": p, "recall": r, "f1": f1, "events": len(events), "detected": detected,
+            "alerts": len(alerts), "lead_times": leads,
+            "mean_lead": float(np.mean(got)) if got else None}

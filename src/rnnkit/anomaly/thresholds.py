@@ -1,0 +1,92 @@
+"""Smoothing and thresholds for per-step anomaly scores.
+
+``ewma(e, span)``: ``s_t = α e_t + (1 − α) s_{t−1}``, ``α = 2/(span+1)``, ``s_0 = e_0``
+(causal, so streaming and batch agree).
+
+Static threshold: the ``q``-quantile of the smoothed training scores.
+
+Dynamic threshold (non-parametric, after Hundman et al. 2018, "telemanom"): on a
+window ``s`` of recent smoothed scores with mean ``μ`` and deviation ``σ``, try
+``ε_z = μ + zσ`` for ``z`` in ``z_range`` and keep the ``z`` maximising
+
+    (Δμ/μ + Δσ/σ) / (|s_a| + |E_seq|²)
+
+where ``Δμ, Δσ`` are the drops in mean and deviation when the points above
+``ε_z`` (``s_a``, forming ``|E_seq|`` contiguous runs) are removed.  When no ``z``
+leaves points above, ``ε = μ + z_max σ``.  Here the window is the trailing
+``window`` scores *before* the current step (starting with the training tail), and
+``ε`` is recomputed every ``refresh`` steps, so the threshold at ``t`` depends on
+the past only; telemanom's pruning step is not applied.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+Z_RANGE = tuple(np.arange(2.5, 12.0, 0.5))
+
+
+def ewma(e, span, s0=None):
+    a = 2.0 / (span + 1.0)
+    out = np.empty(len(e))
+    s = e[0] if s0 is None and len(e) else s0
+    for t, v in enumerate(e):
+        s = a * v + (1 - a) * s
+        out[t] = s
+    return out
+
+
+def static_threshold(train_scores, q=0.99):
+    if not 0 < q < 1:
+        raise ValueError(f"quantile must be in (0, 1), got {q}")
+    return float(np.quantile(train_scores, q))
+
+
+def _runs(mask):
+    if not mask.any():
+        return 0
+    return int(mask[0]) + int(np.count_nonzero(mask[1:] & ~mask[:-1]))
+
+
+def telemanom_epsilon(s, z_range=Z_RANGE):
+    s = np.asarray(s, float)
+    mu, sd = s.mean(), s.std()
+    if sd <= 0:
+        return float(mu + 1e-12 + abs(mu) * 1e-9)
+    best, best_eps = -np.inf, mu + z_range[-1] * sd
+    for z in z_range:
+        eps = mu + z * sd
+        above = s > eps
+        n_above = int(above.sum())
+        if n_above == 0:
+            continue
+        below = s[~above]
+        dmu = (mu - below.mean()) / mu if mu > 0 else 0.0
+        dsd = (sd - below.std()) / sd
+        val = (dmu + dsd) / (n_above + _runs(above) ** 2)
+        if val > best:
+            best, best_eps = val, eps
+    return float(best_eps)
+
+
+class DynamicThreshold:
+    """Causal telemanom threshold: ``update(s_t)`` returns ``ε_t`` for step ``t``
+    (computed from the scores before it), then records ``s_t``."""
+
+    def __init__(self, history, window=500, refresh=50, z_range=Z_RANGE):
+        self.window, self.refresh, self.z_range = int(window), int(refresh), z_range
+        self.buf = list(np.asarray(history, float)[-self.window:])
+        self.count = 0
+        self.eps = telemanom_epsilon(self.buf, z_range) if len(self.buf) > 1 else np.inf
+
+    def update(self, s):
+        if self.count and self.count % self.refresh == 0:
+            self.eps = telemanom_epsilon(self.buf, self.z_range)
+        eps = self.eps
+        self.buf.append(float(s))
+        if len(self.buf) > self.window:
+            del self.buf[0]
+        self.count += 1
+        return eps
+
+    def run(self, scores):
+        return np.array([self.update(s) for s in scores])
