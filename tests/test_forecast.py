@@ -116,3 +116,13 @@ def test_csv_bad_cells_and_timestamps(tmp_path, text, match):
     p.write_text(text)
     with pytest.raises(ValueError, match=match):
         read_csv(p)
+
+
+def test_ets_baseline_runs_and_tracks_a_seasonal_series():
+    pytest.importorskip("statsmodels")
+    from rnnkit.forecast import ETS, Naive
+
+    y = seasonal(96)
+    f_ets = ETS(12).predict(12, y[:84])
+    f_naive = Naive().predict(12, y[:84])
+    assert np.mean(np.abs(f_ets[:, 0] - y[84:])) < 0.5 * np.mean(np.abs(f_naive[:, 0] - y[84:]))
