@@ -44,7 +44,7 @@ def load(name):
 
 # per series: season m, test steps, and the forecaster's settings
 CONFIGS = {
-    "sunspots": dict(m=11, test=60, model=dict(lookback=22, horizon=5, hidden_size=32, epochs=150)),
+    "sunspots": dict(m=11, test=60, model=dict(lookback=33, horizon=5, hidden_size=16, epochs=300)),
     "co2": dict(m=12, test=60, model=dict(lookback=24, horizon=12, hidden_size=32, epochs=100,
                                           seasonal_diff=1)),
     "lynx": dict(m=10, test=20, model=dict(lookback=20, horizon=5, hidden_size=32, epochs=300, scaler="log")),
