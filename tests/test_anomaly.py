@@ -78,6 +78,7 @@ def test_intervals_and_event_scores_by_hand():
     flags = np.array([0, 1, 1, 0, 0, 0, 1, 0, 0, 0], bool)
     labels = np.array([0, 0, 1, 1, 0, 0, 0, 0, 1, 1], bool)
     assert intervals(flags) == [(1, 2), (6, 6)]
+    assert intervals(flags, gap=3) == [(1, 6)] and intervals(flags, gap=2) == [(1, 2), (6, 6)]
     ev = event_scores(flags, labels, early=2)
     # early=2: event (2,3) caught by the flag at 1 (lead 1); event (8,9) by the flag at 6 = 8-2 (lead 2)
     assert ev["lead_times"] == [1, 2]

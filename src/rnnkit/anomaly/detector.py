@@ -50,21 +50,24 @@ class AnomalyDetector:
         span: EWMA span for smoothing scores.
         threshold: ``"dynamic"`` or ``"static"``; quantile: the static quantile;
         floor_quantile: the dynamic threshold's floor; dyn_window, refresh: dynamic window and refresh period.
+        merge_gap: flagged runs at most this many steps apart form one interval (one alert).
         random_state: int seed.
     """
 
     def __init__(self, kind="forecast", window=32, hidden_size=32, num_layers=1, epochs=20, batch_size=16,
                  lr=0.01, clip=1.0, span=5, threshold="dynamic", quantile=0.995, floor_quantile=0.95,
-                 dyn_window=500, refresh=50, random_state=0):
+                 dyn_window=500, refresh=50, merge_gap=20, random_state=0):
         self.kind, self.window, self.hidden_size, self.num_layers = kind, window, hidden_size, num_layers
         self.epochs, self.batch_size, self.lr, self.clip, self.span = epochs, batch_size, lr, clip, span
         self.threshold, self.quantile, self.floor_quantile = threshold, quantile, floor_quantile
         self.dyn_window, self.refresh, self.random_state = dyn_window, refresh, random_state
+        self.merge_gap = merge_gap
 
     def get_params(self):
         return {k: getattr(self, k) for k in ("kind", "window", "hidden_size", "num_layers", "epochs",
                                                "batch_size", "lr", "clip", "span", "threshold", "quantile",
-                                               "floor_quantile", "dyn_window", "refresh", "random_state")}
+                                               "floor_quantile", "dyn_window", "refresh", "merge_gap",
+                                               "random_state")}
 
     # -- input ---------------------------------------------------------------------------
     def _check_params(self):
@@ -197,14 +200,16 @@ class AnomalyDetector:
         thr = self.thresholds(sm)
         flags = sm > thr
         flags[: self.window] = False                              # state warm-up: never flagged
-        return {"score": e, "smoothed": sm, "threshold": thr, "flags": flags, "intervals": intervals(flags)}
+        return {"score": e, "smoothed": sm, "threshold": thr, "flags": flags,
+                "intervals": intervals(flags, self.merge_gap)}
 
     # -- streaming ----------------------------------------------------------------------------
     def stream(self, points):
         """Score one point at a time, the LSTM state carried (:class:`LeanLSTM`).
 
         Yields ``(t, score, smoothed, threshold, flag, alert)`` per point; ``alert``
-        is True on the first flagged point of an interval (the early alert)."""
+        is True on the first flagged point of an interval (the early alert): a flag
+        more than ``merge_gap`` steps after the previous flag."""
         self._check_fitted()
         lean = LeanLSTM(self.rnn_)
         Wd, bd = self.head_.params["weight"].T.copy(), self.head_.params["bias"]
@@ -212,7 +217,7 @@ class AnomalyDetector:
         a = 2.0 / (self.span + 1.0)
         dyn = (DynamicThreshold(self.train_tail_, self.dyn_window, self.refresh)
                if self.threshold == "dynamic" else None)
-        state, pred, sm, prev_flag = lean.zero_state(), None, None, False
+        state, pred, sm, last = lean.zero_state(), None, None, None
         W, C = self.window, self.n_features_
         buf = deque(maxlen=W)
         for t, x in enumerate(points):
@@ -239,8 +244,10 @@ class AnomalyDetector:
             sm = e if sm is None else a * e + (1 - a) * sm
             thr = self.static_threshold_ if dyn is None else max(dyn.update(sm), self.floor_)
             flag = bool(sm > thr) and t >= W
-            yield t, e, sm, thr, flag, flag and not prev_flag
-            prev_flag = flag
+            alert = flag and (last is None or t - last - 1 > self.merge_gap)
+            if flag:
+                last = t
+            yield t, e, sm, thr, flag, alert
 
     # -- files --------------------------------------------------------------------------------
     def save(self, path, meta=None):

@@ -5,6 +5,7 @@ event ``[a, b]`` is *detected* when some flag falls in ``[a − early, b]``; its
 time is ``a − (first such flag)``: positive means the alert came before the
 labelled onset, negative that it came that many steps after it.  A flagged
 interval is a *true* alert when it overlaps some ``[a − early, b]``.
+Flagged runs separated by at most ``gap`` steps form one interval (one alert).
 Event precision = true alerts / flagged intervals; event recall = detected events /
 labelled events.
 """
@@ -13,12 +14,19 @@ from __future__ import annotations
 import numpy as np
 
 
-def intervals(flags):
-    """``[(start, end), ...]`` inclusive index pairs of the runs of ``True``."""
+def intervals(flags, gap=0):
+    """``[(start, end), ...]`` inclusive index pairs of the runs of ``True``; runs
+    separated by at most ``gap`` unflagged steps are merged into one interval."""
     f = np.asarray(flags, bool).astype(np.int8)
     d = np.diff(np.r_[0, f, 0])
     starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1
-    return list(zip(starts.tolist(), ends.tolist()))
+    out = []
+    for s, e in zip(starts.tolist(), ends.tolist()):
+        if out and s - out[-1][1] - 1 <= gap:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
 
 
 def _prf(tp, n_pred, n_true):
@@ -34,9 +42,10 @@ def point_scores(flags, labels):
     return {"precision": p, "recall": r, "f1": f1}
 
 
-def event_scores(flags, labels, early=0):
+def event_scores(flags, labels, early=0, gap=0):
+    """Event-level scores; flagged runs closer than ``gap`` steps count as one alert."""
     flags = np.asarray(flags, bool)
-    events, alerts = intervals(labels), intervals(flags)
+    events, alerts = intervals(labels), intervals(flags, gap)
     leads, detected = [], 0
     for a, b in events:
         lo = max(a - early, 0)

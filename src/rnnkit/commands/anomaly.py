@@ -37,6 +37,8 @@ def register(sub):
     f.add_argument("--span", type=int, default=5, help="EWMA span for smoothing scores")
     f.add_argument("--threshold", choices=["dynamic", "static"], default="dynamic")
     f.add_argument("--quantile", type=float, default=0.995, help="static threshold quantile")
+    f.add_argument("--merge-gap", type=int, default=20,
+                   help="flagged runs at most this many steps apart are one interval / one alert")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--out", required=True, help="run directory to create")
     f.set_defaults(func=fit)
@@ -84,7 +86,7 @@ def fit(args):
         raise ValueError(f"--train-size {args.train_size} selects no rows")
     d = AnomalyDetector(kind=args.kind, window=args.window, hidden_size=args.hidden, num_layers=args.layers,
                         epochs=args.epochs, lr=args.lr, span=args.span, threshold=args.threshold,
-                        quantile=args.quantile, random_state=args.seed)
+                        quantile=args.quantile, merge_gap=args.merge_gap, random_state=args.seed)
     d.fit(x[:n])
     os.makedirs(args.out, exist_ok=True)
     path = d.save(os.path.join(args.out, "model.rnnkit"), {"columns": cols, "time_col": args.time_col})
@@ -138,7 +140,7 @@ def detect(args):
         a = np.array(rows, dtype=float).reshape(-1, 4)
         flags = a[:, 3] > 0.5
         res = {"score": a[:, 0], "smoothed": a[:, 1], "threshold": a[:, 2], "flags": flags,
-               "intervals": intervals(flags)}
+               "intervals": intervals(flags, d.merge_gap)}
     else:
         res = d.detect(x)
         for s, e in res["intervals"]:
@@ -146,7 +148,7 @@ def detect(args):
     print(f"{len(res['intervals'])} flagged interval(s), {int(res['flags'].sum())} of {len(x)} points")
     report = {"intervals": [[times[s], times[e]] for s, e in res["intervals"]]}
     if labels is not None:
-        pt, ev = point_scores(res["flags"], labels), event_scores(res["flags"], labels, early=args.early)
+        pt, ev = point_scores(res["flags"], labels), event_scores(res["flags"], labels, early=args.early, gap=d.merge_gap)
         report.update(point=pt, event=ev)
         lead = "n/a" if ev["mean_lead"] is None else f"{ev['mean_lead']:.1f}"
         print(f"point  P={pt['precision']:.3f} R={pt['recall']:.3f} F1={pt['f1']:.3f}")
