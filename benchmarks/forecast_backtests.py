@@ -65,24 +65,27 @@ def main():
         cfg = CONFIGS[name]
         y = load(name)
         first = len(y) - cfg["test"]
-        rnn_mase, t0 = [], time.time()
+        rnn_mase, cover, t0 = [], [], time.time()
         base = None
         for seed in args.seeds:
             f = Forecaster(season=cfg["m"], random_state=seed, **cfg["model"])
             r = backtest(f, y, first, season=cfg["m"], baselines=base is None)
             rnn_mase.append(r["metrics"]["rnn"]["MASE"])
+            cover.append(r["interval"]["coverage"])
             if base is None:
                 base = {k: v for k, v in r["metrics"].items() if k != "rnn"}
                 first_rnn = r["metrics"]["rnn"]
         out[name] = {"n": len(y), "train": first, "origins": len(r["origins"]), "m": cfg["m"],
                      "horizon": cfg["model"]["horizon"], "rnn_mase_per_seed": rnn_mase,
-                     "rnn_mase_mean": float(np.mean(rnn_mase)), "rnn_seed0": first_rnn, "baselines": base,
+                     "rnn_mase_mean": float(np.mean(rnn_mase)),
+                     "rnn_interval_coverage_per_seed": cover, "rnn_seed0": first_rnn, "baselines": base,
                      "seconds": time.time() - t0}
         b = base
         print(f"{name:9s} n={len(y):4d} train={first:4d} h={cfg['model']['horizon']:2d} m={cfg['m']:2d}  MASE: "
               f"rnn {np.mean(rnn_mase):.3f} (seeds {', '.join(f'{v:.3f}' for v in rnn_mase)})  "
               f"naive {b['naive']['MASE']:.3f}  snaive {b['seasonal_naive']['MASE']:.3f}  "
-              f"ets {b['ets']['MASE'] if 'ets' in b else float('nan'):.3f}  [{time.time() - t0:.0f}s]", flush=True)
+              f"ets {b['ets']['MASE'] if 'ets' in b else float('nan'):.3f}  "
+              f"90% interval coverage {np.mean(cover):.2f}  [{time.time() - t0:.0f}s]", flush=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)

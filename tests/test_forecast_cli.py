@@ -51,7 +51,7 @@ def test_eval_reports_rnn_and_baselines(tmp_path, capsys):
     assert rc == 0, err
     rep = json.loads((tmp_path / "ev" / "backtest.json").read_text())
     assert {"rnn", "naive", "seasonal_naive"} <= set(rep["metrics"])
-    assert len(rep["origins"]) == 9 and "MASE" in out
+    assert len(rep["origins"]) == 9 and "MASE" in out and 0 <= rep["interval_coverage"] <= 1
 
 
 @pytest.mark.parametrize("extra_rows,args,match", [

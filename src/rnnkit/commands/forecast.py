@@ -168,18 +168,24 @@ def evaluate(args):
     print(f"rolling-origin backtest: {len(r['origins'])} origins, horizon {args.horizon}, "
           f"train {n - test} steps, season {args.season}")
     print(report)
+    iv = r["interval"]
+    print(f"rnn interval coverage {iv['coverage']:.3f} (nominal {iv['nominal']:.2f})")
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "backtest.json"), "w") as fh:
         json.dump({"metrics": r["metrics"], "origins": r["origins"], "horizon": args.horizon,
+                   "interval_coverage": iv["coverage"], "interval_nominal": iv["nominal"],
                    "train_size": n - test, "season": args.season, "targets": targets}, fh, indent=1)
     from ..forecast.data import write_csv
 
     rows = []
     for i, o in enumerate(r["origins"]):
         for k in range(args.horizon):
-            rows.append([times[o - 1], k + 1, times[o + k]] + [f"{r['actuals'][i, k, 0]:.6g}"] +
-                        [f"{r['forecasts'][m][i, k, 0]:.6g}" for m in r["forecasts"]])
-    write_csv(os.path.join(args.out, "backtest.csv"), ["origin", "step", "time", "actual"] + list(r["forecasts"]),
+            for j, name in enumerate(targets):
+                rows.append([times[o - 1], k + 1, times[o + k], name, f"{r['actuals'][i, k, j]:.6g}"] +
+                            [f"{r['forecasts'][m][i, k, j]:.6g}" for m in r["forecasts"]] +
+                            [f"{iv['lower'][i, k, j]:.6g}", f"{iv['upper'][i, k, j]:.6g}"])
+    write_csv(os.path.join(args.out, "backtest.csv"),
+              ["origin", "step", "time", "target", "actual"] + list(r["forecasts"]) + ["rnn_lower", "rnn_upper"],
               rows)
     first = np.array([r["forecasts"]["rnn"][i, 0] for i in range(len(r["origins"]))])
     plot_forecast(os.path.join(args.out, "backtest.png"), y[: n - test], first,

@@ -26,7 +26,8 @@ def origins(n, first, horizon, step=1):
 def backtest(model, y, first, step=1, season=1, past_covariates=None, future_covariates=None,
              baselines=True, fit=True):
     """Returns ``{"origins": [...], "forecasts": {name: (N, h, C)}, "actuals": (N, h, C),
-    "metrics": {name: {MAE, RMSE, MAPE, MASE}}}``."""
+    "metrics": {name: {MAE, RMSE, MAPE, MASE}}, "interval": {"lower", "upper", "coverage",
+    "nominal"}}``; ``coverage`` is the share of actuals inside the RNN's intervals."""
     y = np.asarray(y, float)
     y = y[:, None] if y.ndim == 1 else y
     h = model.horizon
@@ -35,15 +36,19 @@ def backtest(model, y, first, step=1, season=1, past_covariates=None, future_cov
     if fit:
         model.fit(y[:first], None if past is None else past[:first],
                   None if fut is None else fut[:first])
-    fc = {"rnn": np.array([model.predict(y[:o], None if past is None else past[:o],
-                                         None if fut is None else fut[: o + h]) for o in orig])}
+    runs = [model.predict(y[:o], None if past is None else past[:o], None if fut is None else fut[: o + h],
+                          return_interval=True) for o in orig]
+    fc = {"rnn": np.array([f for f, _ in runs])}
+    lower, upper = np.array([lo for _, (lo, _) in runs]), np.array([hi for _, (_, hi) in runs])
     if baselines:
         models = [Naive(), SeasonalNaive(season)] + ([ETS(season)] if ets_available() else [])
         for b in models:
             fc[b.name] = np.array([b.predict(h, y[:o]) for o in orig])
     actual = np.array([y[o: o + h] for o in orig])
     metrics = {k: all_metrics(actual, v, y[:first], season) for k, v in fc.items()}
-    return {"origins": orig, "forecasts": fc, "actuals": actual, "metrics": metrics}
+    coverage = float(np.mean((actual >= lower) & (actual <= upper)))
+    return {"origins": orig, "forecasts": fc, "actuals": actual, "metrics": metrics,
+            "interval": {"lower": lower, "upper": upper, "coverage": coverage, "nominal": 1 - model.alpha}}
 
 
 def format_report(metrics):
