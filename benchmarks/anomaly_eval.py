@@ -55,7 +55,6 @@ def real_series():
 
 def synthetic(kind, n=4000, train=1500, seed=0):
     rng = np.random.default_rng(seed)
-    t = np.arange(n)
     period = np.full(n, 50.0)
     noise = np.full(n, 0.1)
     level = np.zeros(n)
