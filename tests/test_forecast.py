@@ -31,7 +31,7 @@ def test_scaler_is_fitted_on_training_part_only():
 
 def test_direct_forecaster_beats_seasonal_naive_on_clean_sine():
     y = seasonal(160)
-    f = Forecaster(lookback=12, horizon=3, hidden_size=16, epochs=40, diff=1, random_state=0)
+    f = Forecaster(lookback=12, horizon=3, hidden_size=16, epochs=40, diff=1, interval="insample", random_state=0)
     r = backtest(f, y, 120, season=12)
     assert r["metrics"]["rnn"]["MASE"] < r["metrics"]["seasonal_naive"]["MASE"]
     assert f.loss_curve_[-1] < 0.2 * f.loss_curve_[0]
@@ -49,7 +49,7 @@ def test_known_future_covariate_is_used_for_the_horizon():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(200, 1))
     y = 3 * x[:, 0] + 0.05 * rng.normal(size=200)   # target is driven by the same-step covariate
-    f = Forecaster(lookback=4, horizon=2, hidden_size=8, epochs=30, random_state=0)
+    f = Forecaster(lookback=4, horizon=2, hidden_size=8, epochs=30, interval="insample", random_state=0)
     f.fit(y[:150], future_covariates=x[:150])
     p = f.predict(y[:150], future_covariates=x[:152])
     assert np.abs(p[:, 0] - y[150:152]).max() < 1.0
@@ -126,3 +126,19 @@ def test_ets_baseline_runs_and_tracks_a_seasonal_series():
     f_ets = ETS(12).predict(12, y[:84])
     f_naive = Naive().predict(12, y[:84])
     assert np.mean(np.abs(f_ets[:, 0] - y[84:])) < 0.5 * np.mean(np.abs(f_naive[:, 0] - y[84:]))
+
+
+def test_holdout_intervals_cover_about_nominal_on_noise():
+    rng = np.random.default_rng(5)
+    y = np.sin(np.arange(300) * 2 * np.pi / 12) + 0.5 * rng.normal(size=300)
+    f = Forecaster(lookback=12, horizon=1, hidden_size=8, epochs=15, alpha=0.2, random_state=0)
+    r = backtest(f, y, 200, season=12, baselines=False)
+    assert 0.65 <= r["interval"]["coverage"] <= 0.95, r["interval"]["coverage"]
+    assert r["interval"]["nominal"] == pytest.approx(0.8)
+
+
+def test_holdout_falls_back_to_insample_with_a_warning_on_short_series(caplog):
+    y = seasonal(25)   # holdout part 17 steps < lookback + horizon + 1 = 18
+    with caplog.at_level("WARNING", logger="rnnkit"):
+        f = Forecaster(lookback=12, horizon=5, hidden_size=4, epochs=1).fit(y)
+    assert "in-sample residuals" in caplog.text and f.residual_quantiles_.shape == (2, 5, 1)

@@ -14,10 +14,14 @@ times (not possible with past-only covariates, whose future is unknown).
 Loss: MSE on ``ŵ``; Adam; gradient clipping by global norm.
 
 Prediction intervals: empirical quantiles ``α/2, 1−α/2`` of the residuals of
-each horizon step on the last ``calibration`` fraction of the training windows,
-predicted by the model fitted on everything (in-sample, so a little narrow).
+each horizon step at forecast origins in the last ``calibration`` fraction of the
+training series: ``interval="holdout"`` (default) predicts them with a model
+fitted on the part before (out of sample), then refits on everything;
+``"insample"`` uses the final model (cheaper, narrower).
 """
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 
@@ -29,6 +33,7 @@ from .data import fill_missing
 from .transforms import SCALERS, Scaler, TargetTransform
 
 CELLS = {"lstm": LSTM, "gru": GRU}
+log = logging.getLogger("rnnkit")
 
 
 def _as2d(a, name):
@@ -56,17 +61,21 @@ class Forecaster:
         diff, seasonal_diff, season: differencing orders and season length ``m``.
         epochs, batch_size, lr, clip: training.
         alpha: interval miss rate (0.1 → 90 % intervals).
+        calibration, interval: the tail fraction used for interval residuals, and
+            ``"holdout"`` (out of sample, refit; default) or ``"insample"``.
         random_state: int seed for weights and shuffling.
     """
 
     def __init__(self, lookback=24, horizon=1, strategy="direct", cell="lstm", hidden_size=32,
                  num_layers=1, scaler="standard", diff=0, seasonal_diff=0, season=1, epochs=100,
-                 batch_size=32, lr=0.01, clip=1.0, alpha=0.1, calibration=0.3, random_state=0):
+                 batch_size=32, lr=0.01, clip=1.0, alpha=0.1, calibration=0.3, interval="holdout",
+                 random_state=0):
         self.lookback, self.horizon, self.strategy, self.cell = lookback, horizon, strategy, cell
         self.hidden_size, self.num_layers, self.scaler = hidden_size, num_layers, scaler
         self.diff, self.seasonal_diff, self.season = diff, seasonal_diff, season
         self.epochs, self.batch_size, self.lr, self.clip = epochs, batch_size, lr, clip
         self.alpha, self.calibration, self.random_state = alpha, calibration, random_state
+        self.interval = interval
 
     # -- checks ------------------------------------------------------------------------
     def _check_params(self):
@@ -82,6 +91,10 @@ class Forecaster:
             raise ValueError(f"scaler must be one of {SCALERS}, got {self.scaler!r}")
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if not 0 < self.calibration < 1:
+            raise ValueError(f"calibration must be in (0, 1), got {self.calibration}")
+        if self.interval not in ("holdout", "insample"):
+            raise ValueError(f"interval must be 'holdout' or 'insample', got {self.interval!r}")
 
     def _check_data(self, y, past, fut, fitting):
         y = _as2d(y, "y")
@@ -134,9 +147,42 @@ class Forecaster:
         self.rnn_.backward(dy)
 
     def fit(self, y, past_covariates=None, future_covariates=None, verbose=False):
-        """Fit on ``y`` ``(T,)`` or ``(T, C)``; covariates ``(T, P)`` / ``(T, F)``."""
+        """Fit on ``y`` ``(T,)`` or ``(T, C)``; covariates ``(T, P)`` / ``(T, F)``.
+
+        With ``interval="holdout"`` the network is first fitted on the leading
+        ``1 − calibration`` of the series, its residuals on the held-out tail give the
+        interval quantiles, and then it is refitted on the whole series (twice the cost).
+        With ``interval="insample"`` the residuals come from the final model on the same
+        tail (cheaper, intervals too narrow when the model overfits)."""
         self._check_params()
         y, past, fut = self._check_data(y, past_covariates, future_covariates, True)
+        n, h = len(y), self.horizon
+        cut = int(n * (1 - self.calibration))
+        origins = list(range(cut, n - h + 1))
+        sl = lambda a, k: None if a is None else a[:k]  # noqa: E731
+        if self.interval == "holdout":
+            try:
+                self._train(y[:cut], sl(past, cut), sl(fut, cut), None)
+                if len(origins) < 2:
+                    raise ValueError("holdout too short")
+            except ValueError:
+                log.warning("series too short to hold out %.0f%% for interval calibration; "
+                            "using in-sample residuals", 100 * self.calibration)
+                self._train(y, past, fut, verbose)
+                self._calibrate(y, past, fut, list(range(self.lookback + self.transform_.lost + 1, n - h + 1)))
+                return self
+            self._calibrate(y, past, fut, origins)
+            q = self.residual_quantiles_
+            self._train(y, past, fut, verbose)
+            self.residual_quantiles_ = q
+        else:
+            self._train(y, past, fut, verbose)
+            if len(origins) < 2:
+                origins = list(range(self.lookback + self.transform_.lost + 1, n - h + 1))
+            self._calibrate(y, past, fut, origins)
+        return self
+
+    def _train(self, y, past, fut, verbose):
         self.n_targets_ = y.shape[1]
         self.out_steps_ = self.horizon if self.strategy == "direct" else 1
         self.transform_ = TargetTransform(self.scaler, self.diff, self.seasonal_diff, self.season)
@@ -144,6 +190,8 @@ class Forecaster:
         if len(y) < need:
             raise ValueError(f"series has {len(y)} steps, fewer than lookback + horizon + differencing "
                              f"({need}); use a shorter lookback or horizon, or a longer series")
+        if np.all(np.ptp(y, axis=0) == 0):
+            raise ValueError("the training part of the target series is constant")
         self.transform_.fit(y)
         self.past_scaler_ = Scaler("standard").fit(past[: len(y)]) if past is not None else None
         self.fut_scaler_ = Scaler("standard").fit(fut[: len(y)]) if fut is not None else None
@@ -175,16 +223,10 @@ class Forecaster:
             if verbose:
                 verbose(epoch, self.loss_curve_[-1])
         self.rnn_.eval()
-        self._calibrate(y, past, fut)
-        return self
 
-    def _calibrate(self, y, past, fut):
-        """Residual quantiles per horizon step on the last part of the training series."""
-        h, n = self.horizon, len(y)
-        first = max(self.lookback + self.transform_.lost + 1, int(n * (1 - self.calibration)))
-        origins = list(range(first, n - h + 1))
-        if len(origins) < 2:
-            origins = list(range(self.lookback + self.transform_.lost + 1, n - h + 1))
+    def _calibrate(self, y, past, fut, origins):
+        """Residual quantiles per horizon step over forecasts from ``origins``."""
+        h = self.horizon
         res = []
         for o in origins:
             f = self.predict(y[:o], None if past is None else past[:o],
@@ -246,7 +288,7 @@ class Forecaster:
         return {k: getattr(self, k) for k in ("lookback", "horizon", "strategy", "cell", "hidden_size",
                                                "num_layers", "scaler", "diff", "seasonal_diff", "season",
                                                "epochs", "batch_size", "lr", "clip", "alpha",
-                                               "calibration", "random_state")}
+                                               "calibration", "interval", "random_state")}
 
     def save(self, path, meta=None):
         """Write the fitted model to ``path`` (an rnnkit file: JSON config + arrays)."""
