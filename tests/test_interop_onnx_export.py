@@ -82,3 +82,5 @@ def test_export_command_writes_a_checked_model(tmp_path, capsys):
     onnx.checker.check_model(onnx.load(str(out)))
     assert main(["export", "onnx", str(tmp_path / "missing.npz"), str(out)]) == 2
     assert "missing.npz" in capsys.readouterr().err
+    assert main(["export", "onnx", str(tmp_path), str(out)]) == 2
+    assert "is a directory" in capsys.readouterr().err

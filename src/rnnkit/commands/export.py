@@ -13,8 +13,13 @@ def register(sub):
 
 def run(args):
     from ..interop.onnx_export import OPSET, to_onnx
+    import os
+
     from ..io import load
 
+    if os.path.isdir(args.model):
+        raise ValueError(f"{args.model} is a directory; exporting a training run's directory is not supported "
+                         "yet, pass a model file saved with rnnkit.io.save")
     model = to_onnx(load(args.model), args.out)
     ops = sorted({n.op_type for n in model.graph.node})
     print(f"wrote {args.out} (ONNX opset {OPSET}; operators: {', '.join(ops)})")
