@@ -74,3 +74,74 @@ def to_torch(layer):
     module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in layer.params.items()})
     module.train(layer.training)
     return module
+
+
+def token_rnn_from_torch(state_dict, *, cell=None, nonlinearity="tanh", dtype=None):
+    """A :class:`rnnkit.models.TokenRNN` from the ``state_dict`` of a PyTorch model
+    of the common form ``Embedding -> RNN/LSTM/GRU -> Linear``.
+
+    ``state_dict``: ``{name: tensor or ndarray}``, e.g. read with
+    ``torch.load(path, weights_only=True)`` (no code runs when reading it).  The
+    three parts are found by their shapes: the recurrent one by ``weight_ih_l0``,
+    the embedding as a lone 2-D ``weight`` of shape ``(V, E)``, the head as a
+    ``weight`` ``(V, H)`` with an optional ``bias``.  The cell is guessed from the
+    gate count (4 LSTM, 3 GRU, 1 RNN) unless ``cell`` is given; an Elman RNN is
+    assumed to use ``tanh`` (PyTorch's default).  Missing biases load as zeros,
+    which is the same function.  The recurrent module must be unidirectional;
+    ``batch_first`` does not matter (TokenRNN takes ``(B, T)`` ids).
+    """
+    from ..models.token_rnn import TokenRNN
+
+    arrays = {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v))
+              for k, v in state_dict.items()}
+    groups = {}
+    for k, v in arrays.items():
+        prefix, _, name = k.rpartition(".")
+        groups.setdefault(prefix, {})[name] = v
+    rec = [p for p, g in groups.items() if "weight_ih_l0" in g]
+    if len(rec) != 1:
+        raise ValueError(f"expected one recurrent module (a weight_ih_l0 entry) in the state dict, found "
+                         f"{len(rec)}: {rec}; pass the state_dict of an Embedding -> RNN -> Linear model")
+    rp = rec[0]
+    rg = groups.pop(rp)
+    if any(k.endswith("_reverse") for k in rg):
+        raise ValueError("a bidirectional recurrent module cannot drive a next-token TokenRNN; "
+                         "convert the layer alone with from_torch")
+    if any(k.startswith("weight_hr") for k in rg):
+        raise NotImplementedError("LSTM with proj_size > 0 is not supported yet")
+    H = rg["weight_hh_l0"].shape[1]
+    G = rg["weight_hh_l0"].shape[0] // H
+    L = sum(1 for k in rg if k.startswith("weight_ih_l"))
+    guessed = {4: "lstm", 3: "gru", 1: "rnn"}.get(G)
+    cell = cell or guessed
+    if cell is None or cell != guessed:
+        raise ValueError(f"recurrent weights {rg['weight_hh_l0'].shape} have {G} gate blocks; "
+                         f"that is not a {cell or 'known'} cell")
+    if cell == "rnn" and nonlinearity != "tanh":
+        raise NotImplementedError("TokenRNN builds tanh RNNs; convert a relu RNN layer with from_torch")
+    D = rg["weight_ih_l0"].shape[1]
+    emb = [p for p, g in groups.items() if set(g) == {"weight"} and g["weight"].ndim == 2
+           and g["weight"].shape[1] == D]
+    heads = [p for p, g in groups.items() if "weight" in g and g["weight"].ndim == 2
+             and g["weight"].shape[1] == H and p not in emb]
+    if len(heads) != 1:
+        raise ValueError(f"expected one Linear layer with {H} input features, found {heads}")
+    hg = groups[heads[0]]
+    V = hg["weight"].shape[0]
+    emb = [p for p in emb if groups[p]["weight"].shape[0] == V]
+    if len(emb) > 1:
+        raise ValueError(f"more than one candidate embedding: {emb}")
+    if not emb and D != V:
+        raise ValueError(f"no embedding of shape ({V}, {D}) found and the input size {D} is not the "
+                         f"vocabulary size {V} (one-hot input)")
+    dtype = dtype or rg["weight_ih_l0"].dtype
+    net = TokenRNN(V, H, L, cell=cell, embedding_dim=D if emb else 0, dtype=dtype)
+    state = {}
+    for k in net.rnn.params:
+        state["rnn." + k] = rg[k] if k in rg else np.zeros_like(net.rnn.params[k])
+    state["head.weight"] = hg["weight"]
+    state["head.bias"] = hg.get("bias", np.zeros(V))
+    if emb:
+        state["embed.weight"] = groups[emb[0]]["weight"]
+    net.load_state_dict(state)
+    return net.eval()
