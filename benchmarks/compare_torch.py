@@ -256,7 +256,7 @@ class Bench:
         loss = self.t_loss(self.t_forward())
         loss.backward()
         self.t_opt.step()
-        return float(loss)
+        return loss.item()
 
     def t_infer(self):
         with self.torch.no_grad():
