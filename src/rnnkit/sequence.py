@@ -16,6 +16,15 @@ through untouched and add nothing to any parameter gradient.
 
 The input projection of all steps is one matrix product before the loop, and
 the weight gradients are one product each after it.
+
+Two implementations of the loop share that frame.  The *reference* path
+(``fast=False``) calls the cell's readable ``step``/``step_back``.  The *fast*
+path (the default, for cells that provide ``step_into``/``step_back_into``)
+does the same arithmetic into preallocated buffers: the new state is written
+straight into the cache, ``dxp`` straight into its time slot, padded steps are
+handled with ``np.copyto(..., where=)`` instead of ``np.where`` copies, and no
+per-step temporaries are allocated.  ``tests/test_fast_path.py`` checks that the
+two agree.
 """
 from __future__ import annotations
 
@@ -42,12 +51,16 @@ def _prev_new(t, reverse):
     return (t + 1, t) if reverse else (t, t + 1)
 
 
-def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache=True):
+def _has_fast(cell, name):
+    return callable(getattr(cell, name, None))
+
+
+def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache=True, fast=True):
     """Run ``cell`` over ``x`` ``(T, B, D)`` from ``state0`` (tuple of ``(B, H)``).
 
     Returns ``hs`` ``(T, B, H)`` (zeros on padded steps), the final state (each
     sequence's own last step) and a :class:`SequenceCache` (``None`` when
-    ``keep_cache`` is false).
+    ``keep_cache`` is false).  ``fast=False`` forces the reference loop.
     """
     W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
     T, B, D = x.shape
@@ -74,7 +87,34 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     else:
         mem_step = {k: np.empty((B, w), dtype) for k, w in cell.cache_widths(H).items()}
     state = tuple(state0)
-    for t in steps:
+    if fast and _has_fast(cell, "step_into"):
+        ws = {"t1": np.empty((B, H), dtype)}
+        if not keep_cache:
+            pingpong = [tuple(np.empty((B, H), dtype) for _ in range(cell.n_states)) for _ in range(2)]
+            hd_buf = np.empty((B, H), dtype) if rmask is not None else None
+        for k, t in enumerate(steps):
+            if rmask is not None:
+                hd = hd_all[t] if keep_cache else hd_buf
+                np.multiply(state[0], rmask, out=hd)
+            else:
+                hd = state[0]
+            if keep_cache:
+                _, i_new = _prev_new(t, reverse)
+                out = tuple(buf[i_new] for buf in states)
+                mem_t = {k2: v[t] for k2, v in mem.items()}
+            else:
+                out = pingpong[k % 2]
+                mem_t = mem_step
+            cell.step_into(W_hh, b_step, xp[t], state, hd, mem_t, out, ws)
+            if mask is not None and not mask[t].all():
+                keep = ~mask[t][:, None]
+                for o, s_ in zip(out, state):
+                    np.copyto(o, s_, where=keep)
+                np.multiply(out[0], mask[t][:, None], out=hs[t])
+            else:
+                hs[t] = out[0]
+            state = out
+    for t in (steps if not (fast and _has_fast(cell, "step_into")) else ()):
         h = state[0]
         if rmask is not None:
             hd = hd_all[t] if keep_cache else np.empty_like(h)
@@ -103,7 +143,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     return hs, final, cache
 
 
-def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None):
+def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True):
     """BPTT through one :func:`forward` pass.
 
     ``dhs`` ``(T, B, H)`` is the gradient w.r.t. the outputs (may be ``None``),
@@ -112,7 +152,7 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None):
     ``grads`` with the keys of ``p``.  If ``dh_norms`` ``(T,)`` is given, it
     receives at each ``t`` the batch mean of ``‖dL/dh_t‖₂`` (the gradient that
     reaches the step's output state from the loss and the future), at the cost
-    of one norm per step.
+    of one norm per step.  ``fast=False`` forces the reference loop.
     """
     W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
     x, states, mask, rmask, reverse = cache.x, cache.states, cache.mask, cache.rmask, cache.reverse
@@ -126,7 +166,37 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None):
     dxp = np.empty((T, B, GH), dtype)
     dhp = np.empty((T, B, GH), dtype) if cell.distinct_dhp else dxp
     steps = range(T) if reverse else range(T - 1, -1, -1)
-    for t in steps:
+    use_fast = fast and _has_fast(cell, "step_back_into") and not cell.distinct_dhp
+    if use_fast:
+        ws = {"t1": np.empty((B, H), dtype)}
+        spare = [np.empty((B, H), dtype) for _ in range(cell.n_states)]
+        for t in steps:
+            i_prev, i_new = _prev_new(t, reverse)
+            m = mask[t][:, None] if mask is not None else None
+            if dhs is not None:
+                if m is None:
+                    dstate[0] += dhs[t]
+                else:
+                    np.multiply(dhs[t], m, out=ws["t1"])
+                    dstate[0] += ws["t1"]
+            if dh_norms is not None:
+                dh_norms[t] = np.sqrt(np.einsum("bh,bh->b", dstate[0], dstate[0])).mean()
+            prev = tuple(buf[i_prev] for buf in states)
+            mem_t = {k: v[t] for k, v in cache.mem.items()}
+            mem_t["h"] = states[0][i_new]
+            partial = m is not None and not mask[t].all()
+            if partial:
+                kept = [d.copy() for d in dstate]
+            cell.step_back_into(W_hh, mem_t, prev, tuple(dstate), dxp[t], spare, ws)
+            if rmask is not None:
+                spare[0] *= rmask
+            if partial:
+                dxp[t] *= m
+                keep = ~m
+                for d, k_ in zip(spare, kept):
+                    np.copyto(d, k_, where=keep)
+            dstate, spare = spare, dstate
+    for t in (steps if not use_fast else ()):
         i_prev, i_new = _prev_new(t, reverse)
         if dhs is not None:
             dstate[0] = dstate[0] + dhs[t] if mask is None else dstate[0] + dhs[t] * mask[t][:, None]

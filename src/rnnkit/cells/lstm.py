@@ -63,3 +63,63 @@ class LSTMCell(CellBase):
         dc_prev = dc * f
         dhd = da @ W_hh                                # (B, 4H) @ (4H, H)
         return da, da, (None, dc_prev), dhd
+
+    # -- fast path: the same arithmetic, written into preallocated buffers -------------
+    def step_into(self, W_hh, b_hh, xp_t, state, hd, mem, out, ws):
+        """:meth:`step` without temporaries: the new ``(h, c)`` go into ``out``."""
+        _, c = state
+        h_out, c_out = out
+        H = c.shape[1]
+        act = mem["act"]
+        np.matmul(hd, W_hh.T, out=act)
+        act += xp_t
+        sigmoid(act[:, : 2 * H], out=act[:, : 2 * H])
+        np.tanh(act[:, 2 * H : 3 * H], out=act[:, 2 * H : 3 * H])
+        sigmoid(act[:, 3 * H :], out=act[:, 3 * H :])
+        i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
+        np.multiply(f, c, out=c_out)
+        tmp = np.multiply(i, g, out=ws["t1"])
+        c_out += tmp
+        np.tanh(c_out, out=mem["tc"])
+        np.multiply(o, mem["tc"], out=h_out)
+
+    def step_back_into(self, W_hh, mem, prev, dstate, da, dprev, ws):
+        """:meth:`step_back` without temporaries (no recurrent dropout term).
+
+        ``dstate`` ``(dh, dc)`` is consumed (``dc`` is updated in place); ``da``
+        ``(B, 4H)`` receives ``dxp``; ``dprev`` ``(dh_prev, dc_prev)`` receives
+        the gradient w.r.t. the previous state (``dh_prev`` is w.r.t. ``hd``)."""
+        _, c_prev = prev
+        dh, dc = dstate
+        act, tc = mem["act"], mem["tc"]
+        H = tc.shape[1]
+        i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
+        t1 = ws["t1"]
+        np.multiply(tc, tc, out=t1)                  # dc += dh o (1 - tc²)
+        np.subtract(1.0, t1, out=t1)
+        t1 *= o
+        t1 *= dh
+        dc += t1
+        d = da[:, 3 * H :]                           # da_o = dh tc o (1 - o)
+        np.subtract(1.0, o, out=d)
+        d *= o
+        d *= tc
+        d *= dh
+        d = da[:, :H]                                # da_i = dc g i (1 - i)
+        np.subtract(1.0, i, out=d)
+        d *= i
+        d *= g
+        d *= dc
+        d = da[:, H : 2 * H]                         # da_f = dc c_prev f (1 - f)
+        np.subtract(1.0, f, out=d)
+        d *= f
+        d *= c_prev
+        d *= dc
+        d = da[:, 2 * H : 3 * H]                     # da_g = dc i (1 - g²)
+        np.multiply(g, g, out=d)
+        np.subtract(1.0, d, out=d)
+        d *= i
+        d *= dc
+        np.multiply(dc, f, out=dprev[1])
+        np.matmul(da, W_hh, out=dprev[0])
+

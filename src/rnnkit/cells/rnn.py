@@ -46,3 +46,28 @@ class ElmanCell(CellBase):
             da = dh * (h_new > 0)
         dhd = da @ W_hh           # (B, G*H) @ (G*H, H)
         return da, da, (None,), dhd
+
+    # -- fast path: the same arithmetic, written into preallocated buffers -------------
+    def step_into(self, W_hh, b_hh, xp_t, state, hd, mem, out, ws):
+        """:meth:`step` writing the new ``h`` into ``out[0]``."""
+        a = np.matmul(hd, W_hh.T, out=out[0])
+        a += xp_t
+        if self.nonlinearity == "tanh":
+            np.tanh(a, out=a)
+        else:
+            np.maximum(a, 0, out=a)
+
+    def step_back_into(self, W_hh, mem, prev, dstate, da, dprev, ws):
+        """:meth:`step_back` into ``da`` (dxp) and ``dprev[0]``; needs the new ``h``
+        in ``mem["h"]`` (the driver passes it)."""
+        (dh,) = dstate
+        h_new = mem["h"]
+        if self.nonlinearity == "tanh":
+            np.multiply(h_new, h_new, out=da)
+            np.subtract(1.0, da, out=da)
+            da *= dh
+        else:
+            np.greater(h_new, 0, out=da)
+            da *= dh
+        np.matmul(da, W_hh, out=dprev[0])
+

@@ -1,0 +1,59 @@
+"""The side-by-side benchmark runs on tiny shapes and rnnkit agrees with torch.
+
+No timing assertions: only that every configuration runs, reports its
+figures, and that rnnkit's float32 outputs and gradients match torch's to 1e-5.
+"""
+import json
+import os
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+BENCH = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    sys.path.insert(0, os.path.abspath(BENCH))
+    try:
+        import compare_torch
+    finally:
+        sys.path.pop(0)
+    out = tmp_path_factory.mktemp("bench") / "tiny.json"
+    rc = compare_torch.main(["--tiny", "--repeats", "1", "--out", str(out)])
+    assert rc == 0
+    return json.loads(out.read_text())
+
+
+def test_tiny_benchmark_reports_every_configuration(tiny_run):
+    ids = [r["id"] for r in tiny_run["results"]]
+    assert ids == ["P1", "P2", "P3", "P4", "P5", "P6", "P7"]
+    for r in tiny_run["results"]:
+        assert r["sides"]["rnnkit"]["infer_s"] > 0 and r["sides"]["torch"]["infer_s"] > 0
+        if r["id"] != "P6":
+            assert r["sides"]["rnnkit"]["train_s"] > 0 and r["sides"]["torch"]["train_s"] > 0
+            assert r["sides"]["rnnkit"]["bytes_per_TBH"] > 0 and r["sides"]["torch"]["bytes_per_TBH"] > 0
+    assert "seed003" in tiny_run["results"][0]["sides"]
+    assert tiny_run["info"]["torch_threads"] == tiny_run["info"]["numpy_threads"]
+
+
+def test_tiny_benchmark_rnnkit_matches_torch_to_1e_5(tiny_run):
+    for r in tiny_run["results"]:
+        for what, err in r["agree"].items():
+            assert err < 1e-5, f"{r['id']} {what}: relative difference {err:.2e}"
+        if r["id"] != "P6":
+            assert set(r["agree"]) == {"output", "grad", "loss"}
+
+
+def test_unknown_configuration_is_refused(capsys):
+    sys.path.insert(0, os.path.abspath(BENCH))
+    try:
+        import compare_torch
+    finally:
+        sys.path.pop(0)
+    with pytest.raises(SystemExit) as e:
+        compare_torch.main(["--configs", "P9"])
+    assert e.value.code == 2
+    assert "unknown configuration" in capsys.readouterr().err
