@@ -1,0 +1,12 @@
+"""Diagnostics: gradient flow through time, gate statistics, activation view, run report.
+
+Imports here are light (NumPy only); matplotlib is imported inside functions.
+"""
+from .flow import adding_problem, gradflow_experiment, step_metrics
+from .gates import forget_gate_mean, gate_activations, gate_names, gate_saturation
+from .activation import activation_page, feature_search, text_features
+from .report import write_report
+
+__all__ = ["adding_problem", "gradflow_experiment", "step_metrics", "forget_gate_mean",
+           "gate_activations", "gate_names", "gate_saturation", "activation_page",
+           "feature_search", "text_features", "write_report"]

@@ -1,0 +1,52 @@
+"""Gate activations and their statistics.
+
+After ``layer.forward(x, keep_cache=True)`` the cache holds each step's
+post-nonlinearity gate activations, shape ``(T, B, G*H)``, blocks in PyTorch
+order (LSTM ``i, f, g, o``; GRU ``r, z, n``; simplified GRU ``z, n``; plain
+RNN a single block ``h``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+_NAMES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "SimpleGRU": ("z", "n"), "RNN": ("h",)}
+
+
+def gate_names(layer):
+    """Gate block names of a recurrent layer, in PyTorch order."""
+    return _NAMES.get(type(layer).__name__, ("h",))
+
+
+def gate_activations(layer, layer_index=0, direction=0):
+    """``{gate: (T, B, H) array}`` from the layer's last ``forward(keep_cache=True)``."""
+    cache = getattr(layer, "_cache", None)
+    if not cache or "layers" not in cache:
+        raise ValueError("no cached forward pass; call layer.forward(x, keep_cache=True) first")
+    act = np.asarray(cache["layers"][layer_index][1][direction].mem["act"])
+    names = gate_names(layer)
+    H = act.shape[-1] // len(names)
+    return {n: act[..., k * H:(k + 1) * H] for k, n in enumerate(names)}
+
+
+def gate_saturation(layer, low=0.05, high=0.95, layer_index=0, direction=0):
+    """Share of sigmoid-gate activations below ``low`` or above ``high``.
+
+    Returns ``{gate: {"low": share < low, "high": share > high}}`` for the
+    sigmoid gates only (LSTM i, f, o; GRU r, z; simplified GRU z).
+    """
+    out = {}
+    for n, a in gate_activations(layer, layer_index, direction).items():
+        if n in ("g", "n", "h"):
+            continue
+        out[n] = {"low": float(np.mean(a < low)), "high": float(np.mean(a > high))}
+    return out
+
+
+def forget_gate_mean(layer, layer_index=0, direction=0):
+    """``(T,)`` mean over batch and units of the forget gate (LSTM ``f``; for GRUs
+    the share kept from the previous state, ``z``)."""
+    acts = gate_activations(layer, layer_index, direction)
+    key = "f" if "f" in acts else "z" if "z" in acts else None
+    if key is None:
+        raise ValueError(f"{type(layer).__name__} has no forget gate")
+    return acts[key].mean(axis=(1, 2))

@@ -1,0 +1,70 @@
+"""Gradient flow, gate statistics, step metrics and the activation feature search."""
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.diagnostics import (feature_search, forget_gate_mean, gate_activations, gate_saturation,
+                                gradflow_experiment, step_metrics, text_features)
+
+
+def test_gate_activations_split_lstm_blocks_in_pytorch_order():
+    layer = rnnkit.LSTM(3, 4, seed=0)
+    x = np.random.default_rng(0).normal(size=(5, 2, 3)).astype(np.float32)
+    layer(x)
+    acts = gate_activations(layer)
+    assert list(acts) == ["i", "f", "g", "o"]
+    assert all(a.shape == (5, 2, 4) for a in acts.values())
+    # recompute the first step's forget gate by hand: sigmoid(W_if x + b_if + b_hf) with h0 = 0
+    W, b = layer.params["weight_ih_l0"], layer.params["bias_ih_l0"] + layer.params["bias_hh_l0"]
+    f = 1 / (1 + np.exp(-(x[0] @ W[4:8].T + b[4:8])))
+    np.testing.assert_allclose(acts["f"][0], f, rtol=1e-5, atol=1e-6)
+
+
+def test_gate_saturation_counts_shares_outside_band():
+    layer = rnnkit.GRU(2, 3, seed=0)
+    layer.params["bias_ih_l0"][3:6] = 50.0      # z gate pinned at 1
+    layer(np.zeros((4, 1, 2), np.float32))
+    sat = gate_saturation(layer)
+    assert set(sat) == {"r", "z"}
+    assert sat["z"]["high"] == 1.0 and sat["z"]["low"] == 0.0
+    assert np.allclose(forget_gate_mean(layer), 1.0)
+
+
+def test_gate_activations_without_forward_raise_clear_error():
+    with pytest.raises(ValueError, match="keep_cache=True"):
+        gate_activations(rnnkit.LSTM(2, 2, seed=0))
+
+
+def test_plain_tanh_rnn_gradient_vanishes_faster_than_lstm_at_init():
+    r = gradflow_experiment(cells=("rnn_tanh", "lstm"), T=40, hidden=8, batch=4, steps=0)
+    assert r["rnn_tanh"]["init"].shape == (40,)
+    assert r["rnn_tanh"]["ratio_init"] < 1e-1
+    assert r["rnn_tanh"]["ratio_init"] < r["lstm"]["ratio_init"]
+
+
+def test_step_metrics_reports_clipping_and_lags():
+    layer = rnnkit.RNN(2, 3, batch_first=True, seed=0)
+    layer.record_grad_norms = True
+    y, _ = layer(np.ones((2, 6, 2), np.float32))
+    dy = np.zeros_like(y)
+    dy[:, -1] = 1
+    layer.backward(dy)
+    hist = {}
+    m = step_metrics(layer, grad_norm=3.0, clip_norm=1.0, history=hist)
+    assert m["clipped"] is True and m["grad_norm_clipped"] == 1.0 and m["clip_rate"] == 1.0
+    assert len(m["dh_norms"]) == 6 and m["dh_norms"][0] == pytest.approx(float(layer.grad_norms_["l0"][-1]))
+    m = step_metrics(layer, grad_norm=0.5, clip_norm=1.0, history=hist)
+    assert m["clipped"] is False and m["clip_rate"] == 0.5
+
+
+def test_text_features_and_search_find_a_unit_copying_a_feature():
+    text = 'a "bc" (d\n  e) f\n'
+    feats = text_features(text)
+    assert feats["inside quotes"].tolist()[:7] == [0, 0, 1, 1, 1, 1, 0]
+    assert feats["indentation"][text.index("e")] == 2
+    assert feats["position in line"][text.index("e")] == 2
+    rng = np.random.default_rng(0)
+    acts = rng.normal(size=(len(text), 5))
+    acts[:, 3] = feats["inside brackets"] + 0.01 * rng.normal(size=len(text))
+    best = feature_search(acts, feats)
+    assert best["inside brackets"][0][0] == 3 and best["inside brackets"][0][1] > 0.99
