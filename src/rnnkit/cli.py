@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # sub-command modules under rnnkit.commands, each with register(subparsers)
-COMMANDS = ["hello", "classify", "tag", "seq2seq"]
+COMMANDS = ["hello", "classify", "tag", "seq2seq", "lm"]
 
 
 def build_parser():
