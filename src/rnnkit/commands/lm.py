@@ -18,6 +18,8 @@ def register(sub):
     t = lm.add_parser("train", help="train a language model (default corpus: the Python stdlib source)")
     t.add_argument("--data", nargs="+", metavar="FILE", help="text files (default: the stdlib source)")
     t.add_argument("--level", choices=["byte", "char", "word"], default="byte")
+    t.add_argument("--unknown", choices=["unk", "error"], default="unk",
+                   help="char/word tokens unseen in training: map to <unk>, or refuse the text")
     t.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm")
     t.add_argument("--hidden", type=int, default=256)
     t.add_argument("--layers", type=int, default=2)
@@ -95,7 +97,7 @@ def train(args):
         model = LanguageModel(level=args.level, cell=args.cell, hidden_size=args.hidden, num_layers=args.layers,
                               embedding_dim=args.embed, seq_len=args.seq_len, batch_size=args.batch, lr=args.lr,
                               clip=args.clip, steps=steps, eval_every=args.eval_every,
-                              val_tokens=args.val_tokens, random_state=args.seed)
+                              val_tokens=args.val_tokens, unknown=args.unknown, random_state=args.seed)
         model.fit(text, run=run, minutes=args.minutes, checkpoint_every=args.checkpoint_every,
                   progress=not args.no_progress, run_config={"data": info})
     last = [m for m in model.history_ if "val_loss" in m]
