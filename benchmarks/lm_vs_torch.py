@@ -57,7 +57,7 @@ def torch_run(model0_state, train_x, train_y, val_ids, steps, T, lr, clip, threa
         nn.utils.clip_grad_norm_(net.parameters(), clip)
         opt.step()
         state = tuple(t.detach() for t in s)
-        losses.append(float(loss))
+        losses.append(loss.item())
     wall = time.time() - t0
     # validation: same streams as LanguageModel._nats
     n = len(val_ids) - 1

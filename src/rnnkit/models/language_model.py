@@ -12,6 +12,7 @@ characters and ``n`` tokens, bits per character ``= n * nats / (C ln 2)``.
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy as np
 from ..data.vocab import Vocabulary
 from ..losses import log_softmax, softmax_cross_entropy
 from ..optim import Adam, clip_grad_norm
-from .token_rnn import TokenRNN, pick_token
+from .token_rnn import TokenRNN
 
 LN2 = math.log(2.0)
 
@@ -284,7 +285,7 @@ class LanguageModel:
         from ..runs import RunDir
         run = run if isinstance(run, RunDir) else RunDir(run)
         config = config or {"model": self.get_config()}
-        if not os_exists(run.file("config.json")):
+        if not os.path.exists(run.file("config.json")):
             run.write_config(config)
         run.save_checkpoint(self.net_, self.optimizer_, self.step_, rng=self.rng_, config=config,
                             extra=_state_arrays(self.state_), history_len=len(self.history_))
@@ -324,8 +325,3 @@ class LanguageModel:
         _, meta = run.load_checkpoint(model.net_, model.optimizer_, model.rng_, extra=extra)
         model.step_, model.state_ = int(meta["step"]), _arrays_state(extra)
         return model
-
-
-def os_exists(path):
-    import os
-    return os.path.exists(path)
