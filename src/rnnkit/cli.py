@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # sub-command modules under rnnkit.commands, each with register(subparsers)
-COMMANDS = ["hello", "classify", "tag", "seq2seq", "forecast", "anomaly", "export", "gradflow", "report"]
+COMMANDS = ["hello", "lm", "classify", "tag", "seq2seq", "forecast", "anomaly", "export", "gradflow", "report"]
 
 
 def build_parser():

@@ -101,9 +101,11 @@ class RunDir:
         _atomic_text(self.file("metrics.jsonl"), "".join(json.dumps(m) + "\n" for m in kept))
 
     # -- checkpoints -----------------------------------------------------------------------
-    def save_checkpoint(self, model, optimizer, step, rng=None, config=None, **meta):
-        """Write weights, optimizer state, ``step`` and the RNG state atomically."""
+    def save_checkpoint(self, model, optimizer, step, rng=None, config=None, extra=None, **meta):
+        """Write weights, optimizer state, ``step`` and the RNG state atomically.
+        ``extra`` (``{name: ndarray}``) holds more arrays, e.g. a carried hidden state."""
         arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
+        arrays.update({f"extra/{k}": np.asarray(v) for k, v in (extra or {}).items()})
         opt = optimizer.state_dict() if optimizer is not None else None
         if opt is not None:
             arrays.update({f"optim/{k}": v for k, v in opt["state"].items()})
@@ -117,11 +119,13 @@ class RunDir:
     def has_checkpoint(self):
         return os.path.exists(self.file("checkpoint.npz"))
 
-    def load_checkpoint(self, model=None, optimizer=None, rng=None):
+    def load_checkpoint(self, model=None, optimizer=None, rng=None, extra=None):
         """Read the checkpoint; restore into ``model``, ``optimizer`` and ``rng``
-        when given.  Returns ``(config, meta)``."""
+        when given, and fill the dict ``extra`` with the extra arrays.  Returns ``(config, meta)``."""
         header, arrays = read_file(self.file("checkpoint.npz"), kind=CHECKPOINT_KIND)
         meta = header["meta"]
+        if extra is not None:
+            extra.update({k[len("extra/"):]: v for k, v in arrays.items() if k.startswith("extra/")})
         if model is not None:
             state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
             try:

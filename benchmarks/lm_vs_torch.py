@@ -1,0 +1,132 @@
+"""rnnkit vs PyTorch on the issue's reference language model.
+
+Bytes as tokens, embedding 64, 2-layer LSTM 256, T 64, B 32 stateful streams,
+Adam 2e-3, global-norm clip 5, the last 5% of the stdlib corpus held out.
+rnnkit trains for ``--minutes``; PyTorch (nn.Embedding + nn.LSTM + nn.Linear,
+initial weights copied from rnnkit's, the same batches in the same order) then
+trains for the same number of steps.  Both are scored on the first
+``--val-tokens`` held-out bytes (stateful, B streams).  Results go to JSON.
+
+    PYTHONPATH=src python benchmarks/lm_vs_torch.py --minutes 10 --out benchmarks/results/lm_vs_torch.json
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from rnnkit.data.corpus import stdlib_corpus
+from rnnkit.models import LanguageModel
+
+
+def torch_run(model0_state, train_x, train_y, val_ids, steps, T, lr, clip, threads):
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(threads)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(256, 64)
+            self.rnn = nn.LSTM(64, 256, 2, batch_first=True)
+            self.head = nn.Linear(256, 256)
+
+        def forward(self, x, s=None):
+            h, s = self.rnn(self.embed(x), s)
+            return self.head(h), s
+
+    net = Net()
+    net.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in model0_state.items()})
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    nw = train_x.shape[1] // T
+    X, Y = torch.from_numpy(train_x), torch.from_numpy(train_y)
+    state, losses = None, []
+    t0 = time.time()
+    for step in range(steps):
+        w = step % nw
+        if w == 0:
+            state = None
+        logits, s = net(X[:, w * T:(w + 1) * T], state)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, 256), Y[:, w * T:(w + 1) * T].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), clip)
+        opt.step()
+        state = tuple(t.detach() for t in s)
+        losses.append(loss.item())
+    wall = time.time() - t0
+    # validation: same streams as LanguageModel._nats
+    n = len(val_ids) - 1
+    B = max(1, min(32, n // T or 1))
+    L = n // B
+    vx = torch.from_numpy(val_ids[: B * L].reshape(B, L))
+    vy = torch.from_numpy(val_ids[1: B * L + 1].reshape(B, L))
+    total, count, s = 0.0, 0, None
+    with torch.no_grad():
+        for i in range(0, L, 4 * T):
+            logits, s = net(vx[:, i:i + 4 * T], s)
+            t = vy[:, i:i + 4 * T]
+            total += float(nn.functional.cross_entropy(logits.reshape(-1, 256).double(), t.reshape(-1),
+                                                        reduction="sum"))
+            count += t.numel()
+    return total / count, wall, losses
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--steps", type=int, default=None, help="fixed step count instead of --minutes")
+    ap.add_argument("--val-tokens", type=int, default=131072)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default="benchmarks/results/lm_vs_torch.json")
+    ap.add_argument("--run-dir", default=None, help="keep rnnkit's run (metrics, loss.png) here")
+    a = ap.parse_args()
+
+    text, info = stdlib_corpus("byte")
+    lm = LanguageModel(level="byte", cell="lstm", hidden_size=256, num_layers=2, embedding_dim=64, seq_len=64,
+                       batch_size=32, lr=2e-3, clip=5.0, steps=a.steps or 10 ** 9, val_fraction=0.05,
+                       eval_every=0, val_tokens=a.val_tokens, random_state=a.seed)
+    lm._build(text)
+    init_state = {k: v.copy() for k, v in lm.net_.state_dict().items()}
+    train_ids, val_ids = lm.split(text)
+    val_ids = val_ids[: a.val_tokens + 1]
+    x, y = lm.streams(train_ids)
+
+    from rnnkit.runs import RunDir
+    run = RunDir(a.run_dir) if a.run_dir else None
+    t0 = time.time()
+    lm.fit(text, run=run, minutes=None if a.steps else a.minutes, checkpoint_every=0,
+           run_config={"data": info})
+    rk_wall = time.time() - t0
+    steps = lm.step_
+    rk_val = lm._nats(val_ids)
+    sample = lm.sample(300, prime="def ", temperature=0.8, random_state=0)
+    print(f"rnnkit: {steps} steps in {rk_wall:.1f}s ({steps / rk_wall:.2f} steps/s), val {rk_val:.4f} nats/byte",
+          flush=True)
+
+    th_val, th_wall, th_losses = torch_run(init_state, x, y, val_ids, steps, 64, 2e-3, 5.0, a.threads)
+    print(f"torch:  {steps} steps in {th_wall:.1f}s ({steps / th_wall:.2f} steps/s), val {th_val:.4f} nats/byte",
+          flush=True)
+    res = {"corpus": info, "steps": steps, "val_tokens": int(len(val_ids) - 1),
+           "rnnkit": {"wall_s": rk_wall, "steps_per_s": steps / rk_wall, "val_nats": rk_val,
+                      "val_bits": rk_val / math.log(2), "train_loss_last100": float(np.mean(
+                          [h["loss"] for h in lm.history_ if "loss" in h][-100:]))},
+           "torch": {"wall_s": th_wall, "steps_per_s": steps / th_wall, "val_nats": th_val,
+                     "val_bits": th_val / math.log(2), "train_loss_last100": float(np.mean(th_losses[-100:]))},
+           "difference_nats": rk_val - th_val, "sample_rnnkit": sample,
+           "curve_rnnkit": [(h["step"], h["loss"]) for h in lm.history_ if "loss" in h][::25],
+           "curve_torch": [(i + 1, l) for i, l in enumerate(th_losses)][::25],
+           "command": " ".join(sys.argv)}
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(res, f, indent=1)
+    print(json.dumps({k: res[k] for k in ("steps", "difference_nats")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,327 @@
+"""``LanguageModel``: a next-token model over bytes, characters or words,
+trained statefully with truncated BPTT over one long text.
+
+The training text (ids ``x_0 .. x_{N-1}``) is cut into ``B`` contiguous streams
+of length ``L = (N - 1) // B``; step ``s`` trains on window
+``w = s mod (L // T)`` of every stream, inputs ``x[b*L + w*T : b*L + (w+1)*T]``
+and the targets one token later, starting from the state the previous window
+ended in (zeros at the start of each pass).  The loss is the mean
+cross-entropy in nats per token; ``bits = nats / ln 2``.  For a text of ``C``
+characters and ``n`` tokens, bits per character ``= n * nats / (C ln 2)``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+
+from ..data.vocab import Vocabulary
+from ..losses import log_softmax, softmax_cross_entropy
+from ..optim import Adam, clip_grad_norm
+from .token_rnn import TokenRNN
+
+LN2 = math.log(2.0)
+
+
+def _copy(state):
+    if state is None:
+        return None
+    return tuple(s.copy() for s in state) if isinstance(state, tuple) else state.copy()
+
+
+def _state_arrays(state):
+    if state is None:
+        return {}
+    if isinstance(state, tuple):
+        return {f"state{i}": s for i, s in enumerate(state)}
+    return {"state0": state}
+
+
+def _arrays_state(extra):
+    parts = [extra[k] for k in sorted(k for k in extra if k.startswith("state"))]
+    if not parts:
+        return None
+    return tuple(parts) if len(parts) > 1 else parts[0]
+
+
+class LanguageModel:
+    """Next-token language model (scikit-learn conventions).
+
+    Hyperparameters: ``level`` (``"byte"``, ``"char"``, ``"word"``), ``cell``,
+    ``hidden_size``, ``num_layers``, ``embedding_dim`` (0: one-hot), ``seq_len``
+    (TBPTT window ``T``), ``batch_size`` (``B`` streams), ``lr`` (Adam),
+    ``clip`` (global gradient-norm clip), ``steps``, ``val_fraction`` (tail of
+    the text held out when no validation text is given), ``eval_every``,
+    ``val_tokens`` (cap on held-out tokens scored during training),
+    ``unknown`` (``"unk"`` or ``"error"`` for unseen chars/words), ``random_state``.
+
+    Learned: ``vocab_``, ``net_``, ``optimizer_``, ``step_``, ``state_``
+    (carried hidden state), ``history_`` (logged metrics).
+    """
+
+    def __init__(self, level="byte", cell="lstm", hidden_size=256, num_layers=2, embedding_dim=64,
+                 seq_len=64, batch_size=32, lr=2e-3, clip=5.0, steps=1000, val_fraction=0.05,
+                 eval_every=200, val_tokens=65536, unknown="unk", random_state=None):
+        self.level, self.cell, self.hidden_size, self.num_layers = level, cell, hidden_size, num_layers
+        self.embedding_dim, self.seq_len, self.batch_size, self.lr = embedding_dim, seq_len, batch_size, lr
+        self.clip, self.steps, self.val_fraction, self.eval_every = clip, steps, val_fraction, eval_every
+        self.val_tokens, self.unknown, self.random_state = val_tokens, unknown, random_state
+
+    # -- sklearn plumbing ------------------------------------------------------------------------------
+    _PARAMS = ("level", "cell", "hidden_size", "num_layers", "embedding_dim", "seq_len", "batch_size", "lr",
+               "clip", "steps", "val_fraction", "eval_every", "val_tokens", "unknown", "random_state")
+
+    def get_params(self, deep=True):
+        return {k: getattr(self, k) for k in self._PARAMS}
+
+    def set_params(self, **params):
+        for k, v in params.items():
+            if k not in self._PARAMS:
+                raise ValueError(f"unknown parameter {k!r} for LanguageModel")
+            setattr(self, k, v)
+        return self
+
+    def get_config(self):
+        """Hyperparameters and vocabulary (JSON-able): enough to rebuild the model."""
+        cfg = self.get_params()
+        cfg["vocab"] = self.vocab_.get_config() if hasattr(self, "vocab_") else None
+        return cfg
+
+    # -- building --------------------------------------------------------------------------------------
+    def encode(self, text):
+        """``text`` (``str``; ``bytes`` too at byte level) -> ids ``(n,)``."""
+        if isinstance(text, (bytes, bytearray)):
+            if self.vocab_.level != "byte":
+                text = bytes(text).decode("utf-8")
+            else:
+                return np.frombuffer(bytes(text), dtype=np.uint8).astype(np.int64)
+        return self.vocab_.encode(text)
+
+    def _build(self, text):
+        if self.level == "byte":
+            self.vocab_ = Vocabulary([], "byte")
+        else:
+            if isinstance(text, (bytes, bytearray)):
+                text = bytes(text).decode("utf-8")
+            self.vocab_ = Vocabulary.build([text], self.level, unknown=self.unknown)
+        self._init_net()
+
+    def _init_net(self):
+        self.rng_ = np.random.default_rng(self.random_state)
+        self.net_ = TokenRNN(len(self.vocab_), self.hidden_size, self.num_layers, self.cell,
+                             self.embedding_dim, seed=self.rng_)
+        self.optimizer_ = Adam(self.net_.named_parameters(), lr=self.lr)
+        self.step_, self.state_, self.history_ = 0, None, []
+
+    def split(self, text):
+        """``(train ids, validation ids)``: the last ``val_fraction`` held out."""
+        ids = self.encode(text)
+        n_val = int(round(len(ids) * self.val_fraction))
+        return (ids[: len(ids) - n_val], ids[len(ids) - n_val:]) if n_val else (ids, ids[:0])
+
+    def streams(self, ids):
+        """``(inputs, targets)`` ``(B, L)``: the text as ``B`` contiguous streams."""
+        B, T = self.batch_size, self.seq_len
+        L = (len(ids) - 1) // B
+        if L < T:
+            raise ValueError(f"the training text has {len(ids)} tokens, too few for {B} streams of "
+                             f"{T}-token windows; pass more text or lower --batch/--seq-len")
+        x = ids[: B * L].reshape(B, L)
+        y = ids[1: B * L + 1].reshape(B, L)
+        return x, y
+
+    # -- training --------------------------------------------------------------------------------------
+    def fit(self, text, val_text=None, run=None, minutes=None, resume=False, checkpoint_every=100,
+            progress=False, run_config=None):
+        """Train on ``text`` for ``steps`` updates (or ``minutes`` of wall time).
+
+        ``run``: a :class:`rnnkit.runs.RunDir` for metrics and checkpoints;
+        ``resume=True`` continues from its checkpoint (weights, Adam state,
+        step, carried hidden state, RNG) and drops metric lines logged after it.
+        """
+        if resume:
+            self._restore(run)
+        elif not hasattr(self, "net_"):
+            self._build(text)
+        if val_text is None:
+            train_ids, val_ids = self.split(text)
+        else:
+            train_ids, val_ids = self.encode(text), self.encode(val_text)
+        val_ids = val_ids[: self.val_tokens + 1] if self.val_tokens else val_ids
+        x, y = self.streams(train_ids)
+        T = self.seq_len
+        n_windows = x.shape[1] // T
+        config = dict(run_config or {}, model=self.get_config())
+        if run is not None and not resume:
+            run.write_config(config)
+        target = self.step_ + 10 ** 9 if minutes is not None else int(self.steps)
+        deadline = time.monotonic() + 60.0 * minutes if minutes is not None else None
+        bar = None
+        if progress:
+            from ..runs import progress as make_bar
+            bar = make_bar(None if minutes is not None else target, "lm train", unit="step")
+            bar.update(self.step_) if minutes is None else None
+        t0, tok0 = time.monotonic(), 0
+        try:
+            while self.step_ < target and (deadline is None or time.monotonic() < deadline):
+                w = self.step_ % n_windows
+                if w == 0:
+                    self.state_ = None
+                xs, ys = x[:, w * T:(w + 1) * T], y[:, w * T:(w + 1) * T]
+                logits, state = self.net_.forward(xs, self.state_)
+                loss, dlogits = softmax_cross_entropy(logits, ys)
+                self.net_.backward(dlogits)
+                grads = self.net_.named_grads()
+                norm = clip_grad_norm(grads, self.clip) if self.clip else None
+                self.optimizer_.step(grads)
+                self.state_ = _copy(state)
+                self.step_ += 1
+                tok0 += xs.size
+                rec = {"step": self.step_, "loss": float(loss), "bpc": float(loss) / LN2}
+                if norm is not None:
+                    rec["grad_norm"] = float(norm)
+                last = self.step_ >= target
+                if (self.eval_every and self.step_ % self.eval_every == 0) or last:
+                    if len(val_ids) > 1:
+                        v = self._nats(val_ids)
+                        rec.update(val_loss=v, val_bpc=v / LN2)
+                self.history_.append(rec)
+                if run is not None:
+                    run.log(**rec)
+                    if checkpoint_every and self.step_ % checkpoint_every == 0:
+                        self.save(run, config)
+                if bar is not None:
+                    rate = tok0 / max(time.monotonic() - t0, 1e-9)
+                    bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}")
+                    bar.update(1)
+        except KeyboardInterrupt:
+            if run is not None:
+                self.save(run, config)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        if run is not None:
+            if not self.history_ or "val_loss" not in self.history_[-1]:
+                if len(val_ids) > 1:
+                    v = self._nats(val_ids)
+                    self.history_.append({"step": self.step_, "val_loss": v, "val_bpc": v / LN2})
+                    run.log(**self.history_[-1])
+            self.save(run, config)
+            run.plot_losses(("loss", "val_loss"))
+        return self
+
+    # -- scoring ---------------------------------------------------------------------------------------
+    def _nats(self, ids, batch=None):
+        """Mean nats per token of predicting ``ids[1:]`` from ``ids[:-1]`` (stateful, in chunks)."""
+        ids = np.asarray(ids)
+        n = len(ids) - 1
+        if n < 1:
+            raise ValueError("need at least two tokens to score a text")
+        B = max(1, min(batch or self.batch_size, n // self.seq_len or 1))
+        L = n // B
+        x, y = ids[: B * L].reshape(B, L), ids[1: B * L + 1].reshape(B, L)
+        rest = (ids[B * L: n], ids[B * L + 1:]) if B * L < n else None
+        was = self.net_.training
+        self.net_.eval()
+        total, count = 0.0, 0
+        try:
+            state = None
+            for s in range(0, L, 4 * self.seq_len):
+                logits, state = self.net_.forward(x[:, s:s + 4 * self.seq_len], state, keep_cache=False)
+                t = y[:, s:s + 4 * self.seq_len]
+                lp = log_softmax(logits.astype(np.float64), axis=-1)
+                total -= float(np.take_along_axis(lp, t[..., None], axis=-1).sum())
+                count += t.size
+            if rest is not None:
+                # the tail after the B streams, continued from the last stream's state
+                st = tuple(s[:, -1:].copy() for s in state) if isinstance(state, tuple) else state[:, -1:].copy()
+                logits, _ = self.net_.forward(rest[0][None, :], st, keep_cache=False)
+                lp = log_softmax(logits.astype(np.float64), axis=-1)
+                total -= float(np.take_along_axis(lp, rest[1][None, :, None], axis=-1).sum())
+                count += len(rest[1])
+        finally:
+            self.net_.train(was)
+        return total / count
+
+    def evaluate(self, text):
+        """``{"tokens", "chars", "nats_per_token", "bits_per_token", "bits_per_char", "perplexity"}``."""
+        ids = self.encode(text)
+        nats = self._nats(ids)
+        n = len(ids) - 1
+        if isinstance(text, (bytes, bytearray)):
+            chars = len(bytes(text).decode("utf-8", errors="replace")) - 1
+        else:
+            chars = len(text) - 1
+        chars = max(chars, 1)
+        return {"tokens": n, "chars": chars, "nats_per_token": nats, "bits_per_token": nats / LN2,
+                "bits_per_char": nats * n / (chars * LN2), "perplexity": math.exp(nats)}
+
+    def perplexity(self, text):
+        """``exp(mean nats per token)`` of ``text``."""
+        return self.evaluate(text)["perplexity"]
+
+    def score(self, text, y=None):
+        """Negative mean nats per token (higher is better, as scikit-learn expects)."""
+        return -self.evaluate(text)["nats_per_token"]
+
+    # -- sampling --------------------------------------------------------------------------------------
+    def sample(self, length=200, prime="\n", temperature=1.0, top_k=None, random_state=None):
+        """Generate ``length`` tokens after ``prime``; returns the prime plus the text generated."""
+        if not prime:
+            prime = "\n" if self.vocab_.level != "word" else self.vocab_.tokens[-1]
+        ids = self.encode(prime)
+        if len(ids) == 0:
+            raise ValueError(f"the prime text {prime!r} holds no tokens; pass a longer --prime")
+        out = self.net_.sample(list(ids), int(length), temperature, top_k, np.random.default_rng(random_state))
+        sep = " " if self.vocab_.level == "word" else ""
+        return prime + sep + self.vocab_.decode(out)
+
+    # -- saving ----------------------------------------------------------------------------------------
+    def save(self, run, config=None):
+        """Write ``config.json`` (if missing) and the checkpoint into ``run`` (a RunDir or path)."""
+        from ..runs import RunDir
+        run = run if isinstance(run, RunDir) else RunDir(run)
+        config = config or {"model": self.get_config()}
+        if not os.path.exists(run.file("config.json")):
+            run.write_config(config)
+        run.save_checkpoint(self.net_, self.optimizer_, self.step_, rng=self.rng_, config=config,
+                            extra=_state_arrays(self.state_), history_len=len(self.history_))
+
+    def _restore(self, run):
+        from ..runs import RunDir
+        run = run if isinstance(run, RunDir) else RunDir(run, create=False)
+        if not run.has_checkpoint():
+            raise FileNotFoundError(f"{run.file('checkpoint.npz')} does not exist, nothing to resume; "
+                                    "train without --resume first")
+        cfg = run.read_config().get("model", {})
+        self.vocab_ = Vocabulary.from_config(cfg["vocab"])
+        self._init_net()
+        extra = {}
+        _, meta = run.load_checkpoint(self.net_, self.optimizer_, self.rng_, extra=extra)
+        self.step_ = int(meta["step"])
+        self.state_ = _arrays_state(extra)
+        self.history_ = [m for m in run.read_metrics() if m.get("step", 0) <= self.step_]
+        run.truncate_metrics(self.step_)
+        return run
+
+    @classmethod
+    def load(cls, run):
+        """Rebuild a trained model from a run directory (no code executed: JSON + npz)."""
+        from ..runs import RunDir
+        run = run if isinstance(run, RunDir) else RunDir(run, create=False)
+        cfg = dict(run.read_config().get("model") or {})
+        if not cfg.get("vocab"):
+            raise ValueError(f"{run.file('config.json')} holds no language model; pass the --out "
+                             "directory of `rnnkit lm train`")
+        model = cls(**{k: cfg[k] for k in cls._PARAMS if k in cfg})
+        model.vocab_ = Vocabulary.from_config(cfg["vocab"])
+        model._init_net()
+        if not run.has_checkpoint():
+            raise FileNotFoundError(f"{run.file('checkpoint.npz')} does not exist; train the model first")
+        extra = {}
+        _, meta = run.load_checkpoint(model.net_, model.optimizer_, model.rng_, extra=extra)
+        model.step_, model.state_ = int(meta["step"]), _arrays_state(extra)
+        return model
