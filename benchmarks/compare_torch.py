@@ -206,7 +206,7 @@ class Bench:
         if self.m is not None:
             d *= self.m
         n = np.float32(d.size)
-        return float(0.5 * np.vdot(d, d) / n), d / n          # 0.5 * mean of squares
+        return float(0.5 * (d * d).sum() / n), d / n       # 0.5 * mean of squares (pairwise sum)
 
     def r_grads(self):
         y = self.r_forward(True)
@@ -432,9 +432,19 @@ def fmt_ms(s):
     return f"{s * 1e3:9.3f}"
 
 
+def kernel_backend():
+    """What runs rnnkit's float32 elementwise step work: compiled kernels or NumPy."""
+    from rnnkit import kernels
+    if kernels.enabled(np.float32):
+        import numba
+        return f"numba {numba.__version__}"
+    return "numpy (numba not installed or RNNKIT_KERNELS=numpy)"
+
+
 def print_table(results, info):
     print(f"# {info['date']}  {info['machine']}  numpy threads {info['numpy_threads']}, "
-          f"torch threads {info['torch_threads']}, float32 matmul {info['matmul_gflops']:.1f} GFLOP/s")
+          f"torch threads {info['torch_threads']}, float32 matmul {info['matmul_gflops']:.1f} GFLOP/s, "
+          f"rnnkit kernels: {info['kernels']}")
     print(f"{'id':3} {'rnnkit train ms':>15} {'torch train ms':>14} {'ratio':>6} "
           f"{'rnnkit infer ms':>15} {'torch infer ms':>14} {'ratio':>6} {'rk GF/s(%)':>11} "
           f"{'rk B/TBH':>9} {'th B/TBH':>9} {'agree':>8}")
@@ -482,7 +492,8 @@ def main(argv=None):
                 machine=f"{platform.machine()} {os.cpu_count()} cpus, {platform.platform()}",
                 numpy=np.__version__, torch=torch.__version__, numpy_threads=numpy_threads(),
                 torch_threads=torch.get_num_threads(), tiny=args.tiny, repeats=args.repeats,
-                matmul_gflops=matmul_gflops(256 if args.tiny else 1024))
+                matmul_gflops=matmul_gflops(256 if args.tiny else 1024),
+                kernels=kernel_backend())
     results = []
     for cid in ids:
         r = run_config(cid, CONFIGS[cid], torch, args.repeats, args.tiny, info["matmul_gflops"],

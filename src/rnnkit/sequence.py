@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernels
+
 
 @dataclass
 class SequenceCache:
@@ -55,6 +57,15 @@ def _has_fast(cell, name):
     return callable(getattr(cell, name, None))
 
 
+def _workspace(cell, B, H, dtype):
+    """Scratch buffers for the fast loop, and the compiled kernel if one serves."""
+    kernel = kernels.load() if getattr(cell, "has_kernels", False) and kernels.enabled(dtype) else None
+    ws = {"t1": np.empty((B, H), dtype), "kernel": kernel}
+    if kernel is not None:
+        ws["hp"] = np.empty((B, cell.gates * H), dtype)
+    return ws
+
+
 def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache=True, fast=True):
     """Run ``cell`` over ``x`` ``(T, B, D)`` from ``state0`` (tuple of ``(B, H)``).
 
@@ -70,8 +81,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
 
     xp = x.reshape(T * B, D) @ W_ih.T                           # (T*B, G*H)
     if b_ih is not None:
-        xp += b_ih
-        xp += cell.folded_bias(b_hh)
+        xp += b_ih + cell.folded_bias(b_hh)                      # one pass over xp
     xp = xp.reshape(T, B, GH)
     b_step = b_hh if b_hh is not None else np.zeros(GH, dtype)
 
@@ -88,7 +98,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
         mem_step = {k: np.empty((B, w), dtype) for k, w in cell.cache_widths(H).items()}
     state = tuple(state0)
     if fast and _has_fast(cell, "step_into"):
-        ws = {"t1": np.empty((B, H), dtype)}
+        ws = _workspace(cell, B, H, dtype)
         if not keep_cache:
             pingpong = [tuple(np.empty((B, H), dtype) for _ in range(cell.n_states)) for _ in range(2)]
             hd_buf = np.empty((B, H), dtype) if rmask is not None else None
@@ -168,7 +178,7 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True):
     steps = range(T) if reverse else range(T - 1, -1, -1)
     use_fast = fast and _has_fast(cell, "step_back_into") and not cell.distinct_dhp
     if use_fast:
-        ws = {"t1": np.empty((B, H), dtype)}
+        ws = _workspace(cell, B, H, dtype)
         spare = [np.empty((B, H), dtype) for _ in range(cell.n_states)]
         for t in steps:
             i_prev, i_new = _prev_new(t, reverse)

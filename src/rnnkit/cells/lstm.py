@@ -27,6 +27,7 @@ class LSTMCell(CellBase):
     gates = 4
     n_states = 2
     gate_names = ("i", "f", "g", "o")
+    has_kernels = True                                # rnnkit.kernels.fused.lstm_* (float32, numba)
 
     def cache_widths(self, H):
         return {"act": 4 * H, "tc": H}
@@ -71,6 +72,12 @@ class LSTMCell(CellBase):
         h_out, c_out = out
         H = c.shape[1]
         act = mem["act"]
+        kernel = ws.get("kernel")
+        if kernel is not None:                       # the same arithmetic, fused and compiled
+            hp = ws["hp"]
+            np.matmul(hd, W_hh.T, out=hp)
+            kernel.lstm_forward_step(hp, xp_t, c, act, c_out, mem["tc"], h_out)
+            return
         np.matmul(hd, W_hh.T, out=act)
         act += xp_t
         sigmoid(act[:, : 2 * H], out=act[:, : 2 * H])
@@ -92,6 +99,11 @@ class LSTMCell(CellBase):
         _, c_prev = prev
         dh, dc = dstate
         act, tc = mem["act"], mem["tc"]
+        kernel = ws.get("kernel")
+        if kernel is not None:                       # the same arithmetic, fused and compiled
+            kernel.lstm_backward_step(act, tc, c_prev, dh, dc, da, dprev[1])
+            np.matmul(da, W_hh, out=dprev[0])
+            return
         H = tc.shape[1]
         i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
         t1 = ws["t1"]
