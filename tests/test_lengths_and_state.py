@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import rnnkit
 from conftest import CELLS, make_layer
 
 D, H = 3, 5
@@ -115,3 +116,32 @@ def test_recorded_gradient_norms_are_the_state_gradients(rng):
     assert norms.shape == (5,)
     assert norms[-1] == pytest.approx(np.sqrt(H))      # ‖dL/dh_T‖ = ‖1‖
     assert np.all(layer.grad_norms_["l0_reverse"][:-1] == 0)  # nothing reaches the reverse half earlier
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_repeated_passes_reusing_buffers_equal_fresh_layers(cell, dtype, bidirectional, rng):
+    """A layer lends its cache arrays to its next pass; outputs already returned,
+    and the gradients of each pass, must equal those of a fresh layer."""
+    make = {"lstm": rnnkit.LSTM, "gru": rnnkit.GRU, "rnn": rnnkit.RNN}[cell]
+    kw = dict(num_layers=2, bidirectional=bidirectional, dtype=dtype, seed=3)
+    layer = make(3, 5, **kw)
+    xs = [rng.standard_normal((6, 4, 3)) for _ in range(3)]
+    lens = [None, np.array([6, 2, 5, 1]), None]
+    dys = [rng.standard_normal((6, 4, layer.output_size)) for _ in range(3)]
+    kept = []
+    for x, n, dy in zip(xs, lens, dys):
+        y, _ = layer(x, lengths=n)
+        dx, _ = layer.backward(dy)
+        layer(xs[0] * 2, keep_cache=False)          # an inference pass in between
+        kept.append((y, y.copy(), dx, {k: v.copy() for k, v in layer.grads.items()}))
+    for (x, n, dy), (y, y_then, dx, grads) in zip(zip(xs, lens, dys), kept):
+        fresh = make(3, 5, **kw)
+        y_f, _ = fresh(x, lengths=n)
+        dx_f, _ = fresh.backward(dy)
+        np.testing.assert_array_equal(y, y_then)    # later passes did not write into it
+        np.testing.assert_array_equal(y, y_f)
+        np.testing.assert_array_equal(dx, dx_f)
+        for k in grads:
+            np.testing.assert_array_equal(grads[k], fresh.grads[k])

@@ -73,6 +73,7 @@ class Recurrent(Module):
         self.record_grad_norms = False
         self.grad_norms_ = {}
         self._cache = None
+        self._buffers = {}     # (layer, direction) -> arrays lent between passes (sequence._buffer)
         self._init_params()
 
     # -- construction ---------------------------------------------------------------------
@@ -200,6 +201,13 @@ class Recurrent(Module):
             return [half, half]
         return [dy * outs[1], dy * outs[0]]
 
+    def _buffers_for(self, i):
+        """Arrays lent from pass to pass for layer-direction ``i`` (see
+        :func:`rnnkit.sequence.forward`).  A forward pass that keeps a cache
+        replaces the previous cache, whose arrays it reuses; one that keeps
+        none borrows only the input-projection scratch, which no cache holds."""
+        return self._buffers.setdefault(i, {})
+
     def forward(self, x, h0=None, lengths=None, *, masks=None, keep_cache=True):
         """Run the stack over ``x``; see the module docstring for shapes.
 
@@ -219,7 +227,7 @@ class Recurrent(Module):
                 i = l * self.num_directions + d
                 hs, final, cache = sequence.forward(self.cell, self._p(l, d), inp, states[i], mask,
                                                     masks["recurrent"][i], reverse=bool(d),
-                                                    keep_cache=keep_cache)
+                                                    keep_cache=keep_cache, buffers=self._buffers_for(i))
                 outs.append(hs)
                 caches.append(cache)
                 finals.append(final)
@@ -283,7 +291,7 @@ class Recurrent(Module):
                 s = _suffix(l, d)
                 norms = np.empty(T, self.dtype) if self.record_grad_norms else None
                 dx, ds0, g = sequence.backward(self.cell, self._p(l, d), caches[d], dhs[d], tuple(dfinal[i]),
-                                               dh_norms=norms)
+                                               dh_norms=norms, buffers=self._buffers_for(i))
                 if norms is not None:
                     self.grad_norms_["l" + s[2:]] = norms
                 self.grads["weight_ih" + s] = g["W_ih"]

@@ -57,6 +57,18 @@ def _has_fast(cell, name):
     return callable(getattr(cell, name, None))
 
 
+def _buffer(buffers, name, shape, dtype):
+    """An uninitialised array for ``name``: the one in ``buffers`` when its shape
+    and dtype fit (kept there by the caller between passes, so large arrays are
+    not mapped and zeroed by the OS on every pass), a new one otherwise."""
+    if buffers is None:
+        return np.empty(shape, dtype)
+    a = buffers.get(name)
+    if a is None or a.shape != shape or a.dtype != dtype:
+        a = buffers[name] = np.empty(shape, dtype)
+    return a
+
+
 def _workspace(cell, B, H, dtype):
     """Scratch buffers for the fast loop, and the compiled kernel if one serves."""
     kernel = kernels.load() if getattr(cell, "has_kernels", False) and kernels.enabled(dtype) else None
@@ -66,12 +78,16 @@ def _workspace(cell, B, H, dtype):
     return ws
 
 
-def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache=True, fast=True):
+def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache=True, fast=True,
+            buffers=None):
     """Run ``cell`` over ``x`` ``(T, B, D)`` from ``state0`` (tuple of ``(B, H)``).
 
     Returns ``hs`` ``(T, B, H)`` (zeros on padded steps), the final state (each
     sequence's own last step) and a :class:`SequenceCache` (``None`` when
     ``keep_cache`` is false).  ``fast=False`` forces the reference loop.
+    ``buffers`` (a dict the caller keeps) lends the arrays of the cache and of
+    the input projection from one pass to the next; the caller must no longer
+    need the cache of the pass before.
     """
     W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
     T, B, D = x.shape
@@ -79,7 +95,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     H = GH // cell.gates
     dtype = W_ih.dtype
 
-    xp = x.reshape(T * B, D) @ W_ih.T                           # (T*B, G*H)
+    xp = np.matmul(x.reshape(T * B, D), W_ih.T, out=_buffer(buffers, "xp", (T * B, GH), dtype))
     if b_ih is not None:
         xp += b_ih + cell.folded_bias(b_hh)                      # one pass over xp
     xp = xp.reshape(T, B, GH)
@@ -88,12 +104,12 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     hs = np.empty((T, B, H), dtype)
     steps = range(T - 1, -1, -1) if reverse else range(T)
     if keep_cache:
-        states = tuple(np.empty((T + 1, B, H), dtype) for _ in range(cell.n_states))
+        states = tuple(_buffer(buffers, f"state{j}", (T + 1, B, H), dtype) for j in range(cell.n_states))
         start = T if reverse else 0
         for buf, s0 in zip(states, state0):
             buf[start] = s0
-        mem = {k: np.empty((T, B, w), dtype) for k, w in cell.cache_widths(H).items()}
-        hd_all = np.empty((T, B, H), dtype) if rmask is not None else None
+        mem = {k: _buffer(buffers, "mem_" + k, (T, B, w), dtype) for k, w in cell.cache_widths(H).items()}
+        hd_all = _buffer(buffers, "hd", (T, B, H), dtype) if rmask is not None else None
     else:
         mem_step = {k: np.empty((B, w), dtype) for k, w in cell.cache_widths(H).items()}
     state = tuple(state0)
@@ -153,7 +169,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     return hs, final, cache
 
 
-def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True):
+def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffers=None):
     """BPTT through one :func:`forward` pass.
 
     ``dhs`` ``(T, B, H)`` is the gradient w.r.t. the outputs (may be ``None``),
@@ -162,7 +178,8 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True):
     ``grads`` with the keys of ``p``.  If ``dh_norms`` ``(T,)`` is given, it
     receives at each ``t`` the batch mean of ``‖dL/dh_t‖₂`` (the gradient that
     reaches the step's output state from the loss and the future), at the cost
-    of one norm per step.  ``fast=False`` forces the reference loop.
+    of one norm per step.  ``fast=False`` forces the reference loop; ``buffers``
+    as in :func:`forward` (for the step gradients, which do not outlive the call).
     """
     W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
     x, states, mask, rmask, reverse = cache.x, cache.states, cache.mask, cache.rmask, cache.reverse
@@ -173,8 +190,8 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True):
 
     dstate = [np.zeros((B, H), dtype) if (dstate_T is None or d is None) else np.array(d, dtype=dtype)
               for d in (dstate_T or (None,) * cell.n_states)]
-    dxp = np.empty((T, B, GH), dtype)
-    dhp = np.empty((T, B, GH), dtype) if cell.distinct_dhp else dxp
+    dxp = _buffer(buffers, "dxp", (T, B, GH), dtype)
+    dhp = _buffer(buffers, "dhp", (T, B, GH), dtype) if cell.distinct_dhp else dxp
     steps = range(T) if reverse else range(T - 1, -1, -1)
     use_fast = fast and _has_fast(cell, "step_back_into") and not cell.distinct_dhp
     if use_fast:
@@ -239,6 +256,6 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True):
     grads["W_hh"] = cell.weight_hh_grad(dhp.reshape(T * B, GH), hd_all.reshape(T * B, H), mem2)
     if b_ih is not None:
         grads["b_ih"] = dxp2.sum(axis=0)
-        grads["b_hh"] = dhp.reshape(T * B, GH).sum(axis=0)
+        grads["b_hh"] = dhp.reshape(T * B, GH).sum(axis=0) if cell.distinct_dhp else grads["b_ih"].copy()
     dx = (dxp2 @ W_ih).reshape(T, B, D)
     return dx, tuple(dstate), grads
