@@ -330,6 +330,8 @@ class Bench:
 
     def memory(self):
         """(rnnkit peak bytes in a training step, torch saved-for-backward bytes)."""
+        self.rnn._buffers.clear()          # so the arrays a layer keeps between passes are counted
+        self.rnn._cache = None
         gc.collect()
         tracemalloc.start()
         tracemalloc.reset_peak()
