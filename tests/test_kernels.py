@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("numba")
 
 from rnnkit import kernels, sequence  # noqa: E402
+from rnnkit.cells.gru import GRUCell  # noqa: E402
 from rnnkit.cells.lstm import LSTMCell  # noqa: E402
 from rnnkit.kernels import fused  # noqa: E402
 
@@ -39,24 +40,26 @@ def test_kernels_serve_float32_only_and_can_be_switched_off(monkeypatch):
     assert not kernels.enabled(np.float32)
 
 
-def _case(T=9, B=5, D=3, H=6, seed=0):
+CELLS = {"lstm": LSTMCell(), "gru": GRUCell(reset_after=True), "gru_reset_before": GRUCell(reset_after=False)}
+
+
+def _case(cell, T=9, B=5, D=3, H=6, seed=0):
     rng = np.random.default_rng(seed)
-    f = np.float32
-    p = {"W_ih": (rng.standard_normal((4 * H, D)) * 0.6).astype(f),
-         "W_hh": (rng.standard_normal((4 * H, H)) * 0.6).astype(f),
-         "b_ih": (rng.standard_normal(4 * H) * 0.3).astype(f), "b_hh": (rng.standard_normal(4 * H) * 0.3).astype(f)}
+    f, G, S = np.float32, cell.gates, cell.n_states
+    p = {"W_ih": (rng.standard_normal((G * H, D)) * 0.6).astype(f),
+         "W_hh": (rng.standard_normal((G * H, H)) * 0.6).astype(f),
+         "b_ih": (rng.standard_normal(G * H) * 0.3).astype(f), "b_hh": (rng.standard_normal(G * H) * 0.3).astype(f)}
     x = rng.standard_normal((T, B, D)).astype(f) * 2
-    state0 = tuple(rng.standard_normal((B, H)).astype(f) for _ in range(2))
+    state0 = tuple(rng.standard_normal((B, H)).astype(f) for _ in range(S))
     dhs = rng.standard_normal((T, B, H)).astype(f)
-    dT = tuple(rng.standard_normal((B, H)).astype(f) for _ in range(2))
+    dT = tuple(rng.standard_normal((B, H)).astype(f) for _ in range(S))
     lengths = np.array([T, 4, 1, T - 3, 2])
     mask = np.arange(T)[:, None] < lengths[None, :]
     rmask = ((rng.random((B, H)) > 0.3) / 0.7).astype(f)
     return p, x, state0, dhs, dT, mask, rmask
 
 
-def _run(p, x, state0, dhs, dT, mask, rmask, reverse):
-    cell = LSTMCell()
+def _run(cell, p, x, state0, dhs, dT, mask, rmask, reverse):
     hs, final, cache = sequence.forward(cell, p, x, state0, mask, rmask, reverse, keep_cache=True)
     hs2, final2, _ = sequence.forward(cell, p, x, state0, mask, rmask, reverse, keep_cache=False)
     dx, d0, grads = sequence.backward(cell, p, cache, dhs, dT)
@@ -66,23 +69,26 @@ def _run(p, x, state0, dhs, dT, mask, rmask, reverse):
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("with_mask", [False, True])
 @pytest.mark.parametrize("with_rmask", [False, True])
-def test_lstm_kernels_match_the_numpy_loop(monkeypatch, reverse, with_mask, with_rmask):
-    p, x, state0, dhs, dT, mask, rmask = _case()
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_kernels_match_the_numpy_loop(monkeypatch, name, reverse, with_mask, with_rmask):
+    cell = CELLS[name]
+    p, x, state0, dhs, dT, mask, rmask = _case(cell)
     mask = mask if with_mask else None
     rmask = rmask if with_rmask else None
-    got = _run(p, x, state0, dhs, dT, mask, rmask, reverse)
+    got = _run(cell, p, x, state0, dhs, dT, mask, rmask, reverse)
     monkeypatch.setenv("RNNKIT_KERNELS", "numpy")
-    want = _run(p, x, state0, dhs, dT, mask, rmask, reverse)
+    want = _run(cell, p, x, state0, dhs, dT, mask, rmask, reverse)
     for g, w in zip(got, want):
         assert g.dtype == np.float32
         np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6)
 
 
-def test_lstm_layer_with_kernels_matches_float64_to_float32_precision():
+@pytest.mark.parametrize("make", [rnnkit.LSTM, rnnkit.GRU])
+def test_layer_with_kernels_matches_float64_to_float32_precision(make):
     """A float32 layer on the kernels against the same weights in float64 (NumPy, exact functions)."""
     rng = np.random.default_rng(3)
-    l32 = rnnkit.LSTM(7, 16, num_layers=2, bidirectional=True, dtype=np.float32, seed=1)
-    l64 = rnnkit.LSTM(7, 16, num_layers=2, bidirectional=True, dtype=np.float64, seed=1)
+    l32 = make(7, 16, num_layers=2, bidirectional=True, dtype=np.float32, seed=1)
+    l64 = make(7, 16, num_layers=2, bidirectional=True, dtype=np.float64, seed=1)
     l64.load_state_dict({k: v.astype(np.float64) for k, v in l32.state_dict().items()})
     x = rng.standard_normal((30, 4, 7))
     lengths = np.array([30, 11, 25, 3])

@@ -30,6 +30,7 @@ class GRUCell(CellBase):
     gates = 3
     n_states = 1
     gate_names = ("r", "z", "n")
+    has_kernels = True                                # rnnkit.kernels.fused.gru_* (float32, numba)
 
     @property
     def distinct_dhp(self):
@@ -78,6 +79,18 @@ class GRUCell(CellBase):
         h_new *= z
         h_new += n
         return (h_new,)
+
+    def step_into(self, W_hh, b_hh, xp_t, state, hd, mem, out, ws):
+        """:meth:`step` writing the new ``h`` into ``out[0]``: fused and compiled
+        for float32 reset-after GRUs when kernels serve, :meth:`step` otherwise."""
+        kernel = ws.get("kernel")
+        if kernel is not None and self.reset_after:
+            H = state[0].shape[1]
+            hp = ws["hp"]
+            np.matmul(hd, W_hh.T, out=hp)
+            kernel.gru_forward_step(hp, xp_t, b_hh[2 * H :], state[0], mem["act"], mem["hn"], out[0])
+            return
+        out[0][...] = self.step(W_hh, b_hh, xp_t, state, hd, mem)[0]
 
     def step_back(self, W_hh, b_hh, mem, prev, hd, new, dstate):
         (h,) = prev

@@ -140,3 +140,34 @@ def lstm_backward_step(act, tc, c_prev, dh, dc, da, dc_prev):
             d[2 * H + j] = dcv * i * (_ONE - g * g)
             d[3 * H + j] = dhv * t * o * (_ONE - o)
             dc_prev[b, j] = dcv * f
+
+
+# ----------------------------------------------------------------------------- GRU
+@numba.njit(**JIT)
+def gru_forward_step(hp, xp_t, b_hn, h_prev, act, hn, h_out):
+    """GRU with the reset applied after the product (``reset_after=True``), gate
+    blocks ``r, z, n``; from ``hp = hd @ W_hh.T`` (B, 3H) and ``xp_t``:
+
+        r, z = σ(xp_r + hp_r), σ(xp_z + hp_z);   hn = hp_n + b_hn
+        n = tanh(xp_n + r hn);                   h_out = n + z (h_prev − n)
+
+    ``act`` (B, 3H) receives ``r, z, n`` and ``hn`` (B, H) the reset input, as the
+    cell's ``step`` stores them for the backward pass.
+    """
+    B, H = h_prev.shape
+    for b in range(B):
+        p = hp[b]
+        x = xp_t[b]
+        a = act[b]
+        for k in range(2 * H):
+            a[k] = sigmoid(p[k] + x[k])
+        hb = hn[b]
+        for j in range(H):
+            hb[j] = p[2 * H + j] + b_hn[j]
+        for j in range(H):
+            a[2 * H + j] = tanh(x[2 * H + j] + a[j] * hb[j])
+        hpv = h_prev[b]
+        ho = h_out[b]
+        for j in range(H):
+            n = a[2 * H + j]
+            ho[j] = n + a[H + j] * (hpv[j] - n)
