@@ -22,3 +22,23 @@ def make_layer(cell, D, H, **kwargs):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def run_cli(argv, capsys):
+    """``rnnkit`` in-process on ``argv`` (items turned into strings): ``(exit code, stdout, stderr)``."""
+    from rnnkit.cli import main
+
+    rc = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def cli_fails(capsys, *argv):
+    """Run ``rnnkit`` expecting failure: exactly one ``rnnkit: error:`` line, no
+    traceback, non-zero exit.  Returns that line."""
+    rc, _, err = run_cli(argv, capsys)
+    assert rc != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), err
+    assert "Traceback" not in err
+    return lines[0]

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from conftest import cli_fails
 from rnnkit.cli import main
 from rnnkit.io.files import read_file
 from rnnkit.runs import RunDir
@@ -35,13 +36,7 @@ def run_ok(capsys, *argv):
 
 
 def fails(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert code != 0
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), err
-    assert "Traceback" not in err
-    return lines[0]
+    return cli_fails(capsys, *argv)
 
 
 def arrays(run):

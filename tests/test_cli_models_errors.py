@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from conftest import cli_fails
 from rnnkit.cli import main
 from rnnkit.runs import RunDir
 
@@ -18,13 +19,7 @@ from test_cli_models import write_tags, write_text_csv, write_ts
 
 
 def fails(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert code != 0
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), err
-    assert "Traceback" not in err
-    return lines[0]
+    return cli_fails(capsys, *argv)
 
 
 @pytest.fixture(scope="module")

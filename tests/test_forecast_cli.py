@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from rnnkit.cli import main
+from conftest import run_cli
 
 
 def write_series(path, n=80, extra=""):
@@ -14,18 +14,13 @@ def write_series(path, n=80, extra=""):
     return path
 
 
-def run(argv, capsys):
-    rc = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return rc, out.out, out.err
-
 
 def test_train_predict_writes_model_csv_and_png(tmp_path, capsys):
     csv = write_series(tmp_path / "s.csv")
-    rc, out, err = run(["forecast", "train", csv, "--target", "y", "--lookback", 12, "--horizon", 3,
+    rc, out, err = run_cli(["forecast", "train", csv, "--target", "y", "--lookback", 12, "--horizon", 3,
                         "--epochs", 2, "--hidden", 4, "--out", tmp_path / "run"], capsys)
     assert rc == 0, err
-    rc, out, err = run(["forecast", "predict", tmp_path / "run", csv], capsys)
+    rc, out, err = run_cli(["forecast", "predict", tmp_path / "run", csv], capsys)
     assert rc == 0, err
     lines = (tmp_path / "run" / "forecast.csv").read_text().splitlines()
     assert lines[0] == "step,y,y_lower,y_upper" and len(lines) == 4
@@ -34,18 +29,18 @@ def test_train_predict_writes_model_csv_and_png(tmp_path, capsys):
 
 def test_future_covariates_need_future_csv(tmp_path, capsys):
     csv = write_series(tmp_path / "s.csv")
-    run(["forecast", "train", csv, "--target", "y", "--future", "x", "--lookback", 6, "--horizon", 2,
+    run_cli(["forecast", "train", csv, "--target", "y", "--future", "x", "--lookback", 6, "--horizon", 2,
          "--epochs", 1, "--hidden", 4, "--out", tmp_path / "run"], capsys)
-    rc, out, err = run(["forecast", "predict", tmp_path / "run", csv], capsys)
+    rc, out, err = run_cli(["forecast", "predict", tmp_path / "run", csv], capsys)
     assert rc == 2 and "--future-csv" in err and "Traceback" not in err
     (tmp_path / "f.csv").write_text("time,x\n80,0.1\n81,0.2\n")
-    rc, out, err = run(["forecast", "predict", tmp_path / "run", csv, "--future-csv", tmp_path / "f.csv"], capsys)
+    rc, out, err = run_cli(["forecast", "predict", tmp_path / "run", csv, "--future-csv", tmp_path / "f.csv"], capsys)
     assert rc == 0, err
 
 
 def test_eval_reports_rnn_and_baselines(tmp_path, capsys):
     csv = write_series(tmp_path / "s.csv")
-    rc, out, err = run(["forecast", "eval", csv, "--target", "y", "--lookback", 12, "--horizon", 2,
+    rc, out, err = run_cli(["forecast", "eval", csv, "--target", "y", "--lookback", 12, "--horizon", 2,
                         "--epochs", 2, "--hidden", 4, "--season", 12, "--test-size", 10,
                         "--out", tmp_path / "ev"], capsys)
     assert rc == 0, err
@@ -63,7 +58,7 @@ def test_eval_reports_rnn_and_baselines(tmp_path, capsys):
 ])
 def test_bad_input_is_one_line_error(tmp_path, capsys, extra_rows, args, match):
     csv = write_series(tmp_path / "s.csv", extra=extra_rows)
-    rc, out, err = run(["forecast", "train", csv, "--target", "y", "--epochs", 1, "--lookback", 6,
+    rc, out, err = run_cli(["forecast", "train", csv, "--target", "y", "--epochs", 1, "--lookback", 6,
                         "--out", tmp_path / "run", *args], capsys)
     assert rc == 2
     assert err.startswith("rnnkit: error:") and match in err and len(err.strip().splitlines()) == 1
@@ -72,14 +67,14 @@ def test_bad_input_is_one_line_error(tmp_path, capsys, extra_rows, args, match):
 def test_constant_series_and_missing_values(tmp_path, capsys, caplog):
     p = tmp_path / "c.csv"
     p.write_text("time,y\n" + "".join(f"{i},5\n" for i in range(40)))
-    rc, out, err = run(["forecast", "train", p, "--lookback", 4, "--epochs", 1, "--out", tmp_path / "r"], capsys)
+    rc, out, err = run_cli(["forecast", "train", p, "--lookback", 4, "--epochs", 1, "--out", tmp_path / "r"], capsys)
     assert rc == 2 and "constant" in err
     csv = write_series(tmp_path / "s.csv")
     lines = csv.read_text().splitlines()
     lines[6] = "5,,0.1"
     csv.write_text("\n".join(lines) + "\n")
     with caplog.at_level("WARNING", logger="rnnkit"):
-        rc, out, err = run(["forecast", "train", csv, "--target", "y", "--lookback", 6, "--epochs", 1,
+        rc, out, err = run_cli(["forecast", "train", csv, "--target", "y", "--lookback", 6, "--epochs", 1,
                             "--out", tmp_path / "r"], capsys)
     assert rc == 0 and "1 missing value(s); filled by linear interpolation" in caplog.text
 
@@ -87,5 +82,5 @@ def test_constant_series_and_missing_values(tmp_path, capsys, caplog):
 def test_predict_with_wrong_file_is_clear(tmp_path, capsys):
     csv = write_series(tmp_path / "s.csv")
     (tmp_path / "bad.rnnkit").write_bytes(b"not a zip")
-    rc, out, err = run(["forecast", "predict", tmp_path / "bad.rnnkit", csv], capsys)
+    rc, out, err = run_cli(["forecast", "predict", tmp_path / "bad.rnnkit", csv], capsys)
     assert rc == 2 and "not a readable rnnkit file" in err
