@@ -193,9 +193,12 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
     dxp = _buffer(buffers, "dxp", (T, B, GH), dtype)
     dhp = _buffer(buffers, "dhp", (T, B, GH), dtype) if cell.distinct_dhp else dxp
     steps = range(T) if reverse else range(T - 1, -1, -1)
-    use_fast = fast and _has_fast(cell, "step_back_into") and not cell.distinct_dhp
+    ws = _workspace(cell, B, H, dtype) if fast else None
+    use_fast = fast and _has_fast(cell, "step_back_into") and cell.can_step_back_into(ws["kernel"])
     if use_fast:
-        ws = _workspace(cell, B, H, dtype)
+        direct = cell.direct_h
+        if direct:
+            ws["direct"] = np.empty((B, H), dtype)
         spare = [np.empty((B, H), dtype) for _ in range(cell.n_states)]
         for t in steps:
             i_prev, i_new = _prev_new(t, reverse)
@@ -214,11 +217,17 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
             partial = m is not None and not mask[t].all()
             if partial:
                 kept = [d.copy() for d in dstate]
+            if cell.distinct_dhp:
+                ws["dhp_t"] = dhp[t]
             cell.step_back_into(W_hh, mem_t, prev, tuple(dstate), dxp[t], spare, ws)
             if rmask is not None:
                 spare[0] *= rmask
+            if direct:
+                spare[0] += ws["direct"]
             if partial:
                 dxp[t] *= m
+                if cell.distinct_dhp:
+                    dhp[t] *= m
                 keep = ~m
                 for d, k_ in zip(spare, kept):
                     np.copyto(d, k_, where=keep)

@@ -55,7 +55,12 @@ class CellBase:
     gates: int = 1
     n_states: int = 1
     distinct_dhp: bool = False
+    direct_h: bool = False      # step_back_into leaves a W_hh-free path to h_{t-1} in ws["direct"]
     gate_names: tuple = ()
+
+    def can_step_back_into(self, kernel):
+        """Whether ``step_back_into`` serves (given the compiled kernels, or ``None``)."""
+        return True
 
     def folded_bias(self, b_hh):
         return b_hh

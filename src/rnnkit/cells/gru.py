@@ -31,6 +31,7 @@ class GRUCell(CellBase):
     n_states = 1
     gate_names = ("r", "z", "n")
     has_kernels = True                                # rnnkit.kernels.fused.gru_* (float32, numba)
+    direct_h = True                                   # h_t = ... + z ∘ h_{t-1}
 
     @property
     def distinct_dhp(self):
@@ -91,6 +92,18 @@ class GRUCell(CellBase):
             kernel.gru_forward_step(hp, xp_t, b_hh[2 * H :], state[0], mem["act"], mem["hn"], out[0])
             return
         out[0][...] = self.step(W_hh, b_hh, xp_t, state, hd, mem)[0]
+
+    def can_step_back_into(self, kernel):
+        return kernel is not None and self.reset_after
+
+    def step_back_into(self, W_hh, mem, prev, dstate, da, dprev, ws):
+        """:meth:`step_back` with the compiled kernel (float32, reset after): ``da``
+        receives ``dxp``, ``ws["dhp_t"]`` the gradient w.r.t. ``hd @ W_hh.T + b_hh``,
+        ``dprev[0]`` the gradient w.r.t. ``hd`` and ``ws["direct"]`` the one
+        through ``z ∘ h_{t-1}`` (the driver adds it after recurrent dropout)."""
+        dhp = ws["dhp_t"]
+        ws["kernel"].gru_backward_step(mem["act"], mem["hn"], prev[0], dstate[0], da, dhp, ws["direct"])
+        np.matmul(dhp, W_hh, out=dprev[0])
 
     def step_back(self, W_hh, b_hh, mem, prev, hd, new, dstate):
         (h,) = prev

@@ -181,3 +181,37 @@ def gru_forward_step(hp, xp_t, b_hn, h_prev, act, hn, h_out):
         for j in range(H):
             n = a[2 * H + j]
             ho[j] = n + a[H + j] * (hpv[j] - n)
+
+
+@numba.njit(**JIT)
+def gru_backward_step(act, hn, h_prev, dh, da, dhp, direct):
+    """Gradients of one reset-after GRU step from ``dh`` (w.r.t. the new ``h``):
+
+        dn = dh (1 − z)(1 − n²);   da_z = dh (h_prev − n) z (1 − z);   da_r = dn hn r (1 − r)
+        da = (da_r, da_z, dn)  w.r.t. ``xp_t``;   dhp = (da_r, da_z, dn r)  w.r.t. ``hp``
+        direct = dh z          (the path to ``h_prev`` that bypasses ``W_hh``)
+    """
+    B, H = h_prev.shape
+    for b in range(B):
+        a = act[b]
+        d = da[b]
+        q = dhp[b]
+        g = dh[b]
+        hb = hn[b]
+        hp_ = h_prev[b]
+        dr = direct[b]
+        for j in range(H):
+            z = a[H + j]
+            n = a[2 * H + j]
+            dn = g[j] * (_ONE - z) * (_ONE - n * n)
+            d[2 * H + j] = dn
+            q[2 * H + j] = dn * a[j]
+            dz = g[j] * (hp_[j] - n) * z * (_ONE - z)
+            d[H + j] = dz
+            q[H + j] = dz
+            dr[j] = g[j] * z
+        for j in range(H):
+            r = a[j]
+            v = d[2 * H + j] * hb[j] * r * (_ONE - r)
+            d[j] = v
+            q[j] = v
