@@ -22,6 +22,7 @@ class ElmanCell(CellBase):
     gates = 1
     n_states = 1
     gate_names = ("h",)
+    has_kernels = True                                # rnnkit.kernels.fused.rnn_* (float32, numba)
 
     def __post_init__(self):
         if self.nonlinearity not in NONLINEARITIES:
@@ -50,6 +51,12 @@ class ElmanCell(CellBase):
     # -- fast path: the same arithmetic, written into preallocated buffers -------------
     def step_into(self, W_hh, b_hh, xp_t, state, hd, mem, out, ws):
         """:meth:`step` writing the new ``h`` into ``out[0]``."""
+        kernel = ws.get("kernel")
+        if kernel is not None:                       # the same arithmetic, fused and compiled
+            hp = ws["hp"]
+            np.matmul(hd, W_hh.T, out=hp)
+            kernel.rnn_forward_step(hp, xp_t, self.nonlinearity == "relu", out[0])
+            return
         a = np.matmul(hd, W_hh.T, out=out[0])
         a += xp_t
         if self.nonlinearity == "tanh":
@@ -62,7 +69,10 @@ class ElmanCell(CellBase):
         in ``mem["h"]`` (the driver passes it)."""
         (dh,) = dstate
         h_new = mem["h"]
-        if self.nonlinearity == "tanh":
+        kernel = ws.get("kernel")
+        if kernel is not None:
+            kernel.rnn_backward_step(h_new, dh, self.nonlinearity == "relu", da)
+        elif self.nonlinearity == "tanh":
             np.multiply(h_new, h_new, out=da)
             np.subtract(1.0, da, out=da)
             da *= dh

@@ -215,3 +215,36 @@ def gru_backward_step(act, hn, h_prev, dh, da, dhp, direct):
             v = d[2 * H + j] * hb[j] * r * (_ONE - r)
             d[j] = v
             q[j] = v
+
+
+# ----------------------------------------------------------------------------- Elman RNN
+@numba.njit(**JIT)
+def rnn_forward_step(hp, xp_t, relu, h_out):
+    """``h_out = f(hp + xp_t)``, ``f`` = tanh, or relu when ``relu`` is true; (B, H)."""
+    B, H = h_out.shape
+    for b in range(B):
+        p = hp[b]
+        x = xp_t[b]
+        o = h_out[b]
+        if relu:
+            for j in range(H):
+                o[j] = max(p[j] + x[j], np.float32(0.0))
+        else:
+            for j in range(H):
+                o[j] = tanh(p[j] + x[j])
+
+
+@numba.njit(**JIT)
+def rnn_backward_step(h, dh, relu, da):
+    """``da = dh · f'(a)`` from the step's output ``h``: ``1 − h²`` for tanh, ``h > 0`` for relu."""
+    B, H = h.shape
+    for b in range(B):
+        hb = h[b]
+        g = dh[b]
+        d = da[b]
+        if relu:
+            for j in range(H):
+                d[j] = g[j] if hb[j] > 0 else np.float32(0.0)
+        else:
+            for j in range(H):
+                d[j] = g[j] * (_ONE - hb[j] * hb[j])
