@@ -83,4 +83,4 @@ def test_export_command_writes_a_checked_model(tmp_path, capsys):
     assert main(["export", "onnx", str(tmp_path / "missing.npz"), str(out)]) == 2
     assert "missing.npz" in capsys.readouterr().err
     assert main(["export", "onnx", str(tmp_path), str(out)]) == 2
-    assert "is a directory" in capsys.readouterr().err
+    assert "not a training run directory" in capsys.readouterr().err
