@@ -213,3 +213,14 @@ def test_forecaster_directory_is_refused(tmp_path, capsys):
     (tmp_path / "model.rnnkit").write_bytes(b"")
     line = fails(capsys, "export", "onnx", tmp_path, tmp_path / "x.onnx")
     assert "forecaster or anomaly detector" in line and "no ONNX export" in line
+
+
+def test_python_export_refuses_seq2seq_and_unfitted_estimators():
+    from rnnkit.interop import to_onnx
+    from rnnkit.models import SequenceClassifier
+    from rnnkit.models.seq2seq import Seq2Seq
+
+    with pytest.raises(ValueError, match="Seq2Seq models cannot be exported"):
+        to_onnx(Seq2Seq())
+    with pytest.raises(ValueError, match="not trained yet"):
+        to_onnx(SequenceClassifier())

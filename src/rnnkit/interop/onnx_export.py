@@ -1,4 +1,4 @@
-"""Export rnnkit layers and :class:`~rnnkit.models.TokenRNN` to ONNX.
+"""Export rnnkit layers, TokenRNN and trained models (language model, classifier, tagger) to ONNX.
 
 Opset :data:`OPSET` (14) with the standard ``RNN`` / ``LSTM`` / ``GRU`` operators;
 ``onnx`` is imported only when :func:`to_onnx` runs.
@@ -14,16 +14,31 @@ Graph of a recurrent layer (time-major unless ``batch_first``)::
     inputs   x (T, B, D) float, lengths (B,) int32
     outputs  y (T, B, F), h_n (L*K, B, H) [, c_n (L*K, B, H) for LSTM]
 
-Graph of a TokenRNN::
+Graph of a TokenRNN (also a trained ``LanguageModel``: its ``net_``)::
 
     inputs   ids (B, T) int64, lengths (B,) int32
     outputs  logits (B, T, V), probs (B, T, V) (Softmax), h_n [, c_n]
+
+Graph of a trained ``SequenceTagger`` / ``SequenceClassifier``::
+
+    inputs   ids (B, T) int64 (token models) or x (B, T, D) raw features (vector
+             models: the training set's standardisation (x - mean) / scale is in
+             the graph), lengths (B,) int32
+    outputs  tagger: logits, probs (B, T, C); classifier: logits, probs (B, C), h_n [, c_n]
+    classifier pooling: last = the last layer's Y_h (each direction's state at
+             the sequence's own last step), concatenated; mean = ReduceSum of
+             the steps < length / length; max = ReduceMax of Where(step < length, y, -inf)
+    metadata_props["classes"]: the class labels (JSON), in column order
 
 Each layer of the stack is one operator (``direction="bidirectional"`` when
 ``K=2``); its ``Y`` ``(T, K, B, H)`` is merged by Transpose+Reshape (concat)
 or Split/Squeeze then Add / Mul (sum, mean, mul).  Steps past a sequence's
 length give zeros in ``y`` (as rnnkit does) and ``h_n`` holds the last valid step.
-Initial states are zero; dropout is off (inference graph).
+Initial states are zero unless ``initial_states=True`` adds the inputs ``h0``
+(and ``c0``) ``(L*K, B, H)``, sliced per layer into each operator's
+``initial_h`` / ``initial_c``.  Dropout is off (inference graph).  The graph is
+float32 unless ``dtype="float64"`` (ONNX Runtime's CPU kernels for RNN, LSTM and
+GRU run float32 only, so float64 models are cast by default).
 """
 from __future__ import annotations
 
