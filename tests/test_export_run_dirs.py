@@ -17,6 +17,7 @@ from rnnkit.commands import _estimator_cli  # noqa: E402
 from rnnkit.commands.classify import ClassifyTask  # noqa: E402
 from rnnkit.commands.tag import TagTask  # noqa: E402
 from rnnkit.data.batching import pad  # noqa: E402
+from rnnkit.interop import from_onnx  # noqa: E402
 from rnnkit.models.language_model import LanguageModel  # noqa: E402
 
 TEXT = "def add(a, b):\n    return a + b\n\nclass Point:\n    x = 0\n    y = 0\n" * 10
@@ -147,7 +148,7 @@ def test_classifier_run_exports_and_matches_onnxruntime(tmp_path, capsys, kind, 
        "--embedding", "5", "--cell", cell, "--pooling", pooling, "--quiet", *extra)
     ok(capsys, "export", "onnx", run, tmp_path / "c.onnx")
     m = onnx.load(str(tmp_path / "c.onnx"))
-    onnx.checker.check_model(m)
+    onnx.checker.check_model(m, full_check=True)                          # strict shape inference too
     est, ex = _estimator_cli.load(ClassifyTask(), str(run))
     assert json.loads({p.key: p.value for p in m.metadata_props}["classes"]) == [str(c) for c in est.classes_]
     X, _ = ClassifyTask().load_xy(str(data), ex, est)
@@ -163,6 +164,9 @@ def test_classifier_run_exports_and_matches_onnxruntime(tmp_path, capsys, kind, 
     want = est.decision_function(seqs)
     np.testing.assert_allclose(logits, want, **TOL)
     np.testing.assert_allclose(probs, est.predict_proba(seqs), **TOL)
+    # and rnnkit's own importer reads the exported graph back (pooling operators included)
+    back = from_onnx(tmp_path / "c.onnx").run(dict(feeds, lengths=lengths.astype(np.int32)))
+    np.testing.assert_allclose(back["logits"], want, **TOL)
 
 
 def test_tagger_run_exports_per_step_outputs(tmp_path, capsys):

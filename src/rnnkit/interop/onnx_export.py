@@ -100,7 +100,7 @@ class _Builder:
     def const(self, base, array):
         from onnx import numpy_helper
         name = self.name(base)
-        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.inits.append(numpy_helper.from_array(np.array(array, order="C"), name))   # keeps 0-d scalars 0-d
         return name
 
     def node(self, op, inputs, n_out=1, outputs=None, **attrs):
