@@ -228,3 +228,21 @@ def test_python_export_refuses_seq2seq_and_unfitted_estimators():
         to_onnx(Seq2Seq())
     with pytest.raises(ValueError, match="not trained yet"):
         to_onnx(SequenceClassifier())
+
+
+def test_saved_estimator_files_export_and_seq2seq_files_are_refused(tmp_path, capsys):
+    from rnnkit.models import Seq2Seq, SequenceTagger
+
+    rng = np.random.default_rng(0)
+    X = [rng.integers(0, 5, n) for n in (3, 6, 4, 5)]
+    y = [np.where(s > 2, "B", "O") for s in X]
+    est = SequenceTagger(hidden_size=4, embedding_dim=3, epochs=1, random_state=0).fit(X, y)
+    est.save(tmp_path / "tagger.npz")
+    ok(capsys, "export", "onnx", tmp_path / "tagger.npz", tmp_path / "t.onnx")
+    ids, lengths = pad(X, 0, np.int64)
+    logits, *_ = session(tmp_path / "t.onnx").run(None, {"ids": ids, "lengths": lengths.astype(np.int32)})
+    np.testing.assert_allclose(valid(logits, lengths), valid(est.net_(ids, lengths, keep_cache=False), lengths), **TOL)
+    s2s = Seq2Seq(hidden_size=4, embedding_dim=3, epochs=1, random_state=0).fit(X, [s[::-1] for s in X])
+    s2s.save(tmp_path / "s2s.npz")
+    line = fails(capsys, "export", "onnx", tmp_path / "s2s.npz", tmp_path / "s.onnx")
+    assert "holds a Seq2Seq" in line

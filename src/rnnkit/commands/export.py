@@ -1,7 +1,7 @@
 """``rnnkit export onnx MODEL OUT.onnx``: a model file or a training run's directory to ONNX.
 
 MODEL may be
-  * an rnnkit model file (``rnnkit.io.save``): a layer or a TokenRNN;
+  * an rnnkit model file (``rnnkit.io.save``: a layer or a TokenRNN), or a classifier/tagger file (``est.save``);
   * the ``--out`` directory of ``rnnkit lm train`` (its TokenRNN);
   * the ``--out`` directory of ``rnnkit classify train`` or ``rnnkit tag train``.
 Seq2seq runs, forecasters and anomaly detectors have no ONNX export: a one-line error says so.
@@ -59,11 +59,27 @@ def load_run(path):
     return est
 
 
+def load_model_file(path):
+    """A model file: ``rnnkit.io.save`` (kind "model") or a classifier/tagger's
+    own ``save`` (kind "sequence-estimator")."""
+    from ..io import load
+    from ..io.files import read_file
+
+    header, _ = read_file(path)
+    if header.get("kind") == "sequence-estimator":
+        from ..models import SequenceClassifier, SequenceTagger
+        cls = {c.__name__: c for c in (SequenceClassifier, SequenceTagger)}.get(header["config"].get("class"))
+        if cls is None:
+            raise ValueError(f"{path} holds a {header['config'].get('class')}; ONNX export supports layers, "
+                             "TokenRNN, SequenceClassifier and SequenceTagger files")
+        return cls.load(path)
+    return load(path)
+
+
 def run(args):
     from ..interop.onnx_export import OPSET, to_onnx
-    from ..io import load
 
-    obj = load_run(args.model) if os.path.isdir(args.model) else load(args.model)
+    obj = load_run(args.model) if os.path.isdir(args.model) else load_model_file(args.model)
     model = to_onnx(obj, args.out, initial_states=args.initial_state,
                     dtype="float64" if args.float64 else "float32")
     ops = sorted({n.op_type for n in model.graph.node})
