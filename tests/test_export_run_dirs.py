@@ -1,7 +1,6 @@
 """``rnnkit export onnx RUN_DIR OUT.onnx`` end to end: tiny training runs of
 ``lm``, ``classify`` and ``tag`` exported through the CLI, then run in
 onnxruntime and compared with the rnnkit model loaded from the same run."""
-import csv
 import json
 import random
 import shutil
@@ -19,6 +18,7 @@ from rnnkit.commands.tag import TagTask  # noqa: E402
 from rnnkit.data.batching import pad  # noqa: E402
 from rnnkit.interop import from_onnx  # noqa: E402
 from rnnkit.models.language_model import LanguageModel  # noqa: E402
+from test_cli_models import write_text_csv  # noqa: E402
 
 TEXT = "def add(a, b):\n    return a + b\n\nclass Point:\n    x = 0\n    y = 0\n" * 10
 TOL = dict(rtol=1e-5, atol=1e-5)
@@ -101,17 +101,6 @@ def test_language_model_exports_with_its_carried_state_as_initial_state(lm_runs,
 
 
 # -- classify and tag runs ------------------------------------------------------------------------------
-def write_text_csv(path, n=40, seed=0):
-    rnd = random.Random(seed)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
-        for _ in range(n):
-            s = "".join(rnd.choice("abcd") for _ in range(rnd.randint(2, 8)))
-            w.writerow([s, "yes" if s[0] == "a" else "no"])
-    return path
-
-
 def write_series_npz(path, n=24, seed=0):
     rng = np.random.default_rng(seed)
     lengths = rng.integers(4, 9, n)
