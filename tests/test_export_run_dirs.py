@@ -18,6 +18,7 @@ from rnnkit.commands.tag import TagTask  # noqa: E402
 from rnnkit.data.batching import pad  # noqa: E402
 from rnnkit.interop import from_onnx  # noqa: E402
 from rnnkit.models.language_model import LanguageModel  # noqa: E402
+from conftest import cli_fails, run_cli  # noqa: E402
 from test_cli_models import write_text_csv  # noqa: E402
 
 TEXT = "def add(a, b):\n    return a + b\n\nclass Point:\n    x = 0\n    y = 0\n" * 10
@@ -25,18 +26,13 @@ TOL = dict(rtol=1e-5, atol=1e-5)
 
 
 def ok(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert code == 0, err
+    rc, out, err = run_cli(argv, capsys)
+    assert rc == 0, err
     return out
 
 
 def fails(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("rnnkit: error:"), err
-    return lines[0]
+    return cli_fails(capsys, *argv)
 
 
 def session(path):
