@@ -103,3 +103,43 @@ def test_whole_model_without_a_linear_head_is_refused():
     sd = {"rnn.weight_ih_l0": np.zeros((4, 3)), "rnn.weight_hh_l0": np.zeros((4, 4))}
     with pytest.raises(ValueError, match="Linear"):
         token_rnn_from_torch(sd)
+
+
+RNNKIT_LAYERS = [
+    lambda dt: RNN(3, 5, num_layers=2, nonlinearity="relu", bidirectional=True, dtype=dt, seed=0),
+    lambda dt: RNN(3, 5, bias=False, batch_first=True, dtype=dt, seed=1),
+    lambda dt: LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True, dtype=dt, seed=2),
+    lambda dt: LSTM(3, 5, bias=False, dtype=dt, seed=3),
+    lambda dt: GRU(3, 5, num_layers=2, bidirectional=True, reset_bias=-1.0, dtype=dt, seed=4),
+    lambda dt: GRU(3, 5, bias=False, batch_first=True, dtype=dt, seed=5),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("make", RNNKIT_LAYERS)
+def test_rnnkit_to_torch_to_rnnkit_agree_with_variable_lengths(make, dtype):
+    layer = make(dtype).eval()                  # rnnkit's own init (orthogonal, forget bias 1, ...)
+    m = to_torch(layer).eval()
+    assert next(m.parameters()).dtype == (torch.float32 if dtype == np.float32 else torch.float64)
+    lengths = [6, 2, 4]
+    x = np.random.default_rng(2).standard_normal((3, 6, 3) if layer.batch_first else (6, 3, 3)).astype(dtype)
+    y_r, h_r = layer(x, lengths=lengths)
+    y_t, h_t = _torch_run(m, x, lengths)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(_valid(y_t, lengths, m.batch_first), _valid(y_r, lengths, m.batch_first),
+                               rtol=tol, atol=tol)
+    for a, b in zip(h_t if isinstance(h_t, tuple) else (h_t,), h_r if isinstance(h_r, tuple) else (h_r,)):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    back = from_torch(m)
+    assert type(back) is type(layer) and back.batch_first == layer.batch_first and back.bias == layer.bias
+    assert set(back.params) == set(layer.params)
+    for k, v in layer.params.items():
+        np.testing.assert_array_equal(back.params[k], v)
+
+
+def test_proj_size_in_a_whole_model_state_dict_is_refused_clearly():
+    torch.manual_seed(0)
+    sd = {"emb.weight": torch.zeros(7, 3), "out.weight": torch.zeros(7, 2), "out.bias": torch.zeros(7)}
+    sd.update({f"rnn.{k}": v for k, v in torch.nn.LSTM(3, 5, proj_size=2).state_dict().items()})
+    with pytest.raises(NotImplementedError, match="proj_size"):
+        token_rnn_from_torch(sd)

@@ -1,26 +1,88 @@
-"""``rnnkit export onnx MODEL OUT.onnx``: a model file to ONNX."""
+"""``rnnkit export onnx MODEL OUT.onnx``: a model file or a training run's directory to ONNX.
+
+MODEL may be
+  * an rnnkit model file (``rnnkit.io.save``: a layer or a TokenRNN), or a classifier/tagger file (``est.save``);
+  * the ``--out`` directory of ``rnnkit lm train`` (its TokenRNN);
+  * the ``--out`` directory of ``rnnkit classify train`` or ``rnnkit tag train``.
+Seq2seq runs, forecasters and anomaly detectors have no ONNX export: a one-line error says so.
+"""
 from __future__ import annotations
+
+import os
 
 
 def register(sub):
     p = sub.add_parser("export", help="convert a saved model to another format",
-                       description="Convert an rnnkit model file to ONNX (opset 14).")
+                       description="Convert an rnnkit model file, or a training run's directory "
+                                   "(lm, classify, tag), to ONNX (opset 14).")
     p.add_argument("format", choices=["onnx"], help="target format")
-    p.add_argument("model", help="rnnkit model file (saved with rnnkit.io.save)")
+    p.add_argument("model", help="rnnkit model file (saved with rnnkit.io.save) or a training run's directory")
     p.add_argument("out", help="output path, e.g. model.onnx")
+    p.add_argument("--initial-state", action="store_true",
+                   help="add graph inputs h0 (and c0 for LSTM), shape (layers*directions, B, hidden)")
+    p.add_argument("--float64", action="store_true",
+                   help="write a float64 graph (ONNX Runtime's CPU recurrent kernels run float32 only)")
     p.set_defaults(func=run)
+
+
+def load_run(path):
+    """The exportable model of a training run's directory: a LanguageModel,
+    SequenceClassifier or SequenceTagger with its last checkpoint's weights."""
+    from ..runs import RunDir
+
+    run = RunDir(path, create=False)
+    if not os.path.exists(run.file("config.json")):
+        if os.path.exists(run.file("model.rnnkit")):
+            raise ValueError(f"{path} holds a forecaster or anomaly detector (model.rnnkit); those have no "
+                             "ONNX export (export supports lm, classify and tag runs, and model files)")
+        raise ValueError(f"{path} is not a training run directory (no config.json); pass the --out directory "
+                         "of `rnnkit lm|classify|tag train` or a model file")
+    config = run.read_config()
+    task = config.get("task")
+    if task is None and isinstance(config.get("model"), dict) and config["model"].get("vocab"):
+        task = "lm"
+    if task not in ("lm", "classify", "tag"):
+        what = f"a {task!r} run" if task else "an unknown kind of run"
+        raise ValueError(f"{path} holds {what}; ONNX export supports lm, classify and tag runs"
+                         + (" (a seq2seq model decodes token by token in a search loop, which is not exported)"
+                            if task == "seq2seq" else ""))
+    if not run.has_checkpoint():
+        raise FileNotFoundError(f"{run.file('checkpoint.npz')} does not exist; the run saved no weights yet, "
+                                "train it (or let it reach its first checkpoint) before exporting")
+    if task == "lm":
+        from ..models.language_model import LanguageModel
+        return LanguageModel.load(run)
+    from . import _estimator_cli
+    from .classify import ClassifyTask
+    from .tag import TagTask
+    est, _ = _estimator_cli.load(ClassifyTask() if task == "classify" else TagTask(), path)
+    return est
+
+
+def load_model_file(path):
+    """A model file: ``rnnkit.io.save`` (kind "model") or a classifier/tagger's
+    own ``save`` (kind "sequence-estimator")."""
+    from ..io import load
+    from ..io.files import read_file
+
+    header, _ = read_file(path)
+    if header.get("kind") == "sequence-estimator":
+        from ..models import SequenceClassifier, SequenceTagger
+        cls = {c.__name__: c for c in (SequenceClassifier, SequenceTagger)}.get(header["config"].get("class"))
+        if cls is None:
+            raise ValueError(f"{path} holds a {header['config'].get('class')}; ONNX export supports layers, "
+                             "TokenRNN, SequenceClassifier and SequenceTagger files")
+        return cls.load(path)
+    return load(path)
 
 
 def run(args):
     from ..interop.onnx_export import OPSET, to_onnx
-    import os
 
-    from ..io import load
-
-    if os.path.isdir(args.model):
-        raise ValueError(f"{args.model} is a directory; exporting a training run's directory is not supported "
-                         "yet, pass a model file saved with rnnkit.io.save")
-    model = to_onnx(load(args.model), args.out)
+    obj = load_run(args.model) if os.path.isdir(args.model) else load_model_file(args.model)
+    model = to_onnx(obj, args.out, initial_states=args.initial_state,
+                    dtype="float64" if args.float64 else "float32")
     ops = sorted({n.op_type for n in model.graph.node})
-    print(f"wrote {args.out} (ONNX opset {OPSET}; operators: {', '.join(ops)})")
+    ins = ", ".join(i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer})
+    print(f"wrote {args.out} (ONNX opset {OPSET}; inputs: {ins}; operators: {', '.join(ops)})")
     return 0

@@ -19,7 +19,8 @@ from ..recurrent import GRU, LSTM, RNN
 RECURRENT = ("RNN", "LSTM", "GRU")
 SUPPORTED = RECURRENT + ("Gather", "MatMul", "Add", "Sub", "Mul", "Div", "Gemm", "Softmax", "LogSoftmax",
                          "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice", "Shape",
-                         "Constant", "ConstantOfShape", "Cast", "Identity", "Tanh", "Sigmoid", "Relu", "Flatten")
+                         "Constant", "ConstantOfShape", "Cast", "Identity", "Tanh", "Sigmoid", "Relu", "Flatten",
+                         "Range", "Less", "Where", "ReduceSum", "ReduceMax")
 _FROM_ONNX = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2], "RNN": [0]}
 _DEFAULT_ACTS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
 
@@ -253,6 +254,18 @@ class OnnxGraph:
         if op == "Flatten":
             axis = a.get("axis", 1)
             return [ins[0].reshape(int(np.prod(ins[0].shape[:axis])), -1)]
+        if op == "Range":
+            start, limit, delta = (np.asarray(v).reshape(-1)[0] for v in ins[:3])
+            return [np.arange(start, limit, delta).astype(np.result_type(ins[0], ins[1], ins[2]))]
+        if op == "Less":
+            return [np.less(ins[0], ins[1])]
+        if op == "Where":
+            return [np.where(ins[0], ins[1], ins[2]).astype(np.result_type(ins[1], ins[2]), copy=False)]
+        if op in ("ReduceSum", "ReduceMax"):
+            axes = ins[1] if op == "ReduceSum" and len(ins) > 1 and ins[1] is not None else a.get("axes")
+            axes = None if axes is None or len(axes) == 0 else tuple(int(x) for x in axes)
+            f = np.sum if op == "ReduceSum" else np.max
+            return [f(ins[0], axis=axes, keepdims=bool(a.get("keepdims", 1))).astype(ins[0].dtype, copy=False)]
         raise UnsupportedOnnxError(f"operator {op} is not supported")  # pragma: no cover
 
 
