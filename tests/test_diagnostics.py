@@ -52,7 +52,10 @@ def test_step_metrics_reports_clipping_and_lags():
     hist = {}
     m = step_metrics(layer, grad_norm=3.0, clip_norm=1.0, history=hist)
     assert m["clipped"] is True and m["grad_norm_clipped"] == 1.0 and m["clip_rate"] == 1.0
-    assert len(m["dh_norms"]) == 6 and m["dh_norms"][0] == pytest.approx(float(layer.grad_norms_["l0"][-1]))
+    assert list(m["dh_norms"]) == ["l0"] and len(m["dh_norms"]["l0"]) == 6
+    # lag 0 is the last step, whose gradient is dy[:, -1] alone: ‖(1, 1, 1)‖ = √3
+    assert m["dh_norms"]["l0"][0] == pytest.approx(np.sqrt(3), rel=1e-4)
+    assert m["dh_norms"]["l0"][1] == pytest.approx(float(layer.grad_norms_["l0"][-2]), rel=1e-4)
     m = step_metrics(layer, grad_norm=0.5, clip_norm=1.0, history=hist)
     assert m["clipped"] is False and m["clip_rate"] == 0.5
 
