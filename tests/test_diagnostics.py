@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.diagnostics import (feature_search, forget_gate_mean, gate_activations, gate_saturation,
+from rnnkit.diagnostics import (feature_search, forget_gate_mean, gate_activations, gate_metrics, gate_saturation,
                                 gradflow_experiment, step_metrics, text_features)
 
 
@@ -71,3 +71,52 @@ def test_text_features_and_search_find_a_unit_copying_a_feature():
     acts[:, 3] = feats["inside brackets"] + 0.01 * rng.normal(size=len(text))
     best = feature_search(acts, feats)
     assert best["inside brackets"][0][0] == 3 and best["inside brackets"][0][1] > 0.99
+
+
+def test_step_metrics_records_every_layer_and_direction():
+    T, B, H = 5, 3, 4
+    layer = rnnkit.LSTM(2, H, num_layers=2, bidirectional=True, seed=0)
+    layer.record_grad_norms = True
+    rng = np.random.default_rng(1)
+    y, _ = layer(rng.normal(size=(T, B, 2)).astype(np.float32))
+    dy = rng.normal(size=y.shape).astype(np.float32)                   # (T, B, 2H)
+    layer.backward(dy)
+    dh = step_metrics(layer)["dh_norms"]
+    assert sorted(dh) == ["l0", "l0_reverse", "l1", "l1_reverse"] and all(len(v) == T for v in dh.values())
+    # the top layer's last state in each direction gets only the output gradient of its own step
+    fwd_last = np.linalg.norm(dy[-1, :, :H], axis=1).mean()            # forward direction, t = T-1 (lag 0)
+    rev_last = np.linalg.norm(dy[0, :, H:], axis=1).mean()             # reverse direction ends at t = 0 (lag T-1)
+    assert dh["l1"][0] == pytest.approx(fwd_last, rel=1e-4)
+    assert dh["l1_reverse"][T - 1] == pytest.approx(rev_last, rel=1e-4)
+
+
+def test_forget_gate_mean_is_sigmoid_of_the_bias_when_weights_are_zero():
+    layer = rnnkit.LSTM(3, 4, num_layers=2, bidirectional=True, seed=0)
+    for v in layer.params.values():
+        v[...] = 0
+    bias = {"l0": 0.7, "l0_reverse": -1.5, "l1": 3.0, "l1_reverse": 0.0}
+    for key, b in bias.items():
+        layer.params["bias_ih_" + key][4:8] = b                        # forget block (i, f, g, o)
+    layer(np.random.default_rng(0).normal(size=(6, 2, 3)).astype(np.float32))
+    m = gate_metrics(layer)
+    for key, b in bias.items():
+        np.testing.assert_allclose(m["forget_gate_mean"][key], np.full(6, 1 / (1 + np.exp(-b))), rtol=1e-4)  # 5 digits kept
+    # i and o have zero pre-activation: sigmoid(0) = 0.5, never saturated
+    assert m["gate_saturation"]["l1"]["i"] == {"low": 0.0, "high": 0.0}
+
+
+def test_huge_forget_bias_keeps_the_forget_gate_open_and_saturated():
+    layer = rnnkit.LSTM(3, 8, forget_bias=30.0, seed=0)
+    layer(np.random.default_rng(0).normal(size=(20, 4, 3)).astype(np.float32))
+    f = forget_gate_mean(layer)
+    assert f.shape == (20,) and f.min() > 0.999
+    assert gate_saturation(layer)["f"]["high"] == 1.0
+    closed = rnnkit.LSTM(3, 8, forget_bias=-30.0, seed=0)
+    closed(np.random.default_rng(0).normal(size=(20, 4, 3)).astype(np.float32))
+    assert forget_gate_mean(closed).max() < 1e-3
+
+
+def test_plain_rnn_has_no_gate_metrics():
+    layer = rnnkit.RNN(2, 3, seed=0)
+    layer(np.ones((4, 1, 2), np.float32))
+    assert gate_metrics(layer) == {}

@@ -68,12 +68,14 @@ def gate_metrics(layer, low=0.05, high=0.95):
     dict is empty.  Meant for a training step's metric line.
     """
     sat, fmean = {}, {}
+    if not set(gate_names(layer)) - {"g", "n", "h"}:
+        return {}                                   # no sigmoid gates (plain RNN)
     for key, k, d in _keys(layer):
         s = gate_saturation(layer, low, high, k, d)
         if s:
             sat[key] = {g: {n: float(f"{v:.4g}") for n, v in lh.items()} for g, lh in s.items()}
         if {"f", "z"} & set(gate_names(layer)):
-            fmean[key] = [float(f"{v:.4g}") for v in forget_gate_mean(layer, k, d)]
+            fmean[key] = [float(f"{v:.5g}") for v in forget_gate_mean(layer, k, d)]
     out = {}
     if sat:
         out["gate_saturation"] = sat
