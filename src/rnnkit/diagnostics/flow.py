@@ -62,7 +62,7 @@ CELLS = {"rnn_tanh": ("RNN", {"nonlinearity": "tanh"}), "rnn_relu": ("RNN", {"no
          "gru": ("GRU", {}), "sgru": ("SimpleGRU", {})}
 
 
-def _make(cell, hidden, seed):
+def _make(cell, hidden, seed, dtype=np.float32):
     from .. import recurrent
     from ..layers import Dense
 
@@ -70,9 +70,18 @@ def _make(cell, hidden, seed):
         raise ValueError(f"unknown cell {cell!r}; use one of {', '.join(CELLS)}")
     cls, kw = CELLS[cell]
     rng = np.random.default_rng(seed)
-    layer = getattr(recurrent, cls)(2, hidden, batch_first=True, seed=rng, **kw)
+    layer = getattr(recurrent, cls)(2, hidden, batch_first=True, seed=rng, dtype=dtype, **kw)
     layer.record_grad_norms = True
-    return layer, Dense(hidden, 1, seed=rng)
+    return layer, Dense(hidden, 1, seed=rng, dtype=dtype)
+
+
+def _probe(cell, layer, head, x, y):
+    """``(loss, ‖∂L_T/∂h_t‖ (T,))`` measured on a float64 copy of the trained net,
+    so that flows below float32's range (1e-38) are still numbers, not 0."""
+    twin, twin_head = _make(cell, layer.hidden_size, 0, dtype=np.float64)
+    twin.load_state_dict({k: v.astype(np.float64) for k, v in layer.state_dict().items()})
+    twin_head.load_state_dict({k: v.astype(np.float64) for k, v in head.state_dict().items()})
+    return _pass(twin, twin_head, x.astype(np.float64), y.astype(np.float64))
 
 
 def _pass(layer, head, x, y, backward=True):
@@ -102,9 +111,10 @@ def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"
     gets a one-layer recurrent net of ``hidden`` units and a linear read-out of
     the last state, trained for ``steps`` Adam steps (``lr``; global-norm
     clipping at ``clip_norm``, or none when ``None``) on fresh batches of
-    ``batch`` sequences.  ``‖∂L_T/∂h_t‖`` is the batch mean over a fixed probe
-    set of ``n_test`` held-out sequences, at initialisation and after training;
-    the ratio is ``‖∂L_T/∂h_1‖ / ‖∂L_T/∂h_T‖``.
+    ``batch`` sequences (float32).  ``‖∂L_T/∂h_t‖`` is the batch mean over a
+    fixed probe set of ``n_test`` held-out sequences, at initialisation and
+    after training, measured in float64 on a copy of the net (so that tiny
+    flows do not underflow to 0); the ratio is ``‖∂L_T/∂h_1‖ / ‖∂L_T/∂h_T‖``.
 
     Returns ``{cell: {"init" (T,), "trained" (T,), "ratio_init", "ratio_trained",
     "test_mse_init", "test_mse" (held-out MSE after training; the constant answer
@@ -121,7 +131,7 @@ def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"
         t0 = time.perf_counter()
         data_rng = np.random.default_rng(seed + 1000)           # same training batches for every cell
         layer, head = _make(cell, hidden, seed)
-        mse_init, init = _pass(layer, head, xe, ye)
+        mse_init, init = _probe(cell, layer, head, xe, ye)
         params = {**{"rnn." + k: v for k, v in layer.params.items()},
                   **{"head." + k: v for k, v in head.params.items()}}
         opt = Adam(params, lr=lr)
@@ -140,7 +150,7 @@ def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"
                 clipped += clip_grad_norm(grads, clip_norm) > clip_norm
             opt.step(grads)
             losses.append(loss)
-        test_mse, trained = _pass(layer, head, xe, ye)
+        test_mse, trained = _probe(cell, layer, head, xe, ye)
         n = len(losses)
         r = {"init": init, "trained": trained, "ratio_init": _ratio(init), "ratio_trained": _ratio(trained),
              "test_mse_init": mse_init, "test_mse": test_mse,
