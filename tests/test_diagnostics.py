@@ -120,3 +120,16 @@ def test_plain_rnn_has_no_gate_metrics():
     layer = rnnkit.RNN(2, 3, seed=0)
     layer(np.ones((4, 1, 2), np.float32))
     assert gate_metrics(layer) == {}
+
+
+def test_gradflow_experiment_reports_test_mse_and_flow_history():
+    r = gradflow_experiment(cells=("lstm_fb0", "rnn_relu"), T=12, hidden=4, batch=4, steps=3, n_test=8,
+                            record_every=1)
+    for res in r.values():
+        assert res["steps_run"] == 3 and res["history"]["step"] == [0, 1, 2]
+        assert all(len(row) == 12 for row in res["history"]["dh_norms"]) and len(res["loss_curve"]) == 3
+        assert res["ratio_init"] == pytest.approx(res["init"][0] / res["init"][-1])
+        assert np.isfinite(res["test_mse"]) and np.isfinite(res["test_mse_init"])
+    # without clipping nothing is clipped
+    r = gradflow_experiment(cells=("gru",), T=6, hidden=3, batch=2, steps=2, n_test=4, clip_norm=None)
+    assert r["gru"]["clip_rate"] == 0

@@ -121,7 +121,9 @@ def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"
     scores 1/6 ≈ 0.167), "loss_first", "loss_last" (mean train MSE of the first
     and last 10 steps), "clip_rate", "steps_run" (fewer than ``steps`` if the
     loss became non-finite), "history" ({"step": [...], "dh_norms": [[lag 0..T-1], ...]}
-    every ``record_every`` steps, from the training batches), "seconds"}}``.
+    every ``record_every`` steps, from the training batches), "loss_curve" (mean
+    train MSE of each block of ``record_every`` steps), "solved_step" (end of the
+    first block whose mean train MSE is below 0.05, or ``None``), "seconds"}}``.
     """
     from ..optim import Adam, clip_grad_norm
 
@@ -152,17 +154,22 @@ def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"
             losses.append(loss)
         test_mse, trained = _probe(cell, layer, head, xe, ye)
         n = len(losses)
+        w = max(record_every, 1)
+        curve = [float(np.mean(losses[i:i + w])) for i in range(0, n, w)]
+        solved = next((i * w + w for i, v in enumerate(curve) if v < 0.05), None)
         r = {"init": init, "trained": trained, "ratio_init": _ratio(init), "ratio_trained": _ratio(trained),
              "test_mse_init": mse_init, "test_mse": test_mse,
              "loss_first": float(np.mean(losses[:10])) if losses else float("nan"),
              "loss_last": float(np.mean(losses[-10:])) if losses else float("nan"),
              "clip_rate": clipped / max(n, 1), "steps_run": n, "history": hist,
+             "loss_curve": curve, "solved_step": solved,
              "seconds": time.perf_counter() - t0}
         out[cell] = r
         if log:
             log(f"{cell:9s} ratio |dL/dh_1|/|dL/dh_T| init {r['ratio_init']:.3e}  trained "
                 f"{r['ratio_trained']:.3e}  test MSE {mse_init:.4f} -> {test_mse:.4f}  "
-                f"clip rate {r['clip_rate']:.2f}  {n} steps ({r['seconds']:.1f}s)")
+                f"clip rate {r['clip_rate']:.2f}  {n} steps, train MSE < 0.05 by step {solved} "
+                f"({r['seconds']:.1f}s)")
     return out
 
 
