@@ -226,6 +226,13 @@ def gradflow_section(gf):
     for key in ("init", "trained"):
         series = {c: (list(range(len(r[key]))), r[key][::-1]) for c, r in gf["cells"].items()}
         plots.append(line_chart(series, f"‖∂L_T/∂h_t‖ vs T − t ({key})", xlabel="T − t", ylabel="norm", logy=True))
+    curves = {}
+    for c, r in gf["cells"].items():
+        if r.get("loss_curve"):
+            w = -(-r["steps_run"] // len(r["loss_curve"]))            # block width (ceil)
+            curves[c] = ([min((i + 1) * w, r["steps_run"]) for i in range(len(r["loss_curve"]))], r["loss_curve"])
+    if curves:
+        plots.append(line_chart(curves, "train MSE during training (block means)", ylabel="MSE", logy=True))
     for name, cells in gf.get("extras", {}).items():
         s += f"<h3>{e(name.replace('_', ' '))}</h3>" + _gradflow_table(cells)
         series = {c: (list(range(len(r["trained"]))), r["trained"][::-1]) for c, r in cells.items()}
