@@ -1,8 +1,8 @@
-"""Gradient flow through time at T=100 (adding problem), run by hand (about 10 minutes on 2 cores).
+"""Gradient flow through time at T=100 (adding problem), run by hand (about 14 minutes on 2 shared cores).
 
     PYTHONPATH=src nice -n 19 python benchmarks/gradflow_experiment.py [OUT_DIR] [rnnkit gradflow options]
 
-Same as ``rnnkit gradflow --out OUT_DIR`` (defaults: T=100, hidden 32, batch 64, 1000 Adam
+Same as ``rnnkit gradflow --out OUT_DIR`` (defaults: T=100, hidden 32, batch 64, 1500 Adam
 steps at lr 1e-2, clip 1.0, cells rnn_tanh rnn_relu lstm gru lstm_fb0, then the same without
 clipping); then renders the results into OUT_DIR/report.html.
 """

@@ -13,7 +13,7 @@ def register(sub):
                                    "with and without gradient clipping.  Writes gradflow.png, gradflow_noclip.png "
                                    "and gradflow.json; `rnnkit report OUT` renders them.")
     p.add_argument("--T", type=int, default=100, help="sequence length (default: 100)")
-    p.add_argument("--steps", type=int, default=1000, help="Adam steps per cell (default: 1000)")
+    p.add_argument("--steps", type=int, default=1500, help="Adam steps per cell (default: 1500)")
     p.add_argument("--hidden", type=int, default=32)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-2)

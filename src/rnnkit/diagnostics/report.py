@@ -81,7 +81,7 @@ def _flow_section(rows):
         plots.append(heatmap(m, f"gradient flow, layer {key}: step × lag", "lag T − 1 − t",
                              f"training step {vals[0][0]} … {vals[-1][0]}"))
     return (f"<p>Batch-mean ‖∂L/∂h<sub>t</sub>‖ at each position of the window (columns: lag T − 1 − t, "
-            f"0 = last step), for {len(dh)} logged training steps (rows, top = first); colour on a log scale.  "
+            f"0 = last step), for {len(dh)} logged training steps (rows, top = first); colour on a log scale; white = exactly 0.  "
             "A plain RNN's row fades to the right (vanishing gradient); gated cells stay bright.</p>"
             "<div class='plots'>" + "".join(plots) + "</div>")
 
@@ -241,9 +241,12 @@ def gradflow_section(gf):
     for c, r in gf["cells"].items():
         h = r.get("history") or {}
         if h.get("dh_norms"):
-            plots.append(heatmap(np.asarray(h["dh_norms"], float), f"{c}: training step × lag",
-                                 "lag T − t", f"step {h['step'][0]} … {h['step'][-1]}", width=380, height=240))
-    return s + "<div class='plots'>" + "".join(plots) + "</div>"
+            rows = _rows_subsample(list(zip(h["step"], h["dh_norms"])), limit=40)
+            plots.append(heatmap(np.asarray([v for _, v in rows], float), f"{c}: training step × lag",
+                                 "lag T − t", f"step {rows[0][0]} … {rows[-1][0]}", width=380, height=240))
+    return (s + "<div class='plots'>" + "".join(plots) + "</div><p>Heatmaps: batch-mean ‖∂L_T/∂h_t‖ of the "
+            "training batches (float32), every 20 steps (rows, top = first) by lag T − t (columns); colour on a "
+            "log scale; white = exactly 0 (underflow).</p>")
 
 
 def write_report(run_dir):
