@@ -133,3 +133,14 @@ def test_gradflow_experiment_reports_test_mse_and_flow_history():
     # without clipping nothing is clipped
     r = gradflow_experiment(cells=("gru",), T=6, hidden=3, batch=2, steps=2, n_test=4, clip_norm=None)
     assert r["gru"]["clip_rate"] == 0
+
+
+@pytest.mark.parametrize("cls", [rnnkit.LSTM, rnnkit.GRU])
+def test_gate_metrics_read_after_backward_match_those_after_forward(cls):
+    """Training loops read gate statistics after BPTT; reused buffers must not have changed them."""
+    layer = cls(3, 5, num_layers=2, seed=0)
+    layer.record_grad_norms = True
+    y, _ = layer(np.random.default_rng(0).normal(size=(7, 4, 3)).astype(np.float32))
+    before = gate_metrics(layer)
+    layer.backward(np.ones_like(y))
+    assert gate_metrics(layer) == before and len(before["forget_gate_mean"]) == 2
