@@ -63,6 +63,9 @@ def line_chart(series, title, xlabel="step", ylabel="", logy=False, width=560, h
                      if y is not None and np.isfinite(y) and (not logy or y > 0))
         if d:
             parts.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{d}"/>')
+            if d.count(" ") < 2:                      # one or two points: a line would hide them
+                parts += [f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="3" fill="{c}"/>'
+                          for p in d.split(" ")]
         parts.append(f'<rect x="{ml + pw - 150}" y="{mt + 6 + 14 * i}" width="10" height="3" fill="{c}"/>'
                      f'<text x="{ml + pw - 136}" y="{mt + 10 + 14 * i}" font-size="10" '
                      f'style="paint-order:stroke" stroke="#fff" stroke-width="3">{e(label)}</text>')
