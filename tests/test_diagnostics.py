@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit.diagnostics import (feature_search, forget_gate_mean, gate_activations, gate_saturation,
+from rnnkit.diagnostics import (feature_search, forget_gate_mean, gate_activations, gate_metrics, gate_saturation,
                                 gradflow_experiment, step_metrics, text_features)
 
 
@@ -52,7 +52,10 @@ def test_step_metrics_reports_clipping_and_lags():
     hist = {}
     m = step_metrics(layer, grad_norm=3.0, clip_norm=1.0, history=hist)
     assert m["clipped"] is True and m["grad_norm_clipped"] == 1.0 and m["clip_rate"] == 1.0
-    assert len(m["dh_norms"]) == 6 and m["dh_norms"][0] == pytest.approx(float(layer.grad_norms_["l0"][-1]))
+    assert list(m["dh_norms"]) == ["l0"] and len(m["dh_norms"]["l0"]) == 6
+    # lag 0 is the last step, whose gradient is dy[:, -1] alone: ‖(1, 1, 1)‖ = √3
+    assert m["dh_norms"]["l0"][0] == pytest.approx(np.sqrt(3), rel=1e-4)
+    assert m["dh_norms"]["l0"][1] == pytest.approx(float(layer.grad_norms_["l0"][-2]), rel=1e-4)
     m = step_metrics(layer, grad_norm=0.5, clip_norm=1.0, history=hist)
     assert m["clipped"] is False and m["clip_rate"] == 0.5
 
@@ -68,3 +71,76 @@ def test_text_features_and_search_find_a_unit_copying_a_feature():
     acts[:, 3] = feats["inside brackets"] + 0.01 * rng.normal(size=len(text))
     best = feature_search(acts, feats)
     assert best["inside brackets"][0][0] == 3 and best["inside brackets"][0][1] > 0.99
+
+
+def test_step_metrics_records_every_layer_and_direction():
+    T, B, H = 5, 3, 4
+    layer = rnnkit.LSTM(2, H, num_layers=2, bidirectional=True, seed=0)
+    layer.record_grad_norms = True
+    rng = np.random.default_rng(1)
+    y, _ = layer(rng.normal(size=(T, B, 2)).astype(np.float32))
+    dy = rng.normal(size=y.shape).astype(np.float32)                   # (T, B, 2H)
+    layer.backward(dy)
+    dh = step_metrics(layer)["dh_norms"]
+    assert sorted(dh) == ["l0", "l0_reverse", "l1", "l1_reverse"] and all(len(v) == T for v in dh.values())
+    # the top layer's last state in each direction gets only the output gradient of its own step
+    fwd_last = np.linalg.norm(dy[-1, :, :H], axis=1).mean()            # forward direction, t = T-1 (lag 0)
+    rev_last = np.linalg.norm(dy[0, :, H:], axis=1).mean()             # reverse direction ends at t = 0 (lag T-1)
+    assert dh["l1"][0] == pytest.approx(fwd_last, rel=1e-4)
+    assert dh["l1_reverse"][T - 1] == pytest.approx(rev_last, rel=1e-4)
+
+
+def test_forget_gate_mean_is_sigmoid_of_the_bias_when_weights_are_zero():
+    layer = rnnkit.LSTM(3, 4, num_layers=2, bidirectional=True, seed=0)
+    for v in layer.params.values():
+        v[...] = 0
+    bias = {"l0": 0.7, "l0_reverse": -1.5, "l1": 3.0, "l1_reverse": 0.0}
+    for key, b in bias.items():
+        layer.params["bias_ih_" + key][4:8] = b                        # forget block (i, f, g, o)
+    layer(np.random.default_rng(0).normal(size=(6, 2, 3)).astype(np.float32))
+    m = gate_metrics(layer)
+    for key, b in bias.items():
+        np.testing.assert_allclose(m["forget_gate_mean"][key], np.full(6, 1 / (1 + np.exp(-b))), rtol=1e-4)  # 5 digits kept
+    # i and o have zero pre-activation: sigmoid(0) = 0.5, never saturated
+    assert m["gate_saturation"]["l1"]["i"] == {"low": 0.0, "high": 0.0}
+
+
+def test_huge_forget_bias_keeps_the_forget_gate_open_and_saturated():
+    layer = rnnkit.LSTM(3, 8, forget_bias=30.0, seed=0)
+    layer(np.random.default_rng(0).normal(size=(20, 4, 3)).astype(np.float32))
+    f = forget_gate_mean(layer)
+    assert f.shape == (20,) and f.min() > 0.999
+    assert gate_saturation(layer)["f"]["high"] == 1.0
+    closed = rnnkit.LSTM(3, 8, forget_bias=-30.0, seed=0)
+    closed(np.random.default_rng(0).normal(size=(20, 4, 3)).astype(np.float32))
+    assert forget_gate_mean(closed).max() < 1e-3
+
+
+def test_plain_rnn_has_no_gate_metrics():
+    layer = rnnkit.RNN(2, 3, seed=0)
+    layer(np.ones((4, 1, 2), np.float32))
+    assert gate_metrics(layer) == {}
+
+
+def test_gradflow_experiment_reports_test_mse_and_flow_history():
+    r = gradflow_experiment(cells=("lstm_fb0", "rnn_relu"), T=12, hidden=4, batch=4, steps=3, n_test=8,
+                            record_every=1)
+    for res in r.values():
+        assert res["steps_run"] == 3 and res["history"]["step"] == [0, 1, 2]
+        assert all(len(row) == 12 for row in res["history"]["dh_norms"]) and len(res["loss_curve"]) == 3
+        assert res["ratio_init"] == pytest.approx(res["init"][0] / res["init"][-1])
+        assert np.isfinite(res["test_mse"]) and np.isfinite(res["test_mse_init"])
+    # without clipping nothing is clipped
+    r = gradflow_experiment(cells=("gru",), T=6, hidden=3, batch=2, steps=2, n_test=4, clip_norm=None)
+    assert r["gru"]["clip_rate"] == 0
+
+
+@pytest.mark.parametrize("cls", [rnnkit.LSTM, rnnkit.GRU])
+def test_gate_metrics_read_after_backward_match_those_after_forward(cls):
+    """Training loops read gate statistics after BPTT; reused buffers must not have changed them."""
+    layer = cls(3, 5, num_layers=2, seed=0)
+    layer.record_grad_norms = True
+    y, _ = layer(np.random.default_rng(0).normal(size=(7, 4, 3)).astype(np.float32))
+    before = gate_metrics(layer)
+    layer.backward(np.ones_like(y))
+    assert gate_metrics(layer) == before and len(before["forget_gate_mean"]) == 2

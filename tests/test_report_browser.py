@@ -11,12 +11,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from rnnkit.diagnostics import activation_page, gate_saturation, step_metrics, write_report
+from rnnkit.cli import main
+from rnnkit.diagnostics import activation_page, write_report
 from rnnkit.diagnostics.activation import hidden_states
-from rnnkit.models import TokenRNN
-from rnnkit.optim import Adam
-from rnnkit.runs import RunDir
-from rnnkit.train import fit_stream
+from rnnkit.models.language_model import LanguageModel
 
 TEXT = ('def f(x):\n    if x:\n        return "yes (x)"\n    return [x, "no"]\n' * 6)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -33,7 +31,7 @@ def _chromium():
     return exe
 
 
-def _open(exe, page, tmp_path, tag):
+def _open(exe, page, tmp_path, tag, height=1600):
     """Load ``page``: return (dom, console lines); save a screenshot."""
     ud = tmp_path / f"profile-{tag}"
     url = "file://" + os.path.abspath(page)
@@ -41,7 +39,7 @@ def _open(exe, page, tmp_path, tag):
                           "--dump-dom", url], capture_output=True, text=True, timeout=120)
     console = [ln for ln in run.stderr.splitlines() if ":CONSOLE" in ln]
     shot = tmp_path / f"{tag}.png"
-    subprocess.run([exe, *FLAGS, f"--user-data-dir={ud}", f"--screenshot={shot}", "--window-size=1200,1600",
+    subprocess.run([exe, *FLAGS, f"--user-data-dir={ud}", f"--screenshot={shot}", f"--window-size=1200,{height}",
                     url], capture_output=True, text=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 5000, "no screenshot written"
     if SHOTS:
@@ -52,32 +50,19 @@ def _open(exe, page, tmp_path, tag):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A short character-model training run written like a real one."""
+    """A real ``rnnkit lm train --record-gradflow`` run, plus a tiny ``rnnkit gradflow`` in the same folder."""
     root = tmp_path_factory.mktemp("run")
-    chars = sorted(set(TEXT))
-    ids = np.array([chars.index(c) for c in TEXT])
-    net = TokenRNN(len(chars), hidden_size=24, cell="lstm", seed=0)
-    net.rnn.record_grad_norms = True
-    opt = Adam(net.named_parameters(), lr=1e-2)
-    run = RunDir(root / "run")
-    run.write_config({"cell": "lstm", "hidden_size": 24, "k1": 25, "clip_norm": 1.0, "vocab": len(chars)})
-    hist, step = {}, [0]
-
-    def cb(w, loss, norm):
-        step[0] += 1
-        m = step_metrics(net, norm, 1.0, hist)
-        m["gate_saturation"] = gate_saturation(net.rnn)
-        run.log(step=step[0], loss=float(loss), tokens_per_s=1000.0 + step[0], **m)
-
-    x, y = ids[None, :-1], ids[None, 1:]
-    for epoch in range(4):
-        losses, _ = fit_stream(net, x, y, opt, k1=25, clip_norm=1.0, callback=cb)
-        run.log(step=step[0], loss=float(np.mean(losses)), val_loss=float(np.mean(losses)) + 0.05)
-    run.save_checkpoint(net, opt, step[0])
-    run.plot_losses()
-    with open(run.file("samples.txt"), "w") as f:
-        f.write('def f(x):\n    return "<sample & escape test>"\n')
-    return net, chars, run.path
+    data = root / "train.txt"
+    data.write_text(TEXT * 5, encoding="utf-8")
+    run_dir = root / "run"
+    assert main(["lm", "train", "--data", str(data), "--level", "char", "--cell", "lstm", "--hidden", "24",
+                 "--layers", "2", "--embed", "8", "--seq-len", "16", "--batch", "4", "--steps", "40",
+                 "--clip", "0.5", "--eval-every", "10", "--record-gradflow", "--no-progress",
+                 "--out", str(run_dir)]) == 0
+    assert main(["gradflow", "--T", "20", "--steps", "20", "--hidden", "8", "--batch", "8", "--cells", "rnn_tanh",
+                 "lstm", "gru", "--out", str(run_dir)]) == 0
+    model = LanguageModel.load(str(run_dir))
+    return model, str(run_dir)
 
 
 def test_report_renders_whatever_the_run_has(tmp_path):
@@ -89,15 +74,20 @@ def test_report_renders_whatever_the_run_has(tmp_path):
 
 def test_report_and_activation_page_load_in_chromium(trained, tmp_path):
     exe = _chromium()
-    net, chars, run_dir = trained
+    model, run_dir = trained
+    with open(os.path.join(run_dir, "samples.txt"), "a", encoding="utf-8") as f:
+        f.write('"<sample & escape test>"\n')
     report = write_report(run_dir)
-    dom, console = _open(exe, report, tmp_path, "report")
+    dom, console = _open(exe, report, tmp_path, "report", height=5200)   # the whole page
     assert console == [], console
-    assert dom.count('<svg class="plot"') >= 5          # loss, grad norm, clip rate, heatmap, gates, speed
-    assert "gradient flow: step × lag" in dom and "&lt;sample &amp; escape test&gt;" in dom
-    assert "absent: val_loss" not in dom and "absent: dh_norms" not in dom
+    for title in ("train and validation loss", "global gradient norm (before / after clipping)", "clipping rate",
+                  "gradient flow, layer l0: step × lag", "gradient flow, layer l1: step × lag",
+                  "share of saturated gate units", "forget gate mean over time t in the window", "throughput",
+                  "‖∂L_T/∂h_t‖ vs T − t (init)", "lstm: training step × lag"):
+        assert re.search(r'<svg class="plot"[^>]*><title>' + re.escape(title), dom), title
+    assert "&lt;sample &amp; escape test&gt;" in dom and "absent:" not in dom
 
-    acts = hidden_states(net, [chars.index(c) for c in TEXT])
+    acts = hidden_states(model.net_, model.encode(TEXT))
     page = tmp_path / "activations.html"
     found = activation_page(TEXT, acts, str(page))
     dom, console = _open(exe, str(page), tmp_path, "activations")

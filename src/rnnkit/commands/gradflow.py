@@ -1,25 +1,37 @@
 """``rnnkit gradflow``: how far gradients reach back in time, per cell."""
 from __future__ import annotations
 
+from ..diagnostics.flow import CELLS
+
+DEFAULT_CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0")
+
 
 def register(sub):
     p = sub.add_parser("gradflow", help="plot ‖∂L_T/∂h_t‖ against T − t for RNN/LSTM/GRU on the adding problem",
-                       description="Measure gradient flow through time at initialisation and after short "
-                                   "training on the adding problem; also the effect of clipping and of the "
-                                   "LSTM forget-bias initialisation.  Writes gradflow.png and gradflow.json.")
+                       description="Measure gradient flow through time at initialisation and after training on "
+                                   "the adding problem (plain RNN tanh/relu, LSTM, GRU, LSTM with forget bias 0), "
+                                   "with and without gradient clipping.  Writes gradflow.png, gradflow_noclip.png "
+                                   "and gradflow.json; `rnnkit report OUT` renders them.")
     p.add_argument("--T", type=int, default=100, help="sequence length (default: 100)")
-    p.add_argument("--steps", type=int, default=150, help="training steps per cell (default: 150)")
+    p.add_argument("--steps", type=int, default=1500, help="Adam steps per cell (default: 1500)")
     p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip (default: 1.0)")
-    p.add_argument("--no-extras", action="store_true", help="skip the clipping and forget-bias comparisons")
+    p.add_argument("--cells", nargs="+", choices=sorted(CELLS), default=list(DEFAULT_CELLS), metavar="CELL",
+                   help=f"cells to run (default: {' '.join(DEFAULT_CELLS)}; also sgru)")
+    p.add_argument("--no-extras", action="store_true", help="skip the runs without clipping")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=".", help="output directory (default: current)")
     p.set_defaults(func=run)
 
 
+def _jsonable(results):
+    return {c: {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in d.items()} for c, d in results.items()}
+
+
 def run(args):
+    import datetime
     import json
     import os
 
@@ -28,25 +40,23 @@ def run(args):
     if args.T < 2 or args.steps < 0 or args.hidden < 1 or args.batch < 1 or args.clip <= 0:
         raise ValueError("--T must be ≥ 2, --steps ≥ 0, --hidden/--batch ≥ 1, --clip > 0")
     os.makedirs(args.out, exist_ok=True)
-    kw = dict(T=args.T, hidden=args.hidden, batch=args.batch, steps=args.steps, lr=args.lr, seed=args.seed,
-              log=print)
-    print(f"adding problem, T={args.T}, {args.steps} Adam steps per cell, clip {args.clip}")
+    kw = dict(cells=tuple(args.cells), T=args.T, hidden=args.hidden, batch=args.batch, steps=args.steps,
+              lr=args.lr, seed=args.seed, log=lambda m: print(m, flush=True))
+    print(f"adding problem, T={args.T}, {args.steps} Adam steps per cell (lr {args.lr}, batch {args.batch}), "
+          f"clip {args.clip}", flush=True)
     res = gradflow_experiment(clip_norm=args.clip, **kw)
+    files = [plot_gradflow(res, os.path.join(args.out, "gradflow.png"))]
     extras = {}
     if not args.no_extras:
-        print("-- without clipping:")
-        extras["no_clip"] = gradflow_experiment(cells=("rnn_tanh", "lstm"), clip_norm=None, **kw)
-        print("-- LSTM forget bias 0 (instead of 1):")
-        extras["lstm_forget_bias_0"] = gradflow_experiment(cells=("lstm",), clip_norm=args.clip,
-                                                           forget_bias=0.0, **kw)
-    png = plot_gradflow(res, os.path.join(args.out, "gradflow.png"))
-
-    def conv(r):
-        return {c: {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in d.items()} for c, d in r.items()}
-
-    data = {"T": args.T, "steps": args.steps, "clip": args.clip, "cells": conv(res),
-            "extras": {k: conv(v) for k, v in extras.items()}}
-    with open(os.path.join(args.out, "gradflow.json"), "w", encoding="utf-8") as fh:
+        print("-- without clipping:", flush=True)
+        extras["no_clip"] = gradflow_experiment(clip_norm=None, **kw)
+        files.append(plot_gradflow(extras["no_clip"], os.path.join(args.out, "gradflow_noclip.png"),
+                                   title="‖∂L_T/∂h_t‖ vs T − t, no clipping"))
+    data = {"T": args.T, "steps": args.steps, "hidden": args.hidden, "batch": args.batch, "lr": args.lr,
+            "clip": args.clip, "seed": args.seed, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "cells": _jsonable(res), "extras": {k: _jsonable(v) for k, v in extras.items()}}
+    files.append(os.path.join(args.out, "gradflow.json"))
+    with open(files[-1], "w", encoding="utf-8") as fh:
         json.dump(data, fh)
-    print(f"wrote {png} and {os.path.join(args.out, 'gradflow.json')}")
+    print("wrote " + ", ".join(files))
     return 0

@@ -37,6 +37,10 @@ def register(sub):
     t.add_argument("--checkpoint-every", type=int, default=100)
     t.add_argument("--resume", action="store_true", help="continue from RUN_DIR's last checkpoint")
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--record-gradflow", action="store_true",
+                   help="log per-step diagnostics into RUN_DIR/metrics.jsonl: gradient norm before/after "
+                        "clipping, clipped or not, ‖∂L/∂h_t‖ per layer and direction, gate saturation, "
+                        "forget-gate mean over time, step time (see `rnnkit report RUN_DIR`)")
     t.add_argument("--out", required=True, metavar="RUN_DIR")
     t.set_defaults(func=train)
 
@@ -85,6 +89,8 @@ def train(args):
         params = {k: v for k, v in cfg["model"].items() if k != "vocab"}
         if args.steps is not None:
             params["steps"] = args.steps
+        if args.record_gradflow:
+            params["record_gradflow"] = True
         model = LanguageModel(**params)
         model.fit(text, run=run, resume=True, minutes=args.minutes, checkpoint_every=args.checkpoint_every,
                   progress=not args.no_progress)
@@ -97,7 +103,8 @@ def train(args):
         model = LanguageModel(level=args.level, cell=args.cell, hidden_size=args.hidden, num_layers=args.layers,
                               embedding_dim=args.embed, seq_len=args.seq_len, batch_size=args.batch, lr=args.lr,
                               clip=args.clip, steps=steps, eval_every=args.eval_every,
-                              val_tokens=args.val_tokens, unknown=args.unknown, random_state=args.seed)
+                              val_tokens=args.val_tokens, unknown=args.unknown, random_state=args.seed,
+                              record_gradflow=args.record_gradflow)
         model.fit(text, run=run, minutes=args.minutes, checkpoint_every=args.checkpoint_every,
                   progress=not args.no_progress, run_config={"data": info})
     last = [m for m in model.history_ if "val_loss" in m]

@@ -3,10 +3,10 @@
 Imports here are light (NumPy only); matplotlib is imported inside functions.
 """
 from .flow import adding_problem, gradflow_experiment, step_metrics
-from .gates import forget_gate_mean, gate_activations, gate_names, gate_saturation
+from .gates import forget_gate_mean, gate_metrics, gate_activations, gate_names, gate_saturation
 from .activation import activation_page, feature_search, text_features
 from .report import write_report
 
 __all__ = ["adding_problem", "gradflow_experiment", "step_metrics", "forget_gate_mean",
-           "gate_activations", "gate_names", "gate_saturation", "activation_page",
+           "gate_activations", "gate_metrics", "gate_names", "gate_saturation", "activation_page",
            "feature_search", "text_features", "write_report"]

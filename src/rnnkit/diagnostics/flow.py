@@ -12,16 +12,23 @@ import time
 import numpy as np
 
 
+def _short(v):
+    """A float rounded to 5 significant digits (keeps metric lines short)."""
+    return float(f"{float(v):.5g}")
+
+
 def step_metrics(net, grad_norm=None, clip_norm=None, history=None):
     """Extra metrics for one training step, for ``RunDir.log(**metrics)``.
 
     Call after ``net.backward`` with ``record_grad_norms`` on (``net.rnn`` or
     ``net`` itself is the recurrent layer) and after clipping:
     ``grad_norm`` is the global norm before clipping (what ``clip_grad_norm``
-    returns).  Returns ``{"grad_norm", "grad_norm_clipped", "clipped",
-    "clip_rate" (running share, when ``history`` — a dict you keep — is given),
-    "dh_norms" (list over lags 0..T-1, layer l0, ‖∂L/∂h_{T-1-lag}‖)}``; keys are
-    left out when their inputs are absent.
+    returns), ``clip_norm`` the threshold (``None``: no clipping).  Returns
+    ``{"grad_norm", "grad_norm_clipped", "clipped", "clip_rate" (running share,
+    only when ``history`` — a dict you keep — is given), "dh_norms"}``, where
+    ``dh_norms`` is ``{"l{k}[_reverse]": [‖∂L/∂h_{T-1-lag}‖ for lag 0..T-1]}``,
+    one list per layer and direction, each the batch mean; keys are left out
+    when their inputs are absent.
     """
     out = {}
     if grad_norm is not None:
@@ -35,97 +42,134 @@ def step_metrics(net, grad_norm=None, clip_norm=None, history=None):
             history["clipped"] = history.get("clipped", 0) + int(clipped)
             out["clip_rate"] = history["clipped"] / history["n"]
     layer = getattr(net, "rnn", net)
-    norms = getattr(layer, "grad_norms_", {}).get("l0")
-    if norms is not None:
-        out["dh_norms"] = [float(v) for v in np.asarray(norms)[::-1]]
+    norms = getattr(layer, "grad_norms_", None)
+    if norms:
+        out["dh_norms"] = {k: [_short(v) for v in np.asarray(n)[::-1]] for k, n in sorted(norms.items())}
     return out
 
 
 def adding_problem(n, T, rng):
-    """The adding problem (Hochreiter & Schmidhuber 1997): ``x (n, T, 2)`` with
-    channel 0 uniform in [0, 1) and channel 1 marking two positions (one in each
-    half); target ``(n, 1, 1)`` the sum of the two marked values."""
-    x = np.zeros((n, T, 2), np.float32)
-    x[:, :, 0] = rng.random((n, T))
-    a = rng.integers(0, T // 2, n)
-    b = rng.integers(T // 2, T, n)
-    x[np.arange(n), a, 1] = 1.0
-    x[np.arange(n), b, 1] = 1.0
-    y = (x[np.arange(n), a, 0] + x[np.arange(n), b, 0]).reshape(n, 1, 1)
-    return x, y
+    """The adding problem at length ``T`` (see :func:`rnnkit.tasks.adding_problem`):
+    ``x (n, T, 2)``, target ``y (n, 1)``."""
+    from ..tasks import adding_problem as _adding
+
+    return _adding(n, T, rng)
 
 
-def _make(cell, hidden, seed, forget_bias=1.0):
+#: Cells the experiment knows: name -> (layer class name, constructor keywords).
+CELLS = {"rnn_tanh": ("RNN", {"nonlinearity": "tanh"}), "rnn_relu": ("RNN", {"nonlinearity": "relu"}),
+         "lstm": ("LSTM", {"forget_bias": 1.0}), "lstm_fb0": ("LSTM", {"forget_bias": 0.0}),
+         "gru": ("GRU", {}), "sgru": ("SimpleGRU", {})}
+
+
+def _make(cell, hidden, seed, dtype=np.float32):
+    from .. import recurrent
     from ..layers import Dense
-    from ..recurrent import GRU, LSTM, RNN
 
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}; use one of {', '.join(CELLS)}")
+    cls, kw = CELLS[cell]
     rng = np.random.default_rng(seed)
-    if cell in ("rnn_tanh", "rnn_relu"):
-        layer = RNN(2, hidden, nonlinearity=cell[4:], batch_first=True, seed=rng)
-    elif cell == "lstm":
-        layer = LSTM(2, hidden, batch_first=True, forget_bias=forget_bias, seed=rng)
-    elif cell == "gru":
-        layer = GRU(2, hidden, batch_first=True, seed=rng)
-    else:
-        raise ValueError(f"unknown cell {cell!r}; use rnn_tanh, rnn_relu, lstm or gru")
+    layer = getattr(recurrent, cls)(2, hidden, batch_first=True, seed=rng, dtype=dtype, **kw)
     layer.record_grad_norms = True
-    return layer, Dense(hidden, 1, seed=rng)
+    return layer, Dense(hidden, 1, seed=rng, dtype=dtype)
 
 
-def _pass(layer, head, x, y):
+def _probe(cell, layer, head, x, y):
+    """``(loss, ‖∂L_T/∂h_t‖ (T,))`` measured on a float64 copy of the trained net,
+    so that flows below float32's range (1e-38) are still numbers, not 0."""
+    twin, twin_head = _make(cell, layer.hidden_size, 0, dtype=np.float64)
+    twin.load_state_dict({k: v.astype(np.float64) for k, v in layer.state_dict().items()})
+    twin_head.load_state_dict({k: v.astype(np.float64) for k, v in head.state_dict().items()})
+    return _pass(twin, twin_head, x.astype(np.float64), y.astype(np.float64))
+
+
+def _pass(layer, head, x, y, backward=True):
+    """Forward (and BPTT) of the last-step read-out; returns ``(loss, ‖∂L_T/∂h_t‖ (T,))``."""
     from ..losses import mse
 
-    h, _ = layer.forward(x)
-    pred = head(h[:, -1:])
+    h, _ = layer.forward(x, keep_cache=backward)              # (B, T, H)
+    pred = head(h[:, -1])                                     # (B, 1)
     loss, dpred = mse(pred, y)
+    if not backward:
+        return float(loss), None
     dh = np.zeros_like(h)
-    dh[:, -1:] = head.backward(dpred)
+    dh[:, -1] = head.backward(dpred)
     layer.backward(dh)
     return float(loss), layer.grad_norms_["l0"].copy()
 
 
-def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru"), T=100, hidden=32, batch=32,
-                        steps=150, lr=3e-3, clip_norm=1.0, seed=0, forget_bias=1.0, log=None):
-    """Measure ``‖∂L_T/∂h_t‖`` at initialisation and after ``steps`` Adam steps
-    on the adding problem at length ``T``.
+def _ratio(norms):
+    return float(norms[0] / norms[-1]) if norms[-1] > 0 else float("nan")
 
-    Returns ``{cell: {"init": (T,), "trained": (T,), "ratio_init", "ratio_trained",
-    "loss_first", "loss_last", "clip_rate", "seconds"}}``, where ratio is
-    ``‖∂L/∂h_1‖ / ‖∂L/∂h_T‖``.  ``clip_norm=None`` trains without clipping.
+
+def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"), T=100, hidden=32, batch=64,
+                        steps=1500, lr=1e-2, clip_norm=1.0, seed=0, n_test=512, record_every=20, log=None):
+    """Gradient flow through time before and after training on the adding problem.
+
+    Each cell (see :data:`CELLS`; ``lstm_fb0`` is the LSTM with forget bias 0)
+    gets a one-layer recurrent net of ``hidden`` units and a linear read-out of
+    the last state, trained for ``steps`` Adam steps (``lr``; global-norm
+    clipping at ``clip_norm``, or none when ``None``) on fresh batches of
+    ``batch`` sequences (float32).  ``‖∂L_T/∂h_t‖`` is the batch mean over a
+    fixed probe set of ``n_test`` held-out sequences, at initialisation and
+    after training, measured in float64 on a copy of the net (so that tiny
+    flows do not underflow to 0); the ratio is ``‖∂L_T/∂h_1‖ / ‖∂L_T/∂h_T‖``.
+
+    Returns ``{cell: {"init" (T,), "trained" (T,), "ratio_init", "ratio_trained",
+    "test_mse_init", "test_mse" (held-out MSE after training; the constant answer
+    scores 1/6 ≈ 0.167), "loss_first", "loss_last" (mean train MSE of the first
+    and last 10 steps), "clip_rate", "steps_run" (fewer than ``steps`` if the
+    loss became non-finite), "history" ({"step": [...], "dh_norms": [[lag 0..T-1], ...]}
+    every ``record_every`` steps, from the training batches), "loss_curve" (mean
+    train MSE of each block of ``record_every`` steps), "solved_step" (end of the
+    first block whose mean train MSE is below 0.05, or ``None``), "seconds"}}``.
     """
     from ..optim import Adam, clip_grad_norm
 
-    data_rng = np.random.default_rng(seed + 1000)
-    xe, ye = adding_problem(batch, T, np.random.default_rng(seed + 999))
+    xe, ye = adding_problem(n_test, T, np.random.default_rng(seed + 999))
     out = {}
     for cell in cells:
         t0 = time.perf_counter()
-        layer, head = _make(cell, hidden, seed, forget_bias)
-        _, init = _pass(layer, head, xe, ye)
+        data_rng = np.random.default_rng(seed + 1000)           # same training batches for every cell
+        layer, head = _make(cell, hidden, seed)
+        mse_init, init = _probe(cell, layer, head, xe, ye)
         params = {**{"rnn." + k: v for k, v in layer.params.items()},
                   **{"head." + k: v for k, v in head.params.items()}}
         opt = Adam(params, lr=lr)
-        losses, clipped = [], 0
-        for _ in range(steps):
+        losses, clipped, hist = [], 0, {"step": [], "dh_norms": []}
+        for step in range(steps):
             x, y = adding_problem(batch, T, data_rng)
-            loss, _ = _pass(layer, head, x, y)
+            loss, norms = _pass(layer, head, x, y)
+            if not np.isfinite(loss):
+                break
+            if record_every and step % record_every == 0:
+                hist["step"].append(step)
+                hist["dh_norms"].append([float(v) for v in norms[::-1]])
             grads = {**{"rnn." + k: v for k, v in layer.grads.items()},
                      **{"head." + k: v for k, v in head.grads.items()}}
             if clip_norm is not None:
                 clipped += clip_grad_norm(grads, clip_norm) > clip_norm
             opt.step(grads)
             losses.append(loss)
-        _, trained = _pass(layer, head, xe, ye)
-        r = {"init": init, "trained": trained,
-             "ratio_init": float(init[0] / init[-1]), "ratio_trained": float(trained[0] / trained[-1]),
+        test_mse, trained = _probe(cell, layer, head, xe, ye)
+        n = len(losses)
+        w = max(record_every, 1)
+        curve = [float(np.mean(losses[i:i + w])) for i in range(0, n, w)]
+        solved = next((i * w + w for i, v in enumerate(curve) if v < 0.05), None)
+        r = {"init": init, "trained": trained, "ratio_init": _ratio(init), "ratio_trained": _ratio(trained),
+             "test_mse_init": mse_init, "test_mse": test_mse,
              "loss_first": float(np.mean(losses[:10])) if losses else float("nan"),
              "loss_last": float(np.mean(losses[-10:])) if losses else float("nan"),
-             "clip_rate": clipped / max(steps, 1), "seconds": time.perf_counter() - t0}
+             "clip_rate": clipped / max(n, 1), "steps_run": n, "history": hist,
+             "loss_curve": curve, "solved_step": solved,
+             "seconds": time.perf_counter() - t0}
         out[cell] = r
         if log:
             log(f"{cell:9s} ratio |dL/dh_1|/|dL/dh_T| init {r['ratio_init']:.3e}  trained "
-                f"{r['ratio_trained']:.3e}  loss {r['loss_first']:.4f} -> {r['loss_last']:.4f}  "
-                f"clip rate {r['clip_rate']:.2f}  ({r['seconds']:.1f}s)")
+                f"{r['ratio_trained']:.3e}  test MSE {mse_init:.4f} -> {test_mse:.4f}  "
+                f"clip rate {r['clip_rate']:.2f}  {n} steps, train MSE < 0.05 by step {solved} "
+                f"({r['seconds']:.1f}s)")
     return out
 
 

@@ -50,3 +50,35 @@ def forget_gate_mean(layer, layer_index=0, direction=0):
     if key is None:
         raise ValueError(f"{type(layer).__name__} has no forget gate")
     return acts[key].mean(axis=(1, 2))
+
+
+def _keys(layer):
+    """``[(key, layer_index, direction)]`` with keys ``l{k}[_reverse]`` as in ``grad_norms_``."""
+    dirs = getattr(layer, "num_directions", 1)
+    return [(f"l{k}" + ("_reverse" if d else ""), k, d) for k in range(getattr(layer, "num_layers", 1))
+            for d in range(dirs)]
+
+
+def gate_metrics(layer, low=0.05, high=0.95):
+    """Gate statistics of the last cached forward pass, for every layer and direction.
+
+    Returns ``{"gate_saturation": {key: {gate: {"low", "high"}}},
+    "forget_gate_mean": {key: [(T,) mean forget gate]}}`` with keys
+    ``"l{k}[_reverse]"``; a plain RNN has neither (no sigmoid gates), so the
+    dict is empty.  Meant for a training step's metric line.
+    """
+    sat, fmean = {}, {}
+    if not set(gate_names(layer)) - {"g", "n", "h"}:
+        return {}                                   # no sigmoid gates (plain RNN)
+    for key, k, d in _keys(layer):
+        s = gate_saturation(layer, low, high, k, d)
+        if s:
+            sat[key] = {g: {n: float(f"{v:.4g}") for n, v in lh.items()} for g, lh in s.items()}
+        if {"f", "z"} & set(gate_names(layer)):
+            fmean[key] = [float(f"{v:.5g}") for v in forget_gate_mean(layer, k, d)]
+    out = {}
+    if sat:
+        out["gate_saturation"] = sat
+    if fmean:
+        out["forget_gate_mean"] = fmean
+    return out

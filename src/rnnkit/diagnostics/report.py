@@ -50,6 +50,78 @@ def _absent(what):
     return f'<p class="absent">absent: {html.escape(what)}</p>'
 
 
+def _by_key(value):
+    """A per-layer metric as ``{key: value}``: old runs logged layer ``l0`` bare."""
+    return value if isinstance(value, dict) else {"l0": value}
+
+
+def _rows_subsample(items, limit=120):
+    """At most ``limit`` items, evenly spaced, first and last kept (keeps SVGs small)."""
+    if len(items) <= limit:
+        return items
+    idx = np.unique(np.linspace(0, len(items) - 1, limit).round().astype(int))
+    return [items[i] for i in idx]
+
+
+def _flow_section(rows):
+    """Heatmaps (training step × lag) of ``‖∂L/∂h_{T-1-lag}‖``, one per layer and direction."""
+    dh = [(r.get("step", i), _by_key(r["dh_norms"])) for i, r in enumerate(rows)
+          if isinstance(r.get("dh_norms"), (list, dict))]
+    if not dh:
+        return _absent("dh_norms (train with --record-gradflow, or log step_metrics())")
+    keys = sorted({k for _, d in dh for k in d})
+    dh = _rows_subsample(dh)
+    plots = []
+    for key in keys:
+        vals = [(st, d[key]) for st, d in dh if isinstance(d.get(key), list)]
+        L = max(len(v) for _, v in vals)
+        m = np.full((len(vals), L), np.nan)
+        for i, (_, v) in enumerate(vals):
+            m[i, :len(v)] = [x if x is not None else np.nan for x in v]
+        plots.append(heatmap(m, f"gradient flow, layer {key}: step × lag", "lag T − 1 − t",
+                             f"training step {vals[0][0]} … {vals[-1][0]}"))
+    return (f"<p>Batch-mean ‖∂L/∂h<sub>t</sub>‖ at each position of the window (columns: lag T − 1 − t, "
+            f"0 = last step), for {len(dh)} logged training steps (rows, top = first); colour on a log scale; white = exactly 0.  "
+            "A plain RNN's row fades to the right (vanishing gradient); gated cells stay bright.</p>"
+            "<div class='plots'>" + "".join(plots) + "</div>")
+
+
+def _gate_section(rows):
+    """Saturated-unit shares per gate over training, and the forget gate's mean over time."""
+    parts = []
+    gsat = [r for r in rows if isinstance(r.get("gate_saturation"), dict)]
+    if gsat:
+        series = {}
+        for r in gsat:
+            sat = r["gate_saturation"]
+            flat = all(isinstance(v, dict) and "low" in v for v in sat.values())
+            for key, gates in ({"l0": sat} if flat else sat).items():
+                for gate, v in gates.items():
+                    val = (v.get("low", 0) + v.get("high", 0)) if isinstance(v, dict) else v
+                    xs, ys = series.setdefault(f"{key} gate {gate}", ([], []))
+                    xs.append(r.get("step", 0))
+                    ys.append(float(val))
+        parts.append(line_chart(series, "share of saturated gate units (<0.05 or >0.95)", ylabel="share"))
+    fg = [(r.get("step", i), _by_key(r["forget_gate_mean"])) for i, r in enumerate(rows)
+          if isinstance(r.get("forget_gate_mean"), (list, dict))]
+    if fg:
+        keys = sorted({k for _, d in fg for k in d})
+        over_steps = {f"{k} mean forget gate": ([st for st, d in fg if k in d],
+                                                [float(np.mean(d[k])) for _, d in fg if k in d]) for k in keys}
+        parts.append(line_chart(over_steps, "forget gate mean (over time and units) per step", ylabel="mean f"))
+        first, last = fg[0], fg[-1]
+        over_t = {}
+        for st, d in ((first[0], first[1]), (last[0], last[1])):
+            for k in keys:
+                if k in d:
+                    over_t[f"{k}, step {st}"] = (list(range(len(d[k]))), d[k])
+        parts.append(line_chart(over_t, "forget gate mean over time t in the window", xlabel="t",
+                                ylabel="mean f"))
+    if not parts:
+        return _absent("gate_saturation / forget_gate_mean (train with --record-gradflow; a plain RNN has no gates)")
+    return "<div class='plots'>" + "".join(parts) + "</div>"
+
+
 def build_report(run_dir):
     """The report page's HTML for ``run_dir``."""
     e = html.escape
@@ -89,42 +161,22 @@ def build_report(run_dir):
         else:
             out.append(_absent("grad_norm (log step_metrics() to get it)"))
         out.append("<h2>Gradient flow through time</h2>")
-        dh = [(r.get("step", i), r["dh_norms"]) for i, r in enumerate(rows) if isinstance(r.get("dh_norms"), list)]
-        if dh:
-            L = max(len(v) for _, v in dh)
-            m = np.full((len(dh), L), np.nan)
-            for i, (_, v) in enumerate(dh):
-                m[i, :len(v)] = [x if x is not None else np.nan for x in v]
-            out.append(f"<p>‖∂L/∂h<sub>T−lag</sub>‖ for logged steps {dh[0][0]}…{dh[-1][0]} (rows, top = first) "
-                       "by lag (columns); colour on a log scale.</p>")
-            out.append("<div class='plots'>" + heatmap(m, "gradient flow: step × lag", "lag T − t",
-                                                        "training step") + "</div>")
-        else:
-            out.append(_absent("dh_norms (gradient flow per lag not logged)"))
-        out.append("<h2>Gate saturation</h2>")
-        gsat = [r for r in rows if isinstance(r.get("gate_saturation"), dict)]
-        if gsat:
-            series = {}
-            for r in gsat:
-                for gate, v in r["gate_saturation"].items():
-                    val = (v.get("low", 0) + v.get("high", 0)) if isinstance(v, dict) else v
-                    xs, ys = series.setdefault(f"gate {gate}", ([], []))
-                    xs.append(r.get("step", 0))
-                    ys.append(float(val))
-            out.append("<div class='plots'>" + line_chart(series, "share of saturated gate units (<0.05 or >0.95)",
-                                                          ylabel="share") + "</div>")
-        else:
-            out.append(_absent("gate_saturation"))
+        out.append(_flow_section(rows))
+        out.append("<h2>Gate saturation and forget gate</h2>")
+        out.append(_gate_section(rows))
         out.append("<h2>Timings</h2>")
         tx, ty = _col(rows, "tokens_per_s")
+        sx, sy = _col(rows, "seconds")
         if ty:
-            out.append(f"<p>median {np.median(ty):.0f} tokens/s over {len(ty)} logged steps.</p>"
+            note = f", {np.median(sy) * 1e3:.1f} ms per step (median), {np.sum(sy):.1f} s in logged steps" if sy else ""
+            out.append(f"<p>median {np.median(ty):.0f} tokens/s over {len(ty)} logged steps{note}.</p>"
                        "<div class='plots'>" + line_chart({"tokens/s": (tx, ty)}, "throughput",
                                                            ylabel="tokens/s") + "</div>")
         else:
-            out.append(_absent("tokens_per_s"))
+            out.append(_absent("tokens_per_s (train with --record-gradflow to log step times)"))
+        last_loss = next((r["loss"] for r in reversed(rows) if isinstance(r.get("loss"), (int, float))), float("nan"))
         out.append(f"<p>{len(rows)} metric lines, last step {rows[-1].get('step', '?')}, "
-                   f"last loss {rows[-1].get('loss', float('nan')):.4f}.</p>")
+                   f"last training loss {last_loss:.4f}.</p>")
     out.append("<h2>Gradient-flow experiment</h2>")
     if os.path.exists(f("gradflow.json")):
         with open(f("gradflow.json"), encoding="utf-8") as fh:
@@ -147,18 +199,54 @@ def build_report(run_dir):
     return "".join(out)
 
 
+def _ratio_text(v):
+    return "0 (float32 underflow)" if v == 0 else f"{v:.3g}"
+
+
+def _gradflow_table(cells):
+    e = html.escape
+    rows = "".join(f"<tr><td>{e(c)}</td><td>{_ratio_text(r['ratio_init'])}</td><td>{_ratio_text(r['ratio_trained'])}</td>"
+                   f"<td>{r.get('test_mse_init', float('nan')):.4f} → {r.get('test_mse', r.get('loss_last', float('nan'))):.4f}"
+                   f"</td><td>{r.get('clip_rate', 0):.2f}</td><td>{r.get('steps_run', '')}</td>"
+                   f"<td>{r.get('solved_step') or '—'}</td></tr>"
+                   for c, r in cells.items())
+    return ("<table><tr><th>cell</th><th>‖∂L/∂h₁‖/‖∂L/∂h_T‖ at init</th><th>after training</th>"
+            "<th>test MSE init → trained (constant answer: 0.167)</th><th>share of steps clipped</th>"
+            f"<th>steps</th><th>train MSE &lt; 0.05 by step</th></tr>{rows}</table>")
+
+
 def gradflow_section(gf):
     """HTML for a saved ``gradflow_experiment`` result (lists, as in gradflow.json)."""
     e = html.escape
-    rows = "".join(f"<tr><td>{e(c)}</td><td>{r['ratio_init']:.3e}</td><td>{r['ratio_trained']:.3e}</td>"
-                   f"<td>{r['loss_first']:.4f} → {r['loss_last']:.4f}</td></tr>" for c, r in gf["cells"].items())
-    s = ("<table><tr><th>cell</th><th>‖∂L/∂h₁‖/‖∂L/∂h_T‖ at init</th><th>after training</th>"
-         f"<th>loss</th></tr>{rows}</table>")
+    head = (f"<p>Adding problem, T = {gf.get('T')}, {gf.get('steps')} Adam steps per cell "
+            f"(lr {gf.get('lr', '?')}, batch {gf.get('batch', '?')}), clip {gf.get('clip')}; "
+            f"{e(str(gf.get('date', '')))}.</p>")
+    s = head + _gradflow_table(gf["cells"])
     plots = []
     for key in ("init", "trained"):
         series = {c: (list(range(len(r[key]))), r[key][::-1]) for c, r in gf["cells"].items()}
         plots.append(line_chart(series, f"‖∂L_T/∂h_t‖ vs T − t ({key})", xlabel="T − t", ylabel="norm", logy=True))
-    return s + "<div class='plots'>" + "".join(plots) + "</div>"
+    curves = {}
+    for c, r in gf["cells"].items():
+        if r.get("loss_curve"):
+            w = -(-r["steps_run"] // len(r["loss_curve"]))            # block width (ceil)
+            curves[c] = ([min((i + 1) * w, r["steps_run"]) for i in range(len(r["loss_curve"]))], r["loss_curve"])
+    if curves:
+        plots.append(line_chart(curves, "train MSE during training (block means)", ylabel="MSE", logy=True))
+    for name, cells in gf.get("extras", {}).items():
+        s += f"<h3>{e(name.replace('_', ' '))}</h3>" + _gradflow_table(cells)
+        series = {c: (list(range(len(r["trained"]))), r["trained"][::-1]) for c, r in cells.items()}
+        plots.append(line_chart(series, f"‖∂L_T/∂h_t‖ vs T − t (trained, {name.replace('_', ' ')})",
+                                xlabel="T − t", ylabel="norm", logy=True))
+    for c, r in gf["cells"].items():
+        h = r.get("history") or {}
+        if h.get("dh_norms"):
+            rows = _rows_subsample(list(zip(h["step"], h["dh_norms"])), limit=40)
+            plots.append(heatmap(np.asarray([v for _, v in rows], float), f"{c}: training step × lag",
+                                 "lag T − t", f"step {rows[0][0]} … {rows[-1][0]}", width=380, height=240))
+    return (s + "<div class='plots'>" + "".join(plots) + "</div><p>Heatmaps: batch-mean ‖∂L_T/∂h_t‖ of the "
+            "training batches (float32), every 20 steps (rows, top = first) by lag T − t (columns); colour on a "
+            "log scale; white = exactly 0 (underflow).</p>")
 
 
 def write_report(run_dir):

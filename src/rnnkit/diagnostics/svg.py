@@ -27,6 +27,7 @@ def line_chart(series, title, xlabel="step", ylabel="", logy=False, width=560, h
             f'<text x="{width / 2}" y="15" text-anchor="middle" font-size="13">{e(title)}</text>')
     if not pts:
         return head + f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no data</text></svg>'
+    int_x = all(p[0] == int(p[0]) for p in pts)      # steps, lags: integer tick labels
     x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
     y0, y1 = min(p[1] for p in pts), max(p[1] for p in pts)
     if x1 == x0:
@@ -48,8 +49,10 @@ def line_chart(series, title, xlabel="step", ylabel="", logy=False, width=560, h
         parts.append(f'<text x="{ml - 4}" y="{sy(yv) + 4:.1f}" text-anchor="end" font-size="10">{lab}</text>'
                      f'<line x1="{ml}" x2="{ml + pw}" y1="{sy(yv):.1f}" y2="{sy(yv):.1f}" stroke="#eee"/>')
         xv = x0 + k * (x1 - x0) / 4
+        if int_x:
+            xv = round(xv)
         parts.append(f'<text x="{sx(xv):.1f}" y="{mt + ph + 14}" text-anchor="middle" font-size="10">'
-                     f'{_fmt(xv)}</text>')
+                     f'{_fmt(xv) if not int_x else xv}</text>')
     parts.append(f'<text x="{ml + pw / 2}" y="{height - 4}" text-anchor="middle" font-size="11">{e(xlabel)}</text>'
                  f'<text x="12" y="{mt + ph / 2}" transform="rotate(-90 12 {mt + ph / 2})" '
                  f'text-anchor="middle" font-size="11">{e(ylabel)}{" (log)" if logy else ""}</text>')
@@ -60,6 +63,9 @@ def line_chart(series, title, xlabel="step", ylabel="", logy=False, width=560, h
                      if y is not None and np.isfinite(y) and (not logy or y > 0))
         if d:
             parts.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{d}"/>')
+            if d.count(" ") < 2:                      # one or two points: a line would hide them
+                parts += [f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="3" fill="{c}"/>'
+                          for p in d.split(" ")]
         parts.append(f'<rect x="{ml + pw - 150}" y="{mt + 6 + 14 * i}" width="10" height="3" fill="{c}"/>'
                      f'<text x="{ml + pw - 136}" y="{mt + 10 + 14 * i}" font-size="10" '
                      f'style="paint-order:stroke" stroke="#fff" stroke-width="3">{e(label)}</text>')

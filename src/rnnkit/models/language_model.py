@@ -55,7 +55,12 @@ class LanguageModel:
     ``clip`` (global gradient-norm clip), ``steps``, ``val_fraction`` (tail of
     the text held out when no validation text is given), ``eval_every``,
     ``val_tokens`` (cap on held-out tokens scored during training),
-    ``unknown`` (``"unk"`` or ``"error"`` for unseen chars/words), ``random_state``.
+    ``unknown`` (``"unk"`` or ``"error"`` for unseen chars/words), ``random_state``,
+    ``record_gradflow`` (log per-step diagnostics into the run's metrics:
+    gradient norm before/after clipping, whether it clipped, the batch-mean
+    ``‖∂L/∂h_t‖`` of every layer and direction, gate saturation, the forget
+    gate's mean over time, step time; off by default, and then nothing is
+    recorded or computed).
 
     Learned: ``vocab_``, ``net_``, ``optimizer_``, ``step_``, ``state_``
     (carried hidden state), ``history_`` (logged metrics).
@@ -63,15 +68,17 @@ class LanguageModel:
 
     def __init__(self, level="byte", cell="lstm", hidden_size=256, num_layers=2, embedding_dim=64,
                  seq_len=64, batch_size=32, lr=2e-3, clip=5.0, steps=1000, val_fraction=0.05,
-                 eval_every=200, val_tokens=65536, unknown="unk", random_state=None):
+                 eval_every=200, val_tokens=65536, unknown="unk", random_state=None, record_gradflow=False):
         self.level, self.cell, self.hidden_size, self.num_layers = level, cell, hidden_size, num_layers
         self.embedding_dim, self.seq_len, self.batch_size, self.lr = embedding_dim, seq_len, batch_size, lr
         self.clip, self.steps, self.val_fraction, self.eval_every = clip, steps, val_fraction, eval_every
         self.val_tokens, self.unknown, self.random_state = val_tokens, unknown, random_state
+        self.record_gradflow = record_gradflow
 
     # -- sklearn plumbing ------------------------------------------------------------------------------
     _PARAMS = ("level", "cell", "hidden_size", "num_layers", "embedding_dim", "seq_len", "batch_size", "lr",
-               "clip", "steps", "val_fraction", "eval_every", "val_tokens", "unknown", "random_state")
+               "clip", "steps", "val_fraction", "eval_every", "val_tokens", "unknown", "random_state",
+               "record_gradflow")
 
     def get_params(self, deep=True):
         return {k: getattr(self, k) for k in self._PARAMS}
@@ -170,11 +177,14 @@ class LanguageModel:
                 if w == 0:
                     self.state_ = None
                 xs, ys = x[:, w * T:(w + 1) * T], y[:, w * T:(w + 1) * T]
+                t_step = time.perf_counter()
                 logits, state = self.net_.forward(xs, self.state_)
                 loss, dlogits = softmax_cross_entropy(logits, ys)
+                self.net_.rnn.record_grad_norms = bool(self.record_gradflow)
                 self.net_.backward(dlogits)
                 grads = self.net_.named_grads()
                 norm = clip_grad_norm(grads, self.clip) if self.clip else None
+                diag = self._diagnostics(grads, norm) if self.record_gradflow else None
                 self.optimizer_.step(grads)
                 self.state_ = _copy(state)
                 self.step_ += 1
@@ -182,6 +192,9 @@ class LanguageModel:
                 rec = {"step": self.step_, "loss": float(loss), "bpc": float(loss) / LN2}
                 if norm is not None:
                     rec["grad_norm"] = float(norm)
+                if diag is not None:
+                    seconds = time.perf_counter() - t_step
+                    rec.update(diag, seconds=seconds, tokens_per_s=xs.size / max(seconds, 1e-9))
                 last = self.step_ >= target
                 if (self.eval_every and self.step_ % self.eval_every == 0) or last:
                     if len(val_ids) > 1:
@@ -211,7 +224,31 @@ class LanguageModel:
                     run.log(**self.history_[-1])
             self.save(run, config)
             run.plot_losses(("loss", "val_loss"))
+            self._write_samples(run)
         return self
+
+    def _diagnostics(self, grads, norm):
+        """Per-step diagnostics (``record_gradflow``): call after clipping, before the update."""
+        from ..diagnostics import gate_metrics, step_metrics
+
+        if norm is None:                      # no clipping: still report the global norm
+            norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+        out = step_metrics(self.net_, norm, self.clip or None)
+        # measured, not inferred: the norm the optimizer will actually see
+        out["grad_norm_clipped"] = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+        out.update(gate_metrics(self.net_.rnn))
+        return out
+
+    def _write_samples(self, run, n=3, length=200):
+        """``RUN_DIR/samples.txt``: a few samples at temperature 0.8 (seeded), for the report."""
+        try:
+            texts = [self.sample(length, temperature=0.8, random_state=i) for i in range(n)]
+        except ValueError:
+            return
+        with open(run.file("samples.txt"), "w", encoding="utf-8") as fh:
+            fh.write(f"# step {self.step_}, temperature 0.8, seeds 0..{n - 1}\n")
+            for i, t in enumerate(texts):
+                fh.write(f"--- sample {i} ---\n{t}\n")
 
     # -- scoring ---------------------------------------------------------------------------------------
     def _nats(self, ids, batch=None):

@@ -1,0 +1,67 @@
+"""``rnnkit lm train --record-gradflow`` logs per-step diagnostics into the run's
+metrics, and ``rnnkit report`` renders a real language-model run directory."""
+import numpy as np
+import pytest
+
+from rnnkit.cli import main
+from rnnkit.models.language_model import LanguageModel
+from rnnkit.runs import RunDir
+
+TEXT = "def add(a, b):\n    return a + b\n\nclass Point:\n    x = 0\n    y = 0\n" * 30
+CLIP = 0.4
+TINY = ["--level", "char", "--hidden", "16", "--layers", "2", "--embed", "8", "--seq-len", "8", "--batch", "4",
+        "--steps", "30", "--eval-every", "10", "--clip", str(CLIP), "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lm")
+    data = root / "train.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    for name, extra in (("on", ["--record-gradflow"]), ("off", [])):
+        assert main(["lm", "train", "--data", str(data), *TINY, *extra, "--out", str(root / name)]) == 0
+    return root
+
+
+def test_recorded_steps_carry_grad_norms_clipping_and_flow_per_layer(runs):
+    rows = [m for m in RunDir(runs / "on").read_metrics() if "loss" in m]
+    assert len(rows) == 30
+    for m in rows:
+        assert m["clipped"] == (m["grad_norm"] > CLIP)
+        # measured after clipping: the clipped norm is the threshold, otherwise unchanged
+        assert m["grad_norm_clipped"] == pytest.approx(min(m["grad_norm"], CLIP), rel=1e-4)
+        assert sorted(m["dh_norms"]) == ["l0", "l1"] and all(len(v) == 8 for v in m["dh_norms"].values())
+        assert all(v > 0 for v in m["dh_norms"]["l0"] + m["dh_norms"]["l1"])
+        assert set(m["gate_saturation"]["l1"]) == {"i", "f", "o"}
+        assert all(0 < f < 1 for f in m["forget_gate_mean"]["l0"]) and len(m["forget_gate_mean"]["l0"]) == 8
+        assert m["seconds"] > 0 and m["tokens_per_s"] > 0
+    clipped = [m["clipped"] for m in rows]
+    assert any(clipped) and not all(clipped)             # this seed has both (first step: 0.38 < 0.4)
+
+
+def test_recording_off_logs_nothing_extra_and_gives_the_same_losses(runs):
+    off = [m for m in RunDir(runs / "off").read_metrics() if "loss" in m]
+    on = [m for m in RunDir(runs / "on").read_metrics() if "loss" in m]
+    extra = {"dh_norms", "grad_norm_clipped", "clipped", "gate_saturation", "forget_gate_mean", "seconds"}
+    assert not extra & set().union(*off)
+    assert [m["loss"] for m in off] == [m["loss"] for m in on]   # diagnostics do not touch training
+    model = LanguageModel.load(runs / "off")
+    assert model.record_gradflow is False and model.net_.rnn.grad_norms_ == {}
+
+
+def test_report_of_an_lm_run_shows_every_section(runs, capsys):
+    assert main(["report", str(runs / "on")]) == 0
+    page = (runs / "on" / "report.html").read_text(encoding="utf-8")
+    for needle in ("train and validation loss", "global gradient norm (before / after clipping)", "clipping rate",
+                   "gradient flow, layer l0: step × lag", "gradient flow, layer l1: step × lag",
+                   "share of saturated gate units", "forget gate mean over time t in the window",
+                   "tokens/s", "--- sample 0 ---", "checkpoint.npz present"):
+        assert needle in page, needle
+    n_clipped = sum(m.get("clipped", False) for m in RunDir(runs / "on").read_metrics())
+    assert f"clipped on {n_clipped} of 30 logged steps" in page
+    assert "absent: " not in page.replace("absent: gradflow.json", "")
+    assert "<script" not in page and "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+    assert main(["report", str(runs / "off")]) == 0          # without diagnostics: says what is missing
+    page = (runs / "off" / "report.html").read_text(encoding="utf-8")
+    assert "absent: dh_norms" in page and "--record-gradflow" in page
