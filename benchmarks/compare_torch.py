@@ -8,9 +8,12 @@ Usage::
 
 For every configuration both libraries get the same shapes, the same data and
 the same initial weights (copied from the rnnkit model into the torch one), and
-are timed *interleaved*: each repeat times rnnkit, then torch (then, for P1,
-the seeds' own loop), so load from other processes hits all sides alike.  The
-figure reported is the median over ``--repeats``.
+are timed in *alternating blocks*: each repeat times a block of rnnkit calls,
+then a block of torch calls (then, for P1, the seeds' own loop), so load from
+other processes hits all sides alike; every block starts with untimed warm-up
+calls (see :func:`median_time`: without them the side that ran second paid for
+the other library's still-spinning thread pool).  The figure reported is the
+median over ``--repeats``.
 
 Measured per configuration (float32):
 
@@ -357,7 +360,20 @@ class Bench:
         return peak, sum(seen.values())
 
 
-def median_time(fn, inner):
+WARMUP = 3
+
+
+def median_time(fn, inner, warmup=None):
+    """Mean seconds per call over ``inner`` calls, after ``warmup`` untimed calls.
+
+    The warm-up matters: right after the other library ran, its thread pool
+    (OpenBLAS's or torch's OpenMP workers) is still spinning on the two cores and
+    the caches hold its data.  Timing the first call after a switch penalised
+    whichever side came second: with one call per switch, torch's P2 training step
+    measured 124 ms against 37-44 ms when torch ran in a block of its own.
+    """
+    for _ in range(WARMUP if warmup is None else warmup):
+        fn()
     t0 = time.perf_counter()
     for _ in range(inner):
         fn()
