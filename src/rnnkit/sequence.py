@@ -69,9 +69,13 @@ def _buffer(buffers, name, shape, dtype):
     return a
 
 
-def _workspace(cell, B, H, dtype):
-    """Scratch buffers for the fast loop, and the compiled kernel if one serves."""
-    kernel = kernels.load() if getattr(cell, "has_kernels", False) and kernels.enabled(dtype) else None
+def _kernel(cell, dtype):
+    """The compiled kernels module if it serves ``cell`` at ``dtype``, else ``None``."""
+    return kernels.load() if getattr(cell, "has_kernels", False) and kernels.enabled(dtype) else None
+
+
+def _workspace(cell, B, H, dtype, kernel):
+    """Scratch buffers for the fast loop, and the compiled kernel (or ``None``)."""
     ws = {"t1": np.empty((B, H), dtype), "kernel": kernel}
     if kernel is not None:
         ws["hp"] = np.empty((B, cell.gates * H), dtype)
@@ -114,7 +118,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
         mem_step = {k: np.empty((B, w), dtype) for k, w in cell.cache_widths(H).items()}
     state = tuple(state0)
     if fast and _has_fast(cell, "step_into"):
-        ws = _workspace(cell, B, H, dtype)
+        ws = _workspace(cell, B, H, dtype, _kernel(cell, dtype))
         if not keep_cache:
             pingpong = [tuple(np.empty((B, H), dtype) for _ in range(cell.n_states)) for _ in range(2)]
             hd_buf = np.empty((B, H), dtype) if rmask is not None else None
@@ -193,9 +197,10 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
     dxp = _buffer(buffers, "dxp", (T, B, GH), dtype)
     dhp = _buffer(buffers, "dhp", (T, B, GH), dtype) if cell.distinct_dhp else dxp
     steps = range(T) if reverse else range(T - 1, -1, -1)
-    ws = _workspace(cell, B, H, dtype) if fast else None
-    use_fast = fast and _has_fast(cell, "step_back_into") and cell.can_step_back_into(ws["kernel"])
+    kernel = _kernel(cell, dtype) if fast else None
+    use_fast = fast and _has_fast(cell, "step_back_into") and cell.can_step_back_into(kernel)
     if use_fast:
+        ws = _workspace(cell, B, H, dtype, kernel)
         direct = cell.direct_h
         if direct:
             ws["direct"] = np.empty((B, H), dtype)

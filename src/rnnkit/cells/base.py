@@ -32,6 +32,19 @@ A cell provides
     ``None``); ``dhd`` the gradient w.r.t. ``hd``.
 ``weight_hh_grad(dhp, hd, mem) -> dW_hh`` from all steps at once
     (``dhp`` ``(N, G*H)``, ``hd`` ``(N, H)``, ``mem`` arrays ``(N, width)``).
+
+Optionally, for the driver's fast loop (same arithmetic, preallocated buffers):
+
+``step_into(W_hh, b_hh, xp_t, state, hd, mem, out, ws)``
+    writes the new state into ``out``; ``ws`` holds scratch arrays and
+    ``ws["kernel"]``, the compiled kernels module (:mod:`rnnkit.kernels`) or
+    ``None``; ``has_kernels`` says whether the cell has kernels at all.
+``step_back_into(W_hh, mem, prev, dstate, da, dprev, ws)``
+    writes ``dxp`` into ``da`` and the gradient w.r.t. ``hd`` (and any further
+    state) into ``dprev``; a cell with ``distinct_dhp`` writes ``dhp`` into
+    ``ws["dhp_t"]``, one with ``direct_h`` its ``W_hh``-free gradient path to
+    ``h_{t-1}`` into ``ws["direct"]`` (the driver adds it after recurrent
+    dropout).  ``can_step_back_into(kernel)`` says whether it serves.
 """
 from __future__ import annotations
 
