@@ -38,7 +38,9 @@ Optionally, for the driver's fast loop (same arithmetic, preallocated buffers):
 ``step_into(W_hh, b_hh, xp_t, state, hd, mem, out, ws)``
     writes the new state into ``out``; ``ws`` holds scratch arrays and
     ``ws["kernel"]``, the compiled kernels module (:mod:`rnnkit.kernels`) or
-    ``None``; ``has_kernels`` says whether the cell has kernels at all.
+    ``None``; ``has_kernels`` says whether the cell has kernels at all and
+    ``kernel_serves(kernel)`` whether ``step_into`` uses them, in which case the
+    driver leaves the bias out of ``xp_t`` and hands it over as ``ws["bx"]``.
 ``step_back_into(W_hh, mem, prev, dstate, da, dprev, ws)``
     writes ``dxp`` into ``da`` and the gradient w.r.t. ``hd`` (and any further
     state) into ``dprev``; a cell with ``distinct_dhp`` writes ``dhp`` into
@@ -70,6 +72,12 @@ class CellBase:
     distinct_dhp: bool = False
     direct_h: bool = False      # step_back_into leaves a W_hh-free path to h_{t-1} in ws["direct"]
     gate_names: tuple = ()
+
+    def kernel_serves(self, kernel):
+        """Whether ``step_into`` runs the compiled kernel (given the kernels module,
+        or ``None``); the kernel then adds ``ws["bx"]``, the bias the driver
+        would otherwise fold into ``xp``."""
+        return kernel is not None
 
     def can_step_back_into(self, kernel):
         """Whether ``step_back_into`` serves (given the compiled kernels, or ``None``)."""

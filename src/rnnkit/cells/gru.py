@@ -85,16 +85,20 @@ class GRUCell(CellBase):
         """:meth:`step` writing the new ``h`` into ``out[0]``: fused and compiled
         for float32 reset-after GRUs when kernels serve, :meth:`step` otherwise."""
         kernel = ws.get("kernel")
-        if kernel is not None and self.reset_after:
+        if self.kernel_serves(kernel):
             H = state[0].shape[1]
             hp = ws["hp"]
             np.matmul(hd, W_hh.T, out=hp)
-            kernel.gru_forward_step(hp, xp_t, b_hh[2 * H :], state[0], mem["act"], mem["hn"], out[0])
+            kernel.gru_forward_step(hp, xp_t, ws["bx"], b_hh[2 * H :], state[0], mem["act"], mem["hn"],
+                                    out[0])
             return
         out[0][...] = self.step(W_hh, b_hh, xp_t, state, hd, mem)[0]
 
-    def can_step_back_into(self, kernel):
+    def kernel_serves(self, kernel):
         return kernel is not None and self.reset_after
+
+    def can_step_back_into(self, kernel):
+        return self.kernel_serves(kernel)
 
     def step_back_into(self, W_hh, mem, prev, dstate, da, dprev, ws):
         """:meth:`step_back` with the compiled kernel (float32, reset after): ``da``

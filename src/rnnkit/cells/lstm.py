@@ -73,10 +73,10 @@ class LSTMCell(CellBase):
         H = c.shape[1]
         act = mem["act"]
         kernel = ws.get("kernel")
-        if kernel is not None:                       # the same arithmetic, fused and compiled
+        if self.kernel_serves(kernel):               # the same arithmetic, fused and compiled
             hp = ws["hp"]
             np.matmul(hd, W_hh.T, out=hp)
-            kernel.lstm_forward_step(hp, xp_t, c, act, c_out, mem["tc"], h_out)
+            kernel.lstm_forward_step(hp, xp_t, ws["bx"], c, act, c_out, mem["tc"], h_out)
             return
         np.matmul(hd, W_hh.T, out=act)
         act += xp_t

@@ -52,10 +52,10 @@ class ElmanCell(CellBase):
     def step_into(self, W_hh, b_hh, xp_t, state, hd, mem, out, ws):
         """:meth:`step` writing the new ``h`` into ``out[0]``."""
         kernel = ws.get("kernel")
-        if kernel is not None:                       # the same arithmetic, fused and compiled
+        if self.kernel_serves(kernel):               # the same arithmetic, fused and compiled
             hp = ws["hp"]
             np.matmul(hd, W_hh.T, out=hp)
-            kernel.rnn_forward_step(hp, xp_t, self.nonlinearity == "relu", out[0])
+            kernel.rnn_forward_step(hp, xp_t, ws["bx"], self.nonlinearity == "relu", out[0])
             return
         a = np.matmul(hd, W_hh.T, out=out[0])
         a += xp_t

@@ -92,10 +92,11 @@ _ONE = np.float32(1.0)
 
 
 @numba.njit(**JIT)
-def lstm_forward_step(hp, xp_t, c_prev, act, c_out, tc, h_out):
-    """From ``hp = hd @ W_hh.T`` and ``xp_t`` (B, 4H), the gates into ``act``:
+def lstm_forward_step(hp, xp_t, bx, c_prev, act, c_out, tc, h_out):
+    """From ``hp = hd @ W_hh.T``, ``xp_t = x_t @ W_ih.T`` (B, 4H) and the bias
+    ``bx = b_ih + b_hh`` (4H,), the gates into ``act``:
 
-        a = hp + xp_t;  i, f, o = σ(a_i, a_f, a_o);  g = tanh(a_g)
+        a = hp + xp_t + bx;  i, f, o = σ(a_i, a_f, a_o);  g = tanh(a_g)
         c_out = f c_prev + i g;  tc = tanh(c_out);  h_out = o tc
     """
     B, H = c_prev.shape
@@ -105,11 +106,11 @@ def lstm_forward_step(hp, xp_t, c_prev, act, c_out, tc, h_out):
         x = xp_t[b]
         a = act[b]
         for k in range(2 * H):
-            a[k] = sigmoid(p[k] + x[k])
+            a[k] = sigmoid(p[k] + x[k] + bx[k])
         for k in range(2 * H, 3 * H):
-            a[k] = tanh(p[k] + x[k])
+            a[k] = tanh(p[k] + x[k] + bx[k])
         for k in range(3 * H, 4 * H):
-            a[k] = sigmoid(p[k] + x[k])
+            a[k] = sigmoid(p[k] + x[k] + bx[k])
         cp = c_prev[b]
         co = c_out[b]
         t_ = tc[b]
@@ -154,12 +155,13 @@ def lstm_backward_step(act, tc, c_prev, dh, dc, da, dc_prev):
 
 # ----------------------------------------------------------------------------- GRU
 @numba.njit(**JIT)
-def gru_forward_step(hp, xp_t, b_hn, h_prev, act, hn, h_out):
+def gru_forward_step(hp, xp_t, bx, b_hn, h_prev, act, hn, h_out):
     """GRU with the reset applied after the product (``reset_after=True``), gate
-    blocks ``r, z, n``; from ``hp = hd @ W_hh.T`` (B, 3H) and ``xp_t``:
+    blocks ``r, z, n``; from ``hp = hd @ W_hh.T`` (B, 3H), ``xp_t = x_t @ W_ih.T``
+    and the bias ``bx = b_ih + (b_hr, b_hz, 0)`` (3H,):
 
-        r, z = σ(xp_r + hp_r), σ(xp_z + hp_z);   hn = hp_n + b_hn
-        n = tanh(xp_n + r hn);                   h_out = n + z (h_prev − n)
+        r, z = σ(xp_r + hp_r + bx_r), σ(xp_z + hp_z + bx_z);   hn = hp_n + b_hn
+        n = tanh(xp_n + bx_n + r hn);                          h_out = n + z (h_prev − n)
 
     ``act`` (B, 3H) receives ``r, z, n`` and ``hn`` (B, H) the reset input, as the
     cell's ``step`` stores them for the backward pass.
@@ -170,12 +172,12 @@ def gru_forward_step(hp, xp_t, b_hn, h_prev, act, hn, h_out):
         x = xp_t[b]
         a = act[b]
         for k in range(2 * H):
-            a[k] = sigmoid(p[k] + x[k])
+            a[k] = sigmoid(p[k] + x[k] + bx[k])
         hb = hn[b]
         for j in range(H):
             hb[j] = p[2 * H + j] + b_hn[j]
         for j in range(H):
-            a[2 * H + j] = tanh(x[2 * H + j] + a[j] * hb[j])
+            a[2 * H + j] = tanh(x[2 * H + j] + bx[2 * H + j] + a[j] * hb[j])
         hpv = h_prev[b]
         ho = h_out[b]
         for j in range(H):
@@ -219,8 +221,9 @@ def gru_backward_step(act, hn, h_prev, dh, da, dhp, direct):
 
 # ----------------------------------------------------------------------------- Elman RNN
 @numba.njit(**JIT)
-def rnn_forward_step(hp, xp_t, relu, h_out):
-    """``h_out = f(hp + xp_t)``, ``f`` = tanh, or relu when ``relu`` is true; (B, H)."""
+def rnn_forward_step(hp, xp_t, bx, relu, h_out):
+    """``h_out = f(hp + xp_t + bx)``, ``f`` = tanh, or relu when ``relu`` is true;
+    (B, H), ``bx = b_ih + b_hh`` (H,)."""
     B, H = h_out.shape
     for b in range(B):
         p = hp[b]
@@ -228,10 +231,10 @@ def rnn_forward_step(hp, xp_t, relu, h_out):
         o = h_out[b]
         if relu:
             for j in range(H):
-                o[j] = max(p[j] + x[j], np.float32(0.0))
+                o[j] = max(p[j] + x[j] + bx[j], np.float32(0.0))
         else:
             for j in range(H):
-                o[j] = tanh(p[j] + x[j])
+                o[j] = tanh(p[j] + x[j] + bx[j])
 
 
 @numba.njit(**JIT)
