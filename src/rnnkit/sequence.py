@@ -46,6 +46,8 @@ class SequenceCache:
     mask: np.ndarray | None  # (T, B) bool
     rmask: np.ndarray | None  # (B, H)
     reverse: bool
+    order: np.ndarray | None = None   # (B,) batch order of every array above (packed loop), None: as given
+    counts: np.ndarray | None = None  # (T,) live sequences per step (packed loop: rows [0, count) live)
 
 
 def _prev_new(t, reverse):
@@ -67,6 +69,27 @@ def _buffer(buffers, name, shape, dtype):
     if a is None or a.shape != shape or a.dtype != dtype:
         a = buffers[name] = np.empty(shape, dtype)
     return a
+
+
+def _packing(mask):
+    """``(order, counts)`` when ``mask`` comes from lengths (``mask[t, b]`` is
+    ``t < length_b``) and some step is padded: the batch order by decreasing
+    length (stable) and the number of live sequences at each step, so that in
+    that order the live rows of every step are a prefix.  ``None`` otherwise."""
+    if mask is None:
+        return None
+    T, B = mask.shape
+    lengths = mask.sum(axis=0)
+    counts = mask.sum(axis=1)
+    if counts.min() == B or not np.array_equal(mask, np.arange(T)[:, None] < lengths):
+        return None
+    order = np.argsort(-lengths, kind="stable")
+    return (None if np.array_equal(order, np.arange(B)) else order), counts
+
+
+def _rows(arrays, n):
+    """The first ``n`` rows of each 2-D array in the dict ``arrays`` (other entries as they are)."""
+    return {k: v[:n] if isinstance(v, np.ndarray) and v.ndim == 2 else v for k, v in arrays.items()}
 
 
 def _kernel(cell, dtype):
@@ -99,9 +122,21 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     H = GH // cell.gates
     dtype = W_ih.dtype
 
+    fast_loop = fast and _has_fast(cell, "step_into")
+    order = counts = None
+    if fast_loop and (packing := _packing(mask)) is not None:
+        order, counts = packing                 # packed loop: live rows first, padded rows untouched
+        if order is not None:
+            x = np.take(x, order, axis=1)
+            state0 = tuple(s0[order] for s0 in state0)
+            mask = mask[:, order]
+            rmask = rmask[order] if rmask is not None else None
+    kernel = _kernel(cell, dtype) if fast_loop else None
+    fused_bias = kernel is not None and cell.kernel_serves(kernel)   # the kernel adds it
     xp = np.matmul(x.reshape(T * B, D), W_ih.T, out=_buffer(buffers, "xp", (T * B, GH), dtype))
-    if b_ih is not None:
-        xp += b_ih + cell.folded_bias(b_hh)                      # one pass over xp
+    b_x = b_ih + cell.folded_bias(b_hh) if b_ih is not None else np.zeros(GH, dtype)
+    if b_ih is not None and not fused_bias:
+        xp += b_x                                                # one pass over xp
     xp = xp.reshape(T, B, GH)
     b_step = b_hh if b_hh is not None else np.zeros(GH, dtype)
 
@@ -117,26 +152,43 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     else:
         mem_step = {k: np.empty((B, w), dtype) for k, w in cell.cache_widths(H).items()}
     state = tuple(state0)
-    if fast and _has_fast(cell, "step_into"):
-        ws = _workspace(cell, B, H, dtype, _kernel(cell, dtype))
+    if fast_loop:
+        ws = _workspace(cell, B, H, dtype, kernel)
+        ws["bx"] = b_x
         if not keep_cache:
             pingpong = [tuple(np.empty((B, H), dtype) for _ in range(cell.n_states)) for _ in range(2)]
             hd_buf = np.empty((B, H), dtype) if rmask is not None else None
         for k, t in enumerate(steps):
-            if rmask is not None:
-                hd = hd_all[t] if keep_cache else hd_buf
-                np.multiply(state[0], rmask, out=hd)
-            else:
-                hd = state[0]
             if keep_cache:
                 _, i_new = _prev_new(t, reverse)
                 out = tuple(buf[i_new] for buf in states)
                 mem_t = {k2: v[t] for k2, v in mem.items()}
+                hd = hd_all[t] if rmask is not None else state[0]
             else:
                 out = pingpong[k % 2]
                 mem_t = mem_step
-            cell.step_into(W_hh, b_step, xp[t], state, hd, mem_t, out, ws)
-            if mask is not None and not mask[t].all():
+                hd = hd_buf if rmask is not None else state[0]
+            n = B if counts is None else int(counts[t])
+            if n < B:                                # packed: rows n.. are padded at step t
+                for o, s_ in zip(out, state):
+                    o[n:] = s_[n:]
+                hs[t, n:] = 0
+                for v in mem_t.values():             # finite, and no gradient reaches them
+                    v[n:] = 0
+                if rmask is not None:
+                    hd[n:] = 0
+                state, out, hd = tuple(s_[:n] for s_ in state), tuple(o[:n] for o in out), hd[:n]
+                step_mem, step_ws = _rows(mem_t, n), _rows(ws, n)
+            else:
+                step_mem, step_ws = mem_t, ws
+            if rmask is not None:
+                np.multiply(state[0], rmask[:n], out=hd)
+            if n:
+                cell.step_into(W_hh, b_step, xp[t, :n], state, hd, step_mem, out, step_ws)
+            if n < B:
+                hs[t, :n] = out[0]
+                out = tuple(buf[i_new] for buf in states) if keep_cache else pingpong[k % 2]
+            elif mask is not None and counts is None and not mask[t].all():
                 keep = ~mask[t][:, None]
                 for o, s_ in zip(out, state):
                     np.copyto(o, s_, where=keep)
@@ -144,7 +196,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
             else:
                 hs[t] = out[0]
             state = out
-    for t in (steps if not (fast and _has_fast(cell, "step_into")) else ()):
+    for t in (steps if not fast_loop else ()):
         h = state[0]
         if rmask is not None:
             hd = hd_all[t] if keep_cache else np.empty_like(h)
@@ -166,10 +218,16 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
             state = tuple(buf[i_new] for buf in states)
         else:
             state = new
-    final = tuple(s.copy() for s in state)
+    if order is None:
+        final = tuple(s.copy() for s in state)
+    else:                                        # back to the caller's batch order
+        inverse = np.argsort(order)
+        final = tuple(s[inverse] for s in state)
+        hs = np.take(hs, inverse, axis=1)
     if not keep_cache:
         return hs, final, None
-    cache = SequenceCache(x=x, states=states, hd=hd_all, mem=mem, mask=mask, rmask=rmask, reverse=reverse)
+    cache = SequenceCache(x=x, states=states, hd=hd_all, mem=mem, mask=mask, rmask=rmask, reverse=reverse,
+                          order=order, counts=counts)
     return hs, final, cache
 
 
@@ -192,6 +250,10 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
     dtype = W_hh.dtype
     b_step = b_hh if b_hh is not None else np.zeros(GH, dtype)
 
+    order, counts = cache.order, cache.counts
+    if order is not None:                        # the cache is in packed batch order
+        dhs = np.take(dhs, order, axis=1) if dhs is not None else None
+        dstate_T = tuple(None if d is None else np.asarray(d)[order] for d in dstate_T or ())
     dstate = [np.zeros((B, H), dtype) if (dstate_T is None or d is None) else np.array(d, dtype=dtype)
               for d in (dstate_T or (None,) * cell.n_states)]
     dxp = _buffer(buffers, "dxp", (T, B, GH), dtype)
@@ -207,28 +269,37 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
         spare = [np.empty((B, H), dtype) for _ in range(cell.n_states)]
         for t in steps:
             i_prev, i_new = _prev_new(t, reverse)
-            m = mask[t][:, None] if mask is not None else None
+            n = B if counts is None else int(counts[t])
+            m = mask[t][:, None] if mask is not None and counts is None else None
             if dhs is not None:
                 if m is None:
-                    dstate[0] += dhs[t]
+                    dstate[0][:n] += dhs[t, :n]
                 else:
                     np.multiply(dhs[t], m, out=ws["t1"])
                     dstate[0] += ws["t1"]
             if dh_norms is not None:
                 dh_norms[t] = np.sqrt(np.einsum("bh,bh->b", dstate[0], dstate[0])).mean()
-            prev = tuple(buf[i_prev] for buf in states)
-            mem_t = {k: v[t] for k, v in cache.mem.items()}
-            mem_t["h"] = states[0][i_new]
+            prev = tuple(buf[i_prev][:n] for buf in states)
+            mem_t = {k: v[t, :n] for k, v in cache.mem.items()}
+            mem_t["h"] = states[0][i_new][:n]
             partial = m is not None and not mask[t].all()
             if partial:
                 kept = [d.copy() for d in dstate]
             if cell.distinct_dhp:
                 ws["dhp_t"] = dhp[t]
-            cell.step_back_into(W_hh, mem_t, prev, tuple(dstate), dxp[t], spare, ws)
+            if n < B:                                # packed: rows n.. are padded at step t
+                dxp[t, n:] = 0
+                if cell.distinct_dhp:
+                    dhp[t, n:] = 0
+                for d, k_ in zip(spare, dstate):
+                    d[n:] = k_[n:]
+            if n:
+                cell.step_back_into(W_hh, mem_t, prev, tuple(d[:n] for d in dstate), dxp[t, :n],
+                                    [d[:n] for d in spare], ws if n == B else _rows(ws, n))
             if rmask is not None:
-                spare[0] *= rmask
+                spare[0][:n] *= rmask[:n]
             if direct:
-                spare[0] += ws["direct"]
+                spare[0][:n] += ws["direct"][:n]
             if partial:
                 dxp[t] *= m
                 if cell.distinct_dhp:
@@ -272,4 +343,7 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
         grads["b_ih"] = dxp2.sum(axis=0)
         grads["b_hh"] = dhp.reshape(T * B, GH).sum(axis=0) if cell.distinct_dhp else grads["b_ih"].copy()
     dx = (dxp2 @ W_ih).reshape(T, B, D)
+    if order is not None:                        # back to the caller's batch order
+        inverse = np.argsort(order)
+        return np.take(dx, inverse, axis=1), tuple(d[inverse] for d in dstate), grads
     return dx, tuple(dstate), grads

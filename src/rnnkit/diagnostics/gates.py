@@ -3,7 +3,8 @@
 After ``layer.forward(x, keep_cache=True)`` the cache holds each step's
 post-nonlinearity gate activations, shape ``(T, B, G*H)``, blocks in PyTorch
 order (LSTM ``i, f, g, o``; GRU ``r, z, n``; simplified GRU ``z, n``; plain
-RNN a single block ``h``).
+RNN a single block ``h``).  With lengths, padded steps hold zeros where the
+layer ran its packed loop (see :mod:`rnnkit.sequence`).
 """
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ def gate_activations(layer, layer_index=0, direction=0):
     cache = getattr(layer, "_cache", None)
     if not cache or "layers" not in cache:
         raise ValueError("no cached forward pass; call layer.forward(x, keep_cache=True) first")
-    act = np.asarray(cache["layers"][layer_index][1][direction].mem["act"])
+    seq = cache["layers"][layer_index][1][direction]
+    act = np.asarray(seq.mem["act"])
+    if getattr(seq, "order", None) is not None:      # packed loop: back to the caller's batch order
+        act = act[:, np.argsort(seq.order)]
     names = gate_names(layer)
     H = act.shape[-1] // len(names)
     return {n: act[..., k * H:(k + 1) * H] for k, n in enumerate(names)}
