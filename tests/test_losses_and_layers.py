@@ -84,3 +84,17 @@ def test_embedding_accumulates_gradients_of_repeated_ids_and_skips_padding(rng):
     np.testing.assert_allclose(emb.grads["weight"], expected, atol=1e-8)
     with pytest.raises(ValueError, match="token id out of range"):
         emb(np.array([[7]]))
+
+
+@pytest.mark.parametrize("vocab", [50, 20_000], ids=["one-hot product", "sorted row sums"])
+def test_embedding_gradient_sums_the_rows_of_each_id_for_small_and_large_vocabularies(rng, vocab):
+    emb = Embedding(vocab, 4, padding_idx=3, dtype=np.float64, seed=0)
+    ids = rng.integers(0, 40, (30, 16))                  # repeated ids, some unused rows
+    dy = rng.standard_normal((30, 16, 4))
+    emb(ids)
+    emb.backward(dy)
+    expected = np.zeros((vocab, 4))
+    for i, row in zip(ids.reshape(-1), dy.reshape(-1, 4)):
+        expected[i] += row
+    expected[3] = 0
+    np.testing.assert_allclose(emb.grads["weight"], expected, rtol=1e-12, atol=1e-12)

@@ -46,8 +46,16 @@ class Embedding(Module):
     __call__ = forward
 
     def backward(self, dy):
-        g = np.zeros_like(self.params["weight"])
-        np.add.at(g, self._ids.reshape(-1), dy.reshape(-1, self.embedding_dim))
+        ids = self._ids.reshape(-1)
+        dy2 = np.asarray(dy, self.dtype).reshape(-1, self.embedding_dim)
+        V = self.num_embeddings
+        if V * ids.size <= 1 << 22:              # small vocabulary: one product with the one-hot matrix
+            g = (ids == np.arange(V)[:, None]).astype(self.dtype) @ dy2
+        else:                                    # sum the rows of each id (np.add.at is slow)
+            order = np.argsort(ids, kind="stable")
+            uniq, starts = np.unique(ids[order], return_index=True)
+            g = np.zeros_like(self.params["weight"])
+            g[uniq] = np.add.reduceat(dy2[order], starts, axis=0)
         if self.padding_idx is not None:
             g[self.padding_idx] = 0
         self.grads["weight"] = g
@@ -75,7 +83,8 @@ class Dense(Module):
         if x.shape[-1] != self.in_features:
             raise ValueError(f"Dense expects {self.in_features} input features, got {x.shape[-1]}")
         self._x = x
-        y = x @ self.params["weight"].T
+        # one matrix product over all leading axes (a 3-D @ 2-D matmul would be one product per step)
+        y = (x.reshape(-1, self.in_features) @ self.params["weight"].T).reshape(*x.shape[:-1], self.out_features)
         if "bias" in self.params:
             y += self.params["bias"]
         return y
@@ -88,7 +97,7 @@ class Dense(Module):
         self.grads["weight"] = dy2.T @ x2
         if "bias" in self.params:
             self.grads["bias"] = dy2.sum(axis=0)
-        return dy @ self.params["weight"]
+        return (dy2 @ self.params["weight"]).reshape(*np.shape(dy)[:-1], self.in_features)
 
 
 class Dropout(Module):
