@@ -7,6 +7,8 @@ is keyed by the same names.  Update rules follow PyTorch's ``torch.optim``
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -51,6 +53,14 @@ class Optimizer:
         self.lr = float(lr)
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self.steps = 0
+        self._scratch: dict[str, np.ndarray] = {}   # per-parameter temporaries (not state)
+
+    def _tmp(self, name, p, k=0):
+        """A scratch array shaped like ``p``, kept between steps (not saved)."""
+        a = self._scratch.get((name, k))
+        if a is None or a.shape != p.shape or a.dtype != p.dtype:
+            a = self._scratch[(name, k)] = np.empty_like(p)
+        return a
 
     def step(self, grads):
         unknown = set(grads) - set(self.params)
@@ -169,12 +179,18 @@ class Adam(Optimizer):
         s["step"] += 1
         t = int(s["step"])
         m, v = s["exp_avg"], s["exp_avg_sq"]
+        a, c = self._tmp(name, p), self._tmp(name, p, 1)   # the same arithmetic, no temporaries
         m *= b1
-        m += (1 - b1) * g
+        m += np.multiply(g, 1 - b1, out=a)
         v *= b2
-        v += (1 - b2) * g * g
-        denom = np.sqrt(v) / np.sqrt(1 - b2 ** t) + self.eps
-        p -= (self.lr / (1 - b1 ** t)) * m / denom
+        np.multiply(g, 1 - b2, out=a)
+        v += np.multiply(a, g, out=a)
+        denom = np.sqrt(v, out=a)
+        denom /= math.sqrt(1 - b2 ** t)
+        denom += self.eps
+        step = np.multiply(m, self.lr / (1 - b1 ** t), out=c)
+        step /= denom
+        p -= step
 
 
 class AdamW(Adam):
