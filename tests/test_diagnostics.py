@@ -144,3 +144,18 @@ def test_gate_metrics_read_after_backward_match_those_after_forward(cls):
     before = gate_metrics(layer)
     layer.backward(np.ones_like(y))
     assert gate_metrics(layer) == before and len(before["forget_gate_mean"]) == 2
+
+
+def test_gate_activations_with_unsorted_lengths_are_in_the_callers_batch_order():
+    rng = np.random.default_rng(3)
+    lstm = rnnkit.LSTM(3, 5, seed=0)
+    x = rng.standard_normal((7, 4, 3)).astype(np.float32)
+    lengths = np.array([3, 7, 5, 2])                     # unsorted: the layer runs packed
+    lstm.forward(x, lengths=lengths)
+    acts = gate_activations(lstm)
+    for b, n in enumerate(lengths):                      # each sequence alone, no padding
+        lstm.forward(x[:n, b:b + 1])
+        alone = gate_activations(lstm)
+        for g in ("i", "f", "g", "o"):
+            np.testing.assert_allclose(acts[g][:n, b], alone[g][:, 0], atol=1e-6)
+            assert np.all(acts[g][n:, b] == 0)           # padded steps hold zeros

@@ -25,6 +25,14 @@ straight into the cache, ``dxp`` straight into its time slot, padded steps are
 handled with ``np.copyto(..., where=)`` instead of ``np.where`` copies, and no
 per-step temporaries are allocated.  ``tests/test_fast_path.py`` checks that the
 two agree.
+
+*Packed loop.*  When the mask comes from lengths (as a layer builds it), the
+fast path reorders the batch by decreasing length, so that the live sequences
+of every step are the first ``count[t]`` rows, and computes only those rows:
+the work of PyTorch's ``pack_padded_sequence`` without asking the caller to sort
+(the rows of padded steps carry the state and zero the cache).  The outputs,
+final state and gradients go back to the caller's order; the cache stays in
+the packed order (``SequenceCache.order``).
 """
 from __future__ import annotations
 
