@@ -363,15 +363,21 @@ class Bench:
 WARMUP = 3
 
 
-def median_time(fn, inner, warmup=None):
-    """Mean seconds per call over ``inner`` calls, after ``warmup`` untimed calls.
+def median_time(fn, inner, warmup=None, settle=0.0):
+    """Mean seconds per call over ``inner`` calls, after ``settle`` seconds of
+    sleep and ``warmup`` untimed calls.
 
     The warm-up matters: right after the other library ran, its thread pool
     (OpenBLAS's or torch's OpenMP workers) is still spinning on the two cores and
     the caches hold its data.  Timing the first call after a switch penalised
     whichever side came second: with one call per switch, torch's P2 training step
-    measured 124 ms against 37-44 ms when torch ran in a block of its own.
+    measured 124 ms against 37-44 ms when torch ran in a block of its own.  The
+    sleep lets the other side's workers stop spinning before the block starts
+    (OpenBLAS's spin for about 0.1 s after a call), so that every block starts
+    from an idle machine whichever side ran before it.
     """
+    if settle:
+        time.sleep(settle)
     for _ in range(WARMUP if warmup is None else warmup):
         fn()
     t0 = time.perf_counter()
@@ -387,7 +393,7 @@ def calibrate(fn, target_s):
 
 
 # ----------------------------------------------------------------------------- main
-def run_config(cid, cfg, torch, repeats, tiny, machine_gflops, sample_s):
+def run_config(cid, cfg, torch, repeats, tiny, machine_gflops, sample_s, settle=0.0):
     if tiny:
         cfg = {**cfg, **cfg["tiny"]}
     b = Bench(cid, cfg, torch)
@@ -402,7 +408,7 @@ def run_config(cid, cfg, torch, repeats, tiny, machine_gflops, sample_s):
         times = {k: [] for k in fns}
         for _ in range(repeats):
             for k, f in fns.items():
-                times[k].append(median_time(f, inner[k]) / n_steps)
+                times[k].append(median_time(f, inner[k], settle=settle) / n_steps)
         for k in fns:
             sides[k] = {"infer_s": statistics.median(times[k])}
         res["sides"] = sides
@@ -421,7 +427,7 @@ def run_config(cid, cfg, torch, repeats, tiny, machine_gflops, sample_s):
     times = {k: [] for k in fns}
     for _ in range(repeats):
         for k, f in fns.items():               # interleaved: every side in every repeat
-            times[k].append(median_time(f, inner[k]))
+            times[k].append(median_time(f, inner[k], settle=settle))
     for (side, what), ts in times.items():
         sides.setdefault(side, {})[what + "_s"] = statistics.median(ts)
     f_inf, f_train = b.flops()
@@ -494,6 +500,9 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=11, help="timed samples per side (median reported; default 11)")
     ap.add_argument("--sample-seconds", type=float, default=0.05,
                     help="aim of each timed sample; short calls are repeated inside it (default 0.05)")
+    ap.add_argument("--settle", type=float, default=0.0,
+                    help="seconds of sleep before every timed block, so that no thread pool still spins "
+                         "from the other side (default 0: warm-up calls only)")
     ap.add_argument("--tiny", action="store_true", help="tiny shapes (CI smoke test; seconds)")
     ap.add_argument("--out", help="write the results as JSON here")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: NumPy's BLAS threads)")
@@ -510,12 +519,13 @@ def main(argv=None):
                 machine=f"{platform.machine()} {os.cpu_count()} cpus, {platform.platform()}",
                 numpy=np.__version__, torch=torch.__version__, numpy_threads=numpy_threads(),
                 torch_threads=torch.get_num_threads(), tiny=args.tiny, repeats=args.repeats,
+                settle_s=0.0 if args.tiny else args.settle,
                 matmul_gflops=matmul_gflops(256 if args.tiny else 1024),
                 kernels=kernel_backend())
     results = []
     for cid in ids:
         r = run_config(cid, CONFIGS[cid], torch, args.repeats, args.tiny, info["matmul_gflops"],
-                       0.001 if args.tiny else args.sample_seconds)
+                       0.001 if args.tiny else args.sample_seconds, 0.0 if args.tiny else args.settle)
         results.append(r)
         print(f"{cid} done", file=sys.stderr, flush=True)
     print_table(results, info)
