@@ -147,3 +147,13 @@ def test_existing_checkpoint_is_not_overwritten_and_unwritable_dir(capsys, tmp_p
     blocker.write_text("x")
     line = fails(capsys, "lm", "train", "--data", data, *TINY, "--out", blocker / "run")
     assert "cannot write to run directory" in line and "--out" in line
+
+
+def test_resume_with_new_settings_records_them_in_config(capsys, tmp_path, data):
+    out = tmp_path / "run"
+    run_ok(capsys, "lm", "train", "--data", data, *TINY, "--steps", "4", "--out", out)
+    assert RunDir(out).read_config()["model"]["record_gradflow"] is False
+    run_ok(capsys, "lm", "train", "--resume", "--no-progress", "--steps", "6", "--record-gradflow", "--out", out)
+    cfg = RunDir(out).read_config()["model"]
+    assert cfg["record_gradflow"] is True and cfg["steps"] == 6
+    assert any("dh_norms" in m for m in RunDir(out).read_metrics())

@@ -91,6 +91,9 @@ def train(args):
             params["steps"] = args.steps
         if args.record_gradflow:
             params["record_gradflow"] = True
+        changed = {k: v for k, v in params.items() if cfg["model"].get(k) != v}
+        if changed:                                     # config.json says how the run goes on
+            run.write_config({**cfg, "model": {**cfg["model"], **changed}})
         model = LanguageModel(**params)
         model.fit(text, run=run, resume=True, minutes=args.minutes, checkpoint_every=args.checkpoint_every,
                   progress=not args.no_progress)
