@@ -76,7 +76,8 @@ class LSTMCell(CellBase):
         if self.kernel_serves(kernel):               # the same arithmetic, fused and compiled
             hp = ws["hp"]
             np.matmul(hd, W_hh.T, out=hp)
-            kernel.lstm_forward_step(hp, xp_t, ws["bx"], c, act, c_out, mem["tc"], h_out)
+            kernel.lstm_forward_step(hp, xp_t, ws["bx"], kernel.lstm_gate_scales(H), c, act, c_out, mem["tc"],
+                                     h_out)
             return
         np.matmul(hd, W_hh.T, out=act)
         act += xp_t
