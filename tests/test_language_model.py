@@ -85,3 +85,21 @@ def test_get_set_params_follow_sklearn():
     with pytest.raises(ValueError):
         lm.set_params(bogus=1)
     assert not hasattr(lm, "net_")
+
+
+def test_train_seconds_leave_out_the_validation_runs(monkeypatch):
+    import time
+    lm = tiny(steps=40, eval_every=10)
+    score = LanguageModel._nats
+
+    def slow_score(self, ids):                       # each validation takes at least 0.15 s
+        time.sleep(0.15)
+        return score(self, ids)
+
+    monkeypatch.setattr(LanguageModel, "_nats", slow_score)
+    t0 = time.monotonic()
+    lm.fit(TEXT)
+    total = time.monotonic() - t0
+    evals = sum("val_loss" in h for h in lm.history_)
+    assert evals >= 4
+    assert 0 < lm.train_seconds_ <= total - 0.15 * evals

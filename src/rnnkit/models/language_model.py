@@ -63,7 +63,8 @@ class LanguageModel:
     recorded or computed).
 
     Learned: ``vocab_``, ``net_``, ``optimizer_``, ``step_``, ``state_``
-    (carried hidden state), ``history_`` (logged metrics).
+    (carried hidden state), ``history_`` (logged metrics), ``train_seconds_``
+    (wall time of the last ``fit``'s training loop, validation excluded).
     """
 
     def __init__(self, level="byte", cell="lstm", hidden_size=256, num_layers=2, embedding_dim=64,
@@ -171,6 +172,7 @@ class LanguageModel:
             bar = make_bar(None if minutes is not None else target, "lm train", unit="step")
             bar.update(self.step_) if minutes is None else None
         t0, tok0 = time.monotonic(), 0
+        self.train_seconds_ = 0.0              # this call's training loop, wall time, validation excluded
         try:
             while self.step_ < target and (deadline is None or time.monotonic() < deadline):
                 w = self.step_ % n_windows
@@ -198,7 +200,9 @@ class LanguageModel:
                 last = self.step_ >= target
                 if (self.eval_every and self.step_ % self.eval_every == 0) or last:
                     if len(val_ids) > 1:
+                        t_eval = time.monotonic()
                         v = self._nats(val_ids)
+                        t0 += time.monotonic() - t_eval         # validation is not training time
                         rec.update(val_loss=v, val_bpc=v / LN2)
                 self.history_.append(rec)
                 if run is not None:
@@ -214,6 +218,7 @@ class LanguageModel:
                 self.save(run, config)
             raise
         finally:
+            self.train_seconds_ = time.monotonic() - t0
             if bar is not None:
                 bar.close()
         if run is not None:
