@@ -53,9 +53,10 @@ class Embedding(Module):
             g = (ids == np.arange(V)[:, None]).astype(self.dtype) @ dy2
         else:                                    # sum the rows of each id (np.add.at is slow)
             order = np.argsort(ids, kind="stable")
-            uniq, starts = np.unique(ids[order], return_index=True)
+            sorted_ids = ids[order]
+            starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
             g = np.zeros_like(self.params["weight"])
-            g[uniq] = np.add.reduceat(dy2[order], starts, axis=0)
+            g[sorted_ids[starts]] = np.add.reduceat(dy2[order], starts, axis=0)
         if self.padding_idx is not None:
             g[self.padding_idx] = 0
         self.grads["weight"] = g

@@ -185,6 +185,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
                     v[n:] = 0
                 if rmask is not None:
                     hd[n:] = 0
+                full_out = out
                 state, out, hd = tuple(s_[:n] for s_ in state), tuple(o[:n] for o in out), hd[:n]
                 step_mem, step_ws = _rows(mem_t, n), _rows(ws, n)
             else:
@@ -195,7 +196,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
                 cell.step_into(W_hh, b_step, xp[t, :n], state, hd, step_mem, out, step_ws)
             if n < B:
                 hs[t, :n] = out[0]
-                out = tuple(buf[i_new] for buf in states) if keep_cache else pingpong[k % 2]
+                out = full_out
             elif mask is not None and counts is None and not mask[t].all():
                 keep = ~mask[t][:, None]
                 for o, s_ in zip(out, state):
