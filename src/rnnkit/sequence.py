@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernels
+from . import kernels, sequence_columns
 
 
 @dataclass
@@ -56,6 +56,17 @@ class SequenceCache:
     reverse: bool
     order: np.ndarray | None = None   # (B,) batch order of every array above (packed loop), None: as given
     counts: np.ndarray | None = None  # (T,) live sequences per step (packed loop: rows [0, count) live)
+    columns: bool = False    # column layout (rnnkit.sequence_columns): c and mem (T[+1], width, B)
+
+    def gate_activations(self):
+        """``(T, B, G*H)``: the post-nonlinearity gates of every step, in the
+        caller's batch order (whatever the layout the loop kept them in)."""
+        act = self.mem["act"]
+        if self.columns:
+            return act.transpose(0, 2, 1)
+        if self.order is not None:
+            return act[:, np.argsort(self.order)]
+        return act
 
 
 def _prev_new(t, reverse):
@@ -130,6 +141,12 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     H = GH // cell.gates
     dtype = W_ih.dtype
 
+    if fast and sequence_columns.applies(cell, _kernel(cell, dtype), mask, rmask, B, T):
+        hs, final, parts = sequence_columns.forward(kernels.load(), p, x, state0, reverse, keep_cache,
+                                                    lambda name, shape: _buffer(buffers, name, shape, dtype))
+        cache = None if parts is None else SequenceCache(x=x, hd=None, mask=None, rmask=None, reverse=reverse,
+                                                         columns=True, **parts)
+        return hs, final, cache
     fast_loop = fast and _has_fast(cell, "step_into")
     order = counts = None
     if fast_loop and (packing := _packing(mask)) is not None:
@@ -252,6 +269,9 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
     of one norm per step.  ``fast=False`` forces the reference loop; ``buffers``
     as in :func:`forward` (for the step gradients, which do not outlive the call).
     """
+    if cache.columns:                            # whatever ``fast`` says: only the column loop reads this cache
+        return sequence_columns.backward(kernels.load(), p, cache, dhs, dstate_T, dh_norms,
+                                         lambda name, shape: _buffer(buffers, name, shape, p["W_hh"].dtype))
     W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
     x, states, mask, rmask, reverse = cache.x, cache.states, cache.mask, cache.rmask, cache.reverse
     T, B, D = x.shape

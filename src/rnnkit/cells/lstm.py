@@ -28,6 +28,7 @@ class LSTMCell(CellBase):
     n_states = 2
     gate_names = ("i", "f", "g", "o")
     has_kernels = True                                # rnnkit.kernels.fused.lstm_* (float32, numba)
+    column_kernels = True                             # and lstm_*_cols for rnnkit.sequence_columns
 
     def cache_widths(self, H):
         return {"act": 4 * H, "tc": H}

@@ -24,9 +24,7 @@ def gate_activations(layer, layer_index=0, direction=0):
     if not cache or "layers" not in cache:
         raise ValueError("no cached forward pass; call layer.forward(x, keep_cache=True) first")
     seq = cache["layers"][layer_index][1][direction]
-    act = np.asarray(seq.mem["act"])
-    if getattr(seq, "order", None) is not None:      # packed loop: back to the caller's batch order
-        act = act[:, np.argsort(seq.order)]
+    act = seq.gate_activations()
     names = gate_names(layer)
     H = act.shape[-1] // len(names)
     return {n: act[..., k * H:(k + 1) * H] for k, n in enumerate(names)}

@@ -268,3 +268,91 @@ def rnn_backward_step(h, dh, relu, da):
         else:
             for j in range(H):
                 d[j] = g[j] * (_ONE - hb[j] * hb[j])
+
+
+# ----------------------------------------------------------------------------- LSTM, column layout
+# The same arithmetic as lstm_forward_step / lstm_backward_step, to the bit, on
+# a step's arrays in *column layout* (feature-major): the gates are a (4H, B)
+# block, row k holding gate k of every sequence, so that the recurrent product
+# is ``W_hh @ h`` with ``W_hh`` as BLAS's untransposed left operand (see
+# rnnkit.sequence_columns for why).  Every array is a C-contiguous block.
+@numba.njit(**JIT)
+def lstm_forward_cols(hp, xp_t, bx, scales, c_prev, act, c_out, tc, h_out, hs_t):
+    """One step from ``hp = W_hh @ h_prev`` and ``xp_t = W_ih @ x_t`` (4H, B),
+    the bias ``bx`` (4H,) and ``c_prev`` (H, B): the gates into ``act`` (4H, B),
+    the new ``c`` and ``tanh(c)`` into ``c_out``, ``tc`` (H, B), the new ``h``
+    into ``h_out`` (H, B) and, batch-major, into ``hs_t`` (B, H)."""
+    G, B = hp.shape
+    H = G // 4
+    s_in, s_out, shift = scales[:G], scales[G : 2 * G], scales[2 * G :]
+    for k in range(G):
+        si = s_in[k]
+        so = s_out[k]
+        sh = shift[k]
+        bk = bx[k]
+        p = hp[k]
+        x = xp_t[k]
+        a = act[k]
+        for b in range(B):
+            a[b] = so * tanh(si * (p[b] + x[b] + bk)) + sh
+    for j in range(H):
+        ai = act[j]
+        af = act[H + j]
+        ag = act[2 * H + j]
+        ag_o = act[3 * H + j]
+        cp = c_prev[j]
+        cn = c_out[j]
+        tr = tc[j]
+        hn = h_out[j]
+        for b in range(B):
+            c = af[b] * cp[b] + ai[b] * ag[b]
+            t = tanh(c)
+            cn[b] = c
+            tr[b] = t
+            hn[b] = ag_o[b] * t
+    for b in range(B):
+        for j in range(H):
+            hs_t[b, j] = h_out[j, b]
+
+
+@numba.njit(**JIT)
+def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da):
+    """One step back in column layout.  ``dh`` (H, B) holds the gradient w.r.t.
+    the step's ``h`` from the steps after it and receives ``dhs_t`` (B, H, the
+    gradient from the outputs; skipped when empty), so that it leaves with the
+    total; ``dc`` (H, B) enters w.r.t. the new ``c`` and leaves w.r.t. the one
+    before; ``da`` (4H, B) receives the pre-activation gradient (the equations
+    of :func:`lstm_backward_step`)."""
+    G, B = act.shape
+    H = G // 4
+    if dhs_t.shape[0] > 0:
+        for b in range(B):
+            for j in range(H):
+                dh[j, b] += dhs_t[b, j]
+    for j in range(H):
+        ai = act[j]
+        af = act[H + j]
+        ag = act[2 * H + j]
+        ag_o = act[3 * H + j]
+        tr = tc[j]
+        cp = c_prev[j]
+        dhr = dh[j]
+        dcr = dc[j]
+        d_i = da[j]
+        d_f = da[H + j]
+        d_g = da[2 * H + j]
+        d_o = da[3 * H + j]
+        for b in range(B):
+            i = ai[b]
+            f = af[b]
+            g = ag[b]
+            o = ag_o[b]
+            t = tr[b]
+            dhv = dhr[b]
+            dcv = dcr[b] + dhv * o * (_ONE - t * t)
+            d_i[b] = dcv * g * i * (_ONE - i)
+            d_f[b] = dcv * cp[b] * f * (_ONE - f)
+            d_g[b] = dcv * i * (_ONE - g * g)
+            d_o[b] = dhv * t * o * (_ONE - o)
+            dcr[b] = dcv * f
+

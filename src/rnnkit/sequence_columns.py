@@ -1,0 +1,131 @@
+"""The LSTM time loop in *column layout*, the compiled fast path for batches.
+
+:mod:`rnnkit.sequence` keeps a step's state batch-major, ``h`` ``(B, H)``, so
+the recurrent product is ``h @ W_hh.T``.  This loop keeps it feature-major,
+``h`` as ``(H, B)`` columns, and computes the same product as
+
+    gates (4H, B) = W_hh (4H, H) @ h (H, B)          forward
+    dh    (H, B)  = W_hh.T (H, 4H) @ da (4H, B)      backward (W_hh.T copied once per pass)
+
+with the weight matrix as BLAS's untransposed, C-contiguous left operand and
+the batch as the short side.  OpenBLAS (NumPy's) runs these shapes much
+faster: on the 2-core AVX-512 machine of ``docs/performance.md``, the step of
+P2 (B 32, H 256) took 105 us instead of 160 us forward and 110 us instead of
+148 us backward; at B 64, H 512, 695 instead of 815 us (interleaved medians,
+``float32``).
+
+The cache keeps one contiguous block per step, ``act`` ``(T, 4H, B)``, ``tc``
+``(T, H, B)``, ``c`` ``(T+1, H, B)``, so that a step's kernel walks memory as
+the batch-major one does (a ``(4H, T*B)`` layout, one product cheaper in the
+backward pass, ran the kernels at a third of that speed: a step's data was
+4H short pieces far apart).  ``h`` is kept batch-major, ``(T+1, B, H)``
+(index ``t`` is the state before step ``t`` going forward, as in
+:mod:`rnnkit.sequence`): the product takes it as ``h.T`` at the same speed, and
+it is the right operand of ``dW_hh`` as it is.  The weight gradients are one
+product each over all steps, after one copy of ``dA`` into ``(4H, T*B)``:
+
+    dW_ih = dA @ X          dW_hh = dA @ H_prev          db = dA.sum(1)
+    dX    = dA.T @ W_ih                                  (X, H_prev: (T*B, ·))
+
+The elementwise work is :func:`rnnkit.kernels.fused.lstm_forward_cols` and
+``lstm_backward_cols``: the arithmetic of the batch-major kernels to the bit.
+Only the products' summation order differs from the batch-major fast loop.
+
+Used by :func:`rnnkit.sequence.forward` when :func:`applies` (LSTM, float32
+kernels, no lengths mask, no recurrent dropout, ``B >= MIN_BATCH``); the cache
+it returns has ``columns=True`` and goes back through :func:`backward`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MIN_BATCH = 4    # below it the batch-major loop wins (B is the kernels' inner loop)
+
+
+def applies(cell, kernel, mask, rmask, B, T):
+    """Whether the column loop serves this pass."""
+    return (kernel is not None and getattr(cell, "column_kernels", False) and mask is None and rmask is None
+            and B >= MIN_BATCH and T >= 1)
+
+
+def forward(kernel, p, x, state0, reverse, keep_cache, buffer):
+    """As :func:`rnnkit.sequence.forward`, for an LSTM in column layout.
+
+    ``buffer(name, shape)`` returns a reusable array (see
+    ``rnnkit.sequence._buffer``).  Returns ``(hs, final_state, cache_parts)``
+    where ``cache_parts`` (``None`` without ``keep_cache``) holds the keyword
+    arguments of the :class:`rnnkit.sequence.SequenceCache` to build.
+    """
+    W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
+    T, B, D = x.shape
+    G, H = W_hh.shape
+    dtype = W_hh.dtype
+    xp = np.matmul(W_ih, x.transpose(0, 2, 1), out=buffer("col_xp", (T, G, B)))    # (T, 4H, B)
+    bx = b_ih + b_hh if b_ih is not None else np.zeros(G, dtype)
+    scales = kernel.lstm_gate_scales(H)
+    hp = np.empty((G, B), dtype)
+    h_col = np.empty((H, B), dtype)                      # the kernel's new h, before its batch-major copy
+    hs = np.empty((T, B, H), dtype)
+    if keep_cache:
+        hb, c = buffer("col_h", (T + 1, B, H)), buffer("col_c", (T + 1, H, B))
+        act, tc = buffer("col_act", (T, G, B)), buffer("col_tc", (T, H, B))
+        start = T if reverse else 0
+    else:
+        hb, c = np.empty((2, B, H), dtype), np.empty((2, H, B), dtype)
+        act, tc = np.empty((1, G, B), dtype), np.empty((1, H, B), dtype)
+        start = 0
+    hb[start] = state0[0]
+    c[start] = state0[1].T
+    steps = range(T - 1, -1, -1) if reverse else range(T)
+    i_new = start
+    for k, t in enumerate(steps):
+        if keep_cache:
+            i_prev, i_new = (t + 1, t) if reverse else (t, t + 1)
+            a = t
+        else:
+            i_prev, i_new = k % 2, (k + 1) % 2
+            a = 0
+        np.matmul(W_hh, hb[i_prev].T, out=hp)
+        kernel.lstm_forward_cols(hp, xp[t], bx, scales, c[i_prev], act[a], c[i_new], tc[a], h_col, hb[i_new])
+        if not keep_cache:
+            hs[t] = hb[i_new]
+    final = (hb[i_new].copy(), c[i_new].T.copy())
+    if not keep_cache:
+        return hs, final, None
+    hs[:] = hb[:T] if reverse else hb[1:]
+    return hs, final, dict(states=(hb, c), mem={"act": act, "tc": tc})
+
+
+def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer):
+    """As :func:`rnnkit.sequence.backward`, for a cache of :func:`forward`."""
+    W_ih, W_hh, b_ih = p["W_ih"], p["W_hh"], p.get("b_ih")
+    x, reverse = cache.x, cache.reverse
+    hb, c = cache.states
+    act, tc = cache.mem["act"], cache.mem["tc"]
+    T, B, D = x.shape
+    G, H = W_hh.shape
+    dtype = W_hh.dtype
+    W_hh_T = np.ascontiguousarray(W_hh.T)                    # (H, 4H): the fast left operand
+    dstate_T = tuple(dstate_T or (None, None))
+    dh, dc = (np.zeros((H, B), dtype) if d is None else np.array(np.asarray(d).T, dtype=dtype, order="C")
+              for d in dstate_T)
+    dhs = np.ascontiguousarray(dhs, dtype=dtype) if dhs is not None else None
+    none = np.empty((0, 0), dtype)
+    dA = buffer("col_dA", (T, G, B))
+    steps = range(T) if reverse else range(T - 1, -1, -1)
+    for t in steps:
+        i_prev = t + 1 if reverse else t
+        kernel.lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t] if dhs is not None else none, dc, dA[t])
+        if dh_norms is not None:
+            dh_norms[t] = np.sqrt(np.einsum("hb,hb->b", dh, dh)).mean()
+        np.matmul(W_hh_T, dA[t], out=dh)
+    dA2 = buffer("col_dA2", (G, T, B))
+    np.copyto(dA2, dA.transpose(1, 0, 2))
+    dA2 = dA2.reshape(G, T * B)
+    h_prev = (hb[1:] if reverse else hb[:T]).reshape(T * B, H)   # row block t: the h that entered step t
+    grads = {"W_ih": dA2 @ x.reshape(T * B, D), "W_hh": dA2 @ h_prev}
+    if b_ih is not None:
+        grads["b_ih"] = dA2.sum(axis=1)
+        grads["b_hh"] = grads["b_ih"].copy()
+    dx = (dA2.T @ W_ih).reshape(T, B, D)
+    return dx, (dh.T.copy(), dc.T.copy()), grads

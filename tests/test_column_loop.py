@@ -1,0 +1,150 @@
+"""The LSTM loop in column layout (``rnnkit.sequence_columns``) computes what the
+batch-major kernel loop computes, is taken exactly where it applies, and its
+cache serves the backward pass and the diagnostics like any other."""
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+import rnnkit  # noqa: E402
+from rnnkit import sequence, sequence_columns  # noqa: E402
+from rnnkit.cells.gru import GRUCell  # noqa: E402
+from rnnkit.cells.lstm import LSTMCell  # noqa: E402
+from rnnkit.diagnostics.gates import gate_activations  # noqa: E402
+
+LSTM = LSTMCell()
+
+
+def _case(T=11, B=6, D=5, H=9, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    G = 4 * H
+    p = {"W_ih": rng.standard_normal((G, D)) * 0.5, "W_hh": rng.standard_normal((G, H)) * 0.5,
+         "b_ih": rng.standard_normal(G) * 0.2, "b_hh": rng.standard_normal(G) * 0.2}
+    p = {k: v.astype(dtype) for k, v in p.items()}
+    x = (rng.standard_normal((T, B, D)) * 2).astype(dtype)
+    state0 = tuple(rng.standard_normal((B, H)).astype(dtype) for _ in range(2))
+    dhs = rng.standard_normal((T, B, H)).astype(dtype)
+    dT = tuple(rng.standard_normal((B, H)).astype(dtype) for _ in range(2))
+    return p, x, state0, dhs, dT
+
+
+def _pass(p, x, state0, dhs, dT, reverse, buffers=None):
+    T = x.shape[0]
+    hs, final, cache = sequence.forward(LSTM, p, x, state0, reverse=reverse, buffers=buffers)
+    norms = np.empty(T, np.float32)
+    dx, d0, grads = sequence.backward(LSTM, p, cache, dhs, dT, dh_norms=norms, buffers=buffers)
+    return cache, [hs, *final, dx, *d0, norms] + [grads[k] for k in sorted(grads)]
+
+
+def _batch_major(monkeypatch):
+    monkeypatch.setattr(sequence_columns, "MIN_BATCH", 10 ** 9)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("with_dhs", [False, True])
+@pytest.mark.parametrize("with_dT", [False, True])
+def test_column_loop_matches_the_batch_major_kernels(monkeypatch, reverse, with_dhs, with_dT):
+    p, x, state0, dhs, dT = _case()
+    dhs = dhs if with_dhs else None
+    dT = dT if with_dT else (None, dT[1])
+    cache, got = _pass(p, x, state0, dhs, dT, reverse)
+    assert cache.columns
+    _batch_major(monkeypatch)
+    cache, want = _pass(p, x, state0, dhs, dT, reverse)
+    assert not cache.columns
+    for g, w in zip(got, want):
+        assert g.dtype == np.float32 and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6 * max(1.0, float(np.abs(w).max())))
+
+
+def test_column_loop_without_cache_gives_the_same_outputs():
+    p, x, state0, _, _ = _case(B=8)
+    for reverse in (False, True):
+        hs, final, cache = sequence.forward(LSTM, p, x, state0, reverse=reverse)
+        hs2, final2, none = sequence.forward(LSTM, p, x, state0, reverse=reverse, keep_cache=False)
+        assert cache.columns and none is None
+        np.testing.assert_array_equal(hs, hs2)
+        for a, b in zip(final, final2):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(final[0], hs[0 if reverse else -1])
+
+
+def test_outputs_survive_the_next_pass_that_reuses_the_buffers():
+    """``hs`` and the final state are the caller's arrays, not views of the
+    cache buffers that the next pass overwrites."""
+    p, x, state0, dhs, dT = _case()
+    buffers = {}
+    _, first = _pass(p, x, state0, dhs, dT, False, buffers)
+    kept = [a.copy() for a in first]
+    _pass(p, x[::-1] * 0.5, state0, dhs, dT, True, buffers)
+    for a, k in zip(first, kept):
+        np.testing.assert_array_equal(a, k)
+    _, again = _pass(p, x, state0, dhs, dT, False, buffers)
+    for g, k in zip(again, kept):
+        np.testing.assert_array_equal(g, k)
+
+
+def test_column_loop_is_taken_only_where_it_applies(monkeypatch):
+    p, x, state0, _, _ = _case(B=6)
+
+    def columns(cell=LSTM, p=p, x=x, state0=state0, **kw):
+        return sequence.forward(cell, p, x, state0, **kw)[2].columns
+
+    assert columns()
+    T, B = x.shape[:2]
+    mask = np.arange(T)[:, None] < np.array([T, 3, 5, T, 1, 2])[None, :]
+    assert not columns(mask=mask)                                           # lengths: the packed loop
+    assert not columns(rmask=np.ones((B, p["W_hh"].shape[1]), np.float32))  # recurrent dropout
+    assert not columns(x=x[:, :2], state0=tuple(s[:2] for s in state0))    # B < MIN_BATCH
+    p64 = {k: v.astype(np.float64) for k, v in p.items()}
+    assert not columns(p=p64, x=x.astype(np.float64), state0=tuple(s.astype(np.float64) for s in state0))
+    gru = GRUCell()
+    rng = np.random.default_rng(1)
+    pg = {"W_ih": rng.standard_normal((27, 5)).astype(np.float32), "W_hh": rng.standard_normal((27, 9)).astype(np.float32),
+          "b_ih": np.zeros(27, np.float32), "b_hh": np.zeros(27, np.float32)}
+    assert not columns(cell=gru, p=pg, state0=(state0[0],))
+    assert not columns(fast=False)
+    monkeypatch.setenv("RNNKIT_KERNELS", "numpy")
+    assert not columns()
+
+
+def test_gate_activations_read_the_same_in_both_layouts(monkeypatch):
+    rng = np.random.default_rng(4)
+    layer = rnnkit.LSTM(5, 7, num_layers=2, bidirectional=True, dtype=np.float32, seed=0)
+    x = rng.standard_normal((10, 6, 5)).astype(np.float32)
+    layer(x)
+    assert layer._cache["layers"][0][1][1].columns
+    got = {(l, d): gate_activations(layer, l, d) for l in range(2) for d in range(2)}
+    _batch_major(monkeypatch)
+    layer(x)
+    for (l, d), acts in got.items():
+        want = gate_activations(layer, l, d)
+        for g in "ifgo":
+            assert acts[g].shape == (10, 6, 7)
+            np.testing.assert_allclose(acts[g], want[g], atol=1e-6)
+
+
+def test_column_loop_matches_torch_in_float32():
+    """The float32 twin: a 2-layer bidirectional LSTM on the column loop against
+    ``torch.nn.LSTM`` with the same weights; outputs, input gradient and weight
+    gradients to float32 precision."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    layer = rnnkit.LSTM(12, 32, num_layers=2, bidirectional=True, dtype=np.float32, seed=3)
+    twin = torch.nn.LSTM(12, 32, num_layers=2, bidirectional=True)
+    with torch.no_grad():
+        for k, v in twin.named_parameters():
+            v.copy_(torch.from_numpy(layer.params[k]))
+    x = rng.standard_normal((25, 16, 12)).astype(np.float32)
+    dy = rng.standard_normal((25, 16, 64)).astype(np.float32)
+    y, _ = layer(x)
+    assert all(c.columns for _, caches in layer._cache["layers"] for c in caches)
+    dx, _ = layer.backward(dy)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    yt, _ = twin(xt)
+    yt.backward(torch.from_numpy(dy))
+    np.testing.assert_allclose(y, yt.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-5 * np.abs(dx).max())
+    for k, v in twin.named_parameters():
+        g = v.grad.numpy()
+        np.testing.assert_allclose(layer.grads[k], g, atol=1e-5 * np.abs(g).max(), err_msg=k)
