@@ -57,6 +57,33 @@ def test_column_loop_matches_the_batch_major_kernels(monkeypatch, reverse, with_
         np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6 * max(1.0, float(np.abs(w).max())))
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("lengths", [[11, 4, 1, 8, 11, 2], [3, 9, 9, 1, 5, 2], [11, 9, 6, 6, 2, 1],
+                                     [11, 11, 11, 11, 11, 11]])
+def test_column_loop_with_lengths_matches_the_packed_batch_major_loop(monkeypatch, reverse, lengths):
+    p, x, state0, dhs, dT = _case()
+    T = x.shape[0]
+    mask = np.arange(T)[:, None] < np.array(lengths)[None, :]
+
+    def run():
+        hs, final, cache = sequence.forward(LSTM, p, x, state0, mask, reverse=reverse)
+        hs2, final2, _ = sequence.forward(LSTM, p, x, state0, mask, reverse=reverse, keep_cache=False)
+        norms = np.empty(T, np.float32)
+        dx, d0, grads = sequence.backward(LSTM, p, cache, dhs, dT, dh_norms=norms)
+        acts = cache.gate_activations().copy()
+        return cache.columns, [hs, hs2, *final, *final2, dx, *d0, norms, acts] + [grads[k] for k in sorted(grads)]
+
+    columns, got = run()
+    assert columns
+    _batch_major(monkeypatch)
+    columns, want = run()
+    assert not columns
+    np.testing.assert_array_equal(got[0] * ~mask[:, :, None], 0)    # padded steps output zeros
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6 * max(1.0, float(np.abs(w).max())))
+
+
 def test_column_loop_without_cache_gives_the_same_outputs():
     p, x, state0, _, _ = _case(B=8)
     for reverse in (False, True):
@@ -93,7 +120,11 @@ def test_column_loop_is_taken_only_where_it_applies(monkeypatch):
     assert columns()
     T, B = x.shape[:2]
     mask = np.arange(T)[:, None] < np.array([T, 3, 5, T, 1, 2])[None, :]
-    assert not columns(mask=mask)                                           # lengths: the packed loop
+    assert columns(mask=mask)                                               # lengths: packed columns
+    assert columns(mask=np.ones((T, B), bool))                              # lengths that pad nothing
+    holes = mask.copy()
+    holes[1, 0] = False
+    assert not columns(mask=holes)                                          # not from lengths
     assert not columns(rmask=np.ones((B, p["W_hh"].shape[1]), np.float32))  # recurrent dropout
     assert not columns(x=x[:, :2], state0=tuple(s[:2] for s in state0))    # B < MIN_BATCH
     p64 = {k: v.astype(np.float64) for k, v in p.items()}

@@ -63,7 +63,7 @@ class SequenceCache:
         caller's batch order (whatever the layout the loop kept them in)."""
         act = self.mem["act"]
         if self.columns:
-            return act.transpose(0, 2, 1)
+            act = act.transpose(0, 2, 1)
         if self.order is not None:
             return act[:, np.argsort(self.order)]
         return act
@@ -106,6 +106,15 @@ def _packing(mask):
     return (None if np.array_equal(order, np.arange(B)) else order), counts
 
 
+def _caller_order(order, seq, state):
+    """``seq`` ``(T, B, ·)`` and the tuple ``state`` of ``(B, ·)`` back in the
+    caller's batch order from the packed ``order`` (``None``: as they are)."""
+    if order is None:
+        return seq, state
+    inverse = np.argsort(order)
+    return np.take(seq, inverse, axis=1), tuple(s[inverse] for s in state)
+
+
 def _rows(arrays, n):
     """The first ``n`` rows of each 2-D array in the dict ``arrays`` (other entries as they are)."""
     return {k: v[:n] if isinstance(v, np.ndarray) and v.ndim == 2 else v for k, v in arrays.items()}
@@ -141,12 +150,6 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     H = GH // cell.gates
     dtype = W_ih.dtype
 
-    if fast and sequence_columns.applies(cell, _kernel(cell, dtype), mask, rmask, B, T):
-        hs, final, parts = sequence_columns.forward(kernels.load(), p, x, state0, reverse, keep_cache,
-                                                    lambda name, shape: _buffer(buffers, name, shape, dtype))
-        cache = None if parts is None else SequenceCache(x=x, hd=None, mask=None, rmask=None, reverse=reverse,
-                                                         columns=True, **parts)
-        return hs, final, cache
     fast_loop = fast and _has_fast(cell, "step_into")
     order = counts = None
     if fast_loop and (packing := _packing(mask)) is not None:
@@ -156,7 +159,16 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
             state0 = tuple(s0[order] for s0 in state0)
             mask = mask[:, order]
             rmask = rmask[order] if rmask is not None else None
+    elif mask is not None and mask.all():
+        mask = None                             # lengths that pad nothing
     kernel = _kernel(cell, dtype) if fast_loop else None
+    if sequence_columns.applies(cell, kernel, mask, counts, rmask, B, T):
+        hs, final, parts = sequence_columns.forward(kernel, p, x, state0, counts, reverse, keep_cache,
+                                                    lambda name, shape: _buffer(buffers, name, shape, dtype))
+        hs, final = _caller_order(order, hs, final)
+        cache = None if parts is None else SequenceCache(x=x, hd=None, mask=mask, rmask=None, reverse=reverse,
+                                                         order=order, counts=counts, columns=True, **parts)
+        return hs, final, cache
     fused_bias = kernel is not None and cell.kernel_serves(kernel)   # the kernel adds it
     xp = np.matmul(x.reshape(T * B, D), W_ih.T, out=_buffer(buffers, "xp", (T * B, GH), dtype))
     b_x = b_ih + cell.folded_bias(b_hh) if b_ih is not None else np.zeros(GH, dtype)
@@ -244,12 +256,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
             state = tuple(buf[i_new] for buf in states)
         else:
             state = new
-    if order is None:
-        final = tuple(s.copy() for s in state)
-    else:                                        # back to the caller's batch order
-        inverse = np.argsort(order)
-        final = tuple(s[inverse] for s in state)
-        hs = np.take(hs, inverse, axis=1)
+    hs, final = _caller_order(order, hs, tuple(s.copy() for s in state) if order is None else state)
     if not keep_cache:
         return hs, final, None
     cache = SequenceCache(x=x, states=states, hd=hd_all, mem=mem, mask=mask, rmask=rmask, reverse=reverse,
@@ -269,9 +276,6 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
     of one norm per step.  ``fast=False`` forces the reference loop; ``buffers``
     as in :func:`forward` (for the step gradients, which do not outlive the call).
     """
-    if cache.columns:                            # whatever ``fast`` says: only the column loop reads this cache
-        return sequence_columns.backward(kernels.load(), p, cache, dhs, dstate_T, dh_norms,
-                                         lambda name, shape: _buffer(buffers, name, shape, p["W_hh"].dtype))
     W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
     x, states, mask, rmask, reverse = cache.x, cache.states, cache.mask, cache.rmask, cache.reverse
     T, B, D = x.shape
@@ -283,6 +287,11 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
     if order is not None:                        # the cache is in packed batch order
         dhs = np.take(dhs, order, axis=1) if dhs is not None else None
         dstate_T = tuple(None if d is None else np.asarray(d)[order] for d in dstate_T or ())
+    if cache.columns:                            # whatever ``fast`` says: only the column loop reads this cache
+        dx, dstate0, grads = sequence_columns.backward(kernels.load(), p, cache, dhs, dstate_T, dh_norms,
+                                                       lambda name, shape: _buffer(buffers, name, shape, dtype))
+        dx, dstate0 = _caller_order(order, dx, dstate0)
+        return dx, dstate0, grads
     dstate = [np.zeros((B, H), dtype) if (dstate_T is None or d is None) else np.array(d, dtype=dtype)
               for d in (dstate_T or (None,) * cell.n_states)]
     dxp = _buffer(buffers, "dxp", (T, B, GH), dtype)
@@ -372,7 +381,5 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
         grads["b_ih"] = dxp2.sum(axis=0)
         grads["b_hh"] = dhp.reshape(T * B, GH).sum(axis=0) if cell.distinct_dhp else grads["b_ih"].copy()
     dx = (dxp2 @ W_ih).reshape(T, B, D)
-    if order is not None:                        # back to the caller's batch order
-        inverse = np.argsort(order)
-        return np.take(dx, inverse, axis=1), tuple(d[inverse] for d in dstate), grads
-    return dx, tuple(dstate), grads
+    dx, dstate0 = _caller_order(order, dx, tuple(dstate))
+    return dx, dstate0, grads

@@ -31,9 +31,11 @@ The elementwise work is :func:`rnnkit.kernels.fused.lstm_forward_cols` and
 ``lstm_backward_cols``: the arithmetic of the batch-major kernels to the bit.
 Only the products' summation order differs from the batch-major fast loop.
 
-Used by :func:`rnnkit.sequence.forward` when :func:`applies` (LSTM, float32
-kernels, no lengths mask, no recurrent dropout, ``B >= MIN_BATCH``); the cache
-it returns has ``columns=True`` and goes back through :func:`backward`.
+Lengths work as in the packed loop of :mod:`rnnkit.sequence` (sequences
+sorted by decreasing length, only the live columns computed).  Used by
+:func:`rnnkit.sequence.forward` when :func:`applies` (LSTM, float32 kernels,
+no mask other than from lengths, no recurrent dropout, ``B >= MIN_BATCH``);
+the cache it returns has ``columns=True`` and goes back through :func:`backward`.
 """
 from __future__ import annotations
 
@@ -42,19 +44,23 @@ import numpy as np
 MIN_BATCH = 4    # below it the batch-major loop wins (B is the kernels' inner loop)
 
 
-def applies(cell, kernel, mask, rmask, B, T):
-    """Whether the column loop serves this pass."""
-    return (kernel is not None and getattr(cell, "column_kernels", False) and mask is None and rmask is None
-            and B >= MIN_BATCH and T >= 1)
+def applies(cell, kernel, mask, counts, rmask, B, T):
+    """Whether the column loop serves this pass (``counts``: live sequences per
+    step, from :func:`rnnkit.sequence._packing`, when ``mask`` comes from lengths)."""
+    return (kernel is not None and getattr(cell, "column_kernels", False) and rmask is None
+            and (mask is None or counts is not None) and B >= MIN_BATCH and T >= 1)
 
 
-def forward(kernel, p, x, state0, reverse, keep_cache, buffer):
+def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     """As :func:`rnnkit.sequence.forward`, for an LSTM in column layout.
 
-    ``buffer(name, shape)`` returns a reusable array (see
-    ``rnnkit.sequence._buffer``).  Returns ``(hs, final_state, cache_parts)``
-    where ``cache_parts`` (``None`` without ``keep_cache``) holds the keyword
-    arguments of the :class:`rnnkit.sequence.SequenceCache` to build.
+    ``counts`` ``(T,)`` (or ``None``: all live): the sequences are sorted by
+    decreasing length, so the first ``counts[t]`` are live at step ``t``; the
+    others keep their state and output zeros.  ``buffer(name, shape)`` returns
+    a reusable array (see ``rnnkit.sequence._buffer``).  Returns ``(hs,
+    final_state, cache_parts)`` where ``cache_parts`` (``None`` without
+    ``keep_cache``) holds the keyword arguments of the
+    :class:`rnnkit.sequence.SequenceCache` to build.
     """
     W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
     T, B, D = x.shape
@@ -85,21 +91,33 @@ def forward(kernel, p, x, state0, reverse, keep_cache, buffer):
         else:
             i_prev, i_new = k % 2, (k + 1) % 2
             a = 0
-        np.matmul(W_hh, hb[i_prev].T, out=hp)
-        kernel.lstm_forward_cols(hp, xp[t], bx, scales, c[i_prev], act[a], c[i_new], tc[a], h_col, hb[i_new])
+        n = B if counts is None else int(counts[t])
+        if n < B:                                        # padded sequences: state carried, gates zero
+            hb[i_new, n:] = hb[i_prev, n:]
+            c[i_new][:, n:] = c[i_prev][:, n:]
+            act[a][:, n:] = 0
+            tc[a][:, n:] = 0
+        if n:
+            np.matmul(W_hh, hb[i_prev, :n].T, out=hp[:, :n])
+            kernel.lstm_forward_cols(hp, xp[t], bx, scales, c[i_prev], act[a], c[i_new], tc[a], h_col, hb[i_new], n)
         if not keep_cache:
             hs[t] = hb[i_new]
+            hs[t, n:] = 0
     final = (hb[i_new].copy(), c[i_new].T.copy())
     if not keep_cache:
         return hs, final, None
     hs[:] = hb[:T] if reverse else hb[1:]
+    if counts is not None:
+        for t in np.flatnonzero(counts < B):
+            hs[t, counts[t]:] = 0
     return hs, final, dict(states=(hb, c), mem={"act": act, "tc": tc})
 
 
 def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer):
-    """As :func:`rnnkit.sequence.backward`, for a cache of :func:`forward`."""
+    """As :func:`rnnkit.sequence.backward`, for a cache of :func:`forward`
+    (``dhs`` and ``dstate_T`` in the cache's batch order)."""
     W_ih, W_hh, b_ih = p["W_ih"], p["W_hh"], p.get("b_ih")
-    x, reverse = cache.x, cache.reverse
+    x, reverse, counts = cache.x, cache.reverse, cache.counts
     hb, c = cache.states
     act, tc = cache.mem["act"], cache.mem["tc"]
     T, B, D = x.shape
@@ -115,10 +133,16 @@ def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer):
     steps = range(T) if reverse else range(T - 1, -1, -1)
     for t in steps:
         i_prev = t + 1 if reverse else t
-        kernel.lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t] if dhs is not None else none, dc, dA[t])
+        n = B if counts is None else int(counts[t])
+        if n < B:                                        # padded: no gradient; dh, dc pass through
+            dA[t][:, n:] = 0
+        if n:
+            kernel.lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t] if dhs is not None else none, dc, dA[t],
+                                      n)
         if dh_norms is not None:
             dh_norms[t] = np.sqrt(np.einsum("hb,hb->b", dh, dh)).mean()
-        np.matmul(W_hh_T, dA[t], out=dh)
+        if n:
+            np.matmul(W_hh_T, dA[t][:, :n], out=dh[:, :n])
     dA2 = buffer("col_dA2", (G, T, B))
     np.copyto(dA2, dA.transpose(1, 0, 2))
     dA2 = dA2.reshape(G, T * B)

@@ -277,12 +277,14 @@ def rnn_backward_step(h, dh, relu, da):
 # is ``W_hh @ h`` with ``W_hh`` as BLAS's untransposed left operand (see
 # rnnkit.sequence_columns for why).  Every array is a C-contiguous block.
 @numba.njit(**JIT)
-def lstm_forward_cols(hp, xp_t, bx, scales, c_prev, act, c_out, tc, h_out, hs_t):
+def lstm_forward_cols(hp, xp_t, bx, scales, c_prev, act, c_out, tc, h_out, hs_t, n):
     """One step from ``hp = W_hh @ h_prev`` and ``xp_t = W_ih @ x_t`` (4H, B),
     the bias ``bx`` (4H,) and ``c_prev`` (H, B): the gates into ``act`` (4H, B),
     the new ``c`` and ``tanh(c)`` into ``c_out``, ``tc`` (H, B), the new ``h``
-    into ``h_out`` (H, B) and, batch-major, into ``hs_t`` (B, H)."""
-    G, B = hp.shape
+    into ``h_out`` (H, B) and, batch-major, into ``hs_t`` (B, H); for the first
+    ``n`` columns (sequences) only, the others left as they are."""
+    G = hp.shape[0]
+    B = n
     H = G // 4
     s_in, s_out, shift = scales[:G], scales[G : 2 * G], scales[2 * G :]
     for k in range(G):
@@ -316,14 +318,15 @@ def lstm_forward_cols(hp, xp_t, bx, scales, c_prev, act, c_out, tc, h_out, hs_t)
 
 
 @numba.njit(**JIT)
-def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da):
+def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, n):
     """One step back in column layout.  ``dh`` (H, B) holds the gradient w.r.t.
     the step's ``h`` from the steps after it and receives ``dhs_t`` (B, H, the
     gradient from the outputs; skipped when empty), so that it leaves with the
     total; ``dc`` (H, B) enters w.r.t. the new ``c`` and leaves w.r.t. the one
     before; ``da`` (4H, B) receives the pre-activation gradient (the equations
-    of :func:`lstm_backward_step`)."""
-    G, B = act.shape
+    of :func:`lstm_backward_step`).  The first ``n`` columns only."""
+    G = act.shape[0]
+    B = n
     H = G // 4
     if dhs_t.shape[0] > 0:
         for b in range(B):
