@@ -120,7 +120,11 @@ def test_column_loop_is_taken_only_where_it_applies(monkeypatch):
     assert columns()
     T, B = x.shape[:2]
     mask = np.arange(T)[:, None] < np.array([T, 3, 5, T, 1, 2])[None, :]
-    assert columns(mask=mask)                                               # lengths: packed columns
+    assert columns(mask=mask)                                               # lengths: packed columns ...
+    assert sequence.forward(LSTM, p, x, state0, mask, keep_cache=False)[2] is None
+    monkeypatch.setattr(sequence_columns, "forward", None)                  # ... for training passes only
+    sequence.forward(LSTM, p, x, state0, mask, keep_cache=False)
+    monkeypatch.undo()
     assert columns(mask=np.ones((T, B), bool))                              # lengths that pad nothing
     holes = mask.copy()
     holes[1, 0] = False

@@ -44,11 +44,18 @@ import numpy as np
 MIN_BATCH = 4    # below it the batch-major loop wins (B is the kernels' inner loop)
 
 
-def applies(cell, kernel, mask, counts, rmask, B, T):
+def applies(cell, kernel, mask, counts, rmask, B, T, keep_cache):
     """Whether the column loop serves this pass (``counts``: live sequences per
-    step, from :func:`rnnkit.sequence._packing`, when ``mask`` comes from lengths)."""
+    step, from :func:`rnnkit.sequence._packing`, when ``mask`` comes from lengths).
+
+    With lengths, only for training passes: there the faster backward kernel
+    pays for it (P7 of ``benchmarks/compare_torch.py``: 103 ms against 110 ms
+    a step), while an inference pass ran 8% slower than the batch-major packed
+    loop (38.3 against 36.4 ms), whose kernel work shrinks with the live rows
+    where the column kernels' shrinks only with the live columns of each row.
+    """
     return (kernel is not None and getattr(cell, "column_kernels", False) and rmask is None
-            and (mask is None or counts is not None) and B >= MIN_BATCH and T >= 1)
+            and (mask is None or (counts is not None and keep_cache)) and B >= MIN_BATCH and T >= 1)
 
 
 def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
@@ -84,6 +91,7 @@ def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     c[start] = state0[1].T
     steps = range(T - 1, -1, -1) if reverse else range(T)
     i_new = start
+    h_prev = hb[start]
     for k, t in enumerate(steps):
         if keep_cache:
             i_prev, i_new = (t + 1, t) if reverse else (t, t + 1)
@@ -92,18 +100,22 @@ def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
             i_prev, i_new = k % 2, (k + 1) % 2
             a = 0
         n = B if counts is None else int(counts[t])
+        # without a cache or padding, the new h goes straight into the output and is read from there
+        h_out = hs[t] if not keep_cache and counts is None else hb[i_new]
         if n < B:                                        # padded sequences: state carried, gates zero
-            hb[i_new, n:] = hb[i_prev, n:]
+            h_out[n:] = h_prev[n:]
             c[i_new][:, n:] = c[i_prev][:, n:]
-            act[a][:, n:] = 0
-            tc[a][:, n:] = 0
+            if keep_cache:
+                act[a][:, n:] = 0
+                tc[a][:, n:] = 0
         if n:
-            np.matmul(W_hh, hb[i_prev, :n].T, out=hp[:, :n])
-            kernel.lstm_forward_cols(hp, xp[t], bx, scales, c[i_prev], act[a], c[i_new], tc[a], h_col, hb[i_new], n)
-        if not keep_cache:
-            hs[t] = hb[i_new]
+            np.matmul(W_hh, h_prev[:n].T, out=hp[:, :n])
+            kernel.lstm_forward_cols(hp, xp[t], bx, scales, c[i_prev], act[a], c[i_new], tc[a], h_col, h_out, n)
+        if not keep_cache and counts is not None:
+            hs[t] = h_out
             hs[t, n:] = 0
-    final = (hb[i_new].copy(), c[i_new].T.copy())
+        h_prev = h_out
+    final = (h_prev.copy(), c[i_new].T.copy())
     if not keep_cache:
         return hs, final, None
     hs[:] = hb[:T] if reverse else hb[1:]
