@@ -38,19 +38,23 @@ def softmax_cross_entropy(logits, targets, mask=None, ignore_index=-100, reducti
     t = np.where(keep, targets, 0)
     if t.size and (t.min() < 0 or t.max() >= C):
         raise ValueError(f"target class out of range [0, {C}); check the labels match the model's classes")
-    logp = log_softmax(logits)
-    picked = np.take_along_axis(logp, t[..., None], axis=-1)[..., 0]
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"unknown reduction {reduction!r}; use 'mean' or 'sum'")
     n = int(keep.sum())
+    scale = 1.0 / max(n, 1) if reduction == "mean" else 1.0
+    # five passes over the logits: max, z = logits - max, e = exp(z), Σe, e * (scale / Σe)
+    z = logits - logits.max(axis=-1, keepdims=True)
+    z_t = np.take_along_axis(z, t[..., None], axis=-1)[..., 0]
+    grad = np.exp(z, out=z)
+    total_e = grad.sum(axis=-1, keepdims=True)
+    picked = z_t - np.log(total_e[..., 0])                  # log softmax at the target
     total = -(picked * keep).sum()
-    grad = np.exp(logp)
-    np.put_along_axis(grad, t[..., None], np.take_along_axis(grad, t[..., None], -1) - 1, axis=-1)
-    grad *= keep[..., None]
-    if reduction == "mean":
-        scale = 1.0 / max(n, 1)
-        return float(total * scale), (grad * scale).astype(logits.dtype, copy=False)
-    if reduction == "sum":
-        return float(total), grad.astype(logits.dtype, copy=False)
-    raise ValueError(f"unknown reduction {reduction!r}; use 'mean' or 'sum'")
+    grad *= (scale / total_e).astype(grad.dtype, copy=False)   # softmax · scale
+    if not keep.all():
+        grad *= keep[..., None]
+    np.put_along_axis(grad, t[..., None], np.take_along_axis(grad, t[..., None], -1) - (scale * keep)[..., None],
+                      axis=-1)
+    return float(total * scale), grad.astype(logits.dtype, copy=False)
 
 
 def mse(pred, target, mask=None, reduction="mean"):
