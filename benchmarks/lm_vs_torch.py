@@ -4,8 +4,11 @@ Bytes as tokens, embedding 64, 2-layer LSTM 256, T 64, B 32 stateful streams,
 Adam 2e-3, global-norm clip 5, the last 5% of the stdlib corpus held out.
 rnnkit trains for ``--minutes``; PyTorch (nn.Embedding + nn.LSTM + nn.Linear,
 initial weights copied from rnnkit's, the same batches in the same order) then
-trains for the same number of steps.  Both are scored on the first
-``--val-tokens`` held-out bytes (stateful, B streams).  Results go to JSON.
+trains for the same number of steps, is scored, and goes on training until its
+loop has run as long as rnnkit's, and is scored again (the same wall time).
+Scores are on the first ``--val-tokens`` held-out bytes (stateful, B streams).
+The runs are sequential, so the machine's matmul rate is measured before,
+between and after them (a shared machine's speed drifts).  Results go to JSON.
 
     PYTHONPATH=src python benchmarks/lm_vs_torch.py --minutes 10 --out benchmarks/results/lm_vs_torch.json
 """
@@ -22,7 +25,26 @@ from rnnkit.data.corpus import stdlib_corpus
 from rnnkit.models import LanguageModel
 
 
-def torch_run(model0_state, train_x, train_y, val_ids, steps, T, lr, clip, threads):
+def matmul_gflops(n=1024, repeats=7):
+    """The machine's float32 matmul rate right now (NumPy, best of ``repeats``):
+    the runs are sequential, so the JSON records it before, between and after."""
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(repeats))
+    return round(2.0 * n ** 3 / best / 1e9, 1)
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def torch_run(model0_state, train_x, train_y, val_ids, steps, T, lr, clip, threads, wall_limit=None):
+    """Train the twin for ``steps`` steps and score it; then, if ``wall_limit``
+    (seconds of training loop) is later than that, go on training until it and
+    score again.  Returns ``{"same_steps": (val, wall, steps), "same_wall": ...}``
+    and the per-step losses."""
     import torch
     from torch import nn
 
@@ -44,9 +66,32 @@ def torch_run(model0_state, train_x, train_y, val_ids, steps, T, lr, clip, threa
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     nw = train_x.shape[1] // T
     X, Y = torch.from_numpy(train_x), torch.from_numpy(train_y)
-    state, losses = None, []
-    t0 = time.time()
-    for step in range(steps):
+
+    def validate():
+        # the same streams as LanguageModel._nats
+        n = len(val_ids) - 1
+        B = max(1, min(32, n // T or 1))
+        L = n // B
+        vx = torch.from_numpy(val_ids[: B * L].reshape(B, L))
+        vy = torch.from_numpy(val_ids[1: B * L + 1].reshape(B, L))
+        total, count, s = 0.0, 0, None
+        with torch.no_grad():
+            for i in range(0, L, 4 * T):
+                logits, s = net(vx[:, i:i + 4 * T], s)
+                t = vy[:, i:i + 4 * T]
+                total += float(nn.functional.cross_entropy(logits.reshape(-1, 256).double(), t.reshape(-1),
+                                                            reduction="sum"))
+                count += t.numel()
+        return total / count
+
+    state, losses, out = None, [], {}
+    wall, step = 0.0, 0
+    while True:
+        if step == steps:
+            out["same_steps"] = (validate(), wall, step)
+        if step >= steps and (wall_limit is None or wall >= wall_limit):
+            break
+        t0 = time.time()
         w = step % nw
         if w == 0:
             state = None
@@ -58,22 +103,10 @@ def torch_run(model0_state, train_x, train_y, val_ids, steps, T, lr, clip, threa
         opt.step()
         state = tuple(t.detach() for t in s)
         losses.append(loss.item())
-    wall = time.time() - t0
-    # validation: same streams as LanguageModel._nats
-    n = len(val_ids) - 1
-    B = max(1, min(32, n // T or 1))
-    L = n // B
-    vx = torch.from_numpy(val_ids[: B * L].reshape(B, L))
-    vy = torch.from_numpy(val_ids[1: B * L + 1].reshape(B, L))
-    total, count, s = 0.0, 0, None
-    with torch.no_grad():
-        for i in range(0, L, 4 * T):
-            logits, s = net(vx[:, i:i + 4 * T], s)
-            t = vy[:, i:i + 4 * T]
-            total += float(nn.functional.cross_entropy(logits.reshape(-1, 256).double(), t.reshape(-1),
-                                                        reduction="sum"))
-            count += t.numel()
-    return total / count, wall, losses
+        wall += time.time() - t0
+        step += 1
+    out["same_wall"] = (validate(), wall, step) if step > steps else out["same_steps"]
+    return out, losses
 
 
 def main():
@@ -99,6 +132,7 @@ def main():
 
     from rnnkit.runs import RunDir
     run = RunDir(a.run_dir) if a.run_dir else None
+    rate_before = matmul_gflops()
     t0 = time.time()
     lm.fit(text, run=run, minutes=None if a.steps else a.minutes, checkpoint_every=0,
            run_config={"data": info})
@@ -110,18 +144,29 @@ def main():
     print(f"rnnkit: {steps} steps in {rk_wall:.1f}s ({steps / rk_wall:.2f} steps/s), val {rk_val:.4f} nats/byte",
           flush=True)
 
-    th_val, th_wall, th_losses = torch_run(init_state, x, y, val_ids, steps, 64, 2e-3, 5.0, a.threads)
+    rate_between = matmul_gflops()
+    th, th_losses = torch_run(init_state, x, y, val_ids, steps, 64, 2e-3, 5.0, a.threads,
+                              wall_limit=None if a.steps else rk_wall)
+    rate_after = matmul_gflops()
+    th_val, th_wall, _ = th["same_steps"]
+    wall_val, wall_wall, wall_steps = th["same_wall"]
     print(f"torch:  {steps} steps in {th_wall:.1f}s ({steps / th_wall:.2f} steps/s), val {th_val:.4f} nats/byte",
           flush=True)
+    if not a.steps:
+        print(f"torch in rnnkit's wall time: {wall_steps} steps in {wall_wall:.1f}s, val {wall_val:.4f} nats/byte",
+              flush=True)
+    print(f"float32 matmul GFLOP/s before / between / after: {rate_before} / {rate_between} / {rate_after}")
     res = {"corpus": info, "steps": steps, "val_tokens": int(len(val_ids) - 1),
+           "matmul_gflops": {"before": rate_before, "between": rate_between, "after": rate_after},
            "rnnkit": {"wall_s": rk_wall, "fit_wall_s": rk_total, "steps_per_s": steps / rk_wall, "val_nats": rk_val,
                       "val_bits": rk_val / math.log(2), "train_loss_last100": float(np.mean(
                           [h["loss"] for h in lm.history_ if "loss" in h][-100:]))},
            "torch": {"wall_s": th_wall, "steps_per_s": steps / th_wall, "val_nats": th_val,
-                     "val_bits": th_val / math.log(2), "train_loss_last100": float(np.mean(th_losses[-100:]))},
+                     "val_bits": th_val / math.log(2), "train_loss_last100": float(np.mean(th_losses[steps - 100:steps])),
+                     "same_wall": {"steps": wall_steps, "wall_s": wall_wall, "val_nats": wall_val}},
            "difference_nats": rk_val - th_val, "sample_rnnkit": sample,
            "curve_rnnkit": [(h["step"], h["loss"]) for h in lm.history_ if "loss" in h][::25],
-           "curve_torch": [(i + 1, l) for i, l in enumerate(th_losses)][::25],
+           "curve_torch": [(i + 1, l) for i, l in enumerate(th_losses[:steps])][::25],
            "command": " ".join(sys.argv)}
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:

@@ -139,7 +139,8 @@ def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer):
     dstate_T = tuple(dstate_T or (None, None))
     dh, dc = (np.zeros((H, B), dtype) if d is None else np.array(np.asarray(d).T, dtype=dtype, order="C")
               for d in dstate_T)
-    dhs = np.ascontiguousarray(dhs, dtype=dtype) if dhs is not None else None
+    if dhs is not None and (dhs.dtype != dtype or dhs.strides[-1] != dtype.itemsize):
+        dhs = np.ascontiguousarray(dhs, dtype=dtype)     # rows must be contiguous; a transposed view's are
     none = np.empty((0, 0), dtype)
     dA = buffer("col_dA", (T, G, B))
     steps = range(T) if reverse else range(T - 1, -1, -1)
