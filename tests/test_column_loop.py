@@ -84,7 +84,8 @@ def test_column_loop_with_lengths_matches_the_packed_batch_major_loop(monkeypatc
         np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6 * max(1.0, float(np.abs(w).max())))
 
 
-def test_column_loop_without_cache_gives_the_same_outputs():
+def test_column_loop_without_cache_gives_the_same_outputs(monkeypatch):
+    monkeypatch.setattr(sequence_columns, "MIN_HIDDEN_INFER", 1)    # inference of small layers is batch-major
     p, x, state0, _, _ = _case(B=8)
     for reverse in (False, True):
         hs, final, cache = sequence.forward(LSTM, p, x, state0, reverse=reverse)
@@ -121,9 +122,12 @@ def test_column_loop_is_taken_only_where_it_applies(monkeypatch):
     T, B = x.shape[:2]
     mask = np.arange(T)[:, None] < np.array([T, 3, 5, T, 1, 2])[None, :]
     assert columns(mask=mask)                                               # lengths: packed columns ...
-    assert sequence.forward(LSTM, p, x, state0, mask, keep_cache=False)[2] is None
+    monkeypatch.setattr(sequence_columns, "MIN_HIDDEN_INFER", 1)
     monkeypatch.setattr(sequence_columns, "forward", None)                  # ... for training passes only
     sequence.forward(LSTM, p, x, state0, mask, keep_cache=False)
+    monkeypatch.undo()
+    monkeypatch.setattr(sequence_columns, "forward", None)                  # inference of small layers:
+    sequence.forward(LSTM, p, x, state0, keep_cache=False)                  # batch-major (H 9 < 128)
     monkeypatch.undo()
     assert columns(mask=np.ones((T, B), bool))                              # lengths that pad nothing
     holes = mask.copy()

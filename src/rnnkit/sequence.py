@@ -162,7 +162,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     elif mask is not None and mask.all():
         mask = None                             # lengths that pad nothing
     kernel = _kernel(cell, dtype) if fast_loop else None
-    if sequence_columns.applies(cell, kernel, mask, counts, rmask, B, T, keep_cache):
+    if sequence_columns.applies(cell, kernel, mask, counts, rmask, B, T, H, keep_cache):
         hs, final, parts = sequence_columns.forward(kernel, p, x, state0, counts, reverse, keep_cache,
                                                     lambda name, shape: _buffer(buffers, name, shape, dtype))
         hs, final = _caller_order(order, hs, final)
