@@ -33,6 +33,11 @@ the work of PyTorch's ``pack_padded_sequence`` without asking the caller to sort
 (the rows of padded steps carry the state and zero the cache).  The outputs,
 final state and gradients go back to the caller's order; the cache stays in
 the packed order (``SequenceCache.order``).
+
+*Column loop.*  For an LSTM on the compiled float32 kernels with a batch of at
+least four, :mod:`rnnkit.sequence_columns` runs the loop with the state as
+columns (``W_hh @ h``, faster in OpenBLAS), lengths packed as above; its cache
+says ``columns=True`` and :func:`backward` hands it back to that module.
 """
 from __future__ import annotations
 
