@@ -66,14 +66,17 @@ def applies(cell, kernel, mask, counts, rmask, B, T, H, keep_cache):
 def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     """As :func:`rnnkit.sequence.forward`, for an LSTM in column layout.
 
-    ``counts`` ``(T,)`` (or ``None``: all live): the sequences are sorted by
-    decreasing length, so the first ``counts[t]`` are live at step ``t``; the
-    others keep their state and output zeros.  ``buffer(name, shape)`` returns
+    ``counts`` ``(T,)`` (or ``None``: all live; only with ``keep_cache``, see
+    :func:`applies`): the sequences are sorted by decreasing length, so the
+    first ``counts[t]`` are live at step ``t``; the others keep their state and
+    output zeros.  ``buffer(name, shape)`` returns
     a reusable array (see ``rnnkit.sequence._buffer``).  Returns ``(hs,
     final_state, cache_parts)`` where ``cache_parts`` (``None`` without
     ``keep_cache``) holds the keyword arguments of the
     :class:`rnnkit.sequence.SequenceCache` to build.
     """
+    if counts is not None and not keep_cache:
+        raise ValueError("the column loop takes lengths in training passes only (keep_cache=True)")
     W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
     T, B, D = x.shape
     G, H = W_hh.shape
@@ -105,20 +108,15 @@ def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
             i_prev, i_new = k % 2, (k + 1) % 2
             a = 0
         n = B if counts is None else int(counts[t])
-        # without a cache or padding, the new h goes straight into the output and is read from there
-        h_out = hs[t] if not keep_cache and counts is None else hb[i_new]
+        h_out = hb[i_new] if keep_cache else hs[t]       # without a cache, h is read back from the output
         if n < B:                                        # padded sequences: state carried, gates zero
             h_out[n:] = h_prev[n:]
             c[i_new][:, n:] = c[i_prev][:, n:]
-            if keep_cache:
-                act[a][:, n:] = 0
-                tc[a][:, n:] = 0
+            act[a][:, n:] = 0
+            tc[a][:, n:] = 0
         if n:
             np.matmul(W_hh, h_prev[:n].T, out=hp[:, :n])
             kernel.lstm_forward_cols(hp, xp[t], bx, scales, c[i_prev], act[a], c[i_new], tc[a], h_col, h_out, n)
-        if not keep_cache and counts is not None:
-            hs[t] = h_out
-            hs[t, n:] = 0
         h_prev = h_out
     final = (h_prev.copy(), c[i_new].T.copy())
     if not keep_cache:
