@@ -160,7 +160,7 @@ def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer):
         if n:
             np.matmul(W_hh_T, dA[t][:, :n], out=dh[:, :n])
     dA2 = buffer("col_dA2", (G, T, B))
-    np.copyto(dA2, dA.transpose(1, 0, 2))
+    kernel.steps_to_rows(dA, dA2)
     dA2 = dA2.reshape(G, T * B)
     h_prev = (hb[1:] if reverse else hb[:T]).reshape(T * B, H)   # row block t: the h that entered step t
     grads = {"W_ih": dA2 @ x.reshape(T * B, D), "W_hh": dA2 @ h_prev}
