@@ -7,7 +7,11 @@ a separate loop over memory, and its float32 ``tanh``/``exp`` are scalar on
 this kind of CPU (about 2.6 and 1.3 ns per element).  The kernels here fuse all
 of a step's elementwise work into one loop that LLVM vectorises, with ``tanh``
 from a rational minimax approximation (absolute error below 4e-7, see
-:mod:`rnnkit.kernels.fused`), so a step is one product plus one call.
+:mod:`rnnkit.kernels.fused`), so a step is one product plus one call.  The
+same module holds the LSTM kernels of the column loop
+(:mod:`rnnkit.sequence_columns`), the float32 Adam update in one pass
+(:class:`rnnkit.optim.Adam`), and the copy that lays the column loop's
+gate gradients out for its weight products.
 
 They are used when all of these hold, and the NumPy fast loop otherwise:
 
