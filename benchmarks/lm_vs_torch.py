@@ -21,23 +21,9 @@ import time
 
 import numpy as np
 
+from compare_torch import matmul_gflops  # this folder is on sys.path when run as a script
 from rnnkit.data.corpus import stdlib_corpus
 from rnnkit.models import LanguageModel
-
-
-def matmul_gflops(n=1024, repeats=7):
-    """The machine's float32 matmul rate right now (NumPy, best of ``repeats``):
-    the runs are sequential, so the JSON records it before, between and after."""
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    a @ a
-    best = min(_timed(lambda: a @ a) for _ in range(repeats))
-    return round(2.0 * n ** 3 / best / 1e9, 1)
-
-
-def _timed(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def torch_run(model0_state, train_x, train_y, val_ids, steps, T, lr, clip, threads, wall_limit=None):
@@ -132,7 +118,7 @@ def main():
 
     from rnnkit.runs import RunDir
     run = RunDir(a.run_dir) if a.run_dir else None
-    rate_before = matmul_gflops()
+    rate_before = round(matmul_gflops(repeats=7), 1)
     t0 = time.time()
     lm.fit(text, run=run, minutes=None if a.steps else a.minutes, checkpoint_every=0,
            run_config={"data": info})
@@ -144,10 +130,10 @@ def main():
     print(f"rnnkit: {steps} steps in {rk_wall:.1f}s ({steps / rk_wall:.2f} steps/s), val {rk_val:.4f} nats/byte",
           flush=True)
 
-    rate_between = matmul_gflops()
+    rate_between = round(matmul_gflops(repeats=7), 1)
     th, th_losses = torch_run(init_state, x, y, val_ids, steps, 64, 2e-3, 5.0, a.threads,
                               wall_limit=None if a.steps else rk_wall)
-    rate_after = matmul_gflops()
+    rate_after = round(matmul_gflops(repeats=7), 1)
     th_val, th_wall, _ = th["same_steps"]
     wall_val, wall_wall, wall_steps = th["same_wall"]
     print(f"torch:  {steps} steps in {th_wall:.1f}s ({steps / th_wall:.2f} steps/s), val {th_val:.4f} nats/byte",

@@ -36,8 +36,10 @@ the packed order (``SequenceCache.order``).
 
 *Column loop.*  For an LSTM on the compiled float32 kernels with a batch of at
 least four, :mod:`rnnkit.sequence_columns` runs the loop with the state as
-columns (``W_hh @ h``, faster in OpenBLAS), lengths packed as above; its cache
-says ``columns=True`` and :func:`backward` hands it back to that module.
+columns (``W_hh @ h``, faster in OpenBLAS), lengths packed as above; where it
+serves and where the batch-major loop measured faster is
+:func:`rnnkit.sequence_columns.applies`.  Its cache says ``columns=True`` and
+:func:`backward` hands it back to that module.
 """
 from __future__ import annotations
 

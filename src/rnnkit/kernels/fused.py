@@ -360,7 +360,6 @@ def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, n):
             dcr[b] = dcv * f
 
 
-
 # ----------------------------------------------------------------------------- Adam
 @numba.njit(error_model="numpy", cache=True, nogil=True)
 def adam_update(p, g, m, v, b1, c1, b2, c2, rc2, eps, lr_t):
