@@ -8,6 +8,7 @@ pytest.importorskip("numba")
 
 import rnnkit  # noqa: E402
 from rnnkit import sequence, sequence_columns  # noqa: E402
+from rnnkit.kernels import blas  # noqa: E402
 from rnnkit.cells.gru import GRUCell  # noqa: E402
 from rnnkit.cells.lstm import LSTMCell  # noqa: E402
 from rnnkit.diagnostics.gates import gate_activations  # noqa: E402
@@ -37,7 +38,7 @@ def _pass(p, x, state0, dhs, dT, reverse, buffers=None):
 
 
 def _batch_major(monkeypatch):
-    monkeypatch.setattr(sequence_columns, "MIN_BATCH", 10 ** 9)
+    monkeypatch.setattr(sequence_columns, "applies", lambda *args: False)
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -84,6 +85,43 @@ def test_column_loop_with_lengths_matches_the_packed_batch_major_loop(monkeypatc
         np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6 * max(1.0, float(np.abs(w).max())))
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("lengths", [None, [11, 4, 1, 8, 11, 2], [3, 9, 9, 1, 5, 2]])
+@pytest.mark.parametrize("with_dhs", [False, True])
+def test_compiled_column_loops_compute_what_the_python_driven_loop_does(monkeypatch, reverse, lengths, with_dhs):
+    """The whole-sequence loops of ``kernels.fused`` (products through NumPy's
+    own sgemm) against the same loop driven step by step from Python, into
+    buffers left full of NaN by an earlier pass, so that any cell the compiled
+    loops fail to write shows."""
+    if blas.sgemm() is None:
+        pytest.skip("no BLAS callable from compiled code here (NumPy without a bundled OpenBLAS)")
+    p, x, state0, dhs, dT = _case()
+    T = x.shape[0]
+    mask = None if lengths is None else np.arange(T)[:, None] < np.array(lengths)[None, :]
+    dhs = dhs if with_dhs else None
+
+    def run():
+        buffers = {}
+        sequence.forward(LSTM, p, x, state0, mask, reverse=reverse, buffers=buffers)
+        for b in buffers.values():
+            b.fill(np.nan)
+        hs, final, cache = sequence.forward(LSTM, p, x, state0, mask, reverse=reverse, buffers=buffers)
+        out = [hs, *final, cache.gate_activations().copy(), cache.mem["tc"].copy()]   # padded: zeros, not NaN
+        if mask is None:
+            hs2, final2, _ = sequence.forward(LSTM, p, x, state0, reverse=reverse, keep_cache=False)
+            out += [hs2, *final2]
+        dx, d0, grads = sequence.backward(LSTM, p, cache, dhs, (None, dT[1]), buffers=buffers)
+        assert cache.columns
+        return out + [dx, *d0] + [grads[k] for k in sorted(grads)]
+
+    got = run()
+    monkeypatch.setenv("RNNKIT_BLAS_LOOP", "off")
+    want = run()
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and not np.isnan(g).any()
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6 * max(1.0, float(np.abs(w).max())))
+
+
 def test_column_loop_without_cache_gives_the_same_outputs(monkeypatch):
     monkeypatch.setattr(sequence_columns, "MIN_HIDDEN_INFER", 1)    # inference of small layers is batch-major
     p, x, state0, _, _ = _case(B=8)
@@ -112,29 +150,42 @@ def test_outputs_survive_the_next_pass_that_reuses_the_buffers():
         np.testing.assert_array_equal(g, k)
 
 
-def test_column_loop_is_taken_only_where_it_applies(monkeypatch):
+@pytest.mark.parametrize("compiled", [True, False])
+def test_column_loop_is_taken_only_where_it_applies(monkeypatch, compiled):
+    if not compiled:
+        monkeypatch.setenv("RNNKIT_BLAS_LOOP", "off")
+    elif blas.sgemm() is None:
+        pytest.skip("no BLAS callable from compiled code here (NumPy without a bundled OpenBLAS)")
     p, x, state0, _, _ = _case(B=6)
 
     def columns(cell=LSTM, p=p, x=x, state0=state0, **kw):
         return sequence.forward(cell, p, x, state0, **kw)[2].columns
 
+    def columns_without_cache(**kw):
+        taken = []
+        real = sequence_columns.forward
+        monkeypatch.setattr(sequence_columns, "forward", lambda *a, **k: taken.append(1) or real(*a, **k))
+        sequence.forward(LSTM, p, kw.pop("x", x), kw.pop("state0", state0), keep_cache=False, **kw)
+        monkeypatch.setattr(sequence_columns, "forward", real)
+        return bool(taken)
+
     assert columns()
     T, B = x.shape[:2]
     mask = np.arange(T)[:, None] < np.array([T, 3, 5, T, 1, 2])[None, :]
     assert columns(mask=mask)                                               # lengths: packed columns ...
+    assert not columns_without_cache(mask=mask)                             # ... for training passes only
+    assert columns_without_cache() == compiled                              # inference of small layers (H 9)
     monkeypatch.setattr(sequence_columns, "MIN_HIDDEN_INFER", 1)
-    monkeypatch.setattr(sequence_columns, "forward", None)                  # ... for training passes only
-    sequence.forward(LSTM, p, x, state0, mask, keep_cache=False)
-    monkeypatch.undo()
-    monkeypatch.setattr(sequence_columns, "forward", None)                  # inference of small layers:
-    sequence.forward(LSTM, p, x, state0, keep_cache=False)                  # batch-major (H 9 < 128)
-    monkeypatch.undo()
+    assert columns_without_cache()
+    monkeypatch.setattr(sequence_columns, "MIN_HIDDEN_INFER", 128)
     assert columns(mask=np.ones((T, B), bool))                              # lengths that pad nothing
     holes = mask.copy()
     holes[1, 0] = False
     assert not columns(mask=holes)                                          # not from lengths
     assert not columns(rmask=np.ones((B, p["W_hh"].shape[1]), np.float32))  # recurrent dropout
-    assert not columns(x=x[:, :2], state0=tuple(s[:2] for s in state0))    # B < MIN_BATCH
+    two = dict(x=x[:, :2], state0=tuple(s[:2] for s in state0))             # B < MIN_BATCH: training
+    assert columns(**two) == compiled                                       # compiled only, inference never
+    assert not columns_without_cache(**two)
     p64 = {k: v.astype(np.float64) for k, v in p.items()}
     assert not columns(p=p64, x=x.astype(np.float64), state0=tuple(s.astype(np.float64) for s in state0))
     gru = GRUCell()

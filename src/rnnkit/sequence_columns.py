@@ -41,7 +41,9 @@ from __future__ import annotations
 
 import numpy as np
 
-MIN_BATCH = 4    # below it the batch-major loop wins (B is the kernels' inner loop)
+from rnnkit.kernels import blas
+
+MIN_BATCH = 4    # below it the batch-major loop wins (B is the kernels' inner loop), see applies()
 MIN_HIDDEN_INFER = 128   # inference below it: the batch-major loop measured as fast or faster
 
 
@@ -49,18 +51,31 @@ def applies(cell, kernel, mask, counts, rmask, B, T, H, keep_cache):
     """Whether the column loop serves this pass (``counts``: live sequences per
     step, from :func:`rnnkit.sequence._packing`, when ``mask`` comes from lengths).
 
-    With lengths, only for training passes: there the faster backward kernel
-    pays for it (P7 of ``benchmarks/compare_torch.py``: 103 ms against 110 ms
-    a step), while an inference pass ran 8% slower than the batch-major packed
-    loop (38.3 against 36.4 ms), whose kernel work shrinks with the live rows
-    where the column kernels' shrinks only with the live columns of each row.
-    Inference of small layers stays batch-major too (``H < MIN_HIDDEN_INFER``:
-    P5, H 32, 0.80 against 0.77 ms; H 64, B 32, 1.34 against 1.09 ms), where
-    the products are too small for their layout to matter.
+    With the compiled loops (:func:`rnnkit.kernels.blas.sgemm` found a BLAS to
+    call), every training pass and inference from ``MIN_BATCH`` sequences on:
+    measured faster than the batch-major loop at every shape tried (training
+    from B 1, e.g. B 1, H 128: 1.09 against 1.30 ms; inference, e.g. P5 0.56
+    against 0.78 ms, H 128, B 4: 1.17 against 2.10 ms), except inference of
+    one to three sequences (B 2, H 128: 0.70 against 0.54 ms).
+
+    Driven from Python (no such BLAS): with lengths, only for training passes,
+    where the faster backward kernel pays for it (P7 of
+    ``benchmarks/compare_torch.py``: 103 ms against 110 ms a step), while an
+    inference pass ran 8% slower than the batch-major packed loop (38.3 against
+    36.4 ms), whose kernel work shrinks with the live rows where the column
+    kernels' shrinks only with the live columns of each row.  Inference of
+    small layers stays batch-major too (``H < MIN_HIDDEN_INFER``: P5, H 32,
+    0.80 against 0.77 ms; H 64, B 32, 1.34 against 1.09 ms), and batches below
+    ``MIN_BATCH``.
+
+    Inference with lengths is batch-major either way.
     """
-    return (kernel is not None and getattr(cell, "column_kernels", False) and rmask is None
-            and (mask is None or (counts is not None and keep_cache)) and B >= MIN_BATCH and T >= 1
-            and (keep_cache or H >= MIN_HIDDEN_INFER))
+    if not (kernel is not None and getattr(cell, "column_kernels", False) and rmask is None and T >= 1
+            and (mask is None or (counts is not None and keep_cache))):
+        return False
+    if blas.sgemm() is not None:
+        return keep_cache or B >= MIN_BATCH
+    return B >= MIN_BATCH and (keep_cache or H >= MIN_HIDDEN_INFER)
 
 
 def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
@@ -81,22 +96,58 @@ def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     T, B, D = x.shape
     G, H = W_hh.shape
     dtype = W_hh.dtype
-    xp = np.matmul(W_ih, x.transpose(0, 2, 1), out=buffer("col_xp", (T, G, B)))    # (T, 4H, B)
+    sgemm = blas.sgemm()
+    # the input projections (T, 4H, B); the compiled loop accumulates the step's product onto them and turns
+    # them into the gates in place, so with it they are the cache's ``act``
+    xT = np.ascontiguousarray(x.transpose(0, 2, 1))      # (T, D, B): batched products of contiguous blocks run
+    xp = np.matmul(W_ih, xT, out=buffer("col_act" if sgemm is not None and keep_cache else "col_xp",
+                                                          (T, G, B)))
     bx = b_ih + b_hh if b_ih is not None else np.zeros(G, dtype)
     scales = kernel.lstm_gate_scales(H)
-    hp = np.empty((G, B), dtype)
-    h_col = np.empty((H, B), dtype)                      # the kernel's new h, before its batch-major copy
+    h_col = np.empty((H, B), dtype)                      # h in columns: the compiled loop's product operand
     hs = np.empty((T, B, H), dtype)
     if keep_cache:
         hb, c = buffer("col_h", (T + 1, B, H)), buffer("col_c", (T + 1, H, B))
-        act, tc = buffer("col_act", (T, G, B)), buffer("col_tc", (T, H, B))
+        act = xp if sgemm is not None else buffer("col_act", (T, G, B))
+        tc = buffer("col_tc", (T, H, B))
         start = T if reverse else 0
     else:
         hb, c = np.empty((2, B, H), dtype), np.empty((2, H, B), dtype)
-        act, tc = np.empty((1, G, B), dtype), np.empty((1, H, B), dtype)
+        act = xp if sgemm is not None else np.empty((1, G, B), dtype)
+        tc = np.empty((1, H, B), dtype)
         start = 0
     hb[start] = state0[0]
     c[start] = state0[1].T
+    if sgemm is not None:                                # the whole loop in one compiled call
+        h_col[:] = state0[0].T
+        live = np.empty(0, np.int64) if counts is None else np.asarray(counts, np.int64)
+        kernel.lstm_columns_forward(sgemm, np.ascontiguousarray(W_hh), bx, scales, h_col,
+                                    hb if keep_cache else hs, c, act, tc, live, reverse, keep_cache)
+        if keep_cache:
+            i_new = 0 if reverse else T
+            h_prev = hb[i_new]
+        else:
+            i_new = T % 2
+            h_prev = hs[0 if reverse else T - 1]
+    else:
+        i_new, h_prev = _python_loop(kernel, W_hh, xp, bx, scales, h_col, hs, hb, c, act, tc, counts, reverse,
+                                     keep_cache, start)
+    final = (h_prev.copy(), c[i_new].T.copy())
+    if not keep_cache:
+        return hs, final, None
+    hs[:] = hb[:T] if reverse else hb[1:]
+    if counts is not None:
+        for t in np.flatnonzero(counts < B):
+            hs[t, counts[t]:] = 0
+    return hs, final, dict(states=(hb, c), mem={"act": act, "tc": tc})
+
+
+def _python_loop(kernel, W_hh, xp, bx, scales, h_col, hs, hb, c, act, tc, counts, reverse, keep_cache, start):
+    """The forward steps driven from Python (where :func:`rnnkit.kernels.blas.sgemm`
+    finds no BLAS to call from compiled code); returns the index of the last
+    state in ``c`` and the last ``h`` (batch-major).  ``h_col`` is scratch here."""
+    T, G, B = xp.shape
+    hp = np.empty((G, B), xp.dtype)
     steps = range(T - 1, -1, -1) if reverse else range(T)
     i_new = start
     h_prev = hb[start]
@@ -118,14 +169,7 @@ def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
             np.matmul(W_hh, h_prev[:n].T, out=hp[:, :n])
             kernel.lstm_forward_cols(hp, xp[t], bx, scales, c[i_prev], act[a], c[i_new], tc[a], h_col, h_out, n)
         h_prev = h_out
-    final = (h_prev.copy(), c[i_new].T.copy())
-    if not keep_cache:
-        return hs, final, None
-    hs[:] = hb[:T] if reverse else hb[1:]
-    if counts is not None:
-        for t in np.flatnonzero(counts < B):
-            hs[t, counts[t]:] = 0
-    return hs, final, dict(states=(hb, c), mem={"act": act, "tc": tc})
+    return i_new, h_prev
 
 
 def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer):
@@ -144,21 +188,27 @@ def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer):
               for d in dstate_T)
     if dhs is not None and (dhs.dtype != dtype or dhs.strides[-1] != dtype.itemsize):
         dhs = np.ascontiguousarray(dhs, dtype=dtype)     # rows must be contiguous; a transposed view's are
-    none = np.empty((0, 0), dtype)
     dA = buffer("col_dA", (T, G, B))
-    steps = range(T) if reverse else range(T - 1, -1, -1)
-    for t in steps:
-        i_prev = t + 1 if reverse else t
-        n = B if counts is None else int(counts[t])
-        if n < B:                                        # padded: no gradient; dh, dc pass through
-            dA[t][:, n:] = 0
-        if n:
-            kernel.lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t] if dhs is not None else none, dc, dA[t],
-                                      n)
-        if dh_norms is not None:
-            dh_norms[t] = np.sqrt(np.einsum("hb,hb->b", dh, dh)).mean()
-        if n:
-            np.matmul(W_hh_T, dA[t][:, :n], out=dh[:, :n])
+    sgemm = blas.sgemm() if dh_norms is None else None   # the norms between steps: the Python loop
+    if sgemm is not None:
+        live = np.empty(0, np.int64) if counts is None else np.asarray(counts, np.int64)
+        from_outputs = np.ascontiguousarray(dhs) if dhs is not None else np.empty((T, 0, 0), dtype)
+        kernel.lstm_columns_backward(sgemm, W_hh_T, act, tc, c, from_outputs, dh, dc, dA, live, reverse)
+    else:
+        none = np.empty((0, 0), dtype)
+        steps = range(T) if reverse else range(T - 1, -1, -1)
+        for t in steps:
+            i_prev = t + 1 if reverse else t
+            n = B if counts is None else int(counts[t])
+            if n < B:                                    # padded: no gradient; dh, dc pass through
+                dA[t][:, n:] = 0
+            if n:
+                kernel.lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t] if dhs is not None else none, dc,
+                                          dA[t], n)
+            if dh_norms is not None:
+                dh_norms[t] = np.sqrt(np.einsum("hb,hb->b", dh, dh)).mean()
+            if n:
+                np.matmul(W_hh_T, dA[t][:, :n], out=dh[:, :n])
     dA2 = buffer("col_dA2", (G, T, B))
     kernel.steps_to_rows(dA, dA2)
     dA2 = dA2.reshape(G, T * B)

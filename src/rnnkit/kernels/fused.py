@@ -276,6 +276,30 @@ def rnn_backward_step(h, dh, relu, da):
 # block, row k holding gate k of every sequence, so that the recurrent product
 # is ``W_hh @ h`` with ``W_hh`` as BLAS's untransposed left operand (see
 # rnnkit.sequence_columns for why).  Every array is a C-contiguous block.
+@numba.njit(inline="always", **JIT)
+def _lstm_cell_cols(act, c_prev, c_out, tc, h_out, hs_t, H, B):
+    """``c_out = f c_prev + i g``, ``tc = tanh(c_out)``, ``h_out = o tc`` (H, B) from the
+    gates ``act`` (4H, B), and ``h`` batch-major into ``hs_t`` (B, H); first ``B`` columns."""
+    for j in range(H):
+        ai = act[j]
+        af = act[H + j]
+        ag = act[2 * H + j]
+        ag_o = act[3 * H + j]
+        cp = c_prev[j]
+        cn = c_out[j]
+        tr = tc[j]
+        hn = h_out[j]
+        for b in range(B):
+            c = af[b] * cp[b] + ai[b] * ag[b]
+            t = tanh(c)
+            cn[b] = c
+            tr[b] = t
+            hn[b] = ag_o[b] * t
+    for b in range(B):
+        for j in range(H):
+            hs_t[b, j] = h_out[j, b]
+
+
 @numba.njit(**JIT)
 def lstm_forward_cols(hp, xp_t, bx, scales, c_prev, act, c_out, tc, h_out, hs_t, n):
     """One step from ``hp = W_hh @ h_prev`` and ``xp_t = W_ih @ x_t`` (4H, B),
@@ -297,24 +321,7 @@ def lstm_forward_cols(hp, xp_t, bx, scales, c_prev, act, c_out, tc, h_out, hs_t,
         a = act[k]
         for b in range(B):
             a[b] = so * tanh(si * (p[b] + x[b] + bk)) + sh
-    for j in range(H):
-        ai = act[j]
-        af = act[H + j]
-        ag = act[2 * H + j]
-        ag_o = act[3 * H + j]
-        cp = c_prev[j]
-        cn = c_out[j]
-        tr = tc[j]
-        hn = h_out[j]
-        for b in range(B):
-            c = af[b] * cp[b] + ai[b] * ag[b]
-            t = tanh(c)
-            cn[b] = c
-            tr[b] = t
-            hn[b] = ag_o[b] * t
-    for b in range(B):
-        for j in range(H):
-            hs_t[b, j] = h_out[j, b]
+    _lstm_cell_cols(act, c_prev, c_out, tc, h_out, hs_t, H, B)
 
 
 @numba.njit(**JIT)
@@ -396,3 +403,109 @@ def steps_to_rows(src, dst):
             d = dst[g, t]
             for b in range(B):
                 d[b] = s[b]
+
+
+# ----------------------------------------------------------------------------- whole sequences
+_ONE = np.float32(1.0)
+_ZERO = np.float32(0.0)
+
+
+@numba.njit(**JIT)
+def lstm_forward_cols_acc(a_t, bx, scales, c_prev, c_out, tc, h_out, hs_t, n):
+    """:func:`lstm_forward_cols` for ``a_t`` (4H, B) that already holds
+    ``W_ih x_t + W_hh h_prev`` (the product accumulated onto the projection),
+    turned into the gates in place: one array read per gate value instead of
+    two, and no separate product buffer.  The same arithmetic to the bit
+    (``(hp + xp) + bx``)."""
+    G = a_t.shape[0]
+    B = n
+    H = G // 4
+    s_in, s_out, shift = scales[:G], scales[G : 2 * G], scales[2 * G :]
+    for k in range(G):
+        si = s_in[k]
+        so = s_out[k]
+        sh = shift[k]
+        bk = bx[k]
+        a = a_t[k]
+        for b in range(B):
+            a[b] = so * tanh(si * (a[b] + bk)) + sh
+    _lstm_cell_cols(a_t, c_prev, c_out, tc, h_out, hs_t, H, B)
+
+
+@numba.njit(**JIT)
+def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, counts, reverse, keep_cache):
+    """The column loop of :func:`rnnkit.sequence_columns.forward` in one call:
+    per step ``act[t][:, :n] += W_hh @ hcol[:, :n]`` through ``sgemm`` (NumPy's
+    ``cblas_sgemm``, :mod:`rnnkit.kernels.blas`, with ``beta = 1``), then
+    :func:`lstm_forward_cols_acc` in place.
+
+    ``W_hh`` (4H, H); ``act`` (T, 4H, B) enters with the input projections
+    ``W_ih x_t`` and leaves with the gates; ``hcol`` (H, B) enters with the
+    initial ``h`` in columns and leaves with the last.  With ``keep_cache``:
+    ``hrows`` (T+1, B, H), ``c`` (T+1, H, B), index ``t`` the state before
+    step ``t`` going forward (both enter with the initial state at index 0, or
+    ``T`` when ``reverse``), ``tc`` (T, H, B).  Without: ``hrows`` is the
+    output ``(T, B, H)``, ``c`` ``(2, H, B)`` ping-pongs from index 0, ``tc``
+    holds one step.  ``counts`` (T,) int64, the live sequences per step
+    (sorted first), or empty for all; only with a cache.
+    """
+    T, G, B = act.shape
+    H = G // 4
+    for k in range(T):
+        t = T - 1 - k if reverse else k
+        if keep_cache:
+            i_prev = t + 1 if reverse else t
+            i_new = t if reverse else t + 1
+            a = t
+            h_out = hrows[i_new]
+        else:
+            i_prev = k % 2
+            i_new = (k + 1) % 2
+            a = 0
+            h_out = hrows[t]
+        n = B if counts.shape[0] == 0 else counts[t]
+        if n < B:                                        # padded sequences: state carried, gates zero
+            h_old = hrows[i_prev]
+            cp = c[i_prev]
+            cn = c[i_new]
+            for b in range(n, B):
+                h_out[b] = h_old[b]
+            for j in range(H):
+                for b in range(n, B):
+                    cn[j, b] = cp[j, b]
+                    tc[a, j, b] = 0
+            for g in range(G):
+                for b in range(n, B):
+                    act[t, g, b] = 0
+        if n > 0:
+            sgemm(101, 111, 111, G, n, H, _ONE, W_hh.ctypes.data, H, hcol.ctypes.data, B, _ONE, act[t].ctypes.data,
+                  B)
+            lstm_forward_cols_acc(act[t], bx, scales, c[i_prev], c[i_new], tc[a], hcol, h_out, n)
+
+
+@numba.njit(**JIT)
+def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, reverse):
+    """The backward loop of :func:`rnnkit.sequence_columns.backward` in one
+    call: per step (last first) :func:`lstm_backward_cols` into ``dA[t]``
+    (4H, B), then ``dh[:, :n] = W_hh_T @ dA[t][:, :n]`` through ``sgemm``.
+
+    ``W_hh_T`` (H, 4H) contiguous; ``act``, ``tc``, ``c`` the forward cache;
+    ``dhs`` (T, B, H) the gradients from the outputs, or ``(T, 0, 0)`` for
+    none; ``dh``, ``dc`` (H, B) enter with the gradients w.r.t. the final state
+    and leave w.r.t. the initial one; ``counts`` as in :func:`lstm_columns_forward`
+    (padded columns of ``dA`` are zeroed, their ``dh``, ``dc`` pass through).
+    """
+    T, G, B = dA.shape
+    H = G // 4
+    for k in range(T):
+        t = k if reverse else T - 1 - k
+        i_prev = t + 1 if reverse else t
+        n = B if counts.shape[0] == 0 else counts[t]
+        if n < B:
+            for g in range(G):
+                for b in range(n, B):
+                    dA[t, g, b] = 0
+        if n > 0:
+            lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t], dc, dA[t], n)
+            sgemm(101, 111, 111, H, n, G, _ONE, W_hh_T.ctypes.data, G, dA[t].ctypes.data, B, _ZERO,
+                  dh.ctypes.data, B)
