@@ -99,9 +99,10 @@ def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     sgemm = blas.sgemm()
     # the input projections (T, 4H, B); the compiled loop accumulates the step's product onto them and turns
     # them into the gates in place, so with it they are the cache's ``act``
-    xT = np.ascontiguousarray(x.transpose(0, 2, 1))      # (T, D, B): batched products of contiguous blocks run
-    xp = np.matmul(W_ih, xT, out=buffer("col_act" if sgemm is not None and keep_cache else "col_xp",
-                                                          (T, G, B)))
+    # (T, D, B); narrow inputs copied first: the batched product then runs faster, copy included
+    # (P5, D 4: 50 against 85 us; D 16: 0.36 against 0.49 ms; but D 64: 1.89 against 1.72 ms)
+    xT = np.ascontiguousarray(x.transpose(0, 2, 1)) if D <= 32 else x.transpose(0, 2, 1)
+    xp = np.matmul(W_ih, xT, out=buffer("col_act" if sgemm is not None and keep_cache else "col_xp", (T, G, B)))
     bx = b_ih + b_hh if b_ih is not None else np.zeros(G, dtype)
     scales = kernel.lstm_gate_scales(H)
     h_col = np.empty((H, B), dtype)                      # h in columns: the compiled loop's product operand
