@@ -172,8 +172,8 @@ def test_column_loop_is_taken_only_where_it_applies(monkeypatch, compiled):
     assert columns()
     T, B = x.shape[:2]
     mask = np.arange(T)[:, None] < np.array([T, 3, 5, T, 1, 2])[None, :]
-    assert columns(mask=mask)                                               # lengths: packed columns ...
-    assert not columns_without_cache(mask=mask)                             # ... for training passes only
+    assert columns(mask=mask)                                               # lengths: packed columns in training
+    assert not columns_without_cache(mask=mask)                             # ... not in inference
     assert columns_without_cache() == compiled                              # inference of small layers (H 9)
     monkeypatch.setattr(sequence_columns, "MIN_HIDDEN_INFER", 1)
     assert columns_without_cache()

@@ -34,10 +34,11 @@ the work of PyTorch's ``pack_padded_sequence`` without asking the caller to sort
 final state and gradients go back to the caller's order; the cache stays in
 the packed order (``SequenceCache.order``).
 
-*Column loop.*  For an LSTM on the compiled float32 kernels with a batch of at
-least four, :mod:`rnnkit.sequence_columns` runs the loop with the state as
-columns (``W_hh @ h``, faster in OpenBLAS), lengths packed as above; where it
-serves and where the batch-major loop measured faster is
+*Column loop.*  For an LSTM on the compiled float32 kernels,
+:mod:`rnnkit.sequence_columns` runs the loop with the state as columns
+(``W_hh @ h``, faster in OpenBLAS), lengths packed as above, the whole
+sequence in one compiled call where NumPy's BLAS can be called from it; where
+it serves and where the batch-major loop measured faster is
 :func:`rnnkit.sequence_columns.applies`.  Its cache says ``columns=True`` and
 :func:`backward` hands it back to that module.
 """

@@ -10,8 +10,11 @@ from a rational minimax approximation (absolute error below 4e-7, see
 :mod:`rnnkit.kernels.fused`), so a step is one product plus one call.  The
 same module holds the LSTM kernels of the column loop
 (:mod:`rnnkit.sequence_columns`), the float32 Adam update in one pass
-(:class:`rnnkit.optim.Adam`), and the copy that lays the column loop's
-gate gradients out for its weight products.
+(:class:`rnnkit.optim.Adam`), the copy that lays the column loop's
+gate gradients out for its weight products, and that loop's whole-sequence
+form, which makes its products through NumPy's own ``cblas_sgemm``
+(:mod:`rnnkit.kernels.blas`, found with :mod:`ctypes`; ``RNNKIT_BLAS_LOOP=off``
+keeps the loop in Python).
 
 They are used when all of these hold, and the NumPy fast loop otherwise:
 
