@@ -192,7 +192,8 @@ def test_column_loop_is_taken_only_where_it_applies(monkeypatch, compiled):
     rng = np.random.default_rng(1)
     pg = {"W_ih": rng.standard_normal((27, 5)).astype(np.float32), "W_hh": rng.standard_normal((27, 9)).astype(np.float32),
           "b_ih": np.zeros(27, np.float32), "b_hh": np.zeros(27, np.float32)}
-    assert not columns(cell=gru, p=pg, state0=(state0[0],))
+    assert columns(cell=gru, p=pg, state0=(state0[0],)) == compiled         # reset-after GRU: compiled only
+    assert not columns(cell=GRUCell(reset_after=False), p=pg, state0=(state0[0],))
     assert not columns(fast=False)
     monkeypatch.setenv("RNNKIT_KERNELS", "numpy")
     assert not columns()
@@ -222,6 +223,88 @@ def test_column_loop_matches_torch_in_float32():
     rng = np.random.default_rng(7)
     layer = rnnkit.LSTM(12, 32, num_layers=2, bidirectional=True, dtype=np.float32, seed=3)
     twin = torch.nn.LSTM(12, 32, num_layers=2, bidirectional=True)
+    with torch.no_grad():
+        for k, v in twin.named_parameters():
+            v.copy_(torch.from_numpy(layer.params[k]))
+    x = rng.standard_normal((25, 16, 12)).astype(np.float32)
+    dy = rng.standard_normal((25, 16, 64)).astype(np.float32)
+    y, _ = layer(x)
+    assert all(c.columns for _, caches in layer._cache["layers"] for c in caches)
+    dx, _ = layer.backward(dy)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    yt, _ = twin(xt)
+    yt.backward(torch.from_numpy(dy))
+    np.testing.assert_allclose(y, yt.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-5 * np.abs(dx).max())
+    for k, v in twin.named_parameters():
+        g = v.grad.numpy()
+        np.testing.assert_allclose(layer.grads[k], g, atol=1e-5 * np.abs(g).max(), err_msg=k)
+
+
+GRU = GRUCell()
+
+
+def _gru_case(T=11, B=6, D=5, H=9, seed=0):
+    p, x, state0, dhs, dT = _case(T, B, D, H, seed)
+    rng = np.random.default_rng(seed + 100)
+    p = {"W_ih": (rng.standard_normal((3 * H, D)) * 0.5).astype(np.float32),
+         "W_hh": (rng.standard_normal((3 * H, H)) * 0.5).astype(np.float32),
+         "b_ih": (rng.standard_normal(3 * H) * 0.2).astype(np.float32),
+         "b_hh": (rng.standard_normal(3 * H) * 0.2).astype(np.float32)}
+    return p, x, state0[:1], dhs, dT[:1]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("lengths", [None, [11, 4, 1, 8, 11, 2], [3, 9, 9, 1, 5, 2]])
+@pytest.mark.parametrize("with_dhs", [False, True])
+def test_gru_column_loop_matches_the_batch_major_kernels(monkeypatch, reverse, lengths, with_dhs):
+    """The reset-after GRU in columns (compiled loop) against the batch-major
+    kernel loop: outputs, final state, gate activations, input, state and weight
+    gradients and the gradient norms through time, into buffers left full of
+    NaN by an earlier pass."""
+    if blas.sgemm() is None:
+        pytest.skip("no BLAS callable from compiled code here: the GRU has no column loop")
+    p, x, state0, dhs, dT = _gru_case()
+    T = x.shape[0]
+    mask = None if lengths is None else np.arange(T)[:, None] < np.array(lengths)[None, :]
+    dhs = dhs if with_dhs else None
+
+    def run():
+        buffers = {}
+        sequence.forward(GRU, p, x, state0, mask, reverse=reverse, buffers=buffers)
+        for b in buffers.values():
+            b.fill(np.nan)
+        hs, final, cache = sequence.forward(GRU, p, x, state0, mask, reverse=reverse, buffers=buffers)
+        hn = cache.mem["hn"].transpose(0, 2, 1) if cache.columns else cache.mem["hn"]   # padded: zeros, not NaN
+        out = [hs, *final, cache.gate_activations().copy(), hn.copy()]
+        if mask is None:
+            hs2, final2, _ = sequence.forward(GRU, p, x, state0, reverse=reverse, keep_cache=False)
+            out += [hs2, *final2]
+        norms = np.empty(T, np.float32)
+        dx, d0, grads = sequence.backward(GRU, p, cache, dhs, dT, dh_norms=norms, buffers=buffers)
+        return cache.columns, out + [dx, *d0, norms] + [grads[k] for k in sorted(grads)]
+
+    columns, got = run()
+    assert columns
+    _batch_major(monkeypatch)
+    columns, want = run()
+    assert not columns
+    if mask is not None:
+        np.testing.assert_array_equal(got[0] * ~mask[:, :, None], 0)    # padded steps output zeros
+    for g, w in zip(got, want):
+        assert g.dtype == np.float32 and g.shape == w.shape and not np.isnan(g).any()
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6 * max(1.0, float(np.abs(w).max())))
+
+
+def test_gru_column_loop_matches_torch_in_float32():
+    """The float32 twin for the GRU's column loop: 2 layers, bidirectional,
+    against ``torch.nn.GRU`` with the same weights."""
+    torch = pytest.importorskip("torch")
+    if blas.sgemm() is None:
+        pytest.skip("no BLAS callable from compiled code here: the GRU has no column loop")
+    rng = np.random.default_rng(8)
+    layer = rnnkit.GRU(12, 32, num_layers=2, bidirectional=True, dtype=np.float32, seed=3)
+    twin = torch.nn.GRU(12, 32, num_layers=2, bidirectional=True)
     with torch.no_grad():
         for k, v in twin.named_parameters():
             v.copy_(torch.from_numpy(layer.params[k]))

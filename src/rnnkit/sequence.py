@@ -171,7 +171,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
         mask = None                             # lengths that pad nothing
     kernel = _kernel(cell, dtype) if fast_loop else None
     if sequence_columns.applies(cell, kernel, mask, counts, rmask, B, T, H, keep_cache):
-        hs, final, parts = sequence_columns.forward(kernel, p, x, state0, counts, reverse, keep_cache,
+        hs, final, parts = sequence_columns.forward(cell, kernel, p, x, state0, counts, reverse, keep_cache,
                                                     lambda name, shape: _buffer(buffers, name, shape, dtype))
         hs, final = _caller_order(order, hs, final)
         cache = None if parts is None else SequenceCache(x=x, hd=None, mask=mask, rmask=None, reverse=reverse,

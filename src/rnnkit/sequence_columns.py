@@ -1,4 +1,4 @@
-"""The LSTM time loop in *column layout*, the compiled fast path for batches.
+"""The LSTM and GRU time loops in *column layout*, the compiled fast path for batches.
 
 :mod:`rnnkit.sequence` keeps a step's state batch-major, ``h`` ``(B, H)``, so
 the recurrent product is ``h @ W_hh.T``.  This loop keeps it feature-major,
@@ -43,6 +43,16 @@ Python, as :func:`_python_loop`.  P5 (H 32, B 64) inference: 0.56 against
 0.78 ms; training 1.6-1.7 against 2.0-2.1 ms; P2 and P3 within a few per cent
 (their steps are the product's time).
 
+The reset-after GRU (PyTorch's) has the same loop, compiled only
+(:func:`rnnkit.kernels.fused.gru_columns_forward`, ``gru_columns_backward``):
+one product ``W_hh @ h`` (3H, B) per step into a scratch block, since its
+``n`` block enters ``r (W_hn h + b_hn)`` and not the sum; ``h`` kept in
+columns as well as batch-major (the kernels read ``h_prev``); two gate
+gradients, ``dA`` for ``W_ih`` and ``dHP`` for ``W_hh`` (they differ by ``r`` on
+the ``n`` block), and ``dh = dh z + W_hh.T @ dHP`` accumulated onto the
+direct path.  P4 (H 256, B 32): inference 8.1 against 10.5 ms, training 24.5
+against 28.7 ms; P5's shape 0.59 against 1.27 ms.
+
 Lengths work as in the packed loop of :mod:`rnnkit.sequence` (sequences
 sorted by decreasing length, only the live columns computed).  Used by
 :func:`rnnkit.sequence.forward` when :func:`applies` (LSTM, float32 kernels,
@@ -81,18 +91,21 @@ def applies(cell, kernel, mask, counts, rmask, B, T, H, keep_cache):
     ``MIN_BATCH``.
 
     Inference with lengths is batch-major either way (compiled columns, P7:
-    43.6 against 36.0 ms).
+    43.6 against 36.0 ms).  The reset-after GRU (``column_kernels``) has the
+    compiled loop only.
     """
     if not (kernel is not None and getattr(cell, "column_kernels", False) and rmask is None and T >= 1
             and (mask is None or (counts is not None and keep_cache))):
         return False
     if blas.sgemm() is not None:
         return keep_cache or B >= MIN_BATCH
-    return B >= MIN_BATCH and (keep_cache or H >= MIN_HIDDEN_INFER)
+    return (B >= MIN_BATCH and (keep_cache or H >= MIN_HIDDEN_INFER)
+            and cell.gates == 4)                         # the GRU's column loop is compiled only
 
 
-def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
-    """As :func:`rnnkit.sequence.forward`, for an LSTM in column layout.
+def forward(cell, kernel, p, x, state0, counts, reverse, keep_cache, buffer):
+    """As :func:`rnnkit.sequence.forward`, for an LSTM or a reset-after GRU
+    (``cell``) in column layout.
 
     ``counts`` ``(T,)`` (or ``None``: all live; only with ``keep_cache``, see
     :func:`applies`): the sequences are sorted by decreasing length, so the
@@ -105,6 +118,8 @@ def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     """
     if counts is not None and not keep_cache:
         raise ValueError("the column loop takes lengths in training passes only (keep_cache=True)")
+    if cell.gates == 3:
+        return _gru_forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer)
     W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
     T, B, D = x.shape
     G, H = W_hh.shape
@@ -112,10 +127,7 @@ def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     sgemm = blas.sgemm()
     # the input projections (T, 4H, B); the compiled loop accumulates the step's product onto them and turns
     # them into the gates in place, so with it they are the cache's ``act``
-    # (T, D, B); narrow inputs copied first: the batched product then runs faster, copy included
-    # (P5, D 4: 50 against 85 us; D 16: 0.36 against 0.49 ms; but D 64: 1.89 against 1.72 ms)
-    xT = np.ascontiguousarray(x.transpose(0, 2, 1)) if D <= 32 else x.transpose(0, 2, 1)
-    xp = np.matmul(W_ih, xT, out=buffer("col_act" if sgemm is not None and keep_cache else "col_xp", (T, G, B)))
+    xp = _projection(W_ih, x, buffer("col_act" if sgemm is not None and keep_cache else "col_xp", (T, G, B)))
     bx = b_ih + b_hh if b_ih is not None else np.zeros(G, dtype)
     scales = kernel.lstm_gate_scales(H)
     h_col = np.empty((H, B), dtype)                      # h in columns: the compiled loop's product operand
@@ -134,9 +146,8 @@ def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     c[start] = state0[1].T
     if sgemm is not None:                                # the whole loop in one compiled call
         h_col[:] = state0[0].T
-        live = np.empty(0, np.int64) if counts is None else np.asarray(counts, np.int64)
         kernel.lstm_columns_forward(sgemm, np.ascontiguousarray(W_hh), bx, scales, h_col,
-                                    hb if keep_cache else hs, c, act, tc, live, reverse, keep_cache)
+                                    hb if keep_cache else hs, c, act, tc, _live(counts), reverse, keep_cache)
         i_new = (0 if reverse else T) if keep_cache else T % 2
         h_prev = h_col.T                                 # the last h of every sequence, padded or not
     else:
@@ -146,10 +157,67 @@ def forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     if not keep_cache:
         return hs, final, None
     hs[:] = hb[:T] if reverse else hb[1:]
-    if counts is not None:
-        for t in np.flatnonzero(counts < B):
-            hs[t, counts[t]:] = 0
+    _zero_padded(hs, counts)
     return hs, final, dict(states=(hb, c), mem={"act": act, "tc": tc})
+
+
+def _projection(W_ih, x, out):
+    """``out[t] = W_ih @ x[t].T`` (T, G, B).  Narrow inputs are copied to (T, D, B)
+    first: the batched product then runs faster, copy included (P5, D 4: 50
+    against 85 us; D 16: 0.36 against 0.49 ms; but D 64: 1.89 against 1.72 ms)."""
+    xT = x.transpose(0, 2, 1)
+    if x.shape[2] <= 32:
+        xT = np.ascontiguousarray(xT)
+    return np.matmul(W_ih, xT, out=out)
+
+
+def _gru_forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
+    """:func:`forward` for a reset-after GRU (compiled loop only, see :func:`applies`):
+    ``r, z`` from ``W_ih x + W_hh h + b``; ``n = tanh(W_in x + b_in + r (W_hn h + b_hn))``.
+    The cache holds ``act`` (T, 3H, B), ``hn`` (T, H, B) and ``h`` both ways:
+    ``hcols`` (T+1, H, B) for the kernels, batch-major (T+1, B, H) for ``dW_hh``."""
+    if counts is not None and not keep_cache:
+        raise ValueError("the column loop takes lengths in training passes only (keep_cache=True)")
+    W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
+    T, B, D = x.shape
+    G, H = W_hh.shape
+    dtype = W_hh.dtype
+    act = _projection(W_ih, x, buffer("col_act", (T, G, B)) if keep_cache else np.empty((T, G, B), dtype))
+    if b_ih is not None:
+        bx = b_ih + b_hh
+        bx[2 * H:] = b_ih[2 * H:]                        # b_hn stays inside r (W_hn h + b_hn)
+        b_hn = np.ascontiguousarray(b_hh[2 * H:])
+    else:
+        bx, b_hn = np.zeros(G, dtype), np.zeros(H, dtype)
+    hs = np.empty((T, B, H), dtype)
+    if keep_cache:
+        hb, hcols, hn = buffer("col_h", (T + 1, B, H)), buffer("col_hc", (T + 1, H, B)), buffer("col_hn", (T, H, B))
+        start = T if reverse else 0
+    else:
+        hb, hcols, hn = hs, np.empty((2, H, B), dtype), np.empty((1, H, B), dtype)
+        start = 0
+    if keep_cache:
+        hb[start] = state0[0]
+    hcols[start] = state0[0].T
+    kernel.gru_columns_forward(blas.sgemm(), np.ascontiguousarray(W_hh), bx, b_hn, hcols, np.empty((G, B), dtype),
+                               hb, act, hn, _live(counts), reverse, keep_cache)
+    i_new = (0 if reverse else T) if keep_cache else T % 2
+    final = (hcols[i_new].T.copy(),)
+    if not keep_cache:
+        return hs, final, None
+    hs[:] = hb[:T] if reverse else hb[1:]
+    _zero_padded(hs, counts)
+    return hs, final, dict(states=(hb,), mem={"act": act, "hn": hn, "hcols": hcols})
+
+
+def _live(counts):
+    return np.empty(0, np.int64) if counts is None else np.asarray(counts, np.int64)
+
+
+def _zero_padded(hs, counts):
+    if counts is not None:
+        for t in np.flatnonzero(counts < hs.shape[1]):
+            hs[t, counts[t]:] = 0
 
 
 def _python_loop(kernel, W_hh, xp, bx, scales, h_col, hs, hb, c, act, tc, counts, reverse, keep_cache, start):
@@ -187,45 +255,64 @@ def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer):
     (``dhs`` and ``dstate_T`` in the cache's batch order)."""
     W_ih, W_hh, b_ih = p["W_ih"], p["W_hh"], p.get("b_ih")
     x, reverse, counts = cache.x, cache.reverse, cache.counts
-    hb, c = cache.states
-    act, tc = cache.mem["act"], cache.mem["tc"]
+    gru = "hn" in cache.mem
     T, B, D = x.shape
     G, H = W_hh.shape
     dtype = W_hh.dtype
-    W_hh_T = np.ascontiguousarray(W_hh.T)                    # (H, 4H): the fast left operand
-    dstate_T = tuple(dstate_T or (None, None))
-    dh, dc = (np.zeros((H, B), dtype) if d is None else np.array(np.asarray(d).T, dtype=dtype, order="C")
-              for d in dstate_T)
+    W_hh_T = np.ascontiguousarray(W_hh.T)                    # (H, G): the fast left operand
+    dstate_T = tuple(dstate_T or (None,) * len(cache.states))
+    dh, *dc = (np.zeros((H, B), dtype) if d is None else np.array(np.asarray(d).T, dtype=dtype, order="C")
+               for d in dstate_T)
     if dhs is not None and (dhs.dtype != dtype or dhs.strides[-1] != dtype.itemsize):
         dhs = np.ascontiguousarray(dhs, dtype=dtype)     # rows must be contiguous; a transposed view's are
     dA = buffer("col_dA", (T, G, B))
-    sgemm = blas.sgemm() if dh_norms is None else None   # the norms between steps: the Python loop
-    if sgemm is not None:
-        live = np.empty(0, np.int64) if counts is None else np.asarray(counts, np.int64)
-        from_outputs = np.ascontiguousarray(dhs) if dhs is not None else np.empty((T, 0, 0), dtype)
-        kernel.lstm_columns_backward(sgemm, W_hh_T, act, tc, c, from_outputs, dh, dc, dA, live, reverse)
+    sgemm = blas.sgemm()
+    from_outputs = np.ascontiguousarray(dhs) if dhs is not None else np.empty((T, 0, 0), dtype)
+    norms = np.empty(T, np.float32) if dh_norms is not None else np.empty(0, np.float32)
+    if gru:
+        dHP = buffer("col_dHP", (T, G, B))
+        kernel.gru_columns_backward(sgemm, W_hh_T, cache.mem["act"], cache.mem["hn"], cache.mem["hcols"],
+                                    from_outputs, dh, dA, dHP, _live(counts), reverse, norms)
+    elif sgemm is not None:
+        kernel.lstm_columns_backward(sgemm, W_hh_T, cache.mem["act"], cache.mem["tc"], cache.states[1],
+                                     from_outputs, dh, dc[0], dA, _live(counts), reverse, norms)
     else:
-        none = np.empty((0, 0), dtype)
-        steps = range(T) if reverse else range(T - 1, -1, -1)
-        for t in steps:
-            i_prev = t + 1 if reverse else t
-            n = B if counts is None else int(counts[t])
-            if n < B:                                    # padded: no gradient; dh, dc pass through
-                dA[t][:, n:] = 0
-            if n:
-                kernel.lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t] if dhs is not None else none, dc,
-                                          dA[t], n)
-            if dh_norms is not None:
-                dh_norms[t] = np.sqrt(np.einsum("hb,hb->b", dh, dh)).mean()
-            if n:
-                np.matmul(W_hh_T, dA[t][:, :n], out=dh[:, :n])
-    dA2 = buffer("col_dA2", (G, T, B))
-    kernel.steps_to_rows(dA, dA2)
-    dA2 = dA2.reshape(G, T * B)
+        _python_backward(kernel, W_hh_T, cache, dhs, dh, dc[0], dA, norms)
+    if dh_norms is not None:
+        dh_norms[:] = norms
+    hb = cache.states[0]
     h_prev = (hb[1:] if reverse else hb[:T]).reshape(T * B, H)   # row block t: the h that entered step t
-    grads = {"W_ih": dA2 @ x.reshape(T * B, D), "W_hh": dA2 @ h_prev}
+    dA2 = _rows(kernel, dA, buffer("col_dA2", (G, T, B)))
+    grads = {"W_ih": dA2 @ x.reshape(T * B, D)}
+    dHP2 = _rows(kernel, dHP, buffer("col_dHP2", (G, T, B))) if gru else dA2   # the GRU's W_hh saw r (W_hn h)
+    grads["W_hh"] = dHP2 @ h_prev
     if b_ih is not None:
         grads["b_ih"] = dA2.sum(axis=1)
-        grads["b_hh"] = grads["b_ih"].copy()
+        grads["b_hh"] = dHP2.sum(axis=1) if gru else grads["b_ih"].copy()
     dx = (dA2.T @ W_ih).reshape(T, B, D)
-    return dx, (dh.T.copy(), dc.T.copy()), grads
+    return dx, tuple(d.T.copy() for d in (dh, *dc)), grads
+
+
+def _rows(kernel, blocks, out):
+    """``blocks`` (T, G, B) laid out as one (G, T*B) matrix for the weight products."""
+    kernel.steps_to_rows(blocks, out)
+    return out.reshape(out.shape[0], -1)
+
+
+def _python_backward(kernel, W_hh_T, cache, dhs, dh, dc, dA, norms):
+    """The LSTM's backward steps driven from Python (see :func:`_python_loop`)."""
+    act, tc, c = cache.mem["act"], cache.mem["tc"], cache.states[1]
+    T, G, B = dA.shape
+    none = np.empty((0, 0), dA.dtype)
+    steps = range(T) if cache.reverse else range(T - 1, -1, -1)
+    for t in steps:
+        i_prev = t + 1 if cache.reverse else t
+        n = B if cache.counts is None else int(cache.counts[t])
+        if n < B:                                        # padded: no gradient; dh, dc pass through
+            dA[t][:, n:] = 0
+        if n:
+            kernel.lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t] if dhs is not None else none, dc, dA[t], n)
+        if norms.shape[0]:
+            norms[t] = np.sqrt(np.einsum("hb,hb->b", dh, dh)).mean()
+        if n:
+            np.matmul(W_hh_T, dA[t][:, :n], out=dh[:, :n])

@@ -34,6 +34,11 @@ class GRUCell(CellBase):
     direct_h = True                                   # h_t = ... + z ∘ h_{t-1}
 
     @property
+    def column_kernels(self):
+        """Reset-after GRUs have kernels for :mod:`rnnkit.sequence_columns` (``gru_*_cols``)."""
+        return self.reset_after
+
+    @property
     def distinct_dhp(self):
         return self.reset_after
 

@@ -483,8 +483,22 @@ def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, count
             lstm_forward_cols_acc(act[t], bx, scales, c[i_prev], c[i_new], tc[a], hcol, h_out, n)
 
 
+@numba.njit(inline="always", **JIT)
+def _mean_column_norm(dh):
+    """The batch mean of ``‖dh[:, b]‖₂`` (float64 sums) for ``dh`` (H, B)."""
+    H, B = dh.shape
+    total = 0.0
+    for b in range(B):
+        s = 0.0
+        for j in range(H):
+            v = np.float64(dh[j, b])
+            s += v * v
+        total += np.sqrt(s)
+    return total / B
+
+
 @numba.njit(**JIT)
-def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, reverse):
+def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, reverse, norms):
     """The backward loop of :func:`rnnkit.sequence_columns.backward` in one
     call: per step (last first) :func:`lstm_backward_cols` into ``dA[t]``
     (4H, B), then ``dh[:, :n] = W_hh_T @ dA[t][:, :n]`` through ``sgemm``.
@@ -493,7 +507,9 @@ def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, re
     ``dhs`` (T, B, H) the gradients from the outputs, or ``(T, 0, 0)`` for
     none; ``dh``, ``dc`` (H, B) enter with the gradients w.r.t. the final state
     and leave w.r.t. the initial one; ``counts`` as in :func:`lstm_columns_forward`
-    (padded columns of ``dA`` are zeroed, their ``dh``, ``dc`` pass through).
+    (padded columns of ``dA`` are zeroed, their ``dh``, ``dc`` pass through);
+    ``norms`` (T,) receives at ``t`` the batch mean of ``‖dL/dh_t‖₂`` (float32
+    from float64 sums), or is empty.
     """
     T, G, B = dA.shape
     H = G // 4
@@ -507,5 +523,176 @@ def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, re
                     dA[t, g, b] = 0
         if n > 0:
             lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t], dc, dA[t], n)
+        if norms.shape[0] > 0:
+            norms[t] = _mean_column_norm(dh)
+        if n > 0:
             sgemm(101, 111, 111, H, n, G, _ONE, W_hh_T.ctypes.data, G, dA[t].ctypes.data, B, _ZERO,
+                  dh.ctypes.data, B)
+
+
+# ----------------------------------------------------------------------------- GRU, column layout
+@numba.njit(**JIT)
+def gru_forward_cols(hp, a_t, bx, b_hn, h_prev, h_new, hn, hs_t, n):
+    """One reset-after GRU step in column layout, the arithmetic of
+    :func:`gru_forward_step` to the bit: ``hp = W_hh @ h_prev`` (3H, B);
+    ``a_t`` (3H, B) enters with ``W_ih x_t`` and leaves with ``r, z, n``;
+    ``bx`` (3H,) ``= b_ih + (b_hr, b_hz, 0)``, ``b_hn`` (H,); ``h_prev``,
+    ``h_new`` (H, B); ``hn`` (H, B) receives ``hp_n + b_hn``; ``hs_t`` (B, H) the
+    new ``h`` batch-major.  The first ``n`` columns only."""
+    G = a_t.shape[0]
+    H = G // 3
+    B = n
+    for k in range(2 * H):
+        bk = bx[k]
+        p = hp[k]
+        a = a_t[k]
+        for b in range(B):
+            a[b] = sigmoid(p[b] + a[b] + bk)
+    for j in range(H):
+        bn = b_hn[j]
+        p = hp[2 * H + j]
+        hb = hn[j]
+        for b in range(B):
+            hb[b] = p[b] + bn
+    for j in range(H):
+        bk = bx[2 * H + j]
+        r = a_t[j]
+        z = a_t[H + j]
+        a = a_t[2 * H + j]
+        hb = hn[j]
+        hp_ = h_prev[j]
+        ho = h_new[j]
+        for b in range(B):
+            nv = tanh(a[b] + bk + r[b] * hb[b])
+            a[b] = nv
+            ho[b] = nv + z[b] * (hp_[b] - nv)
+    for b in range(B):
+        for j in range(H):
+            hs_t[b, j] = h_new[j, b]
+
+
+@numba.njit(**JIT)
+def gru_backward_cols(act, hn, h_prev, dh, dhs_t, da, dhp, n):
+    """One reset-after GRU step back in column layout (the equations of
+    :func:`gru_backward_step`).  ``dh`` (H, B) enters with the gradient w.r.t.
+    the step's ``h`` from the steps after it, receives ``dhs_t`` (B, H; skipped
+    when empty) and leaves with the direct path ``dh z`` to ``h_prev`` (the
+    caller adds ``W_hh.T @ dhp``); ``da`` (3H, B) w.r.t. the input projection,
+    ``dhp`` (3H, B) w.r.t. ``W_hh @ h_prev + b_hh``.  The first ``n`` columns."""
+    G = act.shape[0]
+    H = G // 3
+    B = n
+    if dhs_t.shape[0] > 0:
+        for b in range(B):
+            for j in range(H):
+                dh[j, b] += dhs_t[b, j]
+    for j in range(H):
+        zr = act[H + j]
+        nr = act[2 * H + j]
+        rr = act[j]
+        hpr = h_prev[j]
+        g = dh[j]
+        dz_ = da[H + j]
+        dn_ = da[2 * H + j]
+        qz = dhp[H + j]
+        qn = dhp[2 * H + j]
+        for b in range(B):
+            z = zr[b]
+            nv = nr[b]
+            gv = g[b]
+            dn = gv * (_ONE - z) * (_ONE - nv * nv)
+            dn_[b] = dn
+            qn[b] = dn * rr[b]
+            dz = gv * (hpr[b] - nv) * z * (_ONE - z)
+            dz_[b] = dz
+            qz[b] = dz
+            g[b] = gv * z
+    for j in range(H):
+        rr = act[j]
+        hb = hn[j]
+        dn_ = da[2 * H + j]
+        dr_ = da[j]
+        qr = dhp[j]
+        for b in range(B):
+            r = rr[b]
+            v = dn_[b] * hb[b] * r * (_ONE - r)
+            dr_[b] = v
+            qr[b] = v
+
+
+@numba.njit(**JIT)
+def gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts, reverse, keep_cache):
+    """The reset-after GRU's column loop in one call: per step
+    ``hp[:, :n] = W_hh @ h_prev[:, :n]`` through ``sgemm``, then
+    :func:`gru_forward_cols`.  ``act`` (T, 3H, B) enters with the input
+    projections and leaves with ``r, z, n``; ``hcols`` the states in columns,
+    ``(T+1, H, B)`` with a cache (as ``hrows`` (T+1, B, H), index ``t`` the
+    state before step ``t`` going forward, initial state at 0 or ``T`` when
+    ``reverse``) or ``(2, H, B)`` ping-ponging from 0 without (``hrows`` is then
+    the output ``(T, B, H)``); ``hn`` ``(T, H, B)`` or one step.  ``counts`` as in
+    :func:`lstm_columns_forward` (only with a cache)."""
+    T, G, B = act.shape
+    H = G // 3
+    for k in range(T):
+        t = T - 1 - k if reverse else k
+        if keep_cache:
+            i_prev = t + 1 if reverse else t
+            i_new = t if reverse else t + 1
+            a = t
+            h_out = hrows[i_new]
+        else:
+            i_prev = k % 2
+            i_new = (k + 1) % 2
+            a = 0
+            h_out = hrows[t]
+        n = B if counts.shape[0] == 0 else counts[t]
+        hc_prev = hcols[i_prev]
+        hc_new = hcols[i_new]
+        if n < B:                                        # padded sequences: state carried, gates zero
+            h_old = hrows[i_prev]
+            for b in range(n, B):
+                h_out[b] = h_old[b]
+            for j in range(H):
+                for b in range(n, B):
+                    hc_new[j, b] = hc_prev[j, b]
+                    hn[a, j, b] = 0
+            for g in range(G):
+                for b in range(n, B):
+                    act[t, g, b] = 0
+        if n > 0:
+            sgemm(101, 111, 111, G, n, H, _ONE, W_hh.ctypes.data, H, hc_prev.ctypes.data, B, _ZERO, hp.ctypes.data,
+                  B)
+            gru_forward_cols(hp, act[t], bx, b_hn, hc_prev, hc_new, hn[a], h_out, n)
+
+
+@numba.njit(**JIT)
+def gru_columns_backward(sgemm, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts, reverse, norms):
+    """The reset-after GRU's backward column loop in one call: per step (last
+    first) :func:`gru_backward_cols`, then ``dh[:, :n] += W_hh_T @ dHP[t][:, :n]``
+    through ``sgemm`` (``beta = 1``, onto the direct path).  ``dhs`` (T, B, H) or
+    ``(T, 0, 0)``; ``dh`` (H, B) enters w.r.t. the final ``h`` and leaves
+    w.r.t. the initial one; padded columns of ``dA``, ``dHP`` are zeroed and
+    their ``dh`` passes through; ``norms`` as in :func:`lstm_columns_backward`."""
+    T, G, B = dA.shape
+    H = G // 3
+    none = np.empty((0, 0), dA.dtype)
+    for k in range(T):
+        t = k if reverse else T - 1 - k
+        i_prev = t + 1 if reverse else t
+        n = B if counts.shape[0] == 0 else counts[t]
+        if n < B:
+            for g in range(G):
+                for b in range(n, B):
+                    dA[t, g, b] = 0
+                    dHP[t, g, b] = 0
+        if dhs.shape[1] > 0:
+            d = dhs[t]
+            for b in range(n):
+                for j in range(H):
+                    dh[j, b] += d[b, j]
+        if norms.shape[0] > 0:
+            norms[t] = _mean_column_norm(dh)
+        if n > 0:
+            gru_backward_cols(act[t], hn[t], hcols[i_prev], dh, none, dA[t], dHP[t], n)
+            sgemm(101, 111, 111, H, n, G, _ONE, W_hh_T.ctypes.data, G, dHP[t].ctypes.data, B, _ONE,
                   dh.ctypes.data, B)
