@@ -235,7 +235,7 @@ class Bench:
 
     # -- torch ----------------------------------------------------------------------
     def t_forward(self):
-        torch, nn = self.torch, self.torch.nn
+        nn = self.torch.nn
         x = self.t_embed(self.t_ids) if self.t_embed else self.t_x
         if self.lengths is not None:
             packed = nn.utils.rnn.pack_padded_sequence(x, self.t_lengths, enforce_sorted=False)
@@ -291,7 +291,6 @@ class Bench:
     # -- checks ---------------------------------------------------------------------
     def agreement(self):
         """Max |difference| / max |value| of outputs and of gradients (one step, equal weights)."""
-        torch = self.torch
         if self.stream:
             a, b = self.r_stream(), self.t_stream()
             return {"output": float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))}

@@ -41,6 +41,25 @@ def _batch_major(monkeypatch):
     monkeypatch.setattr(sequence_columns, "applies", lambda *args: False)
 
 
+def _pass_over_nan(cell, p, x, state0, mask, reverse, dhs, dT, cached):
+    """A training pass into buffers left full of NaN by an earlier pass (so that
+    any cell a loop fails to write shows), and an inference pass where there are
+    no lengths.  ``cached(cache)`` names the cache's per-step arrays to compare
+    (padded steps: zeros, not NaN).  Returns ``(columns, arrays)``."""
+    buffers = {}
+    sequence.forward(cell, p, x, state0, mask, reverse=reverse, buffers=buffers)
+    for b in buffers.values():
+        b.fill(np.nan)
+    hs, final, cache = sequence.forward(cell, p, x, state0, mask, reverse=reverse, buffers=buffers)
+    out = [hs, *final, cache.gate_activations().copy(), *(a.copy() for a in cached(cache))]
+    if mask is None:
+        hs2, final2, _ = sequence.forward(cell, p, x, state0, reverse=reverse, keep_cache=False)
+        out += [hs2, *final2]
+    norms = np.empty(x.shape[0], np.float32)
+    dx, d0, grads = sequence.backward(cell, p, cache, dhs, dT, dh_norms=norms, buffers=buffers)
+    return cache.columns, out + [dx, *d0, norms] + [grads[k] for k in sorted(grads)]
+
+
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("with_dhs", [False, True])
 @pytest.mark.parametrize("with_dT", [False, True])
@@ -101,22 +120,13 @@ def test_compiled_column_loops_compute_what_the_python_driven_loop_does(monkeypa
     dhs = dhs if with_dhs else None
 
     def run():
-        buffers = {}
-        sequence.forward(LSTM, p, x, state0, mask, reverse=reverse, buffers=buffers)
-        for b in buffers.values():
-            b.fill(np.nan)
-        hs, final, cache = sequence.forward(LSTM, p, x, state0, mask, reverse=reverse, buffers=buffers)
-        out = [hs, *final, cache.gate_activations().copy(), cache.mem["tc"].copy()]   # padded: zeros, not NaN
-        if mask is None:
-            hs2, final2, _ = sequence.forward(LSTM, p, x, state0, reverse=reverse, keep_cache=False)
-            out += [hs2, *final2]
-        dx, d0, grads = sequence.backward(LSTM, p, cache, dhs, (None, dT[1]), buffers=buffers)
-        assert cache.columns
-        return out + [dx, *d0] + [grads[k] for k in sorted(grads)]
+        return _pass_over_nan(LSTM, p, x, state0, mask, reverse, dhs, (None, dT[1]), lambda c: [c.mem["tc"]])
 
-    got = run()
+    columns, got = run()
+    assert columns
     monkeypatch.setenv("RNNKIT_BLAS_LOOP", "off")
-    want = run()
+    columns, want = run()
+    assert columns
     for g, w in zip(got, want):
         assert g.shape == w.shape and not np.isnan(g).any()
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6 * max(1.0, float(np.abs(w).max())))
@@ -215,14 +225,17 @@ def test_gate_activations_read_the_same_in_both_layouts(monkeypatch):
             np.testing.assert_allclose(acts[g], want[g], atol=1e-6)
 
 
-def test_column_loop_matches_torch_in_float32():
-    """The float32 twin: a 2-layer bidirectional LSTM on the column loop against
-    ``torch.nn.LSTM`` with the same weights; outputs, input gradient and weight
-    gradients to float32 precision."""
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_column_loop_matches_torch_in_float32(kind):
+    """The float32 twin: a 2-layer bidirectional LSTM or GRU on the column loop
+    against ``torch.nn.LSTM`` / ``torch.nn.GRU`` with the same weights; outputs,
+    input gradient and weight gradients to float32 precision."""
     torch = pytest.importorskip("torch")
+    if kind == "GRU" and blas.sgemm() is None:
+        pytest.skip("no BLAS callable from compiled code here: the GRU has no column loop")
     rng = np.random.default_rng(7)
-    layer = rnnkit.LSTM(12, 32, num_layers=2, bidirectional=True, dtype=np.float32, seed=3)
-    twin = torch.nn.LSTM(12, 32, num_layers=2, bidirectional=True)
+    layer = getattr(rnnkit, kind)(12, 32, num_layers=2, bidirectional=True, dtype=np.float32, seed=3)
+    twin = getattr(torch.nn, kind)(12, 32, num_layers=2, bidirectional=True)
     with torch.no_grad():
         for k, v in twin.named_parameters():
             v.copy_(torch.from_numpy(layer.params[k]))
@@ -270,19 +283,8 @@ def test_gru_column_loop_matches_the_batch_major_kernels(monkeypatch, reverse, l
     dhs = dhs if with_dhs else None
 
     def run():
-        buffers = {}
-        sequence.forward(GRU, p, x, state0, mask, reverse=reverse, buffers=buffers)
-        for b in buffers.values():
-            b.fill(np.nan)
-        hs, final, cache = sequence.forward(GRU, p, x, state0, mask, reverse=reverse, buffers=buffers)
-        hn = cache.mem["hn"].transpose(0, 2, 1) if cache.columns else cache.mem["hn"]   # padded: zeros, not NaN
-        out = [hs, *final, cache.gate_activations().copy(), hn.copy()]
-        if mask is None:
-            hs2, final2, _ = sequence.forward(GRU, p, x, state0, reverse=reverse, keep_cache=False)
-            out += [hs2, *final2]
-        norms = np.empty(T, np.float32)
-        dx, d0, grads = sequence.backward(GRU, p, cache, dhs, dT, dh_norms=norms, buffers=buffers)
-        return cache.columns, out + [dx, *d0, norms] + [grads[k] for k in sorted(grads)]
+        return _pass_over_nan(GRU, p, x, state0, mask, reverse, dhs, dT,
+                              lambda c: [c.mem["hn"].transpose(0, 2, 1) if c.columns else c.mem["hn"]])
 
     columns, got = run()
     assert columns
@@ -294,30 +296,3 @@ def test_gru_column_loop_matches_the_batch_major_kernels(monkeypatch, reverse, l
     for g, w in zip(got, want):
         assert g.dtype == np.float32 and g.shape == w.shape and not np.isnan(g).any()
         np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6 * max(1.0, float(np.abs(w).max())))
-
-
-def test_gru_column_loop_matches_torch_in_float32():
-    """The float32 twin for the GRU's column loop: 2 layers, bidirectional,
-    against ``torch.nn.GRU`` with the same weights."""
-    torch = pytest.importorskip("torch")
-    if blas.sgemm() is None:
-        pytest.skip("no BLAS callable from compiled code here: the GRU has no column loop")
-    rng = np.random.default_rng(8)
-    layer = rnnkit.GRU(12, 32, num_layers=2, bidirectional=True, dtype=np.float32, seed=3)
-    twin = torch.nn.GRU(12, 32, num_layers=2, bidirectional=True)
-    with torch.no_grad():
-        for k, v in twin.named_parameters():
-            v.copy_(torch.from_numpy(layer.params[k]))
-    x = rng.standard_normal((25, 16, 12)).astype(np.float32)
-    dy = rng.standard_normal((25, 16, 64)).astype(np.float32)
-    y, _ = layer(x)
-    assert all(c.columns for _, caches in layer._cache["layers"] for c in caches)
-    dx, _ = layer.backward(dy)
-    xt = torch.from_numpy(x).requires_grad_(True)
-    yt, _ = twin(xt)
-    yt.backward(torch.from_numpy(dy))
-    np.testing.assert_allclose(y, yt.detach().numpy(), atol=1e-5)
-    np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-5 * np.abs(dx).max())
-    for k, v in twin.named_parameters():
-        g = v.grad.numpy()
-        np.testing.assert_allclose(layer.grads[k], g, atol=1e-5 * np.abs(g).max(), err_msg=k)

@@ -306,22 +306,16 @@ def lstm_forward_cols(hp, xp_t, bx, scales, c_prev, act, c_out, tc, h_out, hs_t,
     the bias ``bx`` (4H,) and ``c_prev`` (H, B): the gates into ``act`` (4H, B),
     the new ``c`` and ``tanh(c)`` into ``c_out``, ``tc`` (H, B), the new ``h``
     into ``h_out`` (H, B) and, batch-major, into ``hs_t`` (B, H); for the first
-    ``n`` columns (sequences) only, the others left as they are."""
-    G = hp.shape[0]
-    B = n
-    H = G // 4
-    s_in, s_out, shift = scales[:G], scales[G : 2 * G], scales[2 * G :]
-    for k in range(G):
-        si = s_in[k]
-        so = s_out[k]
-        sh = shift[k]
-        bk = bx[k]
+    ``n`` columns (sequences) only, the others left as they are.  (The
+    Python-driven loop's kernel: the sum into ``act``, then
+    :func:`lstm_forward_cols_acc`.)"""
+    for k in range(hp.shape[0]):                         # (hp + xp) + bx, as the in-place kernel adds
         p = hp[k]
         x = xp_t[k]
         a = act[k]
-        for b in range(B):
-            a[b] = so * tanh(si * (p[b] + x[b] + bk)) + sh
-    _lstm_cell_cols(act, c_prev, c_out, tc, h_out, hs_t, H, B)
+        for b in range(n):
+            a[b] = p[b] + x[b]
+    lstm_forward_cols_acc(act, bx, scales, c_prev, c_out, tc, h_out, hs_t, n)
 
 
 @numba.njit(**JIT)
@@ -410,6 +404,37 @@ _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
 
 
+@numba.njit(inline="always", **JIT)
+def _step_indices(k, T, reverse, keep_cache):
+    """Step ``k`` of a pass: ``(t, i_prev, i_new, slot, row)`` -- the time step, the
+    state indices before and after it, its slot in the per-step caches and the
+    row of ``hrows`` it writes (with a cache: the (T+1)-long state buffers,
+    index ``t`` before step ``t`` going forward; without: ping-pong buffers and
+    the output)."""
+    t = T - 1 - k if reverse else k
+    if keep_cache:
+        i_prev = t + 1 if reverse else t
+        i_new = t if reverse else t + 1
+        return t, i_prev, i_new, t, i_new
+    return t, k % 2, (k + 1) % 2, 0, t
+
+
+@numba.njit(inline="always", **JIT)
+def _zero_columns(x, n):
+    """``x[:, n:] = 0`` for ``x`` (R, B)."""
+    for r in range(x.shape[0]):
+        for b in range(n, x.shape[1]):
+            x[r, b] = 0
+
+
+@numba.njit(inline="always", **JIT)
+def _copy_columns(src, dst, n):
+    """``dst[:, n:] = src[:, n:]`` for (R, B) arrays."""
+    for r in range(src.shape[0]):
+        for b in range(n, src.shape[1]):
+            dst[r, b] = src[r, b]
+
+
 @numba.njit(**JIT)
 def lstm_forward_cols_acc(a_t, bx, scales, c_prev, c_out, tc, h_out, hs_t, n):
     """:func:`lstm_forward_cols` for ``a_t`` (4H, B) that already holds
@@ -452,31 +477,14 @@ def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, count
     T, G, B = act.shape
     H = G // 4
     for k in range(T):
-        t = T - 1 - k if reverse else k
-        if keep_cache:
-            i_prev = t + 1 if reverse else t
-            i_new = t if reverse else t + 1
-            a = t
-            h_out = hrows[i_new]
-        else:
-            i_prev = k % 2
-            i_new = (k + 1) % 2
-            a = 0
-            h_out = hrows[t]
+        t, i_prev, i_new, a, row = _step_indices(k, T, reverse, keep_cache)
+        h_out = hrows[row]
         n = B if counts.shape[0] == 0 else counts[t]
         if n < B:                                        # padded sequences: state carried, gates zero
-            h_old = hrows[i_prev]
-            cp = c[i_prev]
-            cn = c[i_new]
-            for b in range(n, B):
-                h_out[b] = h_old[b]
-            for j in range(H):
-                for b in range(n, B):
-                    cn[j, b] = cp[j, b]
-                    tc[a, j, b] = 0
-            for g in range(G):
-                for b in range(n, B):
-                    act[t, g, b] = 0
+            h_out[n:] = hrows[i_prev][n:]
+            _copy_columns(c[i_prev], c[i_new], n)
+            _zero_columns(tc[a], n)
+            _zero_columns(act[t], n)
         if n > 0:
             sgemm(101, 111, 111, G, n, H, _ONE, W_hh.ctypes.data, H, hcol.ctypes.data, B, _ONE, act[t].ctypes.data,
                   B)
@@ -518,9 +526,7 @@ def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, re
         i_prev = t + 1 if reverse else t
         n = B if counts.shape[0] == 0 else counts[t]
         if n < B:
-            for g in range(G):
-                for b in range(n, B):
-                    dA[t, g, b] = 0
+            _zero_columns(dA[t], n)
         if n > 0:
             lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t], dc, dA[t], n)
         if norms.shape[0] > 0:
@@ -634,31 +640,16 @@ def gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts
     T, G, B = act.shape
     H = G // 3
     for k in range(T):
-        t = T - 1 - k if reverse else k
-        if keep_cache:
-            i_prev = t + 1 if reverse else t
-            i_new = t if reverse else t + 1
-            a = t
-            h_out = hrows[i_new]
-        else:
-            i_prev = k % 2
-            i_new = (k + 1) % 2
-            a = 0
-            h_out = hrows[t]
+        t, i_prev, i_new, a, row = _step_indices(k, T, reverse, keep_cache)
+        h_out = hrows[row]
         n = B if counts.shape[0] == 0 else counts[t]
         hc_prev = hcols[i_prev]
         hc_new = hcols[i_new]
         if n < B:                                        # padded sequences: state carried, gates zero
-            h_old = hrows[i_prev]
-            for b in range(n, B):
-                h_out[b] = h_old[b]
-            for j in range(H):
-                for b in range(n, B):
-                    hc_new[j, b] = hc_prev[j, b]
-                    hn[a, j, b] = 0
-            for g in range(G):
-                for b in range(n, B):
-                    act[t, g, b] = 0
+            h_out[n:] = hrows[i_prev][n:]
+            _copy_columns(hc_prev, hc_new, n)
+            _zero_columns(hn[a], n)
+            _zero_columns(act[t], n)
         if n > 0:
             sgemm(101, 111, 111, G, n, H, _ONE, W_hh.ctypes.data, H, hc_prev.ctypes.data, B, _ZERO, hp.ctypes.data,
                   B)
@@ -681,10 +672,8 @@ def gru_columns_backward(sgemm, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts
         i_prev = t + 1 if reverse else t
         n = B if counts.shape[0] == 0 else counts[t]
         if n < B:
-            for g in range(G):
-                for b in range(n, B):
-                    dA[t, g, b] = 0
-                    dHP[t, g, b] = 0
+            _zero_columns(dA[t], n)
+            _zero_columns(dHP[t], n)
         if dhs.shape[1] > 0:
             d = dhs[t]
             for b in range(n):
