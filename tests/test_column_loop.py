@@ -296,3 +296,25 @@ def test_gru_column_loop_matches_the_batch_major_kernels(monkeypatch, reverse, l
     for g, w in zip(got, want):
         assert g.dtype == np.float32 and g.shape == w.shape and not np.isnan(g).any()
         np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6 * max(1.0, float(np.abs(w).max())))
+
+
+def test_gru_column_cache_goes_back_with_the_switch_turned_off_in_between(monkeypatch):
+    """A GRU pass whose forward half ran compiled finishes compiled, even when
+    ``RNNKIT_BLAS_LOOP=off`` was set before its backward half."""
+    if blas.sgemm() is None:
+        pytest.skip("no BLAS callable from compiled code here: the GRU has no column loop")
+    p, x, state0, dhs, dT = _gru_case()
+
+    def grads():
+        _, _, cache = sequence.forward(GRU, p, x, state0)
+        assert cache.columns
+        if switch_off:
+            monkeypatch.setenv("RNNKIT_BLAS_LOOP", "off")
+        dx, d0, g = sequence.backward(GRU, p, cache, dhs, dT)
+        return [dx, *d0] + [g[k] for k in sorted(g)]
+
+    switch_off = False
+    want = grads()
+    switch_off = True
+    for g, w in zip(grads(), want):
+        np.testing.assert_array_equal(g, w)

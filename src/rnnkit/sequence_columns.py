@@ -176,8 +176,6 @@ def _gru_forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     ``r, z`` from ``W_ih x + W_hh h + b``; ``n = tanh(W_in x + b_in + r (W_hn h + b_hn))``.
     The cache holds ``act`` (T, 3H, B), ``hn`` (T, H, B) and ``h`` both ways:
     ``hcols`` (T+1, H, B) for the kernels, batch-major (T+1, B, H) for ``dW_hh``."""
-    if counts is not None and not keep_cache:
-        raise ValueError("the column loop takes lengths in training passes only (keep_cache=True)")
     W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
     T, B, D = x.shape
     G, H = W_hh.shape
@@ -193,11 +191,10 @@ def _gru_forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     if keep_cache:
         hb, hcols, hn = buffer("col_h", (T + 1, B, H)), buffer("col_hc", (T + 1, H, B)), buffer("col_hn", (T, H, B))
         start = T if reverse else 0
+        hb[start] = state0[0]
     else:
         hb, hcols, hn = hs, np.empty((2, H, B), dtype), np.empty((1, H, B), dtype)
         start = 0
-    if keep_cache:
-        hb[start] = state0[0]
     hcols[start] = state0[0].T
     kernel.gru_columns_forward(blas.sgemm(), np.ascontiguousarray(W_hh), bx, b_hn, hcols, np.empty((G, B), dtype),
                                hb, act, hn, _live(counts), reverse, keep_cache)
@@ -271,7 +268,8 @@ def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer):
     norms = np.empty(T, np.float32) if dh_norms is not None else np.empty(0, np.float32)
     if gru:
         dHP = buffer("col_dHP", (T, G, B))
-        kernel.gru_columns_backward(sgemm, W_hh_T, cache.mem["act"], cache.mem["hn"], cache.mem["hcols"],
+        kernel.gru_columns_backward(sgemm or blas.found(),           # the cache needs it, switch or not
+                                    W_hh_T, cache.mem["act"], cache.mem["hn"], cache.mem["hcols"],
                                     from_outputs, dh, dA, dHP, _live(counts), reverse, norms)
     elif sgemm is not None:
         kernel.lstm_columns_backward(sgemm, W_hh_T, cache.mem["act"], cache.mem["tc"], cache.states[1],

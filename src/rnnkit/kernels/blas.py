@@ -76,11 +76,13 @@ def sgemm():
     b, ldb, beta, c, ldc``), or ``None`` (see the module's docstring)."""
     if os.environ.get("RNNKIT_BLAS_LOOP", "auto").lower() in ("off", "0", "no", "false"):
         return None
-    return _found()
+    return found()
 
 
 @functools.lru_cache(maxsize=1)
-def _found():
+def found():
+    """:func:`sgemm` whatever ``RNNKIT_BLAS_LOOP`` says (for a pass whose
+    forward half already ran compiled)."""
     for path in _candidates():
         fn = _bind(path)
         if fn is not None and _works(fn):

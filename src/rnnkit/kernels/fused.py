@@ -578,20 +578,16 @@ def gru_forward_cols(hp, a_t, bx, b_hn, h_prev, h_new, hn, hs_t, n):
 
 
 @numba.njit(**JIT)
-def gru_backward_cols(act, hn, h_prev, dh, dhs_t, da, dhp, n):
+def gru_backward_cols(act, hn, h_prev, dh, da, dhp, n):
     """One reset-after GRU step back in column layout (the equations of
-    :func:`gru_backward_step`).  ``dh`` (H, B) enters with the gradient w.r.t.
-    the step's ``h`` from the steps after it, receives ``dhs_t`` (B, H; skipped
-    when empty) and leaves with the direct path ``dh z`` to ``h_prev`` (the
-    caller adds ``W_hh.T @ dhp``); ``da`` (3H, B) w.r.t. the input projection,
-    ``dhp`` (3H, B) w.r.t. ``W_hh @ h_prev + b_hh``.  The first ``n`` columns."""
+    :func:`gru_backward_step`).  ``dh`` (H, B) enters with the whole gradient
+    w.r.t. the step's ``h`` (the caller adds the outputs' part first) and leaves
+    with the direct path ``dh z`` to ``h_prev`` (the caller adds
+    ``W_hh.T @ dhp``); ``da`` (3H, B) w.r.t. the input projection, ``dhp``
+    (3H, B) w.r.t. ``W_hh @ h_prev + b_hh``.  The first ``n`` columns."""
     G = act.shape[0]
     H = G // 3
     B = n
-    if dhs_t.shape[0] > 0:
-        for b in range(B):
-            for j in range(H):
-                dh[j, b] += dhs_t[b, j]
     for j in range(H):
         zr = act[H + j]
         nr = act[2 * H + j]
@@ -666,7 +662,6 @@ def gru_columns_backward(sgemm, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts
     their ``dh`` passes through; ``norms`` as in :func:`lstm_columns_backward`."""
     T, G, B = dA.shape
     H = G // 3
-    none = np.empty((0, 0), dA.dtype)
     for k in range(T):
         t = k if reverse else T - 1 - k
         i_prev = t + 1 if reverse else t
@@ -682,6 +677,6 @@ def gru_columns_backward(sgemm, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts
         if norms.shape[0] > 0:
             norms[t] = _mean_column_norm(dh)
         if n > 0:
-            gru_backward_cols(act[t], hn[t], hcols[i_prev], dh, none, dA[t], dHP[t], n)
+            gru_backward_cols(act[t], hn[t], hcols[i_prev], dh, dA[t], dHP[t], n)
             sgemm(101, 111, 111, H, n, G, _ONE, W_hh_T.ctypes.data, G, dHP[t].ctypes.data, B, _ONE,
                   dh.ctypes.data, B)
