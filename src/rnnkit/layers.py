@@ -10,6 +10,7 @@ import numpy as np
 from ._checks import as_dtype, positive_int, probability
 from .init import glorot_uniform
 from .module import Module
+from .tokens import sum_rows_by_id
 
 
 class Embedding(Module):
@@ -33,34 +34,34 @@ class Embedding(Module):
         self.zero_grad()
         self._ids = None
 
-    def forward(self, ids):
+    def check_ids(self, ids):
+        """``ids`` as an integer array, or a one-line error naming the problem."""
         ids = np.asarray(ids)
         if ids.dtype.kind not in "iu":
             raise ValueError(f"Embedding expects integer token ids, got dtype {ids.dtype}")
         if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
             raise ValueError(f"token id out of range [0, {self.num_embeddings}): min {ids.min()}, max {ids.max()}; "
                              "check the vocabulary matches the model")
+        return ids
+
+    def forward(self, ids):
+        ids = self.check_ids(ids)
         self._ids = ids
         return self.params["weight"][ids]
 
     __call__ = forward
 
     def backward(self, dy):
-        ids = self._ids.reshape(-1)
         dy2 = np.asarray(dy, self.dtype).reshape(-1, self.embedding_dim)
-        V = self.num_embeddings
-        if V * ids.size <= 1 << 22:              # small vocabulary: one product with the one-hot matrix
-            g = (ids == np.arange(V)[:, None]).astype(self.dtype) @ dy2
-        else:                                    # sum the rows of each id (np.add.at is slow)
-            order = np.argsort(ids, kind="stable")
-            sorted_ids = ids[order]
-            starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-            g = np.zeros_like(self.params["weight"])
-            g[sorted_ids[starts]] = np.add.reduceat(dy2[order], starts, axis=0)
+        self.set_grad(sum_rows_by_id(self._ids, dy2, self.num_embeddings))
+        return None
+
+    def set_grad(self, g):
+        """``grads["weight"] = g`` ``(V, E)``, with the padding row's gradient zeroed
+        (also how :class:`rnnkit.Recurrent` hands back the gradient of an embedding it folded)."""
         if self.padding_idx is not None:
             g[self.padding_idx] = 0
         self.grads["weight"] = g
-        return None
 
 
 class Dense(Module):

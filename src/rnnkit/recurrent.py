@@ -23,6 +23,7 @@ from ._checks import as_dtype, choice, finite_array, lengths_mask, positive_int,
 from .cells import ElmanCell, GRUCell, LSTMCell, SimpleGRUCell
 from .init import INITS, layer_biases, layer_weights
 from .module import Module
+from .tokens import TokenInput
 
 MERGE_MODES = ("concat", "sum", "mean", "mul")
 
@@ -132,6 +133,26 @@ class Recurrent(Module):
             raise ValueError(f"{name} has no time steps; pass at least one step")
         return x, unbatched
 
+    def _token_ids(self, ids, embedding):
+        """Token ids for ``forward(ids, embedding=...)``: time-major ``(T, B)`` int64."""
+        if getattr(embedding, "embedding_dim", None) is None or "weight" not in embedding.params:
+            raise TypeError(f"embedding must be an rnnkit.layers.Embedding, got {type(embedding).__name__}")
+        if embedding.embedding_dim != self.input_size:
+            raise ValueError(f"the embedding gives {embedding.embedding_dim} features per token but the layer was "
+                             f"built with input_size={self.input_size}; make them equal")
+        ids = embedding.check_ids(ids)
+        unbatched = ids.ndim == 1
+        if unbatched:
+            ids = ids[:, None]
+        elif ids.ndim != 2:
+            layout = "(B, T)" if self.batch_first else "(T, B)"
+            raise ValueError(f"token ids must be 2-D {layout} or 1-D (T,) unbatched, got shape {ids.shape}")
+        elif self.batch_first:
+            ids = ids.T
+        if ids.shape[0] < 1:
+            raise ValueError("the token ids have no time steps; pass at least one step")
+        return np.ascontiguousarray(ids, dtype=np.int64), unbatched
+
     def _states_in(self, h0, B, unbatched):
         """``h0`` (PyTorch layout) -> list over (layer, direction) of state tuples."""
         n, H = self.num_layers * self.num_directions, self.hidden_size
@@ -208,14 +229,28 @@ class Recurrent(Module):
         none borrows only the input-projection scratch, which no cache holds."""
         return self._buffers.setdefault(i, {})
 
-    def forward(self, x, h0=None, lengths=None, *, masks=None, keep_cache=True):
+    def forward(self, x, h0=None, lengths=None, *, masks=None, keep_cache=True, embedding=None):
         """Run the stack over ``x``; see the module docstring for shapes.
 
         ``masks`` overrides the dropout masks (as returned by
         :meth:`sample_masks`); ``keep_cache=False`` skips what backward needs.
+
+        ``embedding``: an :class:`rnnkit.layers.Embedding` whose vectors are
+        the input: ``x`` then holds token ids, ``(T, B)`` (``(B, T)`` with
+        ``batch_first``, ``(T,)`` unbatched), and the result is that of
+        ``layer(embedding(x))``.  The lookup is folded into the first layer's
+        input projection (:mod:`rnnkit.tokens`: one ``(G, V)`` table per pass
+        instead of a product per token, when the vocabulary is the smaller
+        side); :meth:`backward` then fills ``embedding.grads`` and returns
+        ``None`` for ``dx``.
         """
-        x, unbatched = self._time_major(x)
-        T, B, _ = x.shape
+        if embedding is not None:
+            ids, unbatched = self._token_ids(x, embedding)
+            T, B = ids.shape
+            x = TokenInput(ids, np.asarray(embedding.params["weight"], dtype=self.dtype))
+        else:
+            x, unbatched = self._time_major(x)
+            T, B, _ = x.shape
         mask = lengths_mask(lengths, T, B)
         states = self._states_in(h0, B, unbatched)
         if masks is None:
@@ -236,8 +271,8 @@ class Recurrent(Module):
             drop = masks["between"][l]
             inp = out * drop if drop is not None else out
         y = inp
-        self._cache = dict(layers=layers, masks=masks, mask=mask, unbatched=unbatched, T=T, B=B) \
-            if keep_cache else None
+        self._cache = dict(layers=layers, masks=masks, mask=mask, unbatched=unbatched, T=T, B=B,
+                           embedding=embedding) if keep_cache else None
         if self.batch_first and not unbatched:
             y = y.transpose(1, 0, 2)
         elif unbatched:
@@ -252,7 +287,9 @@ class Recurrent(Module):
         ``dy`` has ``y``'s shape; ``dh_n`` is the gradient w.r.t. the final state
         (LSTM: a pair ``(dh_n, dc_n)``; either may be ``None``).  Fills
         ``self.grads`` (same keys as ``self.params``) and returns
-        ``(dx, dh0)`` (LSTM: ``(dx, (dh0, dc0))``) in the input's layout.
+        ``(dx, dh0)`` (LSTM: ``(dx, (dh0, dc0))``) in the input's layout; after
+        ``forward(ids, embedding=emb)``, ``dx`` is ``None`` and the gradient
+        w.r.t. the embedding's weight is in ``emb.grads["weight"]``.
         """
         if self._cache is None:
             raise RuntimeError("backward() needs a forward pass with keep_cache=True first")
@@ -303,6 +340,9 @@ class Recurrent(Module):
                 din = dx if din is None else din + dx
             dout = din
         dx = dout
+        if c["embedding"] is not None:                   # dx is the gradient w.r.t. the embedding's weight
+            c["embedding"].set_grad(dx.astype(c["embedding"].dtype, copy=False))
+            return None, self._states_out(dstate0, unbatched)
         if unbatched:
             dx = dx[:, 0]
         elif self.batch_first:

@@ -15,7 +15,11 @@ one at that step; in the backward pass padded steps pass the state gradient
 through untouched and add nothing to any parameter gradient.
 
 The input projection of all steps is one matrix product before the loop, and
-the weight gradients are one product each after it.
+the weight gradients are one product each after it.  ``x`` may also be a
+:class:`rnnkit.tokens.TokenInput` (token ids standing for embedding vectors):
+the projection is then a lookup in a per-pass table, and the ``dx`` that
+:func:`backward` returns is the gradient w.r.t. the embedding's weight
+``(V, D)`` instead of ``(T, B, D)``.
 
 Two implementations of the loop share that frame.  The *reference* path
 (``fast=False``) calls the cell's readable ``step``/``step_back``.  The *fast*
@@ -49,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels, sequence_columns
+from .tokens import TokenInput
 
 
 @dataclass
@@ -120,7 +125,15 @@ def _caller_order(order, seq, state):
     if order is None:
         return seq, state
     inverse = np.argsort(order)
-    return np.take(seq, inverse, axis=1), tuple(s[inverse] for s in state)
+    return None if seq is None else np.take(seq, inverse, axis=1), tuple(s[inverse] for s in state)
+
+
+def _backward_order(order, x, dx, dstate0):
+    """``(dx, dstate0)`` back in the caller's batch order; for token inputs
+    (:mod:`rnnkit.tokens`) ``dx`` is the embedding's gradient, which has no batch axis."""
+    if isinstance(x, TokenInput):
+        return dx, _caller_order(order, None, dstate0)[1]
+    return _caller_order(order, dx, dstate0)
 
 
 def _rows(arrays, n):
@@ -163,7 +176,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     if fast_loop and (packing := _packing(mask)) is not None:
         order, counts = packing                 # packed loop: live rows first, padded rows untouched
         if order is not None:
-            x = np.take(x, order, axis=1)
+            x = x.take(order) if isinstance(x, TokenInput) else np.take(x, order, axis=1)
             state0 = tuple(s0[order] for s0 in state0)
             mask = mask[:, order]
             rmask = rmask[order] if rmask is not None else None
@@ -178,7 +191,11 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
                                                          order=order, counts=counts, columns=True, **parts)
         return hs, final, cache
     fused_bias = kernel is not None and cell.kernel_serves(kernel)   # the kernel adds it
-    xp = np.matmul(x.reshape(T * B, D), W_ih.T, out=_buffer(buffers, "xp", (T * B, GH), dtype))
+    xp = _buffer(buffers, "xp", (T * B, GH), dtype)
+    if isinstance(x, TokenInput):
+        x.project_rows(W_ih, xp)
+    else:
+        np.matmul(x.reshape(T * B, D), W_ih.T, out=xp)
     b_x = b_ih + cell.folded_bias(b_hh) if b_ih is not None else np.zeros(GH, dtype)
     if b_ih is not None and not fused_bias:
         xp += b_x                                                # one pass over xp
@@ -298,8 +315,7 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
     if cache.columns:                            # whatever ``fast`` says: only the column loop reads this cache
         dx, dstate0, grads = sequence_columns.backward(kernels.load(), p, cache, dhs, dstate_T, dh_norms,
                                                        lambda name, shape: _buffer(buffers, name, shape, dtype))
-        dx, dstate0 = _caller_order(order, dx, dstate0)
-        return dx, dstate0, grads
+        return _backward_order(order, x, dx, dstate0) + (grads,)
     dstate = [np.zeros((B, H), dtype) if (dstate_T is None or d is None) else np.array(d, dtype=dtype)
               for d in (dstate_T or (None,) * cell.n_states)]
     dxp = _buffer(buffers, "dxp", (T, B, GH), dtype)
@@ -381,13 +397,17 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
         dstate = dprev
 
     dxp2 = dxp.reshape(T * B, GH)
-    grads = {"W_ih": dxp2.T @ x.reshape(T * B, D)}               # (G*H, D)
+    if isinstance(x, TokenInput):
+        dW_ih, dx = x.grads_rows(dxp2, W_ih)                     # dx: the embedding's gradient (V, D)
+    else:
+        dW_ih, dx = dxp2.T @ x.reshape(T * B, D), None
+    grads = {"W_ih": dW_ih}                                      # (G*H, D)
     hd_all = cache.hd if cache.hd is not None else (states[0][1:] if reverse else states[0][:T])
     mem2 = {k: v.reshape(T * B, -1) for k, v in cache.mem.items()}
     grads["W_hh"] = cell.weight_hh_grad(dhp.reshape(T * B, GH), hd_all.reshape(T * B, H), mem2)
     if b_ih is not None:
         grads["b_ih"] = dxp2.sum(axis=0)
         grads["b_hh"] = dhp.reshape(T * B, GH).sum(axis=0) if cell.distinct_dhp else grads["b_ih"].copy()
-    dx = (dxp2 @ W_ih).reshape(T, B, D)
-    dx, dstate0 = _caller_order(order, dx, tuple(dstate))
-    return dx, dstate0, grads
+    if dx is None:
+        dx = (dxp2 @ W_ih).reshape(T, B, D)
+    return _backward_order(order, x, dx, tuple(dstate)) + (grads,)

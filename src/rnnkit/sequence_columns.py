@@ -53,6 +53,10 @@ the ``n`` block), and ``dh = dh z + W_hh.T @ dHP`` accumulated onto the
 direct path.  P4 (H 256, B 32): inference 8.1 against 10.5 ms, training 24.5
 against 28.7 ms; P5's shape 0.59 against 1.27 ms.
 
+Token inputs (:class:`rnnkit.tokens.TokenInput`) make the projection by a
+gather from their table (:func:`rnnkit.kernels.fused.gather_columns`) and turn
+``dA`` into ``dW_ih`` and the embedding's gradient by summing it per id.
+
 Lengths work as in the packed loop of :mod:`rnnkit.sequence` (sequences
 sorted by decreasing length, only the live columns computed).  Used by
 :func:`rnnkit.sequence.forward` when :func:`applies` (LSTM, float32 kernels,
@@ -64,6 +68,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.kernels import blas
+from rnnkit.tokens import TokenInput
 
 MIN_BATCH = 4    # below it the batch-major loop wins (B is the kernels' inner loop), see applies()
 MIN_HIDDEN_INFER = 128   # inference below it: the batch-major loop measured as fast or faster
@@ -127,7 +132,7 @@ def forward(cell, kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     sgemm = blas.sgemm()
     # the input projections (T, 4H, B); the compiled loop accumulates the step's product onto them and turns
     # them into the gates in place, so with it they are the cache's ``act``
-    xp = _projection(W_ih, x, buffer("col_act" if sgemm is not None and keep_cache else "col_xp", (T, G, B)))
+    xp = _project(W_ih, x, buffer("col_act" if sgemm is not None and keep_cache else "col_xp", (T, G, B)))
     bx = b_ih + b_hh if b_ih is not None else np.zeros(G, dtype)
     scales = kernel.lstm_gate_scales(H)
     h_col = np.empty((H, B), dtype)                      # h in columns: the compiled loop's product operand
@@ -161,6 +166,13 @@ def forward(cell, kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     return hs, final, dict(states=(hb, c), mem={"act": act, "tc": tc})
 
 
+def _project(W_ih, x, out):
+    """``out[t] = W_ih @ x[t].T`` (T, G, B) for vectors or a :class:`rnnkit.tokens.TokenInput`."""
+    if isinstance(x, TokenInput):
+        return x.project_columns(W_ih, out, _projection)
+    return _projection(W_ih, x, out)
+
+
 def _projection(W_ih, x, out):
     """``out[t] = W_ih @ x[t].T`` (T, G, B).  Narrow inputs are copied to (T, D, B)
     first: the batched product then runs faster, copy included (P5, D 4: 50
@@ -180,7 +192,7 @@ def _gru_forward(kernel, p, x, state0, counts, reverse, keep_cache, buffer):
     T, B, D = x.shape
     G, H = W_hh.shape
     dtype = W_hh.dtype
-    act = _projection(W_ih, x, buffer("col_act", (T, G, B)) if keep_cache else np.empty((T, G, B), dtype))
+    act = _project(W_ih, x, buffer("col_act", (T, G, B)) if keep_cache else np.empty((T, G, B), dtype))
     if b_ih is not None:
         bx = b_ih + b_hh
         bx[2 * H:] = b_ih[2 * H:]                        # b_hn stays inside r (W_hn h + b_hn)
@@ -281,13 +293,18 @@ def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer):
     hb = cache.states[0]
     h_prev = (hb[1:] if reverse else hb[:T]).reshape(T * B, H)   # row block t: the h that entered step t
     dA2 = _rows(kernel, dA, buffer("col_dA2", (G, T, B)))
-    grads = {"W_ih": dA2 @ x.reshape(T * B, D)}
+    if isinstance(x, TokenInput):
+        dW_ih, dx = x.grads_columns(dA2, W_ih)                   # dx: the embedding's gradient (V, D)
+    else:
+        dW_ih, dx = dA2 @ x.reshape(T * B, D), None
+    grads = {"W_ih": dW_ih}
     dHP2 = _rows(kernel, dHP, buffer("col_dHP2", (G, T, B))) if gru else dA2   # the GRU's W_hh saw r (W_hn h)
     grads["W_hh"] = dHP2 @ h_prev
     if b_ih is not None:
         grads["b_ih"] = dA2.sum(axis=1)
         grads["b_hh"] = dHP2.sum(axis=1) if gru else grads["b_ih"].copy()
-    dx = (dA2.T @ W_ih).reshape(T, B, D)
+    if dx is None:
+        dx = (dA2.T @ W_ih).reshape(T, B, D)
     return dx, tuple(d.T.copy() for d in (dh, *dc)), grads
 
 

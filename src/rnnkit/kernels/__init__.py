@@ -11,7 +11,8 @@ from a rational minimax approximation (absolute error below 4e-7, see
 same module holds the LSTM kernels of the column loop
 (:mod:`rnnkit.sequence_columns`), the float32 Adam update in one pass
 (:class:`rnnkit.optim.Adam`), the copy that lays the column loop's
-gate gradients out for its weight products, and that loop's whole-sequence
+gate gradients out for its weight products, the gather and per-id sums of token
+inputs (:mod:`rnnkit.tokens`), and that loop's whole-sequence
 form, which makes its products through NumPy's own ``cblas_sgemm``
 (:mod:`rnnkit.kernels.blas`, found with :mod:`ctypes`; ``RNNKIT_BLAS_LOOP=off``
 keeps the loop in Python).

@@ -211,16 +211,13 @@ class RecurrentEncoder(Module):
                                bidirectional=bidirectional, dtype=dtype, seed=rng)
 
     def forward(self, x, lengths, h0=None, keep_cache=True):
-        if self.embed is not None:
-            x = self.embed(x)                                      # (B, T, E)
-        return self.rnn.forward(x, h0, lengths=lengths, keep_cache=keep_cache)
+        return self.rnn.forward(x, h0, lengths=lengths, keep_cache=keep_cache,
+                                embedding=self.embed)              # ids: the lookup folded in (rnnkit.tokens)
 
     __call__ = forward
 
     def backward(self, dy, dh_n=None):
-        dx, dh0 = self.rnn.backward(dy, dh_n)
-        if self.embed is not None:
-            self.embed.backward(dx)
+        _, dh0 = self.rnn.backward(dy, dh_n)                       # fills self.embed.grads too
         return dh0
 
 

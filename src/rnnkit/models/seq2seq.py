@@ -48,11 +48,10 @@ class Decoder(Module):
         """Teacher-forced cross-entropy over real steps; fills grads, returns
         ``(loss, dstate0)``."""
         x, y, n = self.teacher_batch(targets)
-        h, _ = self.rnn.forward(self.embed(x), state0, lengths=n)   # (B, T, H)
+        h, _ = self.rnn.forward(x, state0, lengths=n, embedding=self.embed)   # (B, T, H)
         logits = self.head(h)                                       # (B, T, C)
         loss, dlogits = softmax_cross_entropy(logits, y, mask=length_mask(n, x.shape[1]))
-        dx, dstate0 = self.rnn.backward(self.head.backward(dlogits))
-        self.embed.backward(dx)
+        _, dstate0 = self.rnn.backward(self.head.backward(dlogits))   # fills self.embed.grads too
         return loss, dstate0
 
     def _step(self, tokens, state):

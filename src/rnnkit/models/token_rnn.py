@@ -50,8 +50,10 @@ class TokenRNN(Module):
 
     def forward(self, ids, state=None, keep_cache=True):
         """``ids`` ``(B, T)`` ints -> ``(logits (B, T, V), state)``."""
-        x = self._inputs(ids)
-        h, state = self.rnn.forward(x, state, keep_cache=keep_cache)
+        if self.embed is not None:                       # the lookup folded into the first layer (rnnkit.tokens)
+            h, state = self.rnn.forward(ids, state, keep_cache=keep_cache, embedding=self.embed)
+        else:
+            h, state = self.rnn.forward(self._inputs(ids), state, keep_cache=keep_cache)
         return self.head(h), state
 
     __call__ = forward
@@ -59,9 +61,7 @@ class TokenRNN(Module):
     def backward(self, dlogits):
         """Fill ``grads`` from the gradient of the loss w.r.t. the logits."""
         dh = self.head.backward(dlogits)
-        dx, _ = self.rnn.backward(dh)
-        if self.embed is not None:
-            self.embed.backward(dx)
+        self.rnn.backward(dh)                            # with an embedding, fills its grads too
 
     def sample(self, prime, length, temperature=1.0, top_k=None, rng=None, state=None):
         """Generate ``length`` token ids after feeding ``prime`` (a non-empty list
