@@ -36,6 +36,12 @@ Measured per configuration (float32):
   two libraries' inference outputs and (after one training step from equal
   weights) gradients.  Should be below 1e-5 in float32.
 
+P2's rnnkit side passes the token ids and the embedding to the LSTM,
+``lstm(ids, embedding=embed)``, which folds the lookup into the layer's input
+projection (:mod:`rnnkit.tokens`; the same model, parameters and gradients);
+a third side, timed in the same blocks, runs ``lstm(embed(ids))``.  torch:
+``nn.Embedding`` then ``nn.LSTM``.
+
 ``torch.set_num_threads`` is set to NumPy's BLAS thread count (threadpoolctl);
 both are printed.  The table goes to stdout; ``--out`` writes JSON.
 """
@@ -125,6 +131,7 @@ class Bench:
 
     def __init__(self, cid, cfg, torch):
         self.cid, self.cfg, self.torch = cid, cfg, torch
+        self.fold = True      # P2: the layer takes the ids and the embedding (rnnkit.tokens) rather than embed(ids)
         c = cfg
         self.stream = c.get("stream", False)
         rng = np.random.default_rng(1234)
@@ -198,8 +205,11 @@ class Bench:
 
     # -- rnnkit ---------------------------------------------------------------------
     def r_forward(self, keep_cache):
-        x = self.embed(self.ids) if self.embed else self.x
-        y, _ = self.rnn.forward(x, lengths=self.lengths, keep_cache=keep_cache)
+        if self.embed and self.fold:
+            y, _ = self.rnn.forward(self.ids, lengths=self.lengths, keep_cache=keep_cache, embedding=self.embed)
+        else:
+            x = self.embed(self.ids) if self.embed else self.x
+            y, _ = self.rnn.forward(x, lengths=self.lengths, keep_cache=keep_cache)
         return self.head(y) if self.head else y
 
     def r_loss(self, y):
@@ -217,7 +227,7 @@ class Bench:
         if self.head:
             dy = self.head.backward(dy)
         dx, _ = self.rnn.backward(dy)
-        if self.embed:
+        if self.embed and not self.fold:             # folded: the layer's backward filled embed.grads
             self.embed.backward(dx)
         g = {}
         for prefix, mod in (("rnn.", self.rnn), ("embed.", self.embed), ("head.", self.head)):
@@ -232,6 +242,16 @@ class Bench:
 
     def r_infer(self):
         return self.r_forward(False)
+
+    def unfolded(self, fn):
+        """``fn`` run with the embedding looked up first, ``layer(embed(ids))`` (P2's third side)."""
+        def run():
+            self.fold = False
+            try:
+                return fn()
+            finally:
+                self.fold = True
+        return run
 
     # -- torch ----------------------------------------------------------------------
     def t_forward(self):
@@ -428,6 +448,9 @@ def run_config(cid, cfg, torch, repeats, tiny, machine_gflops, sample_s, settle=
         ids, tg = list(b.ids[:, 0]), list(b.targets[:, 0])
         h0 = np.zeros((cfg["H"], 1))
         fns[("seed003", "train")] = lambda: seed.train_step(ids, tg, h0)
+    if b.embed is not None:                    # rnnkit without the embedding folded in, timed alike
+        fns[("rnnkit_unfolded", "train")] = b.unfolded(b.r_train)
+        fns[("rnnkit_unfolded", "infer")] = b.unfolded(b.r_infer)
     inner = {k: calibrate(f, sample_s) for k, f in fns.items()}
     times = {k: [] for k in fns}
     for _ in range(repeats):
@@ -454,6 +477,9 @@ def run_config(cid, cfg, torch, repeats, tiny, machine_gflops, sample_s, settle=
     res["infer_ratio"] = sides["torch"]["infer_s"] / sides["rnnkit"]["infer_s"]
     if "seed003" in sides:
         res["seed_train_ratio"] = sides["seed003"]["train_s"] / sides["rnnkit"]["train_s"]
+    if "rnnkit_unfolded" in sides:
+        u = sides["rnnkit_unfolded"]
+        res["unfolded_ratios"] = {k: sides["torch"][k + "_s"] / u[k + "_s"] for k in ("train", "infer")}
     return res
 
 
@@ -493,6 +519,10 @@ def print_table(results, info):
         if "seed003" in s:
             print(f"    seeds' own loop (seed 003, float64, baseline): train {fmt_ms(s['seed003']['train_s'])} ms"
                   f"  -> rnnkit is {r['seed_train_ratio']:.2f}x faster")
+        if "rnnkit_unfolded" in s:
+            u, q = s["rnnkit_unfolded"], r["unfolded_ratios"]
+            print(f"    rnnkit without the fold, layer(embed(ids)): train {fmt_ms(u['train_s'])} ms (ratio "
+                  f"{q['train']:.2f}), infer {fmt_ms(u['infer_s'])} ms (ratio {q['infer']:.2f})")
     print("ratio = torch time / rnnkit time (>1: rnnkit faster). GF/s(%): rnnkit training GFLOP/s and share of "
           "the matmul rate. B/TBH: rnnkit peak bytes (tracemalloc), torch saved-for-backward bytes, per T*B*H.")
 

@@ -36,6 +36,8 @@ def test_tiny_benchmark_reports_every_configuration(tiny_run):
             assert r["sides"]["rnnkit"]["train_s"] > 0 and r["sides"]["torch"]["train_s"] > 0
             assert r["sides"]["rnnkit"]["bytes_per_TBH"] > 0 and r["sides"]["torch"]["bytes_per_TBH"] > 0
     assert "seed003" in tiny_run["results"][0]["sides"]
+    p2 = tiny_run["results"][1]["sides"]                     # P2 also times its LSTM without the embedding fold
+    assert p2["rnnkit_unfolded"]["train_s"] > 0 and p2["rnnkit_unfolded"]["infer_s"] > 0
     assert tiny_run["info"]["torch_threads"] == tiny_run["info"]["numpy_threads"]
 
 
