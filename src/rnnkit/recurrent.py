@@ -22,6 +22,7 @@ from . import sequence
 from ._checks import as_dtype, choice, finite_array, lengths_mask, positive_int, probability
 from .cells import ElmanCell, GRUCell, LSTMCell, SimpleGRUCell
 from .init import INITS, layer_biases, layer_weights
+from .layers import Embedding
 from .module import Module
 from .tokens import TokenInput
 
@@ -135,7 +136,7 @@ class Recurrent(Module):
 
     def _token_ids(self, ids, embedding):
         """Token ids for ``forward(ids, embedding=...)``: time-major ``(T, B)`` int64."""
-        if getattr(embedding, "embedding_dim", None) is None or "weight" not in embedding.params:
+        if not isinstance(embedding, Embedding):
             raise TypeError(f"embedding must be an rnnkit.layers.Embedding, got {type(embedding).__name__}")
         if embedding.embedding_dim != self.input_size:
             raise ValueError(f"the embedding gives {embedding.embedding_dim} features per token but the layer was "
