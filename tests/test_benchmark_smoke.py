@@ -59,3 +59,17 @@ def test_unknown_configuration_is_refused(capsys):
         compare_torch.main(["--configs", "P9"])
     assert e.value.code == 2
     assert "unknown configuration" in capsys.readouterr().err
+
+
+def test_lm_step_benchmark_runs_and_starts_from_equal_losses(tmp_path):
+    sys.path.insert(0, os.path.abspath(BENCH))
+    try:
+        import lm_step_vs_torch
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "lm_step.json"
+    assert lm_step_vs_torch.main(["--repeats", "1", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert set(res["ms_per_step"]) == {"rnnkit", "rnnkit_unfolded", "torch"}
+    first = res["first_loss"]                                 # equal weights, equal batch: equal first losses
+    assert abs(first["rnnkit"] - first["torch"]) < 1e-5 and abs(first["rnnkit"] - first["rnnkit_unfolded"]) < 1e-5
