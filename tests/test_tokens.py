@@ -15,6 +15,7 @@ LAYERS = {
     "gru": lambda **kw: rnnkit.GRU(6, 9, reset_after=True, **kw),
     "gru-v1": lambda **kw: rnnkit.GRU(6, 9, reset_after=False, **kw),    # batch-major loop only
     "rnn": lambda **kw: rnnkit.RNN(6, 9, **kw),
+    "sgru": lambda **kw: rnnkit.SimpleGRU(6, 9, **kw),
 }
 
 
@@ -68,6 +69,14 @@ def _folded(layer):
 def test_folded_embedding_matches_the_lookup_then_the_layer(kind, bidirectional, lengths):
     folded, plain = _both_ways(kind, lengths=lengths, bidirectional=bidirectional, num_layers=2)
     assert _folded(folded[-1])
+    _assert_same(folded, plain, 2e-6)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_folded_embedding_with_dropout_between_layers_and_recurrent_dropout(kind):
+    """Training mode with both dropouts: each run's layer draws the same masks (same seed)."""
+    folded, plain = _both_ways(kind, lengths=[8, 3, 6, 8, 1], num_layers=2, dropout=0.3, recurrent_dropout=0.25)
+    assert folded[-1]._cache["masks"]["recurrent"][0] is not None and _folded(folded[-1])
     _assert_same(folded, plain, 2e-6)
 
 
