@@ -31,10 +31,12 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from rnnkit.losses import softmax_cross_entropy  # noqa: E402
 from rnnkit.models import TokenRNN  # noqa: E402
 from rnnkit.optim import Adam, clip_grad_norm  # noqa: E402
+from lm_vs_torch import torch_twin  # noqa: E402
 
 V, E, H, L, B, T, LR, CLIP = 256, 64, 256, 2, 32, 64, 2e-3, 5.0
 
@@ -68,19 +70,7 @@ def rnnkit_stepper(ids, fold):
 def torch_stepper(torch, weights, ids):
     from torch import nn
 
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embed = nn.Embedding(V, E)
-            self.rnn = nn.LSTM(E, H, L, batch_first=True)
-            self.head = nn.Linear(H, V)
-
-        def forward(self, x, s=None):
-            h, s = self.rnn(self.embed(x), s)
-            return self.head(h), s
-
-    net = Net()
-    net.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in weights.items()})
+    net = torch_twin(torch, weights, V, E, H, L)
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     X = torch.from_numpy(ids)
     state = [None]

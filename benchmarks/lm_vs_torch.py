@@ -26,6 +26,27 @@ from rnnkit.data.corpus import stdlib_corpus
 from rnnkit.models import LanguageModel
 
 
+def torch_twin(torch, weights, V=256, E=64, H=256, L=2):
+    """``nn.Embedding`` + ``nn.LSTM`` + ``nn.Linear``, batch first, with rnnkit's
+    ``TokenRNN.state_dict()`` ``weights`` (the names match PyTorch's)."""
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(V, E)
+            self.rnn = nn.LSTM(E, H, L, batch_first=True)
+            self.head = nn.Linear(H, V)
+
+        def forward(self, x, s=None):
+            h, s = self.rnn(self.embed(x), s)
+            return self.head(h), s
+
+    net = Net()
+    net.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in weights.items()})
+    return net
+
+
 def torch_run(model0_state, train_x, train_y, val_ids, steps, T, lr, clip, threads, wall_limit=None):
     """Train the twin for ``steps`` steps and score it; then, if ``wall_limit``
     (seconds of training loop) is later than that, go on training until it and
@@ -35,20 +56,7 @@ def torch_run(model0_state, train_x, train_y, val_ids, steps, T, lr, clip, threa
     from torch import nn
 
     torch.set_num_threads(threads)
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embed = nn.Embedding(256, 64)
-            self.rnn = nn.LSTM(64, 256, 2, batch_first=True)
-            self.head = nn.Linear(256, 256)
-
-        def forward(self, x, s=None):
-            h, s = self.rnn(self.embed(x), s)
-            return self.head(h), s
-
-    net = Net()
-    net.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in model0_state.items()})
+    net = torch_twin(torch, model0_state)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     nw = train_x.shape[1] // T
     X, Y = torch.from_numpy(train_x), torch.from_numpy(train_y)
