@@ -57,7 +57,6 @@ class TokenInput:
         self.weight = weight
         T, B = ids.shape
         self.shape = (T, B, weight.shape[1])
-        self.dtype = weight.dtype
         self.fold = weight.shape[0] <= T * B and kernels.enabled(np.float32)
         self._kernel = kernels.load() if self.fold else None
 
