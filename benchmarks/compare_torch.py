@@ -226,8 +226,9 @@ class Bench:
         loss, dy = self.r_loss(y)
         if self.head:
             dy = self.head.backward(dy)
-        dx, _ = self.rnn.backward(dy)
-        if self.embed and not self.fold:             # folded: the layer's backward filled embed.grads
+        unfolded = self.embed is not None and not self.fold
+        dx, _ = self.rnn.backward(dy, input_grad=unfolded)   # data inputs need no gradient (torch: no requires_grad)
+        if unfolded:                                 # folded: the layer's backward filled embed.grads
             self.embed.backward(dx)
         g = {}
         for prefix, mod in (("rnn.", self.rnn), ("embed.", self.embed), ("head.", self.head)):

@@ -216,3 +216,16 @@ def test_token_input_reorders_with_the_batch():
     tok = TokenInput(ids, np.arange(30.0).reshape(5, 6))
     np.testing.assert_array_equal(tok.take(np.array([2, 0, 3, 1])).dense(), tok.dense()[:, [2, 0, 3, 1]])
     assert sequence._backward_order(np.array([1, 0, 2, 3]), tok, "dE", (np.eye(4),))[0] == "dE"
+
+
+def test_token_inputs_give_the_embedding_gradient_without_the_input_gradient():
+    rng = np.random.default_rng(7)
+    ids = rng.integers(0, 5, (6, 7))
+    grads = []
+    for input_grad in (True, False):
+        layer, emb = rnnkit.LSTM(6, 9, seed=1), Embedding(5, 6, seed=2)
+        y, _ = layer(ids, embedding=emb)
+        assert layer.backward(np.ones_like(y), input_grad=input_grad)[0] is None
+        grads.append(emb.grads["weight"])
+    np.testing.assert_array_equal(grads[0], grads[1])
+    assert np.abs(grads[1]).max() > 0

@@ -289,7 +289,7 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     return hs, final, cache
 
 
-def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffers=None):
+def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffers=None, need_dx=True):
     """BPTT through one :func:`forward` pass.
 
     ``dhs`` ``(T, B, H)`` is the gradient w.r.t. the outputs (may be ``None``),
@@ -300,6 +300,8 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
     reaches the step's output state from the loss and the future), at the cost
     of one norm per step.  ``fast=False`` forces the reference loop; ``buffers``
     as in :func:`forward` (for the step gradients, which do not outlive the call).
+    ``need_dx=False`` skips the input gradient (one product over all steps) and
+    returns ``None`` for it (token inputs still give the embedding's gradient).
     """
     W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
     x, states, mask, rmask, reverse = cache.x, cache.states, cache.mask, cache.rmask, cache.reverse
@@ -314,7 +316,8 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
         dstate_T = tuple(None if d is None else np.asarray(d)[order] for d in dstate_T or ())
     if cache.columns:                            # whatever ``fast`` says: only the column loop reads this cache
         dx, dstate0, grads = sequence_columns.backward(kernels.load(), p, cache, dhs, dstate_T, dh_norms,
-                                                       lambda name, shape: _buffer(buffers, name, shape, dtype))
+                                                       lambda name, shape: _buffer(buffers, name, shape, dtype),
+                                                       need_dx)
         return _backward_order(order, x, dx, dstate0) + (grads,)
     dstate = [np.zeros((B, H), dtype) if (dstate_T is None or d is None) else np.array(d, dtype=dtype)
               for d in (dstate_T or (None,) * cell.n_states)]
@@ -408,6 +411,6 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
     if b_ih is not None:
         grads["b_ih"] = dxp2.sum(axis=0)
         grads["b_hh"] = dhp.reshape(T * B, GH).sum(axis=0) if cell.distinct_dhp else grads["b_ih"].copy()
-    if dx is None:
+    if dx is None and need_dx:
         dx = (dxp2 @ W_ih).reshape(T, B, D)
     return _backward_order(order, x, dx, tuple(dstate)) + (grads,)

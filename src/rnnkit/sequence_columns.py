@@ -259,7 +259,7 @@ def _python_loop(kernel, W_hh, xp, bx, scales, h_col, hs, hb, c, act, tc, counts
     return i_new, h_prev
 
 
-def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer):
+def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer, need_dx=True):
     """As :func:`rnnkit.sequence.backward`, for a cache of :func:`forward`
     (``dhs`` and ``dstate_T`` in the cache's batch order)."""
     W_ih, W_hh, b_ih = p["W_ih"], p["W_hh"], p.get("b_ih")
@@ -303,7 +303,7 @@ def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer):
     if b_ih is not None:
         grads["b_ih"] = dA2.sum(axis=1)
         grads["b_hh"] = dHP2.sum(axis=1) if gru else grads["b_ih"].copy()
-    if dx is None:
+    if dx is None and need_dx:
         dx = (dA2.T @ W_ih).reshape(T, B, D)
     return dx, tuple(d.T.copy() for d in (dh, *dc)), grads
 

@@ -48,7 +48,7 @@ def train_adding(cell="lstm", T=100, hidden_size=32, steps=400, batch_size=64, l
         loss, dpred = mse(pred, y)
         dh = np.zeros_like(hs)
         dh[:, -1] = head.backward(dpred)
-        rnn.backward(dh)
+        rnn.backward(dh, input_grad=False)
         grads = {**{f"rnn.{k}": v for k, v in rnn.grads.items()}, **{f"head.{k}": v for k, v in head.grads.items()}}
         clip_grad_norm(grads, clip)
         opt.step(grads)

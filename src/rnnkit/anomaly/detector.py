@@ -126,7 +126,7 @@ class AnomalyDetector:
                 loss, g = mse(out_, Y)
                 dy = np.zeros_like(y)
                 dy[:, -1] = self.head_.backward(g)
-            self.rnn_.backward(dy)
+            self.rnn_.backward(dy, input_grad=False)
             grads = {**self.rnn_.named_grads("rnn."), **self.head_.named_grads("head.")}
             clip_grad_norm(grads, self.clip)
             opt.step(grads)

@@ -95,7 +95,7 @@ def _pass(layer, head, x, y, backward=True):
         return float(loss), None
     dh = np.zeros_like(h)
     dh[:, -1] = head.backward(dpred)
-    layer.backward(dh)
+    layer.backward(dh, input_grad=False)
     return float(loss), layer.grad_norms_["l0"].copy()
 
 

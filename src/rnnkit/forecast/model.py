@@ -144,7 +144,7 @@ class Forecaster:
         dz = self.head_.backward(g)
         dy = np.zeros(yshape, self.rnn_.dtype)
         dy[:, -1] = dz[:, : self.hidden_size]
-        self.rnn_.backward(dy)
+        self.rnn_.backward(dy, input_grad=False)
 
     def fit(self, y, past_covariates=None, future_covariates=None, verbose=False):
         """Fit on ``y`` ``(T,)`` or ``(T, C)``; covariates ``(T, P)`` / ``(T, F)``.

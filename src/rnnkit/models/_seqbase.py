@@ -217,7 +217,7 @@ class RecurrentEncoder(Module):
     __call__ = forward
 
     def backward(self, dy, dh_n=None):
-        _, dh0 = self.rnn.backward(dy, dh_n)                       # fills self.embed.grads too
+        _, dh0 = self.rnn.backward(dy, dh_n, input_grad=False)     # fills self.embed.grads too
         return dh0
 
 

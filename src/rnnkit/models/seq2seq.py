@@ -51,7 +51,7 @@ class Decoder(Module):
         h, _ = self.rnn.forward(x, state0, lengths=n, embedding=self.embed)   # (B, T, H)
         logits = self.head(h)                                       # (B, T, C)
         loss, dlogits = softmax_cross_entropy(logits, y, mask=length_mask(n, x.shape[1]))
-        _, dstate0 = self.rnn.backward(self.head.backward(dlogits))   # fills self.embed.grads too
+        _, dstate0 = self.rnn.backward(self.head.backward(dlogits), input_grad=False)   # fills self.embed.grads too
         return loss, dstate0
 
     def _step(self, tokens, state):

@@ -61,7 +61,7 @@ class TokenRNN(Module):
     def backward(self, dlogits):
         """Fill ``grads`` from the gradient of the loss w.r.t. the logits."""
         dh = self.head.backward(dlogits)
-        self.rnn.backward(dh)                            # with an embedding, fills its grads too
+        self.rnn.backward(dh, input_grad=False)          # with an embedding, fills its grads too
 
     def sample(self, prime, length, temperature=1.0, top_k=None, rng=None, state=None):
         """Generate ``length`` token ids after feeding ``prime`` (a non-empty list
