@@ -318,3 +318,29 @@ def test_gru_column_cache_goes_back_with_the_switch_turned_off_in_between(monkey
     switch_off = True
     for g, w in zip(grads(), want):
         np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("kind, compiled", [("LSTM", True), ("LSTM", False), ("GRU", True)],
+                         ids=["lstm compiled", "lstm from Python", "gru compiled"])
+@pytest.mark.parametrize("lengths", [None, [11, 4, 1, 8, 11, 2]])
+def test_column_loops_read_output_gradients_laid_out_batch_first_without_a_copy(monkeypatch, kind, compiled, lengths):
+    """``dhs`` as a time-major view of batch-major memory (the gradient a
+    batch-first caller hands back) gives what the same values laid out
+    time-major give, to the bit."""
+    if blas.sgemm() is None:
+        pytest.skip("no BLAS callable from compiled code here")
+    if not compiled:
+        monkeypatch.setenv("RNNKIT_BLAS_LOOP", "off")
+    cell, (p, x, state0, dhs, dT) = (LSTM, _case()) if kind == "LSTM" else (GRU, _gru_case())
+    T = x.shape[0]
+    mask = None if lengths is None else np.arange(T)[:, None] < np.array(lengths)[None, :]
+    strided = np.ascontiguousarray(dhs.transpose(1, 0, 2)).transpose(1, 0, 2)
+    assert not strided.flags.c_contiguous
+    results = []
+    for d in (dhs, strided):
+        hs, final, cache = sequence.forward(cell, p, x, state0, mask)
+        assert cache.columns
+        dx, d0, grads = sequence.backward(cell, p, cache, d, dT)
+        results.append([dx, *d0] + [grads[k] for k in sorted(grads)])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

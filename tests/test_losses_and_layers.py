@@ -71,6 +71,38 @@ def test_dense_gradients_match_finite_differences(rng):
     np.testing.assert_allclose(dx, _fd(f, x), atol=1e-8)
 
 
+@pytest.mark.parametrize("shape, axes", [((5, 2, 4), (1, 0, 2)), ((3, 2, 5, 4), (1, 2, 0, 3))],
+                         ids=["batch-first view of time-major", "4-D cyclic"])
+def test_dense_on_a_transposed_view_keeps_its_memory_order_and_matches_finite_differences(rng, shape, axes):
+    """A batch-first view of a time-major array (what a recurrent layer returns)
+    goes through without a copy: the output is laid out like the input, and the
+    gradients are those of the plain product, whatever the layout of ``dy``."""
+    dense = Dense(4, 3, dtype=np.float64, seed=0)
+    base = rng.standard_normal(shape)                    # C order in memory
+    x = base.transpose(axes)                             # a view
+    y = dense(x)
+    inv = tuple(np.argsort(axes))                        # x.transpose(inv) is base, C-contiguous
+    assert y.shape == x.shape[:-1] + (3,) and y.transpose(inv).flags.c_contiguous
+    np.testing.assert_allclose(y, x @ dense.params["weight"].T + dense.params["bias"], rtol=1e-12)
+    R = rng.standard_normal(y.shape)                     # C order: not y's layout
+    f = lambda: float((dense(x) * R).sum())
+    for dy in (R, np.ascontiguousarray(R.transpose(inv)).transpose(axes)):      # C order, and y's layout
+        f()
+        dx = dense.backward(dy)
+        for k, p in dense.params.items():
+            np.testing.assert_allclose(dense.grads[k], _fd(f, p), atol=1e-8)
+        np.testing.assert_allclose(dx, _fd(f, x), atol=1e-8)
+        assert dx.shape == x.shape
+
+
+def test_dense_on_a_broadcast_input_matches_the_plain_product(rng):
+    dense = Dense(4, 3, dtype=np.float64, seed=0)
+    x = np.broadcast_to(rng.standard_normal((1, 4)), (6, 4))     # zero stride: copied, not viewed
+    np.testing.assert_allclose(dense(x), x @ dense.params["weight"].T + dense.params["bias"], rtol=1e-12)
+    dense.backward(np.ones((6, 3)))
+    np.testing.assert_allclose(dense.grads["weight"], np.ones((6, 3)).T @ x, rtol=1e-12)
+
+
 def test_embedding_accumulates_gradients_of_repeated_ids_and_skips_padding(rng):
     emb = Embedding(6, 3, padding_idx=0, dtype=np.float64, seed=0)
     assert np.all(emb.params["weight"][0] == 0)

@@ -84,22 +84,47 @@ class Dense(Module):
         x = np.asarray(x, dtype=self.dtype)
         if x.shape[-1] != self.in_features:
             raise ValueError(f"Dense expects {self.in_features} input features, got {x.shape[-1]}")
-        self._x = x
-        # one matrix product over all leading axes (a 3-D @ 2-D matmul would be one product per step)
-        y = (x.reshape(-1, self.in_features) @ self.params["weight"].T).reshape(*x.shape[:-1], self.out_features)
+        # one matrix product over all leading axes (a 3-D @ 2-D matmul would be one product per step),
+        # with the rows in x's memory order, so that a transposed view (a batch-first view of a
+        # time-major output) is not copied; y comes back in the same order
+        order, x2 = _rows_in_memory_order(x)
+        y2 = x2 @ self.params["weight"].T
         if "bias" in self.params:
-            y += self.params["bias"]
-        return y
+            y2 += self.params["bias"]
+        self._x, self._order = x2, order
+        return _unflatten(y2, x.shape[:-1], order)
 
     __call__ = forward
 
     def backward(self, dy):
-        x2 = self._x.reshape(-1, self.in_features)                  # (N, I)
-        dy2 = np.asarray(dy, self.dtype).reshape(-1, self.out_features)  # (N, O)
-        self.grads["weight"] = dy2.T @ x2
+        dy = np.asarray(dy, self.dtype)
+        dy2 = _flatten_as(dy, self._order)                          # (N, O), rows in the order of forward's x
+        self.grads["weight"] = dy2.T @ self._x
         if "bias" in self.params:
             self.grads["bias"] = dy2.sum(axis=0)
-        return (dy2 @ self.params["weight"]).reshape(*np.shape(dy)[:-1], self.in_features)
+        return _unflatten(dy2 @ self.params["weight"], dy.shape[:-1], self._order)
+
+
+def _rows_in_memory_order(a):
+    """``(order, a2)``: the leading axes of ``a`` sorted by decreasing stride
+    (``order``, the last axis kept last) and ``a.transpose(order)`` as ``(N, F)``
+    rows, a view whenever that transpose is C-contiguous (otherwise a copy in
+    C order)."""
+    lead = sorted(range(a.ndim - 1), key=lambda i: -a.strides[i])
+    order = (*lead, a.ndim - 1)
+    return order, np.ascontiguousarray(a.transpose(order)).reshape(-1, a.shape[-1])
+
+
+def _flatten_as(a, order):
+    """``a``'s rows as ``(N, F)`` in the row order of :func:`_rows_in_memory_order`'s ``order``."""
+    return np.ascontiguousarray(a.transpose(order)).reshape(-1, a.shape[-1])
+
+
+def _unflatten(a2, lead_shape, order):
+    """Inverse of :func:`_flatten_as`: ``(N, F)`` rows back to ``(*lead_shape, F)``
+    (a transposed view of ``a2``)."""
+    shape = tuple(lead_shape[i] for i in order[:-1]) + (a2.shape[-1],)
+    return a2.reshape(shape).transpose(np.argsort(order))
 
 
 class Dropout(Module):

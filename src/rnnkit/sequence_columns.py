@@ -276,7 +276,7 @@ def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer, need_dx=True):
         dhs = np.ascontiguousarray(dhs, dtype=dtype)     # rows must be contiguous; a transposed view's are
     dA = buffer("col_dA", (T, G, B))
     sgemm = blas.sgemm()
-    from_outputs = np.ascontiguousarray(dhs) if dhs is not None else np.empty((T, 0, 0), dtype)
+    from_outputs = dhs if dhs is not None else np.empty((T, 0, 0), dtype)   # a batch-first view: read as it is
     norms = np.empty(T, np.float32) if dh_norms is not None else np.empty(0, np.float32)
     if gru:
         dHP = buffer("col_dHP", (T, G, B))
