@@ -73,3 +73,23 @@ def test_lm_step_benchmark_runs_and_starts_from_equal_losses(tmp_path):
     assert set(res["ms_per_step"]) == {"rnnkit", "rnnkit_unfolded", "torch"}
     first = res["first_loss"]                                 # equal weights, equal batch: equal first losses
     assert abs(first["rnnkit"] - first["torch"]) < 1e-5 and abs(first["rnnkit"] - first["rnnkit_unfolded"]) < 1e-5
+
+
+def test_step_breakdown_runs_and_its_loops_compute_what_the_library_does(tmp_path, capsys):
+    pytest.importorskip("numba")
+    from rnnkit.kernels import blas
+    if blas.sgemm() is None:
+        pytest.skip("no BLAS callable from compiled code here")
+    sys.path.insert(0, os.path.abspath(BENCH))
+    try:
+        import step_breakdown
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "steps.json"
+    assert step_breakdown.main(["--tiny", "--repeats", "1", "--out", str(out)]) == 0
+    assert "largest difference: 0.0e+00" in capsys.readouterr().out
+    res = json.loads(out.read_text())["us_per_step"]
+    assert set(res) == {"P2", "P3", "P5"}
+    for r in res.values():
+        for part in ("forward", "backward"):
+            assert all(r[part][k] > 0 for k in ("whole", "products", "kernels"))

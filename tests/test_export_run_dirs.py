@@ -16,6 +16,7 @@ from rnnkit.commands import _estimator_cli  # noqa: E402
 from rnnkit.commands.classify import ClassifyTask  # noqa: E402
 from rnnkit.commands.tag import TagTask  # noqa: E402
 from rnnkit.data.batching import pad  # noqa: E402
+from rnnkit.data.vocab import Vocabulary  # noqa: E402
 from rnnkit.interop import from_onnx  # noqa: E402
 from rnnkit.models.language_model import LanguageModel  # noqa: E402
 from conftest import cli_fails, run_cli  # noqa: E402
@@ -37,6 +38,11 @@ def fails(capsys, *argv):
 
 def session(path):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def metadata(path):
+    """An ONNX file's ``metadata_props`` as a dict."""
+    return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
 
 
 def valid(a, lengths):
@@ -67,7 +73,10 @@ def test_language_model_run_exports_and_matches_onnxruntime(lm_runs, cell, tmp_p
     assert "wrote" in out and cell.upper() in out
     onnx.checker.check_model(onnx.load(str(tmp_path / "lm.onnx")))
     model = LanguageModel.load(run)
-    ids = np.random.default_rng(0).integers(0, len(model.vocab_), (3, 9))
+    vocab = Vocabulary.from_config(json.loads(metadata(tmp_path / "lm.onnx")["vocab"]))
+    assert vocab == model.vocab_                                           # the graph carries its vocabulary
+    ids = np.stack([vocab.encode(TEXT[i:i + 9]) for i in (0, 17, 40)])
+    np.testing.assert_array_equal(ids, np.stack([model.encode(TEXT[i:i + 9]) for i in (0, 17, 40)]))
     got = session(tmp_path / "lm.onnx").run(None, {"ids": ids, "lengths": np.full(3, 9, np.int32)})
     want, state = model.net_(ids)
     np.testing.assert_allclose(got[0], want, **TOL)                        # logits
@@ -135,7 +144,9 @@ def test_classifier_run_exports_and_matches_onnxruntime(tmp_path, capsys, kind, 
     m = onnx.load(str(tmp_path / "c.onnx"))
     onnx.checker.check_model(m, full_check=True)                          # strict shape inference too
     est, ex = _estimator_cli.load(ClassifyTask(), str(run))
-    assert json.loads({p.key: p.value for p in m.metadata_props}["classes"]) == [str(c) for c in est.classes_]
+    props = metadata(tmp_path / "c.onnx")
+    assert json.loads(props["classes"]) == [str(c) for c in est.classes_]
+    assert (json.loads(props["vocab"]) == ex["vocab"]) if kind == "text" else "vocab" not in props
     X, _ = ClassifyTask().load_xy(str(data), ex, est)
     seqs = [np.asarray(s) for s in X[:10]]
     if kind == "text":
@@ -161,6 +172,8 @@ def test_tagger_run_exports_per_step_outputs(tmp_path, capsys):
        "--cell", "gru", "--layers", "2", "--quiet")
     ok(capsys, "export", "onnx", run, tmp_path / "t.onnx")
     est, ex = _estimator_cli.load(TagTask(), str(run))
+    assert Vocabulary.from_config(json.loads(metadata(tmp_path / "t.onnx")["vocab"])) == \
+        Vocabulary.from_config(ex["vocab"])
     X, _ = TagTask().load_xy(str(data), ex, est)
     seqs = X[:8]
     ids, lengths = pad(seqs, 0, np.int64)

@@ -59,6 +59,15 @@ def load_run(path):
     return est
 
 
+def run_vocabulary(path):
+    """The token vocabulary (its config) of a text classifier or tagger run, or
+    ``None`` (a language model's own export adds its vocabulary)."""
+    from ..runs import RunDir
+
+    extra = RunDir(path, create=False).read_config().get("extra")
+    return extra.get("vocab") if isinstance(extra, dict) else None
+
+
 def load_model_file(path):
     """A model file: ``rnnkit.io.save`` (kind "model") or a classifier/tagger's
     own ``save`` (kind "sequence-estimator")."""
@@ -80,8 +89,9 @@ def run(args):
     from ..interop.onnx_export import OPSET, to_onnx
 
     obj = load_run(args.model) if os.path.isdir(args.model) else load_model_file(args.model)
+    vocab = run_vocabulary(args.model) if os.path.isdir(args.model) else None
     model = to_onnx(obj, args.out, initial_states=args.initial_state,
-                    dtype="float64" if args.float64 else "float32")
+                    dtype="float64" if args.float64 else "float32", metadata={"vocab": vocab} if vocab else None)
     ops = sorted({n.op_type for n in model.graph.node})
     ins = ", ".join(i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer})
     print(f"wrote {args.out} (ONNX opset {OPSET}; inputs: {ins}; operators: {', '.join(ops)})")

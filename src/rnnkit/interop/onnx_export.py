@@ -30,6 +30,12 @@ Graph of a trained ``SequenceTagger`` / ``SequenceClassifier``::
              the steps < length / length; max = ReduceMax of Where(step < length, y, -inf)
     metadata_props["classes"]: the class labels (JSON), in column order
 
+A trained ``LanguageModel`` also writes ``metadata_props["vocab"]``: its
+vocabulary's config (JSON: ``level``, ``lower``, ``unknown``, ``tokens``, the
+token of id ``i`` at index ``i``; no tokens at the byte level, where the id is
+the byte), which ``rnnkit.data.vocab.Vocabulary.from_config`` rebuilds.  The
+export command does the same for text classifier and tagger runs.
+
 Each layer of the stack is one operator (``direction="bidirectional"`` when
 ``K=2``); its ``Y`` ``(T, K, B, H)`` is merged by Transpose+Reshape (concat)
 or Split/Squeeze then Add / Mul (sum, mean, mul).  Steps past a sequence's
@@ -227,7 +233,7 @@ def _pool(b, net, y_bt, h_last):
     return b.node("ReduceMax", [masked], axes=[1], keepdims=0)
 
 
-def to_onnx(obj, path=None, *, opset=OPSET, initial_states=False, dtype=None):
+def to_onnx(obj, path=None, *, opset=OPSET, initial_states=False, dtype=None, metadata=None):
     """An ``onnx.ModelProto`` for ``obj``, checked with ``onnx.checker``; written
     to ``path`` when given.
 
@@ -239,6 +245,9 @@ def to_onnx(obj, path=None, *, opset=OPSET, initial_states=False, dtype=None):
     ``dtype``: the graph's float type, ``float32`` by default (float64 models are cast,
     because ONNX Runtime's CPU RNN/LSTM/GRU kernels are float32-only);
     ``"float64"`` writes a double graph.
+    ``metadata``: more ``metadata_props`` (name -> JSON-able value, stored as
+    JSON), e.g. the token vocabulary of a text classifier's run; a trained
+    ``LanguageModel`` adds its own vocabulary as ``"vocab"``.
     """
     onnx = _onnx()
     from onnx import helper
@@ -254,7 +263,8 @@ def to_onnx(obj, path=None, *, opset=OPSET, initial_states=False, dtype=None):
     H, n = layer.hidden_size, layer.num_layers * layer.num_directions
     lengths = helper.make_tensor_value_info("lengths", b.onnx.TensorProto.INT32, ["B"])
     state_ins, h0, c0 = _state_inputs(b, helper, fl, layer, n, H, initial_states)
-    meta = {}
+    meta = {"vocab": obj.vocab_.get_config()} if hasattr(obj, "vocab_") else {}   # a LanguageModel's
+    meta.update(metadata or {})
     if isinstance(net, TokenRNN) or (est is not None and net.encoder.embed is not None):
         embed = net.embed if isinstance(net, TokenRNN) else net.encoder.embed
         V = net.vocab_size if isinstance(net, TokenRNN) else est.spec_.n_in

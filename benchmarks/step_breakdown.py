@@ -1,0 +1,175 @@
+"""Where a step of the compiled LSTM column loop goes: the product or the gate kernel.
+
+    python benchmarks/step_breakdown.py [--repeats 15] [--out FILE.json]
+
+For the LSTM shapes of ``compare_torch.py`` (P2: H 256, B 32, T 64; P3: H 512,
+B 64, T 100; P5: H 32, B 64, T 48), runs the forward and the backward loop of
+:mod:`rnnkit.sequence_columns` three ways, each as one compiled call over all
+steps: as the library runs it (product, then kernel), the step products alone
+(``sgemm`` through NumPy's OpenBLAS, as :mod:`rnnkit.kernels.blas` finds it),
+and the kernels alone.  Prints microseconds per step (medians) and the
+products' GFLOP/s beside the machine's float32 matmul rate.  The loops here
+copy the library's (``lstm_columns_forward``, ``lstm_columns_backward``) with
+the two switches added; ``tests/test_column_loop.py`` checks the library's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from compare_torch import matmul_gflops  # noqa: E402
+
+SHAPES = {"P2": (64, 256, 32), "P3": (100, 512, 64), "P5": (48, 32, 64)}     # T, H, B
+TINY = (5, 8, 4)                                                               # --tiny: every shape this
+
+
+def loops():
+    """The two switched loops, compiled (numba is needed)."""
+    import numba
+    from rnnkit.kernels import fused
+
+    one, zero = np.float32(1.0), np.float32(0.0)
+
+    @numba.njit(**fused.JIT)
+    def forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, products, kernels):
+        T, G, B = act.shape
+        H = G // 4
+        for t in range(T):
+            if products:
+                sgemm(101, 111, 111, G, B, H, one, W_hh.ctypes.data, H, hcol.ctypes.data, B, one,
+                      act[t].ctypes.data, B)
+            if kernels:
+                fused.lstm_forward_cols_acc(act[t], bx, scales, c[t], c[t + 1], tc[t], hcol, hrows[t + 1], B)
+
+    @numba.njit(**fused.JIT)
+    def backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, products, kernels):
+        T, G, B = dA.shape
+        H = G // 4
+        for k in range(T):
+            t = T - 1 - k
+            if kernels:
+                fused.lstm_backward_cols(act[t], tc[t], c[t], dh, dhs[t], dc, dA[t], B)
+            if products:
+                sgemm(101, 111, 111, H, B, G, one, W_hh_T.ctypes.data, G, dA[t].ctypes.data, B, zero,
+                      dh.ctypes.data, B)
+
+    return forward, backward, fused.lstm_gate_scales
+
+
+def agrees(T, H, B, forward, backward, sgemm):
+    """The switched loops, both switches on, against the library's
+    ``lstm_columns_forward`` / ``lstm_columns_backward`` on the same arrays:
+    ``(max |difference|)`` over ``h``, ``c``, the gates and the gate gradients."""
+    from rnnkit.kernels import fused
+
+    G = 4 * H
+    rng = np.random.default_rng(1)
+    W = (rng.standard_normal((G, H)) / np.sqrt(H)).astype(np.float32)
+    xp = rng.standard_normal((T, G, B)).astype(np.float32)
+    dhs = rng.standard_normal((T, B, H)).astype(np.float32)
+    bx, scales = (rng.standard_normal(G) * 0.1).astype(np.float32), fused.lstm_gate_scales(H)
+    runs = []
+    for mine in (True, False):
+        act, hrows, c = xp.copy(), np.zeros((T + 1, B, H), np.float32), np.zeros((T + 1, H, B), np.float32)
+        tc, hcol, dA = np.empty((T, H, B), np.float32), np.zeros((H, B), np.float32), np.empty((T, G, B), np.float32)
+        dh, dc = np.zeros((H, B), np.float32), np.zeros((H, B), np.float32)
+        W_T = np.ascontiguousarray(W.T)
+        if mine:
+            forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, True, True)
+            backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, True, True)
+        else:
+            none = np.empty(0, np.int64)
+            fused.lstm_columns_forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, none, False, True)
+            fused.lstm_columns_backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, none, False,
+                                        np.empty(0, np.float32))
+        runs.append((hrows, c, act, dA, dh, dc))
+    return max(float(np.abs(a - b).max()) for a, b in zip(*runs))
+
+
+def measure(T, H, B, repeats, forward, backward, gate_scales, sgemm):
+    """Microseconds per step: ``{"forward": {"whole", "products", "kernels"}, "backward": {...}}``."""
+    G = 4 * H
+    rng = np.random.default_rng(0)
+    W = (rng.standard_normal((G, H)) / np.sqrt(H)).astype(np.float32)
+    W_T = np.ascontiguousarray(W.T)
+    xp = (rng.standard_normal((T, G, B)) * 0.5).astype(np.float32)
+    bx, scales = np.zeros(G, np.float32), gate_scales(H)
+    act, tc, dA = np.empty_like(xp), np.empty((T, H, B), np.float32), np.empty((T, G, B), np.float32)
+    hrows, c = np.zeros((T + 1, B, H), np.float32), np.zeros((T + 1, H, B), np.float32)
+    hcol = np.zeros((H, B), np.float32)
+    dhs = (rng.standard_normal((T, B, H)) * 0.1).astype(np.float32)
+
+    def fwd(products, kernels):
+        act[:] = xp                                      # the projection the loop starts from
+        hcol[:] = 0
+        t0 = time.perf_counter()
+        forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, products, kernels)
+        return time.perf_counter() - t0
+
+    def bwd(products, kernels):
+        dh, dc = np.zeros((H, B), np.float32), np.zeros((H, B), np.float32)
+        t0 = time.perf_counter()
+        backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, products, kernels)
+        return time.perf_counter() - t0
+
+    out = {}
+    for name, run in (("forward", fwd), ("backward", bwd)):
+        fwd(True, True)                                  # a real cache for the backward loops
+        samples = {"whole": [], "products": [], "kernels": []}
+        for _ in range(repeats):                         # the three ways interleaved
+            for key, flags in (("whole", (True, True)), ("products", (True, False)), ("kernels", (False, True))):
+                run(*flags)
+                samples[key].append(run(*flags))
+        out[name] = {k: 1e6 * statistics.median(v) / T for k, v in samples.items()}
+        out[name]["product_gflops"] = 2.0 * G * H * B / (out[name]["products"] * 1e-6) / 1e9
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=15, help="interleaved samples of each way (default 15)")
+    ap.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated, from {', '.join(SHAPES)}")
+    ap.add_argument("--out", help="write the results as JSON here")
+    ap.add_argument("--tiny", action="store_true", help=f"(T, H, B) = {TINY} for every shape (smoke test)")
+    args = ap.parse_args(argv)
+    from rnnkit.kernels import blas
+    sgemm = blas.sgemm()
+    if sgemm is None:
+        print("no BLAS callable from compiled code here (see rnnkit.kernels.blas); nothing to measure")
+        return 1
+    forward, backward, gate_scales = loops()
+    diff = agrees(*TINY, forward, backward, sgemm)
+    print(f"these loops against the library's, largest difference: {diff:.1e}")
+    if diff != 0.0:
+        print("the loops here no longer compute what the library's do; update them")
+        return 1
+    rate = matmul_gflops()
+    print(f"float32 matmul {rate:.0f} GFLOP/s; microseconds per step (median of {args.repeats})")
+    print(f"{'':4} {'':9} {'whole':>8} {'product':>8} {'kernel':>8} {'product GF/s':>13}")
+    results = {}
+    for sid in args.shapes.split(","):
+        T, H, B = TINY if args.tiny else SHAPES[sid]
+        r = measure(T, H, B, args.repeats, forward, backward, gate_scales, sgemm)
+        results[sid] = dict(T=T, H=H, B=B, **r)
+        for name in ("forward", "backward"):
+            d = r[name]
+            print(f"{sid:4} {name:9} {d['whole']:8.1f} {d['products']:8.1f} {d['kernels']:8.1f} "
+                  f"{d['product_gflops']:13.0f}")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"matmul_gflops": rate, "us_per_step": results,
+                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
