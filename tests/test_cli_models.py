@@ -1,11 +1,9 @@
 """End-to-end ``rnnkit classify|tag|seq2seq`` on tiny files: train, eval, predict, resume."""
 import csv
 import json
-import os
 import random
 
 import numpy as np
-import pytest
 
 from rnnkit.cli import main
 from rnnkit.runs import RunDir

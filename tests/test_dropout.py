@@ -1,6 +1,5 @@
 """Recurrent dropout (one mask per sequence, every step) and dropout between layers."""
 import numpy as np
-import pytest
 
 from conftest import make_layer
 

@@ -1,7 +1,6 @@
 """Initialisation defaults (SPEC): Glorot input, orthogonal recurrent, zero
 biases, forget bias 1, optional reset bias, and PyTorch's own scheme."""
 import numpy as np
-import pytest
 
 import rnnkit
 

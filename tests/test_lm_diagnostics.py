@@ -1,6 +1,5 @@
 """``rnnkit lm train --record-gradflow`` logs per-step diagnostics into the run's
 metrics, and ``rnnkit report`` renders a real language-model run directory."""
-import numpy as np
 import pytest
 
 from rnnkit.cli import main
