@@ -110,9 +110,8 @@ def _rows_in_memory_order(a):
     (``order``, the last axis kept last) and ``a.transpose(order)`` as ``(N, F)``
     rows, a view whenever that transpose is C-contiguous (otherwise a copy in
     C order)."""
-    lead = sorted(range(a.ndim - 1), key=lambda i: -a.strides[i])
-    order = (*lead, a.ndim - 1)
-    return order, np.ascontiguousarray(a.transpose(order)).reshape(-1, a.shape[-1])
+    order = (*sorted(range(a.ndim - 1), key=lambda i: -a.strides[i]), a.ndim - 1)
+    return order, _flatten_as(a, order)
 
 
 def _flatten_as(a, order):
