@@ -229,3 +229,83 @@ def test_token_inputs_give_the_embedding_gradient_without_the_input_gradient():
         grads.append(emb.grads["weight"])
     np.testing.assert_array_equal(grads[0], grads[1])
     assert np.abs(grads[1]).max() > 0
+
+
+# -- one-hot vectors (OneHot): the table is W_ih itself -------------------------------------------------
+def _one_hot_both_ways(kind, V=6, T=8, B=5, lengths=None, dtype=np.float32, **kw):
+    """The folded one-hot pass (``embedding=OneHot(V)``) and the layer on ``eye(V)[ids]``:
+    outputs, final state and gradients, from equal weights and data."""
+    from rnnkit.layers import OneHot
+
+    ids = np.random.default_rng(0).integers(0, V, (B, T))
+    runs = []
+    for folded in (True, False):
+        layer = rnnkit.LSTM(V, 9, batch_first=True, dtype=dtype, seed=1, **kw) if kind == "lstm" else \
+            rnnkit.GRU(V, 9, batch_first=True, dtype=dtype, seed=1, **kw) if kind == "gru" else \
+            rnnkit.RNN(V, 9, batch_first=True, dtype=dtype, seed=1, **kw)
+        if folded:
+            y, state = layer(ids, lengths=lengths, embedding=OneHot(V, dtype=dtype))
+        else:
+            y, state = layer(np.eye(V, dtype=dtype)[ids], lengths=lengths)
+        dy = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
+        dx, dh0 = layer.backward(dy, input_grad=not folded)
+        assert dx is None if folded else dx.shape == (B, T, V)
+        runs.append((y, (state, dh0), dict(layer.grads), np.zeros(1), layer))
+    return runs
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("lengths", [None, [8, 3, 6, 8, 1]])
+def test_folded_one_hot_vectors_match_the_layer_on_the_one_hot_matrix(kind, bidirectional, lengths):
+    folded, plain = _one_hot_both_ways(kind, lengths=lengths, bidirectional=bidirectional, num_layers=2)
+    assert _folded(folded[-1]) and folded[-1]._cache["layers"][0][1][0].x.weight is None
+    _assert_same(folded, plain, 2e-6)
+
+
+def test_one_hot_vocabulary_larger_than_the_pass_is_not_folded():
+    folded, plain = _one_hot_both_ways("lstm", V=50, T=4, B=3)
+    assert not _folded(folded[-1])
+    _assert_same(folded, plain, 1e-6)
+
+
+def test_one_hot_backward_with_input_grad_still_returns_no_input_gradient():
+    from rnnkit.layers import OneHot
+
+    layer = rnnkit.LSTM(6, 4, seed=0)
+    y, _ = layer(np.random.default_rng(0).integers(0, 6, (8, 5)), embedding=OneHot(6))
+    dx, _ = layer.backward(np.ones_like(y))                  # input_grad=True: tokens have none
+    assert dx is None and np.abs(layer.grads["weight_ih_l0"]).max() > 0
+
+
+def test_token_rnn_without_embedding_folds_its_one_hot_input_and_matches_the_plain_pass():
+    """``TokenRNN(embedding_dim=0)`` (the seeds' one-hot model) against the same
+    network run on ``eye(V)[ids]`` by hand: logits and every gradient."""
+    from rnnkit.losses import softmax_cross_entropy
+    from rnnkit.models import TokenRNN
+
+    net = TokenRNN(11, 8, num_layers=2, cell="lstm", embedding_dim=0, seed=0)
+    ids = np.random.default_rng(0).integers(0, 11, (6, 9))
+    targets = np.random.default_rng(1).integers(0, 11, (6, 9))
+    logits, _ = net(ids)
+    assert _folded(net.rnn)
+    _, d = softmax_cross_entropy(logits, targets)
+    net.backward(d)
+    got = {k: v.copy() for k, v in net.named_grads().items()}
+    h, _ = net.rnn(np.eye(11, dtype=np.float32)[ids])
+    np.testing.assert_allclose(logits, net.head(h), atol=2e-6)
+    net.rnn.backward(net.head.backward(d))
+    for k, v in net.named_grads().items():
+        np.testing.assert_allclose(got[k], v, atol=2e-6 * max(1.0, np.abs(v).max()), err_msg=k)
+
+
+def test_one_hot_rejects_what_an_embedding_rejects():
+    from rnnkit.layers import OneHot
+
+    layer = rnnkit.LSTM(5, 4, seed=0)
+    with pytest.raises(ValueError, match="token id out of range"):
+        layer(np.array([[0, 5]]), embedding=OneHot(5))
+    with pytest.raises(ValueError, match="integer token ids"):
+        layer(np.zeros((2, 3)), embedding=OneHot(5))
+    with pytest.raises(ValueError, match="input_size=5"):
+        layer(np.zeros((2, 3), np.int64), embedding=OneHot(7))

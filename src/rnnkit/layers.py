@@ -13,6 +13,18 @@ from .module import Module
 from .tokens import sum_rows_by_id
 
 
+def check_token_ids(ids, V, who):
+    """``ids`` as an integer array with values in ``[0, V)``, or a one-line
+    error naming the problem (``who``: the layer, for the message)."""
+    ids = np.asarray(ids)
+    if ids.dtype.kind not in "iu":
+        raise ValueError(f"{who} expects integer token ids, got dtype {ids.dtype}")
+    if ids.size and (ids.min() < 0 or ids.max() >= V):
+        raise ValueError(f"token id out of range [0, {V}): min {ids.min()}, max {ids.max()}; "
+                         "check the vocabulary matches the model")
+    return ids
+
+
 class Embedding(Module):
     """Lookup table ``y[...] = weight[ids[...]]``.
 
@@ -36,13 +48,7 @@ class Embedding(Module):
 
     def check_ids(self, ids):
         """``ids`` as an integer array, or a one-line error naming the problem."""
-        ids = np.asarray(ids)
-        if ids.dtype.kind not in "iu":
-            raise ValueError(f"Embedding expects integer token ids, got dtype {ids.dtype}")
-        if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
-            raise ValueError(f"token id out of range [0, {self.num_embeddings}): min {ids.min()}, max {ids.max()}; "
-                             "check the vocabulary matches the model")
-        return ids
+        return check_token_ids(ids, self.num_embeddings, "Embedding")
 
     def forward(self, ids):
         ids = self.check_ids(ids)
@@ -62,6 +68,29 @@ class Embedding(Module):
         if self.padding_idx is not None:
             g[self.padding_idx] = 0
         self.grads["weight"] = g
+
+
+class OneHot(Module):
+    """Token ids as one-hot vectors, ``y[...] = eye(V)[ids[...]]`` (the seeds'
+    character models); no parameters.  ``layer(ids, embedding=OneHot(V))``
+    (:class:`rnnkit.Recurrent`) folds it into the layer's input projection:
+    ``W_ih`` one-hot is a lookup of ``W_ih``'s columns (:mod:`rnnkit.tokens`)."""
+
+    def __init__(self, num_classes, *, dtype=np.float32):
+        super().__init__()
+        self.num_embeddings = self.embedding_dim = positive_int("num_classes", num_classes)
+        self.dtype = as_dtype(dtype)
+
+    def check_ids(self, ids):
+        return check_token_ids(ids, self.num_embeddings, "OneHot")
+
+    def forward(self, ids):
+        return np.eye(self.num_embeddings, dtype=self.dtype)[self.check_ids(ids)]
+
+    __call__ = forward
+
+    def backward(self, dy):
+        return None
 
 
 class Dense(Module):

@@ -22,7 +22,7 @@ from . import sequence
 from ._checks import as_dtype, choice, finite_array, lengths_mask, positive_int, probability
 from .cells import ElmanCell, GRUCell, LSTMCell, SimpleGRUCell
 from .init import INITS, layer_biases, layer_weights
-from .layers import Embedding
+from .layers import Embedding, OneHot
 from .module import Module
 from .tokens import TokenInput
 
@@ -136,8 +136,8 @@ class Recurrent(Module):
 
     def _token_ids(self, ids, embedding):
         """Token ids for ``forward(ids, embedding=...)``: time-major ``(T, B)`` int64."""
-        if not isinstance(embedding, Embedding):
-            raise TypeError(f"embedding must be an rnnkit.layers.Embedding, got {type(embedding).__name__}")
+        if not isinstance(embedding, (Embedding, OneHot)):
+            raise TypeError(f"embedding must be an rnnkit.layers.Embedding or OneHot, got {type(embedding).__name__}")
         if embedding.embedding_dim != self.input_size:
             raise ValueError(f"the embedding gives {embedding.embedding_dim} features per token but the layer was "
                              f"built with input_size={self.input_size}; make them equal")
@@ -237,18 +237,21 @@ class Recurrent(Module):
         :meth:`sample_masks`); ``keep_cache=False`` skips what backward needs.
 
         ``embedding``: an :class:`rnnkit.layers.Embedding` whose vectors are
-        the input: ``x`` then holds token ids, ``(T, B)`` (``(B, T)`` with
-        ``batch_first``, ``(T,)`` unbatched), and the result is that of
-        ``layer(embedding(x))``.  The lookup is folded into the first layer's
-        input projection (:mod:`rnnkit.tokens`: one ``(G, V)`` table per pass
-        instead of a product per token, when the vocabulary is the smaller
-        side); :meth:`backward` then fills ``embedding.grads`` and returns
-        ``None`` for ``dx``.
+        the input (or a :class:`rnnkit.layers.OneHot`): ``x`` then holds token
+        ids, ``(T, B)`` (``(B, T)`` with ``batch_first``, ``(T,)`` unbatched),
+        and the result is that of ``layer(embedding(x))``.  The lookup is folded
+        into the first layer's input projection (:mod:`rnnkit.tokens`: one
+        ``(G, V)`` table per pass instead of a product per token, when the
+        vocabulary is the smaller side); :meth:`backward` then fills
+        ``embedding.grads`` (an ``Embedding``'s) and returns ``None`` for ``dx``.
         """
         if embedding is not None:
             ids, unbatched = self._token_ids(x, embedding)
             T, B = ids.shape
-            x = TokenInput(ids, np.asarray(embedding.params["weight"], dtype=self.dtype))
+            if isinstance(embedding, OneHot):
+                x = TokenInput(ids, None, vocab_size=embedding.num_embeddings, dtype=self.dtype)
+            else:
+                x = TokenInput(ids, np.asarray(embedding.params["weight"], dtype=self.dtype))
         else:
             x, unbatched = self._time_major(x)
             T, B, _ = x.shape
@@ -347,8 +350,9 @@ class Recurrent(Module):
                 din = dx if din is None else (din if dx is None else din + dx)
             dout = din
         dx = dout
-        if c["embedding"] is not None:                   # dx is the gradient w.r.t. the embedding's weight
-            c["embedding"].set_grad(dx.astype(c["embedding"].dtype, copy=False))
+        if c["embedding"] is not None:                   # dx: the gradient w.r.t. the embedding's weight
+            if dx is not None:                           # (None for one-hot vectors)
+                c["embedding"].set_grad(dx.astype(c["embedding"].dtype, copy=False))
             return None, self._states_out(dstate0, unbatched)
         if dx is None:                                   # input_grad=False
             return None, self._states_out(dstate0, unbatched)

@@ -411,6 +411,6 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, fast=True, buffe
     if b_ih is not None:
         grads["b_ih"] = dxp2.sum(axis=0)
         grads["b_hh"] = dhp.reshape(T * B, GH).sum(axis=0) if cell.distinct_dhp else grads["b_ih"].copy()
-    if dx is None and need_dx:
+    if dx is None and need_dx and not isinstance(x, TokenInput):      # one-hot tokens: no gradient
         dx = (dxp2 @ W_ih).reshape(T, B, D)
     return _backward_order(order, x, dx, tuple(dstate)) + (grads,)

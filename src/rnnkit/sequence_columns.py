@@ -303,7 +303,7 @@ def backward(kernel, p, cache, dhs, dstate_T, dh_norms, buffer, need_dx=True):
     if b_ih is not None:
         grads["b_ih"] = dA2.sum(axis=1)
         grads["b_hh"] = dHP2.sum(axis=1) if gru else grads["b_ih"].copy()
-    if dx is None and need_dx:
+    if dx is None and need_dx and not isinstance(x, TokenInput):      # one-hot tokens: no gradient
         dx = (dA2.T @ W_ih).reshape(T, B, D)
     return dx, tuple(d.T.copy() for d in (dh, *dc)), grads
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers import Dense, Embedding
+from ..layers import Dense, Embedding, OneHot
 from ..losses import softmax
 from ..module import Module
 from ..recurrent import GRU, LSTM, RNN, SimpleGRU
@@ -50,10 +50,9 @@ class TokenRNN(Module):
 
     def forward(self, ids, state=None, keep_cache=True):
         """``ids`` ``(B, T)`` ints -> ``(logits (B, T, V), state)``."""
-        if self.embed is not None:                       # the lookup folded into the first layer (rnnkit.tokens)
-            h, state = self.rnn.forward(ids, state, keep_cache=keep_cache, embedding=self.embed)
-        else:
-            h, state = self.rnn.forward(self._inputs(ids), state, keep_cache=keep_cache)
+        # the lookup (or the one-hot vectors) folded into the first layer's input projection (rnnkit.tokens)
+        tokens = self.embed if self.embed is not None else OneHot(self.vocab_size, dtype=self.dtype)
+        h, state = self.rnn.forward(ids, state, keep_cache=keep_cache, embedding=tokens)
         return self.head(h), state
 
     __call__ = forward
