@@ -129,6 +129,21 @@ class SequenceEstimator:
         return est
 
 
+class LabelledSequences:
+    """The learned metadata of an estimator whose targets are class labels and
+    whose inputs an :class:`InputSpec` describes (the classifier, the tagger):
+    ``classes_``, ``spec_``, ``n_features_in_``, saved and restored."""
+
+    def _learned(self):
+        return {"classes": [c.item() if hasattr(c, "item") else c for c in self.classes_],
+                "spec": self.spec_.to_config()}
+
+    def _set_learned(self, d):
+        self.classes_ = np.asarray(d["classes"])
+        self.spec_ = InputSpec.from_config(d["spec"])
+        self.n_features_in_ = self.spec_.n_in
+
+
 # -- inputs ---------------------------------------------------------------------------------------
 class InputSpec:
     """How raw sequences become network inputs: ``"tokens"`` (ids ``< n_in``) or

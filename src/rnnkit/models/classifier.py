@@ -14,7 +14,7 @@ import numpy as np
 from ..layers import Dense
 from ..losses import softmax, softmax_cross_entropy
 from ..module import Module
-from ._seqbase import InputSpec, RecurrentEncoder, SequenceEstimator, hidden_of, read_X
+from ._seqbase import InputSpec, LabelledSequences, RecurrentEncoder, SequenceEstimator, hidden_of, read_X
 
 POOLINGS = ("last", "mean", "max")
 
@@ -70,7 +70,7 @@ class _PooledNet(Module):
         self.encoder.backward(dy, dh_n)
 
 
-class SequenceClassifier(SequenceEstimator):
+class SequenceClassifier(LabelledSequences, SequenceEstimator):
     """Many-to-one recurrent classifier with the scikit-learn interface.
 
     Arguments:
@@ -110,14 +110,8 @@ class SequenceClassifier(SequenceEstimator):
     def _build_net(self, rng):
         return _PooledNet(self.spec_, len(self.classes_), self.get_params(), rng)
 
-    def _learned(self):
-        return {"classes": [c.item() if hasattr(c, "item") else c for c in self.classes_],
-                "spec": self.spec_.to_config()}
-
     def _set_learned(self, d):
-        self.classes_ = np.asarray(d["classes"])
-        self.spec_ = InputSpec.from_config(d["spec"])
-        self.n_features_in_ = self.spec_.n_in
+        super()._set_learned(d)
         self.input_kind_ = self.spec_.kind
 
     # -- data ---------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from ..data.batching import length_mask
 from ..layers import Dense
 from ..losses import softmax_cross_entropy
 from ..module import Module
-from ._seqbase import InputSpec, RecurrentEncoder, SequenceEstimator, read_X
+from ._seqbase import InputSpec, LabelledSequences, RecurrentEncoder, SequenceEstimator, read_X
 
 
 class _TaggerNet(Module):
@@ -33,7 +33,7 @@ class _TaggerNet(Module):
         self.encoder.backward(self.head.backward(dlogits))
 
 
-class SequenceTagger(SequenceEstimator):
+class SequenceTagger(LabelledSequences, SequenceEstimator):
     """One label per step, scikit-learn style.
 
     ``X``: sequences of token ids or vectors (see :mod:`rnnkit.models._seqbase`);
@@ -63,15 +63,6 @@ class SequenceTagger(SequenceEstimator):
 
     def _build_net(self, rng):
         return _TaggerNet(self.spec_, len(self.classes_), self.get_params(), rng)
-
-    def _learned(self):
-        return {"classes": [c.item() if hasattr(c, "item") else c for c in self.classes_],
-                "spec": self.spec_.to_config()}
-
-    def _set_learned(self, d):
-        self.classes_ = np.asarray(d["classes"])
-        self.spec_ = InputSpec.from_config(d["spec"])
-        self.n_features_in_ = self.spec_.n_in
 
     def prepare(self, X, y, lengths=None, learn=False):
         seqs = read_X(X, lengths)
