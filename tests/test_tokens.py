@@ -5,31 +5,34 @@ import pytest
 
 import rnnkit
 from rnnkit import sequence
-from rnnkit.layers import Embedding
+from rnnkit.layers import Embedding, OneHot
 from rnnkit.tokens import TokenInput, sum_rows_by_id
 
 numba = pytest.importorskip("numba")
 
 LAYERS = {
-    "lstm": lambda **kw: rnnkit.LSTM(6, 9, **kw),
-    "gru": lambda **kw: rnnkit.GRU(6, 9, reset_after=True, **kw),
-    "gru-v1": lambda **kw: rnnkit.GRU(6, 9, reset_after=False, **kw),    # batch-major loop only
-    "rnn": lambda **kw: rnnkit.RNN(6, 9, **kw),
-    "sgru": lambda **kw: rnnkit.SimpleGRU(6, 9, **kw),
+    "lstm": lambda D, **kw: rnnkit.LSTM(D, 9, **kw),
+    "gru": lambda D, **kw: rnnkit.GRU(D, 9, reset_after=True, **kw),
+    "gru-v1": lambda D, **kw: rnnkit.GRU(D, 9, reset_after=False, **kw),    # batch-major loop only
+    "rnn": lambda D, **kw: rnnkit.RNN(D, 9, **kw),
+    "sgru": lambda D, **kw: rnnkit.SimpleGRU(D, 9, **kw),
 }
 
 
-def _both_ways(kind, V=7, T=8, B=5, lengths=None, dtype=np.float32, padding_idx=None, seed=0, **kw):
+def _both_ways(kind, V=7, T=8, B=5, lengths=None, dtype=np.float32, padding_idx=None, seed=0, one_hot=False,
+               **kw):
     """Outputs, final state and gradients of the folded pass and of the lookup
-    followed by the layer, from equal weights and equal data."""
+    followed by the layer, from equal weights and equal data; ``one_hot``: the
+    tokens as one-hot vectors (``OneHot(V)``, no gradient of their own) instead
+    of an embedding of size 6."""
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, V, (B, T))
     if padding_idx is not None:
         ids[:, -2:] = padding_idx
     runs = []
     for folded in (True, False):
-        layer = LAYERS[kind](batch_first=True, dtype=dtype, seed=1, **kw)
-        emb = Embedding(V, 6, padding_idx=padding_idx, dtype=dtype, seed=2)
+        layer = LAYERS[kind](V if one_hot else 6, batch_first=True, dtype=dtype, seed=1, **kw)
+        emb = OneHot(V, dtype=dtype) if one_hot else Embedding(V, 6, padding_idx=padding_idx, dtype=dtype, seed=2)
         if folded:
             y, state = layer(ids, lengths=lengths, embedding=emb)
         else:
@@ -40,7 +43,7 @@ def _both_ways(kind, V=7, T=8, B=5, lengths=None, dtype=np.float32, padding_idx=
             assert dx is None
         else:
             emb.backward(dx)
-        runs.append((y, (state, dh0), dict(layer.grads), emb.grads["weight"].copy(), layer))
+        runs.append((y, (state, dh0), dict(layer.grads), emb.grads.get("weight", np.zeros(1)).copy(), layer))
     return runs
 
 
@@ -88,8 +91,9 @@ def test_folded_embedding_on_the_column_loop(kind):
     _assert_same(folded, plain, 2e-6)
 
 
-def test_a_vocabulary_larger_than_the_pass_is_looked_up_not_folded():
-    folded, plain = _both_ways("lstm", V=50, T=4, B=3)
+@pytest.mark.parametrize("one_hot", [False, True], ids=["embedding", "one-hot"])
+def test_a_vocabulary_larger_than_the_pass_is_looked_up_not_folded(one_hot):
+    folded, plain = _both_ways("lstm", V=50, T=4, B=3, one_hot=one_hot)
     assert not _folded(folded[-1])
     _assert_same(folded, plain, 1e-6)
 
@@ -134,7 +138,7 @@ def test_folded_gradients_match_finite_differences_in_float64(kind):
     embedding, the first layer's input weights and a recurrent weight."""
     rng = np.random.default_rng(4)
     ids = rng.integers(0, 4, (5, 3))                          # V 4 <= T*B 15: folds
-    layer = LAYERS[kind](dtype=np.float64, seed=1, bidirectional=True)
+    layer = LAYERS[kind](6, dtype=np.float64, seed=1, bidirectional=True)
     emb = Embedding(4, 6, dtype=np.float64, seed=2)
     dy = rng.standard_normal((5, 3, 18))
     _loss(layer, emb, ids, dy)
@@ -232,46 +236,16 @@ def test_token_inputs_give_the_embedding_gradient_without_the_input_gradient():
 
 
 # -- one-hot vectors (OneHot): the table is W_ih itself -------------------------------------------------
-def _one_hot_both_ways(kind, V=6, T=8, B=5, lengths=None, dtype=np.float32, **kw):
-    """The folded one-hot pass (``embedding=OneHot(V)``) and the layer on ``eye(V)[ids]``:
-    outputs, final state and gradients, from equal weights and data."""
-    from rnnkit.layers import OneHot
-
-    ids = np.random.default_rng(0).integers(0, V, (B, T))
-    runs = []
-    for folded in (True, False):
-        layer = rnnkit.LSTM(V, 9, batch_first=True, dtype=dtype, seed=1, **kw) if kind == "lstm" else \
-            rnnkit.GRU(V, 9, batch_first=True, dtype=dtype, seed=1, **kw) if kind == "gru" else \
-            rnnkit.RNN(V, 9, batch_first=True, dtype=dtype, seed=1, **kw)
-        if folded:
-            y, state = layer(ids, lengths=lengths, embedding=OneHot(V, dtype=dtype))
-        else:
-            y, state = layer(np.eye(V, dtype=dtype)[ids], lengths=lengths)
-        dy = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
-        dx, dh0 = layer.backward(dy, input_grad=not folded)
-        assert dx is None if folded else dx.shape == (B, T, V)
-        runs.append((y, (state, dh0), dict(layer.grads), np.zeros(1), layer))
-    return runs
-
-
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("lengths", [None, [8, 3, 6, 8, 1]])
 def test_folded_one_hot_vectors_match_the_layer_on_the_one_hot_matrix(kind, bidirectional, lengths):
-    folded, plain = _one_hot_both_ways(kind, lengths=lengths, bidirectional=bidirectional, num_layers=2)
+    folded, plain = _both_ways(kind, V=6, one_hot=True, lengths=lengths, bidirectional=bidirectional, num_layers=2)
     assert _folded(folded[-1]) and folded[-1]._cache["layers"][0][1][0].x.weight is None
     _assert_same(folded, plain, 2e-6)
 
 
-def test_one_hot_vocabulary_larger_than_the_pass_is_not_folded():
-    folded, plain = _one_hot_both_ways("lstm", V=50, T=4, B=3)
-    assert not _folded(folded[-1])
-    _assert_same(folded, plain, 1e-6)
-
-
 def test_one_hot_backward_with_input_grad_still_returns_no_input_gradient():
-    from rnnkit.layers import OneHot
-
     layer = rnnkit.LSTM(6, 4, seed=0)
     y, _ = layer(np.random.default_rng(0).integers(0, 6, (8, 5)), embedding=OneHot(6))
     dx, _ = layer.backward(np.ones_like(y))                  # input_grad=True: tokens have none
@@ -300,8 +274,6 @@ def test_token_rnn_without_embedding_folds_its_one_hot_input_and_matches_the_pla
 
 
 def test_one_hot_rejects_what_an_embedding_rejects():
-    from rnnkit.layers import OneHot
-
     layer = rnnkit.LSTM(5, 4, seed=0)
     with pytest.raises(ValueError, match="token id out of range"):
         layer(np.array([[0, 5]]), embedding=OneHot(5))
