@@ -37,6 +37,11 @@ def _pass(p, x, state0, dhs, dT, reverse, buffers=None):
     return cache, [hs, *final, dx, *d0, norms] + [grads[k] for k in sorted(grads)]
 
 
+def _mask(lengths, T):
+    """The (T, B) mask of ``lengths``, or ``None``."""
+    return None if lengths is None else np.arange(T)[:, None] < np.array(lengths)[None, :]
+
+
 def _batch_major(monkeypatch):
     monkeypatch.setattr(sequence_columns, "applies", lambda *args: False)
 
@@ -116,7 +121,7 @@ def test_compiled_column_loops_compute_what_the_python_driven_loop_does(monkeypa
         pytest.skip("no BLAS callable from compiled code here (NumPy without a bundled OpenBLAS)")
     p, x, state0, dhs, dT = _case()
     T = x.shape[0]
-    mask = None if lengths is None else np.arange(T)[:, None] < np.array(lengths)[None, :]
+    mask = _mask(lengths, T)
     dhs = dhs if with_dhs else None
 
     def run():
@@ -279,7 +284,7 @@ def test_gru_column_loop_matches_the_batch_major_kernels(monkeypatch, reverse, l
         pytest.skip("no BLAS callable from compiled code here: the GRU has no column loop")
     p, x, state0, dhs, dT = _gru_case()
     T = x.shape[0]
-    mask = None if lengths is None else np.arange(T)[:, None] < np.array(lengths)[None, :]
+    mask = _mask(lengths, T)
     dhs = dhs if with_dhs else None
 
     def run():
@@ -333,7 +338,7 @@ def test_column_loops_read_output_gradients_laid_out_batch_first_without_a_copy(
         monkeypatch.setenv("RNNKIT_BLAS_LOOP", "off")
     cell, (p, x, state0, dhs, dT) = (LSTM, _case()) if kind == "LSTM" else (GRU, _gru_case())
     T = x.shape[0]
-    mask = None if lengths is None else np.arange(T)[:, None] < np.array(lengths)[None, :]
+    mask = _mask(lengths, T)
     strided = np.ascontiguousarray(dhs.transpose(1, 0, 2)).transpose(1, 0, 2)
     assert not strided.flags.c_contiguous
     results = []

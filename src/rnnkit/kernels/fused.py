@@ -462,6 +462,15 @@ def _step_indices(k, T, reverse, keep_cache):
 
 
 @numba.njit(inline="always", **JIT)
+def _back_step(k, T, reverse, counts, B):
+    """Step ``k`` of a backward pass (the last step first): ``(t, i_prev, n)`` --
+    the time step, the index of the state that entered it, and its live
+    sequences (``counts`` as in :func:`lstm_columns_forward`)."""
+    t = k if reverse else T - 1 - k
+    return t, t + 1 if reverse else t, B if counts.shape[0] == 0 else counts[t]
+
+
+@numba.njit(inline="always", **JIT)
 def _zero_columns(x, n):
     """``x[:, n:] = 0`` for ``x`` (R, B)."""
     for r in range(x.shape[0]):
@@ -564,9 +573,7 @@ def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, re
     T, G, B = dA.shape
     H = G // 4
     for k in range(T):
-        t = k if reverse else T - 1 - k
-        i_prev = t + 1 if reverse else t
-        n = B if counts.shape[0] == 0 else counts[t]
+        t, i_prev, n = _back_step(k, T, reverse, counts, B)
         if n < B:
             _zero_columns(dA[t], n)
         if n > 0:
@@ -705,9 +712,7 @@ def gru_columns_backward(sgemm, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts
     T, G, B = dA.shape
     H = G // 3
     for k in range(T):
-        t = k if reverse else T - 1 - k
-        i_prev = t + 1 if reverse else t
-        n = B if counts.shape[0] == 0 else counts[t]
+        t, i_prev, n = _back_step(k, T, reverse, counts, B)
         if n < B:
             _zero_columns(dA[t], n)
             _zero_columns(dHP[t], n)

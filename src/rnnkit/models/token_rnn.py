@@ -40,19 +40,18 @@ class TokenRNN(Module):
                                      recurrent_dropout=recurrent_dropout, init=init, dtype=dtype, seed=rng)
         self.head = Dense(self.rnn.output_size, vocab_size, dtype=dtype, seed=rng)
 
+    def _tokens(self):
+        """The layer that turns ids into the first layer's input: the embedding, or one-hot vectors."""
+        return self.embed if self.embed is not None else OneHot(self.vocab_size, dtype=self.dtype)
+
     def _inputs(self, ids):
-        if self.embed is not None:
-            return self.embed(ids)
-        ids = np.asarray(ids)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise ValueError(f"token id out of range [0, {self.vocab_size}); check the vocabulary")
-        return np.eye(self.vocab_size, dtype=self.dtype)[ids]
+        """The first layer's input vectors for ``ids`` (the lookup done, not folded)."""
+        return self._tokens()(ids)
 
     def forward(self, ids, state=None, keep_cache=True):
         """``ids`` ``(B, T)`` ints -> ``(logits (B, T, V), state)``."""
         # the lookup (or the one-hot vectors) folded into the first layer's input projection (rnnkit.tokens)
-        tokens = self.embed if self.embed is not None else OneHot(self.vocab_size, dtype=self.dtype)
-        h, state = self.rnn.forward(ids, state, keep_cache=keep_cache, embedding=tokens)
+        h, state = self.rnn.forward(ids, state, keep_cache=keep_cache, embedding=self._tokens())
         return self.head(h), state
 
     __call__ = forward
