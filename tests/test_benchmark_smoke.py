@@ -93,3 +93,32 @@ def test_step_breakdown_runs_and_its_loops_compute_what_the_library_does(tmp_pat
     for r in res.values():
         for part in ("forward", "backward"):
             assert all(r[part][k] > 0 for k in ("whole", "products", "kernels"))
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and os.uname().machine == "x86_64"),
+                    reason="the onednn-cpu-gomp wheel (a test dependency) is built for x86_64 Linux only")
+def test_onednn_products_benchmark_runs_and_its_loop_matches_torch(tmp_path, capsys):
+    pytest.importorskip("numba")
+    sys.path.insert(0, os.path.abspath(BENCH))
+    try:
+        import onednn_products
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "onednn.json"
+    assert onednn_products.main(["--tiny", "--repeats", "1", "--shapes", "P2,P5", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())["results"]
+    assert set(res) == {"P2", "P5"}
+    for r in res.values():
+        assert r["products"]["agree"] < 1e-5                   # the packed product computes h @ W_hh.T
+        assert all(d < 1e-5 for d in r["inference"]["agree_with_torch"].values())
+        assert all(ms > 0 for ms in r["inference"]["ms"].values())
+
+
+def test_onednn_products_benchmark_refuses_an_unknown_shape(capsys):
+    sys.path.insert(0, os.path.abspath(BENCH))
+    try:
+        import onednn_products
+    finally:
+        sys.path.pop(0)
+    assert onednn_products.main(["--tiny", "--shapes", "P9"]) == 2
+    assert "unknown shape 'P9'" in capsys.readouterr().err
