@@ -3,6 +3,7 @@
 No timing assertions: only that every configuration runs, reports its
 figures, and that rnnkit's float32 outputs and gradients match torch's to 1e-5.
 """
+import importlib
 import json
 import os
 import sys
@@ -14,13 +15,18 @@ torch = pytest.importorskip("torch")
 BENCH = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def bench_module(name):
+    """A script of ``benchmarks/`` imported as a module (its folder on ``sys.path`` while it imports)."""
     sys.path.insert(0, os.path.abspath(BENCH))
     try:
-        import compare_torch
+        return importlib.import_module(name)
     finally:
         sys.path.pop(0)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    compare_torch = bench_module("compare_torch")
     out = tmp_path_factory.mktemp("bench") / "tiny.json"
     rc = compare_torch.main(["--tiny", "--repeats", "1", "--out", str(out)])
     assert rc == 0
@@ -50,11 +56,7 @@ def test_tiny_benchmark_rnnkit_matches_torch_to_1e_5(tiny_run):
 
 
 def test_unknown_configuration_is_refused(capsys):
-    sys.path.insert(0, os.path.abspath(BENCH))
-    try:
-        import compare_torch
-    finally:
-        sys.path.pop(0)
+    compare_torch = bench_module("compare_torch")
     with pytest.raises(SystemExit) as e:
         compare_torch.main(["--configs", "P9"])
     assert e.value.code == 2
@@ -62,11 +64,7 @@ def test_unknown_configuration_is_refused(capsys):
 
 
 def test_lm_step_benchmark_runs_and_starts_from_equal_losses(tmp_path):
-    sys.path.insert(0, os.path.abspath(BENCH))
-    try:
-        import lm_step_vs_torch
-    finally:
-        sys.path.pop(0)
+    lm_step_vs_torch = bench_module("lm_step_vs_torch")
     out = tmp_path / "lm_step.json"
     assert lm_step_vs_torch.main(["--repeats", "1", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
@@ -80,11 +78,7 @@ def test_step_breakdown_runs_and_its_loops_compute_what_the_library_does(tmp_pat
     from rnnkit.kernels import blas
     if blas.sgemm() is None:
         pytest.skip("no BLAS callable from compiled code here")
-    sys.path.insert(0, os.path.abspath(BENCH))
-    try:
-        import step_breakdown
-    finally:
-        sys.path.pop(0)
+    step_breakdown = bench_module("step_breakdown")
     out = tmp_path / "steps.json"
     assert step_breakdown.main(["--tiny", "--repeats", "1", "--out", str(out)]) == 0
     assert "largest difference: 0.0e+00" in capsys.readouterr().out
@@ -99,11 +93,7 @@ def test_step_breakdown_runs_and_its_loops_compute_what_the_library_does(tmp_pat
                     reason="the onednn-cpu-gomp wheel (a test dependency) is built for x86_64 Linux only")
 def test_onednn_products_benchmark_runs_and_its_loop_matches_torch(tmp_path, capsys):
     pytest.importorskip("numba")
-    sys.path.insert(0, os.path.abspath(BENCH))
-    try:
-        import onednn_products
-    finally:
-        sys.path.pop(0)
+    onednn_products = bench_module("onednn_products")
     out = tmp_path / "onednn.json"
     assert onednn_products.main(["--tiny", "--repeats", "1", "--shapes", "P2,P5", "--out", str(out)]) == 0
     res = json.loads(out.read_text())["results"]
@@ -115,10 +105,6 @@ def test_onednn_products_benchmark_runs_and_its_loop_matches_torch(tmp_path, cap
 
 
 def test_onednn_products_benchmark_refuses_an_unknown_shape(capsys):
-    sys.path.insert(0, os.path.abspath(BENCH))
-    try:
-        import onednn_products
-    finally:
-        sys.path.pop(0)
+    onednn_products = bench_module("onednn_products")
     assert onednn_products.main(["--tiny", "--shapes", "P9"]) == 2
     assert "unknown shape 'P9'" in capsys.readouterr().err
