@@ -66,3 +66,18 @@ def lengths_mask(lengths, T, B):
     if lengths.min() == T:
         return None
     return np.arange(T)[:, None] < lengths[None, :]
+
+
+class _NotFittedError(ValueError, AttributeError):
+    """Raised by a model used before ``fit`` where scikit-learn is not installed."""
+
+
+def not_fitted(estimator):
+    """The error for a model used before ``fit``: scikit-learn's ``NotFittedError``
+    when scikit-learn is importable (a ``ValueError`` and an ``AttributeError``,
+    as its tools expect), else an error with the same two bases."""
+    try:
+        from sklearn.exceptions import NotFittedError
+    except ImportError:
+        NotFittedError = _NotFittedError
+    return NotFittedError(f"this {type(estimator).__name__} is not fitted yet; call fit() first")

@@ -28,7 +28,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, KeyError, OSError, NotImplementedError, RuntimeError) as exc:
+    except (ValueError, TypeError, LookupError, OSError, NotImplementedError, RuntimeError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"rnnkit: error: {msg}", file=sys.stderr)
         return 2

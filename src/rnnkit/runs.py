@@ -13,29 +13,24 @@ a resumed run is the curve of an uninterrupted one.
 from __future__ import annotations
 
 import json
+import math
 import os
-import tempfile
 
 import numpy as np
 
-from .io.files import read_file, write_file
+from .io.files import atomic_write, read_file, write_file
 
 CHECKPOINT_KIND = "checkpoint"
 
 
 def _atomic_text(path, text):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def _json_line(metrics):
+    """One metrics line; non-finite floats (a diverged loss) become ``null``, which JSON has."""
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
+    return json.dumps(clean, allow_nan=False) + "\n"
 
 
 class RunDir:
@@ -54,6 +49,9 @@ class RunDir:
             except OSError as exc:
                 raise OSError(f"cannot write to run directory {self.path} ({exc.strerror or exc}); "
                               "choose a writable --out directory") from None
+        elif os.path.isfile(self.path):
+            raise NotADirectoryError(f"{self.path} is a file, not a run directory; pass the --out directory "
+                                     "of a training run")
         elif not os.path.isdir(self.path):
             raise FileNotFoundError(f"run directory {self.path} does not exist; pass the --out directory "
                                     "of a training run")
@@ -65,32 +63,51 @@ class RunDir:
     def write_config(self, config):
         _atomic_text(self.file("config.json"), json.dumps(config, indent=2, sort_keys=True) + "\n")
 
-    def read_config(self):
+    def read_config(self, require=()):
+        """``config.json`` as a dict; ``require`` names entries that must be in it."""
         path = self.file("config.json")
         try:
             with open(path, encoding="utf-8") as f:
-                return json.load(f)
+                config = json.load(f)
         except FileNotFoundError:
             raise FileNotFoundError(f"{path} is missing; {self.path} is not a training run directory") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path} is not valid JSON ({exc.msg}); restore it or start a new run") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+            raise ValueError(f"{path} is not valid JSON ({why}); restore it or start a new run") from None
+        if not isinstance(config, dict):
+            raise ValueError(f"{path} holds a JSON {type(config).__name__}, not an object; restore it or "
+                             "start a new run")
+        for key in require:
+            if not isinstance(config.get(key), dict):
+                raise ValueError(f"{path} has no {key!r} section; restore it or start a new run")
+        return config
 
     # -- metrics -------------------------------------------------------------------------
     def log(self, **metrics):
-        """Append one JSON line to ``metrics.jsonl`` (flushed at once)."""
+        """Append one JSON line to ``metrics.jsonl`` (flushed at once; NaN and
+        infinities written as ``null``)."""
         with open(self.file("metrics.jsonl"), "a", encoding="utf-8") as f:
-            f.write(json.dumps(metrics) + "\n")
+            f.write(_json_line(metrics))
+
+    def reset_metrics(self):
+        """Start ``metrics.jsonl`` afresh: a new run in a directory that an
+        earlier run left without a checkpoint (failed or killed early) does not
+        append to that run's lines."""
+        if os.path.exists(self.file("metrics.jsonl")):
+            os.unlink(self.file("metrics.jsonl"))
 
     def read_metrics(self):
-        """All complete metric lines (a line cut by a kill is ignored)."""
+        """All readable metric lines (a line cut by a kill, or damaged, is skipped)."""
         out = []
         try:
-            with open(self.file("metrics.jsonl"), encoding="utf-8") as f:
+            with open(self.file("metrics.jsonl"), encoding="utf-8", errors="replace") as f:
                 for line in f:
                     try:
-                        out.append(json.loads(line))
+                        m = json.loads(line)
                     except json.JSONDecodeError:
-                        break
+                        continue
+                    if isinstance(m, dict):
+                        out.append(m)
         except FileNotFoundError:
             pass
         return out
@@ -98,7 +115,7 @@ class RunDir:
     def truncate_metrics(self, step):
         """Keep only metric lines with ``step <= step`` (used when resuming)."""
         kept = [m for m in self.read_metrics() if m.get("step", 0) <= step]
-        _atomic_text(self.file("metrics.jsonl"), "".join(json.dumps(m) + "\n" for m in kept))
+        _atomic_text(self.file("metrics.jsonl"), "".join(_json_line(m) for m in kept))
 
     # -- checkpoints -----------------------------------------------------------------------
     def save_checkpoint(self, model, optimizer, step, rng=None, config=None, extra=None, **meta):

@@ -9,32 +9,46 @@ import json
 import os
 import sys
 
+from ._args import count, nonnegative_float, positive_float, positive_int
+
+# option -> (LanguageModel parameter, default for a new run)
+MODEL_OPTIONS = {"level": ("level", "byte"), "unknown": ("unknown", "unk"), "cell": ("cell", "lstm"),
+                 "hidden": ("hidden_size", 256), "layers": ("num_layers", 2), "embed": ("embedding_dim", 64),
+                 "seq_len": ("seq_len", 64), "batch": ("batch_size", 32), "lr": ("lr", 2e-3),
+                 "clip": ("clip", 5.0), "seed": ("random_state", 0), "eval_every": ("eval_every", 200),
+                 "val_tokens": ("val_tokens", 65536)}
+
 
 def register(sub):
     p = sub.add_parser("lm", help="train, sample and evaluate language models")
     lm = p.add_subparsers(dest="lm_command", metavar="ACTION")
     lm.required = True
 
-    t = lm.add_parser("train", help="train a language model (default corpus: the Python stdlib source)")
+    t = lm.add_parser("train", help="train a language model (default corpus: the Python stdlib source)",
+                      description="Train a language model.  With --resume, the run goes on as it was "
+                                  "configured: model and training options differing from its config.json "
+                                  "are refused (--data may name the same text moved elsewhere).")
     t.add_argument("--data", nargs="+", metavar="FILE", help="text files (default: the stdlib source)")
-    t.add_argument("--level", choices=["byte", "char", "word"], default="byte")
-    t.add_argument("--unknown", choices=["unk", "error"], default="unk",
-                   help="char/word tokens unseen in training: map to <unk>, or refuse the text")
-    t.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm")
-    t.add_argument("--hidden", type=int, default=256)
-    t.add_argument("--layers", type=int, default=2)
-    t.add_argument("--embed", type=int, default=64, help="embedding size (0: one-hot)")
-    t.add_argument("--seq-len", type=int, default=64, help="TBPTT window T")
-    t.add_argument("--batch", type=int, default=32, help="parallel streams B")
-    t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--clip", type=float, default=5.0)
+    t.add_argument("--level", choices=["byte", "char", "word"], help="tokens (default byte)")
+    t.add_argument("--unknown", choices=["unk", "error"],
+                   help="char/word tokens unseen in training: map to <unk> (default), or refuse the text")
+    t.add_argument("--cell", choices=["lstm", "gru", "rnn"], help="default lstm")
+    t.add_argument("--hidden", type=positive_int, help="default 256")
+    t.add_argument("--layers", type=positive_int, help="default 2")
+    t.add_argument("--embed", type=count, help="embedding size (0: one-hot; default 64)")
+    t.add_argument("--seq-len", type=positive_int, help="TBPTT window T (default 64)")
+    t.add_argument("--batch", type=positive_int, help="parallel streams B (default 32)")
+    t.add_argument("--lr", type=positive_float, help="Adam's learning rate (default 2e-3)")
+    t.add_argument("--clip", type=nonnegative_float, help="global gradient-norm clip (0: none; default 5)")
     g = t.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=int, default=None)
-    g.add_argument("--minutes", type=float, default=None)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--eval-every", type=int, default=200)
-    t.add_argument("--val-tokens", type=int, default=65536, help="held-out tokens scored during training")
-    t.add_argument("--checkpoint-every", type=int, default=100)
+    g.add_argument("--steps", type=positive_int, default=None, help="updates in all (default 1000)")
+    g.add_argument("--minutes", type=positive_float, default=None, help="train for this much wall time")
+    t.add_argument("--seed", type=count, help="default 0")
+    t.add_argument("--eval-every", type=count, help="validate every N steps (0: at the end only; default 200)")
+    t.add_argument("--val-tokens", type=count,
+                   help="held-out tokens scored during training (0: all of them; default 65536)")
+    t.add_argument("--checkpoint-every", type=count, default=100,
+                   help="checkpoint every N steps (0: at the end only; default 100)")
     t.add_argument("--resume", action="store_true", help="continue from RUN_DIR's last checkpoint")
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--record-gradflow", action="store_true",
@@ -46,11 +60,12 @@ def register(sub):
 
     s = lm.add_parser("sample", help="generate text from a trained model")
     s.add_argument("run_dir", metavar="RUN_DIR")
-    s.add_argument("--length", type=int, default=300)
-    s.add_argument("--prime", default="\n")
-    s.add_argument("--temperature", type=float, default=0.8)
-    s.add_argument("--top-k", type=int, default=None)
-    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--length", type=count, default=300, help="tokens to generate (default 300)")
+    s.add_argument("--prime", default=None,
+                   help="text to start from (default: a newline; word level: no text)")
+    s.add_argument("--temperature", type=nonnegative_float, default=0.8, help="0: greedy (default 0.8)")
+    s.add_argument("--top-k", type=positive_int, default=None, help="sample among the K likeliest tokens")
+    s.add_argument("--seed", type=count, default=None)
     s.set_defaults(func=sample)
 
     e = lm.add_parser("eval", help="nats and bits per character of a text")
@@ -69,6 +84,23 @@ def _load_text(data, level):
     return stdlib_corpus(level)
 
 
+def _resumed_params(args, cfg):
+    """The run's parameters, with ``--steps`` and ``--record-gradflow`` applied;
+    other options must agree with the run's config (or be left out)."""
+    params = {k: v for k, v in cfg["model"].items() if k != "vocab"}
+    for option, (name, _) in MODEL_OPTIONS.items():
+        given = getattr(args, option)
+        if given is not None and given != params.get(name):
+            flag = "--" + option.replace("_", "-")
+            raise ValueError(f"{flag} {given} differs from the run's {name} ({params.get(name)!r}); --resume "
+                             f"goes on as the run was configured: leave {flag} out, or start a new --out")
+    if args.steps is not None:
+        params["steps"] = args.steps
+    if args.record_gradflow:
+        params["record_gradflow"] = True
+    return params
+
+
 def train(args):
     from ..models.language_model import LanguageModel
     from ..runs import RunDir
@@ -78,39 +110,31 @@ def train(args):
         if not run.has_checkpoint():
             raise FileNotFoundError(f"{run.file('checkpoint.npz')} does not exist, nothing to resume; "
                                     "train without --resume first")
-        cfg = run.read_config()
+        cfg = run.read_config(require=("model",))
+        params = _resumed_params(args, cfg)
         data = cfg.get("data", {})
-        files = data.get("files") if data.get("source") == "files" else None
-        text, info = _load_text(files, cfg["model"]["level"])
+        files = args.data or (data.get("files") if data.get("source") == "files" else None)
+        text, info = _load_text(files, params.get("level", "byte"))
         if info["sha256"] != data.get("sha256"):
             raise ValueError(f"the training text differs from the one {args.out} was trained on "
                              f"(sha256 {info['sha256'][:12]} != {str(data.get('sha256'))[:12]}); "
                              "restore it or start a new --out")
-        params = {k: v for k, v in cfg["model"].items() if k != "vocab"}
-        if args.steps is not None:
-            params["steps"] = args.steps
-        if args.record_gradflow:
-            params["record_gradflow"] = True
-        changed = {k: v for k, v in params.items() if cfg["model"].get(k) != v}
-        if changed:                                     # config.json says how the run goes on
-            run.write_config({**cfg, "model": {**cfg["model"], **changed}})
         model = LanguageModel(**params)
+        # config.json is rewritten (with --steps, and --data's new place) only once the checkpoint loaded
         model.fit(text, run=run, resume=True, minutes=args.minutes, checkpoint_every=args.checkpoint_every,
-                  progress=not args.no_progress)
+                  progress=not args.no_progress, run_config={**cfg, "data": {**data, **info}})
     else:
         if run.has_checkpoint():
             raise FileExistsError(f"{run.file('checkpoint.npz')} already exists; pass --resume to continue "
                                   "that run, or choose a new --out")
-        text, info = _load_text(args.data, args.level)
+        opts = {name: default if getattr(args, option) is None else getattr(args, option)
+                for option, (name, default) in MODEL_OPTIONS.items()}
+        text, info = _load_text(args.data, opts["level"])
         steps = args.steps if args.steps is not None else (10 ** 9 if args.minutes else 1000)
-        model = LanguageModel(level=args.level, cell=args.cell, hidden_size=args.hidden, num_layers=args.layers,
-                              embedding_dim=args.embed, seq_len=args.seq_len, batch_size=args.batch, lr=args.lr,
-                              clip=args.clip, steps=steps, eval_every=args.eval_every,
-                              val_tokens=args.val_tokens, unknown=args.unknown, random_state=args.seed,
-                              record_gradflow=args.record_gradflow)
+        model = LanguageModel(steps=steps, record_gradflow=args.record_gradflow, **opts)
         model.fit(text, run=run, minutes=args.minutes, checkpoint_every=args.checkpoint_every,
                   progress=not args.no_progress, run_config={"data": info})
-    last = [m for m in model.history_ if "val_loss" in m]
+    last = [m for m in model.history_ if m.get("val_loss") is not None]
     msg = f"step {model.step_}"
     if last:
         msg += f": validation {last[-1]['val_loss']:.4f} nats/token, {last[-1]['val_bpc']:.4f} bits/token"

@@ -45,19 +45,36 @@ def write_file(path, kind, config, arrays, meta=None):
     header = {"format": "rnnkit", "format_version": FORMAT_VERSION, "kind": kind,
               "config": config, "meta": meta or {}, "sha256": {k: _digest(v) for k, v in arrays.items()}}
     blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    return atomic_write(path, lambda f: np.savez(f, **{_HEADER: blob}, **arrays), suffix=".npz")
+
+
+def atomic_write(path, write, suffix=""):
+    """Call ``write(f)`` on a binary file beside ``path``, flush it to disk and
+    rename it over ``path``: readers (and a run killed mid-write) see the old
+    file or the new one, never half of one.  The file gets the permissions a
+    plain ``open`` would give it (``0o666`` less the umask), not ``mkstemp``'s
+    ``0o600``."""
+    path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{_HEADER: blob}, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask():
+    mask = os.umask(0o022)          # the only portable way to read it is to set it
+    os.umask(mask)
+    return mask
 
 
 def read_file(path, kind=None):

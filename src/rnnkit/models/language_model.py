@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from ..data.vocab import Vocabulary
+from .._checks import choice, not_fitted, positive_int
+from ..data.vocab import SPECIALS, Vocabulary
 from ..losses import log_softmax, softmax_cross_entropy
 from ..optim import Adam, clip_grad_norm
 from .token_rnn import TokenRNN
@@ -91,6 +92,36 @@ class LanguageModel:
             setattr(self, k, v)
         return self
 
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def _check_params(self, minutes=None):
+        """Refuse hyperparameters no run can use, each in one sentence."""
+        choice("level", self.level, ("byte", "char", "word"))
+        choice("cell", self.cell, ("lstm", "gru", "rnn"))
+        choice("unknown", self.unknown, ("unk", "error"))
+        for name in ("hidden_size", "num_layers", "seq_len", "batch_size") + (("steps",) if minutes is None else ()):
+            positive_int(name, getattr(self, name))
+        for name in ("embedding_dim", "eval_every", "val_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        for name, low in (("lr", 0.0), ("clip", None)):
+            value = getattr(self, name)
+            ok = isinstance(value, (int, float, np.floating)) and math.isfinite(value)
+            if not ok or (value <= low if low is not None else value < 0):
+                raise ValueError(f"{name} must be a finite number {'above 0' if low is not None else '>= 0'}, "
+                                 f"got {value!r}")
+        if not (isinstance(self.val_fraction, (int, float)) and 0.0 <= self.val_fraction < 1.0):
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+        if minutes is not None and not (isinstance(minutes, (int, float)) and math.isfinite(minutes) and minutes > 0):
+            raise ValueError(f"minutes must be a finite number above 0, got {minutes!r}")
+
+    def _check_fitted(self):
+        if not hasattr(self, "net_"):
+            raise not_fitted(self)
+
     def get_config(self):
         """Hyperparameters and vocabulary (JSON-able): enough to rebuild the model."""
         cfg = self.get_params()
@@ -100,6 +131,7 @@ class LanguageModel:
     # -- building --------------------------------------------------------------------------------------
     def encode(self, text):
         """``text`` (``str``; ``bytes`` too at byte level) -> ids ``(n,)``."""
+        self._check_fitted()
         if isinstance(text, (bytes, bytearray)):
             if self.vocab_.level != "byte":
                 text = bytes(text).decode("utf-8")
@@ -149,10 +181,17 @@ class LanguageModel:
         ``resume=True`` continues from its checkpoint (weights, Adam state,
         step, carried hidden state, RNG) and drops metric lines logged after it.
         """
+        self._check_params(minutes)
         if resume:
             self._restore(run)
-        elif not hasattr(self, "net_"):
-            self._build(text)
+            if minutes is None and self.step_ >= int(self.steps):
+                raise ValueError(f"the run is at step {self.step_} already, and steps is {self.steps}; "
+                                 "pass a larger steps (--steps) to train on")
+        else:
+            if run is not None and run.has_checkpoint():
+                raise FileExistsError(f"{run.file('checkpoint.npz')} already exists; fit(..., resume=True) "
+                                      "continues that run (--resume), or pass another run directory")
+            self._build(text)                      # every fit starts afresh (scikit-learn's convention)
         if val_text is None:
             train_ids, val_ids = self.split(text)
         else:
@@ -162,8 +201,11 @@ class LanguageModel:
         T = self.seq_len
         n_windows = x.shape[1] // T
         config = dict(run_config or {}, model=self.get_config())
-        if run is not None and not resume:
-            run.write_config(config)
+        if run is not None:
+            if not resume:
+                run.reset_metrics()                # a failed earlier run's lines are not this run's
+            if not resume or run_config is not None:
+                run.write_config(config)
         target = self.step_ + 10 ** 9 if minutes is not None else int(self.steps)
         deadline = time.monotonic() + 60.0 * minutes if minutes is not None else None
         bar = None
@@ -289,7 +331,8 @@ class LanguageModel:
         return total / count
 
     def evaluate(self, text):
-        """``{"tokens", "chars", "nats_per_token", "bits_per_token", "bits_per_char", "perplexity"}``."""
+        """``{"tokens", "chars", "nats_per_token", "bits_per_token", "bits_per_char", "perplexity"}``
+        (the perplexity of a diverged model is ``inf``)."""
         ids = self.encode(text)
         nats = self._nats(ids)
         n = len(ids) - 1
@@ -299,7 +342,7 @@ class LanguageModel:
             chars = len(text) - 1
         chars = max(chars, 1)
         return {"tokens": n, "chars": chars, "nats_per_token": nats, "bits_per_token": nats / LN2,
-                "bits_per_char": nats * n / (chars * LN2), "perplexity": math.exp(nats)}
+                "bits_per_char": nats * n / (chars * LN2), "perplexity": math.exp(nats) if nats < 709 else math.inf}
 
     def perplexity(self, text):
         """``exp(mean nats per token)`` of ``text``."""
@@ -307,28 +350,54 @@ class LanguageModel:
 
     def score(self, text, y=None):
         """Negative mean nats per token (higher is better, as scikit-learn expects)."""
-        return -self.evaluate(text)["nats_per_token"]
+        return -self._nats(self.encode(text))
 
     # -- sampling --------------------------------------------------------------------------------------
-    def sample(self, length=200, prime="\n", temperature=1.0, top_k=None, random_state=None):
-        """Generate ``length`` tokens after ``prime``; returns the prime plus the text generated."""
-        if not prime:
-            prime = "\n" if self.vocab_.level != "word" else self.vocab_.tokens[-1]
-        ids = self.encode(prime)
-        if len(ids) == 0:
-            raise ValueError(f"the prime text {prime!r} holds no tokens; pass a longer --prime")
-        out = self.net_.sample(list(ids), int(length), temperature, top_k, np.random.default_rng(random_state))
-        sep = " " if self.vocab_.level == "word" else ""
+    def sample(self, length=200, prime=None, temperature=1.0, top_k=None, random_state=None):
+        """Generate ``length`` tokens after ``prime`` (``str``, or ``bytes``); returns the prime
+        plus the text generated.  Without a prime: a newline, or at word level the
+        start-of-text token (and only the text generated is returned).  The special
+        tokens (``<pad>``, ``<unk>``, ``<bos>``, ``<eos>``), which no training text
+        holds, are never drawn."""
+        self._check_fitted()
+        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
+            raise ValueError(f"length must be an integer >= 0, got {length!r}")
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature >= 0):
+            raise ValueError(f"temperature must be a finite number >= 0 (0: greedy), got {temperature!r}")
+        if top_k is not None:
+            top_k = positive_int("top_k", top_k)
+        if prime is None or len(prime) == 0:
+            if self.vocab_.level == "word":
+                prime, ids = "", [self.vocab_.index["<bos>"]]
+            else:
+                prime = "\n"
+        if prime:
+            ids = self.encode(prime)
+            if len(ids) == 0:
+                raise ValueError(f"the prime text {prime!r} holds no tokens; pass a longer --prime")
+        banned = [self.vocab_.index[t] for t in SPECIALS if t in self.vocab_.index]
+        out = self.net_.sample(list(ids), int(length), temperature, top_k, np.random.default_rng(random_state),
+                               banned=banned)
+        if isinstance(prime, (bytes, bytearray)):
+            prime = bytes(prime).decode("utf-8", errors="replace")
+        sep = " " if self.vocab_.level == "word" and prime else ""
         return prime + sep + self.vocab_.decode(out)
 
     # -- saving ----------------------------------------------------------------------------------------
     def save(self, run, config=None):
-        """Write ``config.json`` (if missing) and the checkpoint into ``run`` (a RunDir or path)."""
+        """Write ``config.json`` and the checkpoint into ``run`` (a RunDir or path).
+        Without ``config``, the model's entry of an existing ``config.json`` is
+        replaced and its other entries (the training data's record) are kept."""
         from ..runs import RunDir
+        self._check_fitted()
         run = run if isinstance(run, RunDir) else RunDir(run)
-        config = config or {"model": self.get_config()}
-        if not os.path.exists(run.file("config.json")):
-            run.write_config(config)
+        if config is None:
+            try:
+                kept = run.read_config() if os.path.exists(run.file("config.json")) else {}
+            except ValueError:                     # a damaged config.json: replaced
+                kept = {}
+            config = {**kept, "model": self.get_config()}
+        run.write_config(config)
         run.save_checkpoint(self.net_, self.optimizer_, self.step_, rng=self.rng_, config=config,
                             extra=_state_arrays(self.state_), history_len=len(self.history_))
 
@@ -338,7 +407,9 @@ class LanguageModel:
         if not run.has_checkpoint():
             raise FileNotFoundError(f"{run.file('checkpoint.npz')} does not exist, nothing to resume; "
                                     "train without --resume first")
-        cfg = run.read_config().get("model", {})
+        cfg = run.read_config(require=("model",))["model"]
+        if not cfg.get("vocab"):
+            raise ValueError(f"{run.file('config.json')} holds no vocabulary; restore it or start a new run")
         self.vocab_ = Vocabulary.from_config(cfg["vocab"])
         self._init_net()
         extra = {}
@@ -355,7 +426,7 @@ class LanguageModel:
         from ..runs import RunDir
         run = run if isinstance(run, RunDir) else RunDir(run, create=False)
         cfg = dict(run.read_config().get("model") or {})
-        if not cfg.get("vocab"):
+        if not isinstance(cfg.get("vocab"), dict):
             raise ValueError(f"{run.file('config.json')} holds no language model; pass the --out "
                              "directory of `rnnkit lm train`")
         model = cls(**{k: cfg[k] for k in cls._PARAMS if k in cfg})

@@ -61,10 +61,11 @@ class TokenRNN(Module):
         dh = self.head.backward(dlogits)
         self.rnn.backward(dh, input_grad=False)          # with an embedding, fills its grads too
 
-    def sample(self, prime, length, temperature=1.0, top_k=None, rng=None, state=None):
+    def sample(self, prime, length, temperature=1.0, top_k=None, rng=None, state=None, banned=()):
         """Generate ``length`` token ids after feeding ``prime`` (a non-empty list
         of ids).  Sampling from ``softmax(logits / temperature)``, optionally
-        restricted to the ``top_k`` most likely tokens; ``temperature=0`` is greedy."""
+        restricted to the ``top_k`` most likely tokens; ``temperature=0`` is greedy;
+        ids in ``banned`` are never drawn."""
         if len(prime) == 0:
             raise ValueError("prime must hold at least one token")
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -75,7 +76,7 @@ class TokenRNN(Module):
             last = logits[0, -1]
             out = []
             for _ in range(length):
-                tok = pick_token(last, temperature, top_k, rng)
+                tok = pick_token(last, temperature, top_k, rng, banned)
                 out.append(tok)
                 logits, state = self.forward(np.array([[tok]]), state, keep_cache=False)
                 last = logits[0, -1]
@@ -84,9 +85,12 @@ class TokenRNN(Module):
         return out
 
 
-def pick_token(logits, temperature=1.0, top_k=None, rng=None):
-    """One token id drawn from ``logits`` ``(V,)`` with temperature and top-k."""
-    logits = np.asarray(logits, dtype=np.float64)
+def pick_token(logits, temperature=1.0, top_k=None, rng=None, banned=()):
+    """One token id drawn from ``logits`` ``(V,)`` with temperature and top-k,
+    never one of ``banned``."""
+    logits = np.array(logits, dtype=np.float64)
+    if len(banned):
+        logits[list(banned)] = -np.inf
     if temperature <= 0:
         return int(np.argmax(logits))
     z = logits / temperature

@@ -1,0 +1,219 @@
+"""The language model at its edges: bad options refused at once, damaged run
+files named, nothing saved lost, scikit-learn's conventions, samples without
+special tokens."""
+import json
+import math
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from conftest import cli_fails
+from rnnkit.cli import main
+from rnnkit.models import LanguageModel
+from rnnkit.runs import RunDir
+
+TEXT = "the cat sat on the mat. the dog sat on the log. " * 40
+TINY = ["--level", "char", "--hidden", "16", "--layers", "1", "--embed", "8", "--seq-len", "8", "--batch", "4",
+        "--no-progress"]
+
+
+def tiny(**kw):
+    p = dict(level="char", hidden_size=16, num_layers=1, embedding_dim=8, seq_len=8, batch_size=4, lr=1e-2,
+             steps=10, eval_every=5, random_state=0)
+    p.update(kw)
+    return LanguageModel(**p)
+
+
+@pytest.fixture
+def data(tmp_path):
+    p = tmp_path / "train.txt"
+    p.write_text(TEXT, encoding="utf-8")
+    return p
+
+
+@pytest.fixture
+def trained(tmp_path, data, capsys):
+    out = tmp_path / "run"
+    assert main(["lm", "train", "--data", str(data), *TINY, "--steps", "12", "--checkpoint-every", "4",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    return out
+
+
+def parse_error(capsys, *argv):
+    """argparse's refusal: exit 2 and the option named on stderr."""
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in argv])
+    assert e.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("option, value, says", [("--seq-len", "0", "not a positive integer"),
+                                                  ("--batch", "0", "not a positive integer"),
+                                                  ("--lr", "nan", "not a finite number"),
+                                                  ("--clip", "-1", "negative"),
+                                                  ("--steps", "-5", "not a positive integer"),
+                                                  ("--seed", "-1", "negative")])
+def test_train_refuses_numbers_no_run_can_use(capsys, tmp_path, data, option, value, says):
+    line = parse_error(capsys, "lm", "train", "--data", data, *TINY, option, value, "--out", tmp_path / "r")
+    assert option in line and says in line
+    assert not (tmp_path / "r").exists()                  # refused before anything is made
+
+
+@pytest.mark.parametrize("option, value", [("--top-k", "0"), ("--temperature", "nan"), ("--length", "-5")])
+def test_sample_refuses_numbers_it_cannot_use(capsys, trained, option, value):
+    assert option in parse_error(capsys, "lm", "sample", trained, option, value)
+
+
+def test_a_config_that_is_not_a_json_object_is_named(capsys, trained):
+    (trained / "config.json").write_text("[1, 2]")
+    line = cli_fails(capsys, "lm", "sample", str(trained))
+    assert "config.json" in line and "not an object" in line
+    line = cli_fails(capsys, "lm", "train", "--out", str(trained), "--resume", "--no-progress")
+    assert "config.json" in line
+
+
+def test_a_run_directory_that_is_a_file_is_named(capsys, data):
+    line = cli_fails(capsys, "lm", "sample", str(data))
+    assert "is a file, not a run directory" in line
+
+
+def test_resume_refuses_options_that_differ_from_the_run_and_changes_nothing(capsys, trained, data):
+    before = (trained / "config.json").read_text()
+    line = cli_fails(capsys, "lm", "train", "--out", str(trained), "--resume", "--steps", "20", "--hidden", "999",
+                     "--no-progress")
+    assert "--hidden 999" in line and "hidden_size" in line
+    assert (trained / "config.json").read_text() == before
+    # an option equal to the run's own is fine
+    assert main(["lm", "train", "--out", str(trained), "--resume", "--steps", "14", "--hidden", "16",
+                 "--no-progress"]) == 0
+
+
+def test_resume_to_a_step_the_run_passed_is_refused_and_changes_nothing(capsys, trained):
+    before = (trained / "config.json").read_text()
+    line = cli_fails(capsys, "lm", "train", "--out", str(trained), "--resume", "--steps", "10", "--no-progress")
+    assert "at step 12 already" in line
+    assert (trained / "config.json").read_text() == before
+
+
+def test_resume_finds_the_training_text_where_data_now_points(capsys, trained, data, tmp_path):
+    moved = tmp_path / "moved.txt"
+    os.replace(data, moved)
+    assert "no such file" in cli_fails(capsys, "lm", "train", "--out", str(trained), "--resume", "--steps", "14",
+                                       "--no-progress")
+    assert main(["lm", "train", "--out", str(trained), "--resume", "--steps", "14", "--data", str(moved),
+                 "--no-progress"]) == 0
+    assert json.loads((trained / "config.json").read_text())["data"]["files"] == [str(moved)]
+
+
+def test_a_fresh_run_starts_a_new_metrics_log(tmp_path, data, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.jsonl").write_text('{"step": 1, "loss": 99.0}\n')     # left by a run that failed early
+    assert main(["lm", "train", "--data", str(data), *TINY, "--steps", "3", "--out", str(out)]) == 0
+    steps = [m["step"] for m in RunDir(out).read_metrics() if "loss" in m]
+    assert steps == [1, 2, 3] and all(m["loss"] != 99.0 for m in RunDir(out).read_metrics() if "loss" in m)
+
+
+def test_a_damaged_metrics_line_loses_only_itself_when_resuming(capsys, trained):
+    path = trained / "metrics.jsonl"
+    lines = path.read_text().splitlines()
+    lines[4] = '{"step": 5, "lo'
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["lm", "train", "--out", str(trained), "--resume", "--steps", "14", "--no-progress"]) == 0
+    steps = [m["step"] for m in RunDir(trained).read_metrics() if "loss" in m]
+    assert steps == [1, 2, 3, 4] + list(range(6, 15))
+
+
+def test_nan_metrics_are_written_as_json_null(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.log(step=1, loss=float("nan"), val=float("inf"), ok=1.5)
+    line = (tmp_path / "r" / "metrics.jsonl").read_text()
+    assert "NaN" not in line and "Infinity" not in line
+    assert json.loads(line) == {"step": 1, "loss": None, "val": None, "ok": 1.5}
+
+
+def test_run_files_get_the_permissions_of_plain_files(trained):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    want = 0o666 & ~mask
+    for name in ("config.json", "checkpoint.npz", "metrics.jsonl"):
+        assert stat.S_IMODE(os.stat(trained / name).st_mode) == want, name
+
+
+def test_the_perplexity_of_a_diverged_model_is_infinite(monkeypatch):
+    lm = tiny(steps=2).fit(TEXT)
+    monkeypatch.setattr(LanguageModel, "_nats", lambda self, ids: 1000.0)
+    r = lm.evaluate(TEXT)
+    assert r["perplexity"] == math.inf and r["nats_per_token"] == 1000.0
+    assert lm.score(TEXT) == -1000.0
+
+
+def test_word_level_samples_start_without_a_prime():
+    lm = tiny(level="word", steps=3).fit(TEXT)
+    text = lm.sample(8, random_state=0)
+    assert len(text.split()) == 8
+
+
+def test_samples_never_hold_special_tokens():
+    lm = tiny(steps=2).fit(TEXT)                      # barely trained: the specials keep real probability
+    text = lm.sample(400, temperature=5.0, random_state=0)
+    for special in ("<pad>", "<unk>", "<bos>", "<eos>"):
+        assert special not in text
+
+
+def test_sample_takes_a_bytes_prime_and_refuses_a_fractional_top_k():
+    lm = tiny(steps=2).fit(TEXT)
+    assert lm.sample(5, prime=b"the ", random_state=0).startswith("the ")
+    with pytest.raises(ValueError, match="top_k must be a positive integer"):
+        lm.sample(5, top_k=2.5)
+
+
+def test_fit_refuses_a_run_directory_that_holds_a_checkpoint(trained):
+    before = (trained / "checkpoint.npz").read_bytes()
+    with pytest.raises(FileExistsError, match="resume=True"):
+        tiny(steps=3).fit(TEXT, run=RunDir(trained))
+    assert (trained / "checkpoint.npz").read_bytes() == before
+
+
+def test_save_keeps_the_runs_data_record_and_rewrites_the_model(tmp_path, trained):
+    data_before = json.loads((trained / "config.json").read_text())["data"]
+    other = tiny(hidden_size=24, steps=2).fit(TEXT)
+    other.save(trained)
+    cfg = json.loads((trained / "config.json").read_text())
+    assert cfg["data"] == data_before and cfg["model"]["hidden_size"] == 24
+    assert LanguageModel.load(trained).hidden_size == 24
+
+
+def test_fit_starts_afresh_each_time():
+    a = tiny(steps=5).fit(TEXT)
+    a.set_params(hidden_size=12).fit("xyz " * 200)
+    b = tiny(steps=5, hidden_size=12).fit("xyz " * 200)
+    assert a.step_ == 5 and a.hidden_size == 12 and "x" in a.vocab_.index
+    for k, v in a.net_.named_parameters().items():
+        np.testing.assert_array_equal(v, b.net_.named_parameters()[k])
+
+
+def test_an_unfitted_model_says_so():
+    lm = tiny()
+    for call in (lambda: lm.sample(5), lambda: lm.score(TEXT), lambda: lm.save("unused")):
+        with pytest.raises(ValueError, match="not fitted yet; call fit"):
+            call()
+    with pytest.raises(AttributeError):
+        lm.sample(5)
+
+
+def test_repr_lists_the_hyperparameters():
+    assert repr(tiny()).startswith("LanguageModel(level='char', cell='lstm', hidden_size=16")
+
+
+@pytest.mark.parametrize("bad, says", [(dict(seq_len=0), "seq_len must be a positive integer"),
+                                       (dict(lr=float("nan")), "lr must be a finite number above 0"),
+                                       (dict(val_fraction=-0.1), "val_fraction must be in"),
+                                       (dict(embedding_dim=-2), "embedding_dim must be an integer >= 0"),
+                                       (dict(cell="lstmx"), "unknown cell")])
+def test_fit_refuses_hyperparameters_no_run_can_use(bad, says):
+    with pytest.raises(ValueError, match=says):
+        tiny(**bad).fit(TEXT)
