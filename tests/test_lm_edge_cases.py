@@ -217,3 +217,16 @@ def test_repr_lists_the_hyperparameters():
 def test_fit_refuses_hyperparameters_no_run_can_use(bad, says):
     with pytest.raises(ValueError, match=says):
         tiny(**bad).fit(TEXT)
+
+
+def test_utf16_text_is_named_with_the_conversion(capsys, tmp_path):
+    p = tmp_path / "u16.txt"
+    p.write_bytes(TEXT.encode("utf-16"))
+    line = cli_fails(capsys, "lm", "train", "--data", str(p), *TINY, "--steps", "2", "--out", str(tmp_path / "r"))
+    assert "UTF-16" in line and "iconv" in line
+
+
+def test_a_directory_where_the_checkpoint_should_be_is_named(capsys, trained):
+    os.unlink(trained / "checkpoint.npz")
+    (trained / "checkpoint.npz").mkdir()
+    assert "is a directory" in cli_fails(capsys, "lm", "sample", str(trained))

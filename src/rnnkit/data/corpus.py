@@ -29,7 +29,10 @@ def read_text(path, level="char"):
     if not raw.strip():
         raise ValueError(f"{path} is empty; pass a text file with some content")
     if b"\x00" in raw[:65536]:
-        raise ValueError(f"{path} looks binary (it contains NUL bytes); pass a plain text file")
+        utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+        raise ValueError(f"{path} " + ("is UTF-16 text; convert it to UTF-8, e.g. `iconv -f utf-16 -t utf-8`"
+                                       if utf16 else "looks binary (it contains NUL bytes); pass a plain text "
+                                       "file (UTF-16 text: convert it to UTF-8 first)"))
     if level == "byte":
         return raw
     try:

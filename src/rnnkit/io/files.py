@@ -86,6 +86,8 @@ def read_file(path, kind=None):
     does not match.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path} is a directory, not a model file; pass the file's path")
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such file; check the path")
     try:
