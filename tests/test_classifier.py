@@ -84,5 +84,5 @@ def test_unknown_label_and_wrong_feature_count_are_refused():
         clf.prepare(X, np.array(["maybe"] * 30))
     with pytest.raises(ValueError, match="trained on 3 features"):
         clf.predict([np.zeros((5, 4))])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(ValueError, match="not fitted"):                 # NotFittedError (also an AttributeError)
         SequenceClassifier().predict(X)

@@ -157,7 +157,7 @@ def test_classifier_run_exports_and_matches_onnxruntime(tmp_path, capsys, kind, 
         feeds = {"x": x}
     assert len(set(lengths.tolist())) > 1                                  # variable lengths
     logits, probs, *_ = session(tmp_path / "c.onnx").run(None, dict(feeds, lengths=lengths.astype(np.int32)))
-    want = est.decision_function(seqs)
+    want = est._logits(seqs)                                               # (N, C), also for two classes
     np.testing.assert_allclose(logits, want, **TOL)
     np.testing.assert_allclose(probs, est.predict_proba(seqs), **TOL)
     # and rnnkit's own importer reads the exported graph back (pooling operators included)

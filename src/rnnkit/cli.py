@@ -9,8 +9,18 @@ import sys
 COMMANDS = ["hello", "lm", "classify", "tag", "seq2seq", "forecast", "anomaly", "export", "gradflow", "report"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a refused command line reported as one line (not usage plus
+    error), naming the command and where its options are listed.  Sub-commands
+    are made from the same class."""
+
+    def error(self, message):
+        command = self.prog.removeprefix("rnnkit").strip()
+        self.exit(2, f"rnnkit: error: {command + ': ' if command else ''}{message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks in NumPy.")
+    parser = _Parser(prog="rnnkit", description="Recurrent neural networks in NumPy.")
     from . import __version__
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

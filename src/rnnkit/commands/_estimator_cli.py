@@ -7,6 +7,8 @@ inputs, which estimator to build, and how to print predictions and scores.
 """
 from __future__ import annotations
 
+import argparse
+import codecs
 import os
 import sys
 import time
@@ -14,6 +16,7 @@ import time
 import numpy as np
 
 from ..runs import RunDir, progress
+from ._args import count, nonnegative_float, positive_float, positive_int
 
 
 class Task:
@@ -30,8 +33,22 @@ class Task:
         """``(X, y)`` model inputs from a data file; ``learn`` on the training file."""
         raise NotImplementedError
 
-    def prepare(self, est, X, y, learn):
+    def prepare(self, est, X, y, learn, extra=None):
+        """Model data of ``(X, y)``; ``extra`` is the run's vocabularies etc."""
         return est.prepare(X, y, learn=learn)
+
+    def saved_options(self, config):
+        """``{option dest: value}`` of the training options a run saved, so that
+        ``--resume`` can refuse a differing one."""
+        p, extra = config["model"].get("params", {}), config["extra"]
+        return {"cell": p.get("cell"), "hidden": p.get("hidden_size"), "layers": p.get("num_layers"),
+                "embedding": p.get("embedding_dim"), "batch_size": p.get("batch_size"),
+                "lr": p.get("learning_rate"), "clip": p.get("clip"), "seed": config.get("seed"),
+                "encoding": extra.get("encoding")}
+
+    def check_loaded(self, est, extra, config_path):
+        """Check an estimator loaded from a run against its config.json (a
+        vocabulary that does not fit the weights is refused)."""
 
     def metrics(self, est, X, y):
         """``{name: value}`` on labelled data."""
@@ -41,22 +58,54 @@ class Task:
         raise NotImplementedError
 
 
+# -- option types: checked at parse time, one-line messages ------------------------------------------
+def encoding_name(text):
+    """argparse type: a text encoding Python knows."""
+    try:
+        codecs.lookup(text)
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown text encoding {text!r}; pass a codec name such as "
+                                         "utf-8 or latin-1") from None
+    return text
+
+
+def add_option(p, *flags, default=None, **kw):
+    """An option left ``None`` unless given on the command line, so that
+    ``--resume`` can tell what the user passed; a fresh run fills in
+    ``default`` (see :func:`fill_defaults`)."""
+    action = p.add_argument(*flags, default=None, **kw)
+    defaults = dict(p.get_default("fresh_defaults") or {})
+    defaults[action.dest] = default
+    p.set_defaults(fresh_defaults=defaults)
+    return action
+
+
+def fill_defaults(args):
+    """Give the options a fresh run did not set their defaults."""
+    for dest, value in (getattr(args, "fresh_defaults", None) or {}).items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, value)
+
+
 def add_common_train_args(p, hidden=64, epochs=20, lr=1e-2, batch=32):
-    p.add_argument("--data", help="training data file (with --resume: the run's own)")
-    p.add_argument("--val", help="validation data file (scored after every epoch)")
+    p.add_argument("--data", help="training data file (with --resume: the run's own, or where it moved)")
+    p.add_argument("--val", help="validation data file (scored after every epoch; with --resume: "
+                                 "replaces the run's)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
-    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm")
-    p.add_argument("--hidden", type=int, default=hidden, help=f"hidden units (default: {hidden})")
-    p.add_argument("--layers", type=int, default=1, help="stacked layers (default: 1)")
-    p.add_argument("--embedding", type=int, default=32, help="token embedding size (default: 32)")
-    p.add_argument("--epochs", type=int, default=None,
+    add_option(p, "--cell", choices=["lstm", "gru", "rnn"], default="lstm")
+    add_option(p, "--hidden", type=positive_int, default=hidden, help=f"hidden units (default: {hidden})")
+    add_option(p, "--layers", type=positive_int, default=1, help="stacked layers (default: 1)")
+    add_option(p, "--embedding", type=positive_int, default=32, help="token embedding size (default: 32)")
+    p.add_argument("--epochs", type=positive_int, default=None,
                    help=f"passes over the data (default: {epochs}; with --resume, the run's own)")
     p.set_defaults(default_epochs=epochs)
-    p.add_argument("--batch-size", type=int, default=batch, help=f"(default: {batch})")
-    p.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default: {lr})")
-    p.add_argument("--clip", type=float, default=5.0, help="gradient norm clip, 0 = off (default: 5)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--encoding", default="utf-8", help="text encoding of the data files (default: utf-8)")
+    add_option(p, "--batch-size", type=positive_int, default=batch, help=f"(default: {batch})")
+    add_option(p, "--lr", type=positive_float, default=lr, help=f"Adam learning rate (default: {lr})")
+    add_option(p, "--clip", type=nonnegative_float, default=5.0,
+               help="gradient norm clip, 0 = off (default: 5)")
+    add_option(p, "--seed", type=count, default=0)
+    add_option(p, "--encoding", type=encoding_name, default="utf-8",
+               help="text encoding of the data files (default: utf-8)")
     p.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -64,7 +113,8 @@ def add_common_train_args(p, hidden=64, epochs=20, lr=1e-2, batch=32):
 def add_use_args(p, verb):
     p.add_argument("run_dir", metavar="RUN_DIR", help="directory of a training run")
     p.add_argument("--data", required=True, help=f"file to {verb}")
-    p.add_argument("--encoding", default="utf-8", help="text encoding of the data file (default: utf-8)")
+    p.add_argument("--encoding", type=encoding_name, default="utf-8",
+                   help="text encoding of the data file (default: utf-8)")
     if verb == "predict":
         p.add_argument("--output", help="write predictions here instead of standard output")
 
@@ -78,53 +128,102 @@ def _with_file(path, fn, *a, **kw):
         raise ValueError(msg if str(path) in msg else f"{path}: {msg}") from None
 
 
+def _codec_name(encoding):
+    """The codec's canonical name (``UTF8`` and ``utf-8`` are one), or ``encoding``."""
+    try:
+        return codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        return encoding
+
+
+def _refuse_conflicts(task, args, config, config_path):
+    """Options given with ``--resume`` must agree with the run's saved ones."""
+    for dest, saved in task.saved_options(config).items():
+        given = getattr(args, dest, None)
+        if given is None or saved is None:
+            continue
+        if dest == "encoding":
+            given, saved = _codec_name(given), _codec_name(saved)
+        if given != saved:
+            flag = "--" + dest.replace("_", "-")
+            shown = flag if given is True else f"{flag} {getattr(args, dest)}"
+            raise ValueError(f"{shown} differs from the run's {saved} in {config_path}; "
+                             f"a resumed run keeps its settings: drop {flag}, or train a new run with another --out")
+
+
+def _resume(task, args, run):
+    """``(est, config, extra, data, val, start, epochs)`` of a run to continue;
+    nothing on disk changes here."""
+    if not run.has_checkpoint():
+        raise ValueError(f"{run.file('checkpoint.npz')} does not exist; nothing to resume, "
+                         "drop --resume to start a new run")
+    config = run.read_config(require=("extra", "model"))
+    if config.get("task") != task.name:
+        raise ValueError(f"{run.path} holds a {config.get('task')!r} run, not {task.name!r}; "
+                         f"use rnnkit {config.get('task')} or another --out")
+    _refuse_conflicts(task, args, config, run.file("config.json"))
+    est = _from_config(task, run, config)
+    _, meta = run.load_checkpoint(est.net_, est.optimizer_, est.rng_)
+    start = int(meta["step"])
+    epochs = args.epochs or config.get("epochs")
+    if not isinstance(epochs, int) or epochs <= start:
+        raise ValueError(f"the run in {run.path} has already trained {start} epochs; pass --epochs larger "
+                         f"than {start} to train more")
+    extra = config["extra"]
+    task.check_loaded(est, extra, run.file("config.json"))
+    config = dict(config, epochs=epochs)
+    if args.data:
+        config["data"] = os.path.abspath(args.data)
+    if args.val:
+        config["val"] = os.path.abspath(args.val)
+    data_path = config.get("data")
+    if not data_path:
+        raise ValueError(f"{run.file('config.json')} names no training file; pass it with --data")
+    Xtr, ytr = _with_file(data_path, task.load_xy, data_path, extra, est, True, False)
+    data = _with_file(data_path, task.prepare, est, Xtr, ytr, False, extra)
+    val = _load_val(task, config.get("val"), extra, est)
+    return est, config, extra, data, val, start, epochs
+
+
+def _fresh(task, args, run):
+    """``(est, config, extra, data, val, start, epochs)`` of a new run; nothing
+    on disk changes here."""
+    if run.has_checkpoint():
+        raise ValueError(f"{run.path} already holds a training run; pass --resume to continue it "
+                         "or choose another --out")
+    fill_defaults(args)
+    est, extra = task.build(args)
+    Xtr, ytr = _with_file(args.data, task.load_xy, args.data, extra, est, True, True)
+    data = _with_file(args.data, task.prepare, est, Xtr, ytr, True, extra)
+    est._start(len(data["lengths"]))
+    val = _load_val(task, args.val, extra, est)
+    epochs = args.epochs or args.default_epochs
+    config = {"task": task.name, "data": os.path.abspath(args.data),
+              "val": os.path.abspath(args.val) if args.val else None, "epochs": epochs,
+              "seed": args.seed, "extra": extra, "model": est.get_config()}
+    return est, config, extra, data, val, 0, epochs
+
+
+def _load_val(task, val_path, extra, est):
+    if not val_path:
+        return None
+    Xv, yv = _with_file(val_path, task.load_xy, val_path, extra, est, True, False)
+    _with_file(val_path, task.prepare, est, Xv, yv, False, extra)
+    return Xv, yv
+
+
 def train(task, args):
-    if args.epochs is not None and args.epochs < 1:
-        raise ValueError("--epochs must be a positive integer")
-    if args.hidden < 1 or args.layers < 1 or args.batch_size < 1:
-        raise ValueError("--hidden, --layers and --batch-size must be positive integers")
     if not args.resume and not args.data:
         raise ValueError("--data is required to start a run; pass the training file")
     run = RunDir(args.out, create=True)
     if args.resume:
-        if not run.has_checkpoint():
-            raise ValueError(f"{run.file('checkpoint.npz')} does not exist; nothing to resume, "
-                             "drop --resume to start a new run")
-        config = run.read_config()
-        if config.get("task") != task.name:
-            raise ValueError(f"{run.path} holds a {config.get('task')!r} run, not {task.name!r}; "
-                             f"use rnnkit {config.get('task')} or another --out")
-        est = task.estimator.from_config(config["model"])
-        _, meta = run.load_checkpoint(est.net_, est.optimizer_, est.rng_)
-        start = int(meta["step"])
+        est, config, extra, data, val, start, epochs = _resume(task, args, run)
         run.truncate_metrics(start)
         est.loss_curve_ = [m["loss"] for m in run.read_metrics() if "loss" in m]
-        extra = config["extra"]
-        epochs = args.epochs or config["epochs"]
-        if epochs != config["epochs"]:
-            config["epochs"] = epochs
-            run.write_config(config)
-        Xtr, ytr = _with_file(config["data"], task.load_xy, config["data"], extra, est, True, False)
-        data = _with_file(config["data"], task.prepare, est, Xtr, ytr, False)
-        val_path = config.get("val")
     else:
-        if run.has_checkpoint():
-            raise ValueError(f"{run.path} already holds a training run; pass --resume to continue it "
-                             "or choose another --out")
-        est, extra = task.build(args)
-        Xtr, ytr = _with_file(args.data, task.load_xy, args.data, extra, est, True, True)
-        data = _with_file(args.data, task.prepare, est, Xtr, ytr, True)
-        est._start(len(data["lengths"]))
-        start, epochs, val_path = 0, args.epochs or args.default_epochs, args.val
-        config = {"task": task.name, "data": os.path.abspath(args.data),
-                  "val": os.path.abspath(args.val) if args.val else None, "epochs": epochs,
-                  "seed": args.seed, "extra": extra, "model": est.get_config()}
-        run.write_config(config)
-    val = None
-    if val_path:
-        Xv, yv = _with_file(val_path, task.load_xy, val_path, extra, est, True, False)
-        _with_file(val_path, task.prepare, est, Xv, yv, False)
-        val = (Xv, yv)
+        est, config, extra, data, val, start, epochs = _fresh(task, args, run)
+        run.reset_metrics()
+    run.write_config(config)
     n = len(data["lengths"])
     bar = progress(epochs * n, f"{task.name} train", disable=True if args.quiet else None, unit="ex")
     bar.update(start * n)
@@ -147,22 +246,27 @@ def train(task, args):
     bar.close()
     run.plot_losses(keys=("loss",))
     last = run.read_metrics()[-1] if run.read_metrics() else {}
-    summary = "  ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "step")
+    summary = "  ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "step" and v is not None)
     print(f"trained {epochs} epochs: {summary}; run saved in {run.path}")
     return 0
 
 
+def _from_config(task, run, config):
+    """The run's estimator, network built, weights not loaded."""
+    try:
+        return task.estimator.from_config(config["model"])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{run.file('config.json')} is damaged ({type(exc).__name__}: {exc}); restore it "
+                         "from the run or train again") from None
+
+
 def load(task, run_dir):
     run = RunDir(run_dir, create=False)
-    config = run.read_config()
+    config = run.read_config(require=("extra", "model"))
     if config.get("task") != task.name:
         raise ValueError(f"{run.path} holds a {config.get('task')!r} run, not {task.name!r}; "
                          f"use rnnkit {config.get('task')} {{predict,eval}}")
-    try:
-        est = task.estimator.from_config(config["model"])
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"{run.file('config.json')} is damaged ({exc}); restore it from the run "
-                         "or train again") from None
+    est = _from_config(task, run, config)
     try:
         run.load_checkpoint(est.net_)
     except ValueError as exc:
@@ -171,6 +275,7 @@ def load(task, run_dir):
             msg = (f"{run.file('checkpoint.npz')} does not match the vocabulary/sizes in "
                    f"{run.file('config.json')}; restore the run's original config.json or train again")
         raise ValueError(msg) from None
+    task.check_loaded(est, config["extra"], run.file("config.json"))
     est.net_.eval()
     return est, config["extra"]
 
@@ -198,7 +303,7 @@ def evaluate(task, args):
     est, extra = load(task, args.run_dir)
     extra = dict(extra, read_encoding=args.encoding)
     X, y = _with_file(args.data, task.load_xy, args.data, extra, est, True, False)
-    _with_file(args.data, task.prepare, est, X, y, False)
+    _with_file(args.data, task.prepare, est, X, y, False, extra)
     scores = _with_file(args.data, task.metrics, est, X, y)
     print("  ".join(f"{k} {v:.4f}" for k, v in scores.items()) + f"  ({len(y)} examples)")
     return 0
@@ -221,6 +326,14 @@ def register_task(subparsers, task, help, train_defaults, add_model_args, add_pr
     add_use_args(e, "eval")
     e.set_defaults(func=lambda a: evaluate(task, a))
     return p
+
+
+def check_vocab_size(vocab, n, what, config_path):
+    """Refuse a vocabulary (from config.json) whose size is not the ``n`` ids
+    the loaded weights have."""
+    if len(vocab) != n:
+        raise ValueError(f"the {what} in {config_path} has {len(vocab)} tokens but the model's weights "
+                         f"have {n}; restore the run's original config.json or train again")
 
 
 def unknown_token_ids(vocab, tokens):

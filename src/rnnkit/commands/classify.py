@@ -16,7 +16,7 @@ from ..data.series import read_series
 from ..data.tables import read_records
 from ..data.vocab import Vocabulary
 from ..models import SequenceClassifier
-from ._estimator_cli import Task, register_task
+from ._estimator_cli import Task, add_option, check_vocab_size, register_task
 
 SERIES_EXTS = (".ts", ".npz", ".npy")
 
@@ -42,6 +42,30 @@ class ClassifyTask(Task):
             rows = read_records(args.data, [args.text_col, args.label_col], args.encoding)
             extra["vocab"] = Vocabulary.build((str(r[args.text_col]) for r in rows), level=args.level).get_config()
         return est, extra
+
+    def prepare(self, est, X, y, learn, extra=None):
+        """Text models read every id of the vocabulary (all 256 at byte level),
+        not only the ids seen in training."""
+        n_tokens = None
+        if learn and extra and extra.get("vocab"):
+            n_tokens = len(Vocabulary.from_config(extra["vocab"]))
+        return est.prepare(X, y, learn=learn, n_tokens=n_tokens)
+
+    def saved_options(self, config):
+        p, extra = config["model"].get("params", {}), config["extra"]
+        return dict(super().saved_options(config), bidirectional=p.get("bidirectional"),
+                    pooling=p.get("pooling"), level=extra.get("level"), text_col=extra.get("text_col"),
+                    label_col=extra.get("label_col"))
+
+    def check_loaded(self, est, extra, config_path):
+        if extra.get("input") != "text":
+            return
+        vocab = _vocabulary(extra.get("vocab"), "vocab", config_path)
+        if vocab.level == "byte":
+            if est.spec_.n_in > len(vocab):
+                check_vocab_size(vocab, est.spec_.n_in, "byte vocabulary", config_path)
+        else:
+            check_vocab_size(vocab, est.spec_.n_in, "vocabulary", config_path)
 
     def load_xy(self, path, extra, est, need_y=True, learn=False):
         if extra["input"] == "series":
@@ -72,13 +96,21 @@ class ClassifyTask(Task):
         return [f"{lab}\t{p.max():.4f}" for lab, p in zip(labels, proba)]
 
 
+def _vocabulary(config, what, config_path):
+    """A vocabulary from its config.json entry; a damaged one is refused."""
+    try:
+        return Vocabulary.from_config(config)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"the {what} in {config_path} is damaged ({exc}); restore the run's original "
+                         "config.json or train again") from None
+
+
 def _model_args(p):
-    p.add_argument("--bidirectional", action="store_true", help="read sequences both ways")
-    p.add_argument("--pooling", choices=["last", "mean", "max"], default="last", help="(default: last)")
-    p.add_argument("--level", choices=["char", "word", "byte"], default="char",
-                   help="text tokens (default: char)")
-    p.add_argument("--text-col", default="text", help="text column/key (default: text)")
-    p.add_argument("--label-col", default="label", help="label column/key (default: label)")
+    add_option(p, "--bidirectional", action="store_true", default=False, help="read sequences both ways")
+    add_option(p, "--pooling", choices=["last", "mean", "max"], default="last", help="(default: last)")
+    add_option(p, "--level", choices=["char", "word", "byte"], default="char", help="text tokens (default: char)")
+    add_option(p, "--text-col", default="text", help="text column/key (default: text)")
+    add_option(p, "--label-col", default="label", help="label column/key (default: label)")
 
 
 def register(subparsers):

@@ -11,7 +11,8 @@ from ..data.tables import read_tagged
 from ..data.vocab import SPECIALS, Vocabulary
 from ..models import SequenceTagger
 from ..models.tagger import bio_f1, token_accuracy
-from ._estimator_cli import Task, register_task, unknown_token_ids
+from ._estimator_cli import Task, add_option, check_vocab_size, register_task, unknown_token_ids
+from .classify import _vocabulary
 
 
 class TagTask(Task):
@@ -42,6 +43,22 @@ class TagTask(Task):
                 raise ValueError(f"{path} example {i} has no '{extra['tags_key']}'; labelled data needs tags")
         return X, [tags for _, tags in sents]
 
+    def prepare(self, est, X, y, learn, extra=None):
+        n_tokens = len(Vocabulary.from_config(extra["vocab"])) if learn and extra else None
+        return est.prepare(X, y, learn=learn, n_tokens=n_tokens)
+
+    def saved_options(self, config):
+        p, extra = config["model"].get("params", {}), config["extra"]
+        bidirectional = p.get("bidirectional")
+        return dict(super().saved_options(config),
+                    unidirectional=None if bidirectional is None else not bidirectional,
+                    lower=(extra.get("vocab") or {}).get("lower"), tokens_key=extra.get("tokens_key"),
+                    tags_key=extra.get("tags_key"))
+
+    def check_loaded(self, est, extra, config_path):
+        check_vocab_size(_vocabulary(extra.get("vocab"), "vocab", config_path), est.spec_.n_in, "vocabulary",
+                         config_path)
+
     def metrics(self, est, X, y):
         pred = est.predict(X)
         f = bio_f1(y, pred)
@@ -53,10 +70,11 @@ class TagTask(Task):
 
 
 def _model_args(p):
-    p.add_argument("--unidirectional", action="store_true", help="left-to-right only (default: both ways)")
-    p.add_argument("--lower", action="store_true", help="lower-case tokens")
-    p.add_argument("--tokens-key", default="tokens", help="JSON key of the token list (default: tokens)")
-    p.add_argument("--tags-key", default="tags", help="JSON key of the tag list (default: tags)")
+    add_option(p, "--unidirectional", action="store_true", default=False,
+               help="left-to-right only (default: both ways)")
+    add_option(p, "--lower", action="store_true", default=False, help="lower-case tokens")
+    add_option(p, "--tokens-key", default="tokens", help="JSON key of the token list (default: tokens)")
+    add_option(p, "--tags-key", default="tags", help="JSON key of the tag list (default: tags)")
 
 
 def register(subparsers):

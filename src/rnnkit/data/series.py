@@ -51,7 +51,7 @@ def read_ts(path):
                 raise ValueError(f"{path}: time-stamped .ts files are not supported; export the series "
                                  "without time stamps")
             elif key == "dimensions":
-                dims = int(value)
+                dims = _header_count(path, no, value)
             header[key] = value.strip()
             continue
         fields = line.split(":")
@@ -70,7 +70,10 @@ def read_ts(path):
                              "rnnkit reads cases whose dimensions have equal length")
         x = np.stack(chans, axis=1)                                 # (n, D)
         if np.isnan(x).any():
-            raise ValueError(f"{path} line {no}: missing values (?) are not supported; impute them first")
+            raise ValueError(f"{path} line {no}: missing values (?) or NaN are not supported; impute them first")
+        if np.isinf(x).any():
+            raise ValueError(f"{path} line {no}: value {x[np.isinf(x)][0]} is not finite; replace infinite "
+                             "values with numbers")
         series.append(x)
     if not in_data:
         raise ValueError(f"{path}: no @data line; is this a .ts file (UCR/UEA format)?")
@@ -84,6 +87,18 @@ def read_ts(path):
         if unknown:
             raise ValueError(f"{path}: label {unknown[0]!r} is not in the @classLabel list; fix the header or the case")
     return series, labels
+
+
+def _header_count(path, no, value):
+    """The positive integer of an ``@dimensions`` header line."""
+    try:
+        n = int(value.strip())
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{path} line {no}: @dimensions {value.strip()!r} is not a positive whole number; "
+                         "write the number of dimensions, e.g. @dimensions 3")
+    return n
 
 
 def read_numpy(path):
@@ -119,6 +134,8 @@ def read_numpy(path):
     series = [X[i, :n[i]].astype(np.float64) for i in range(len(X))]
     if not all(np.isfinite(s).all() for s in series):
         raise ValueError(f"{path}: X contains NaN or Inf; impute or drop those values")
+    if y is not None and y.ndim != 1:
+        raise ValueError(f"{path}: y has shape {y.shape}; give one label per sequence, y of shape ({len(X)},)")
     if y is not None and len(y) != len(X):
         raise ValueError(f"{path}: y has {len(y)} labels for {len(X)} series")
     return series, (None if y is None else np.asarray(y))

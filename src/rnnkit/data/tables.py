@@ -2,17 +2,29 @@
 columns.  Every error names the file (and line) and says how to fix it.
 
     .csv / .tsv       a header row naming the columns, then one example a row
+                      (TSV: one row a line, quotes are ordinary characters)
     .jsonl / .ndjson  one JSON object a line
     .conll            ``token<whitespace>tag`` a line, a blank line between sentences
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import os
 
 TABLE_EXTS = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
+
+
+def check_encoding(encoding):
+    """``encoding`` if Python knows the codec, else a one-line ValueError."""
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ValueError(f"unknown text encoding {encoding!r}; pass a codec name such as utf-8 or "
+                         "latin-1") from None
+    return encoding
 
 
 def read_text(path, encoding="utf-8"):
@@ -27,6 +39,7 @@ def read_text(path, encoding="utf-8"):
     if b"\x00" in raw[:65536]:
         raise ValueError(f"{path} looks binary (it holds NUL bytes); pass a text file "
                          "(CSV, TSV, JSON lines, .ts)")
+    check_encoding(encoding)
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -44,7 +57,10 @@ def read_records(path, columns, encoding="utf-8"):
     text = read_text(path, encoding)
     rows = []
     if ext in (".csv", ".tsv"):
-        reader = csv.DictReader(io.StringIO(text), delimiter="," if ext == ".csv" else "\t")
+        if ext == ".csv":
+            reader = csv.DictReader(io.StringIO(text))
+        else:
+            reader = csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
         missing = [c for c in columns if c not in (reader.fieldnames or [])]
         if missing:
             raise ValueError(f"{path}: the header row {reader.fieldnames} lacks column(s) {missing}; "

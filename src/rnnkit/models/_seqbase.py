@@ -9,9 +9,12 @@ Inputs ``X`` are a list of sequences, each ``(n_i,)`` integer token ids or
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
 
 import numpy as np
 
+from .._checks import not_fitted, positive_int
 from ..data.batching import as_sequences, bucket_batches, pad
 from ..io.files import read_file, write_file
 from ..layers import Embedding
@@ -21,6 +24,11 @@ from ..recurrent import GRU, LSTM, RNN
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 MODEL_KIND = "sequence-estimator"
+
+
+def plain(value):
+    """A label as Python shows it (``'a'``, ``3``), not NumPy's ``np.str_('a')``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class SequenceEstimator:
@@ -60,10 +68,20 @@ class SequenceEstimator:
     # -- training ---------------------------------------------------------------------------
     def _check_fitted(self):
         if not hasattr(self, "net_"):
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit() first")
+            raise not_fitted(self)
+
+    def _check_training_params(self):
+        """Refuse training settings that would fail deep inside the loop (before
+        ``fit`` changes anything)."""
+        positive_int("epochs", self.epochs)
+        positive_int("batch_size", self.batch_size)
+        lr = self.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
+            raise ValueError(f"learning_rate must be a finite positive number, got {lr!r}")
 
     def _start(self, n_train):
         """Make the network, optimizer and RNG (after the data set learned sizes)."""
+        self.fit_params_ = dict(self.get_params())              # what the network is built with
         self.rng_ = np.random.default_rng(self.random_state)
         self.net_ = self._build_net(np.random.default_rng(self.rng_.integers(2**63)))
         self.optimizer_ = Adam(self.net_.named_parameters(), lr=self.learning_rate)
@@ -87,6 +105,7 @@ class SequenceEstimator:
         return total / max(count, 1)
 
     def _fit_data(self, data):
+        self._check_training_params()
         self._start(len(data["lengths"]))
         for _ in range(self.epochs):
             self.loss_curve_.append(self._run_epoch(data))
@@ -95,9 +114,12 @@ class SequenceEstimator:
 
     # -- saving -------------------------------------------------------------------------------
     def get_config(self):
-        """JSON-able hyperparameters and learned metadata (not the weights)."""
+        """JSON-able hyperparameters and learned metadata (not the weights).  The
+        parameters are those the network was built with at ``fit``, whatever
+        ``set_params`` changed since."""
         self._check_fitted()
-        return {"class": type(self).__name__, "params": self.get_params(), "learned": self._learned()}
+        params = getattr(self, "fit_params_", None) or self.get_params()
+        return {"class": type(self).__name__, "params": dict(params), "learned": self._learned()}
 
     @classmethod
     def from_config(cls, config, rng=None):
@@ -105,6 +127,7 @@ class SequenceEstimator:
         if config.get("class") != cls.__name__:
             raise ValueError(f"the saved model is a {config.get('class')}, not a {cls.__name__}")
         est = cls(**config["params"])
+        est.fit_params_ = dict(est.get_params())
         est._set_learned(config["learned"])
         est.rng_ = np.random.default_rng(est.random_state)
         est.net_ = est._build_net(np.random.default_rng(0))
@@ -115,6 +138,7 @@ class SequenceEstimator:
 
     def save(self, path):
         """Write the model (config and weights) as one rnnkit file."""
+        self._check_fitted()
         write_file(path, MODEL_KIND, self.get_config(), self.net_.state_dict())
         return path
 
@@ -135,7 +159,7 @@ class LabelledSequences:
     ``classes_``, ``spec_``, ``n_features_in_``, saved and restored."""
 
     def _learned(self):
-        return {"classes": [c.item() if hasattr(c, "item") else c for c in self.classes_],
+        return {"classes": [plain(c) for c in self.classes_],
                 "spec": self.spec_.to_config()}
 
     def _set_learned(self, d):
@@ -156,6 +180,8 @@ class InputSpec:
 
     @classmethod
     def learn(cls, seqs, standardize=True, n_tokens=None):
+        """The spec of training sequences ``seqs``; ``n_tokens`` (a vocabulary's
+        size) sets the number of token ids when larger than the ids seen."""
         if all(s.ndim == 1 for s in seqs):
             if not all(s.dtype.kind in "iu" for s in seqs):
                 raise ValueError("1-D sequences must hold integer token ids; pass vectors as (n, D) arrays")
@@ -209,7 +235,66 @@ class InputSpec:
 
 
 def read_X(X, lengths=None, name="X"):
-    return as_sequences(X, lengths, name)
+    """Sequences of ``X`` (see the module docstring); refuses an empty ``X`` and
+    ``lengths`` outside ``[1, T]`` of a padded array."""
+    if lengths is not None and isinstance(X, np.ndarray) and X.dtype != object and X.ndim in (2, 3):
+        n, T = np.asarray(lengths), X.shape[1]
+        if n.size and (n.dtype.kind not in "iuf" or not np.all(n == np.round(n)) or n.min() < 1 or n.max() > T):
+            raise ValueError(f"lengths must be whole numbers in [1, {T}] (the padded {name} has {T} steps); "
+                             f"got {n.min()!r}..{n.max()!r}")
+    seqs = as_sequences(X, lengths, name)
+    if len(seqs) == 0:
+        raise ValueError(f"{name} holds no sequences; pass at least one")
+    return seqs
+
+
+def check_batch_size(batch_size):
+    """``batch_size`` of a prediction call, checked."""
+    return positive_int("batch_size", batch_size)
+
+
+def label_kind(value):
+    """``"number"``, ``"string"`` or the type name of one label."""
+    if isinstance(value, (bool, np.bool_, numbers.Number)):
+        return "number"
+    if isinstance(value, (str, bytes, np.str_, np.bytes_)):
+        return "string"
+    return type(value).__name__
+
+
+def as_labels(values, name="y"):
+    """Labels as an array; refuses a mix of numbers and strings (which NumPy
+    would silently turn all into strings)."""
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        return values
+    arr = np.asarray(values)
+    if arr.dtype.kind in "biuf":
+        return arr
+    items = arr.ravel().tolist() if arr.dtype == object else list(values)
+    kinds = {}
+    for v in items:
+        kinds.setdefault(label_kind(v), v)
+    if len(kinds) > 1:
+        a, b = list(kinds.values())[:2]
+        raise ValueError(f"{name} mixes label types ({plain(a)!r} and {plain(b)!r}); use one type for all "
+                         "labels, e.g. all strings or all integers")
+    return arr
+
+
+def match_label_types(classes, y):
+    """``y`` in the type of ``classes``: labels read as strings (``'0'``) from a
+    text file meet classes learned as numbers (``0``) from a NumPy file, and
+    the other way round.  Labels that do not convert are left as they are."""
+    y = np.asarray(y)
+    if classes.dtype.kind in "biuf" and y.dtype.kind in "USO":
+        try:
+            return np.array([classes.dtype.type(float(v) if classes.dtype.kind == "f" else int(str(v)))
+                             for v in y.tolist()], dtype=classes.dtype)
+        except (TypeError, ValueError):
+            return y
+    if classes.dtype.kind in "US" and y.dtype.kind in "biu":
+        return y.astype(str)
+    return y
 
 
 class RecurrentEncoder(Module):

@@ -14,7 +14,8 @@ import numpy as np
 from ..layers import Dense
 from ..losses import softmax, softmax_cross_entropy
 from ..module import Module
-from ._seqbase import InputSpec, LabelledSequences, RecurrentEncoder, SequenceEstimator, hidden_of, read_X
+from ._seqbase import (InputSpec, LabelledSequences, RecurrentEncoder, SequenceEstimator, as_labels,
+                       check_batch_size, hidden_of, match_label_types, plain, read_X)
 
 POOLINGS = ("last", "mean", "max")
 
@@ -115,23 +116,36 @@ class SequenceClassifier(LabelledSequences, SequenceEstimator):
         self.input_kind_ = self.spec_.kind
 
     # -- data ---------------------------------------------------------------------------------------
-    def prepare(self, X, y, lengths=None, learn=False):
-        """Sequences and integer targets as the training loop wants them."""
+    def prepare(self, X, y, lengths=None, learn=False, n_tokens=None):
+        """Sequences and integer targets as the training loop wants them.
+        ``learn`` takes the classes and input spec from this data (``n_tokens``:
+        the vocabulary size of token-id inputs); nothing is changed on the
+        estimator unless the data passes every check."""
         seqs = read_X(X, lengths)
-        y = np.asarray(y)
+        y = as_labels(y)
+        if y.ndim != 1:
+            raise ValueError(f"y has shape {y.shape}; a classifier needs one label per sequence, y of shape (N,)")
         if len(y) != len(seqs):
             raise ValueError(f"X holds {len(seqs)} sequences but y {len(y)} labels")
         if learn:
-            self.classes_ = np.unique(y)
-            self.spec_ = InputSpec.learn(seqs, self.standardize)
-            self.n_features_in_, self.input_kind_ = self.spec_.n_in, self.spec_.kind
-        self.spec_.check(seqs)
-        pos = np.searchsorted(self.classes_, y)
-        pos = np.clip(pos, 0, len(self.classes_) - 1)
-        bad = self.classes_[pos] != y
+            classes = np.unique(y)
+            if len(classes) < 2:
+                raise ValueError(f"the labels (y) hold a single class ({plain(classes[0])!r}); a classifier "
+                                 "needs at least two: add examples of another class")
+            spec = InputSpec.learn(seqs, self.standardize, n_tokens)
+        else:
+            self._check_fitted()
+            classes, spec = self.classes_, self.spec_
+            y = match_label_types(classes, y)
+        spec.check(seqs)
+        pos = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+        bad = classes[pos] != y
         if bad.any():
-            raise ValueError(f"label {y[bad][0]!r} was not seen in training; known labels: "
-                             f"{', '.join(map(str, self.classes_))}")
+            raise ValueError(f"label {plain(y[bad][0])!r} was not seen in training; known labels: "
+                             f"{', '.join(map(str, classes))}")
+        if learn:
+            self.classes_, self.spec_ = classes, spec
+            self.n_features_in_, self.input_kind_ = spec.n_in, spec.kind
         return {"seqs": seqs, "targets": pos, "lengths": np.array([len(s) for s in seqs])}
 
     def _loss_backward(self, data, idx):
@@ -143,15 +157,14 @@ class SequenceClassifier(LabelledSequences, SequenceEstimator):
 
     def fit(self, X, y, lengths=None):
         """Train on ``X`` (see the module docstring) and labels ``y`` ``(N,)``."""
-        data = self.prepare(X, y, lengths, learn=True)
-        if len(self.classes_) < 2:
-            raise ValueError("y holds a single class; a classifier needs at least two")
-        return self._fit_data(data)
+        self._check_training_params()
+        return self._fit_data(self.prepare(X, y, lengths, learn=True))
 
     # -- inference ------------------------------------------------------------------------------------
-    def decision_function(self, X, lengths=None, batch_size=256):
+    def _logits(self, X, lengths=None, batch_size=256):
         """Class logits ``(N, C)``."""
         self._check_fitted()
+        batch_size = check_batch_size(batch_size)
         seqs = self.spec_.check(read_X(X, lengths))
         self.net_.eval()
         out = []
@@ -160,14 +173,26 @@ class SequenceClassifier(LabelledSequences, SequenceEstimator):
             out.append(self.net_(x, n, keep_cache=False))
         return np.concatenate(out)
 
+    def decision_function(self, X, lengths=None, batch_size=256):
+        """Class scores: logits ``(N, C)``; with two classes, as scikit-learn
+        does, one score per sequence ``(N,)``: the logit of ``classes_[1]``
+        minus that of ``classes_[0]`` (the log-odds of the positive class)."""
+        logits = self._logits(X, lengths, batch_size)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
     def predict_proba(self, X, lengths=None):
         """Class probabilities ``(N, C)``, columns in the order of ``classes_``."""
-        return softmax(self.decision_function(X, lengths).astype(np.float64))
+        return softmax(self._logits(X, lengths).astype(np.float64))
 
     def predict(self, X, lengths=None):
-        scores = self.decision_function(X, lengths)
-        return self.classes_[scores.argmax(axis=1)]
+        """The most likely class of each sequence ``(N,)``."""
+        logits = self._logits(X, lengths)
+        return self.classes_[logits.argmax(axis=1)]
 
     def score(self, X, y, lengths=None):
         """Mean accuracy."""
-        return float(np.mean(self.predict(X, lengths) == np.asarray(y)))
+        pred = self.predict(X, lengths)
+        y = match_label_types(self.classes_, as_labels(y))
+        if y.shape != pred.shape:
+            raise ValueError(f"y has shape {y.shape} but X holds {len(pred)} sequences; pass one label each")
+        return float(np.mean(pred == y))

@@ -11,7 +11,7 @@ import numpy as np
 from ..layers import Dense
 from ..module import Module
 from ._seqbase import SequenceEstimator
-from .seq2seq import Decoder, exact_match
+from .seq2seq import Decoder, check_beam, check_targets, exact_match, learn_targets, output_limit
 
 
 class _OneToManyNet(Module):
@@ -80,14 +80,19 @@ class OneToMany(SequenceEstimator):
         return X
 
     def fit(self, X, y):
+        """Train on vectors ``X`` ``(N, D)`` and target id sequences ``y``; a
+        failed check leaves a fitted estimator as it was."""
+        self._check_training_params()
         X = np.asarray(X, dtype=np.float32)
-        ys = [np.asarray(t, np.int64) for t in y]
-        if len(ys) != len(X):
-            raise ValueError(f"X holds {len(X)} vectors but y {len(ys)} sequences")
-        self.n_features_in_ = X.shape[1] if X.ndim == 2 else -1
-        X = self._vectors(X)
-        self.n_targets_ = max(int(t.max()) + 1 for t in ys if t.size)
-        self.max_target_ = max(len(t) for t in ys)
+        if X.ndim != 2:
+            raise ValueError(f"X has shape {X.shape}; pass one vector per example, (N, D)")
+        if not np.isfinite(X).all():
+            raise ValueError("X contains NaN or Inf")
+        if len(X) == 0:
+            raise ValueError("X holds no vectors; pass at least one")
+        ys = check_targets(y, len(X), "vectors")
+        n_targets, longest = learn_targets(ys)
+        self.n_features_in_, self.n_targets_, self.max_target_ = X.shape[1], n_targets, longest
         data = {"X": X, "targets": ys, "lengths": np.array([len(t) for t in ys])}
         return self._fit_data(data)
 
@@ -100,9 +105,11 @@ class OneToMany(SequenceEstimator):
     def predict(self, X, beam_size=None, max_length=None):
         self._check_fitted()
         X = self._vectors(X)
+        if len(X) == 0:
+            raise ValueError("X holds no vectors; pass at least one")
         self.net_.eval()
-        beam = self.beam_size if beam_size is None else beam_size
-        limit = max_length or self.max_length or 2 * self.max_target_ + 5
+        beam = check_beam(self.beam_size if beam_size is None else beam_size)
+        limit = output_limit(self.max_length if max_length is None else max_length, 2 * self.max_target_ + 5)
         return self.net_.decoder.decode(self.net_.state0(X), limit, beam)
 
     def score(self, X, y):

@@ -17,9 +17,49 @@ from ..data.batching import length_mask, pad
 from ..layers import Dense, Embedding
 from ..losses import log_softmax, softmax_cross_entropy
 from ..module import Module
-from ._seqbase import CELLS, InputSpec, RecurrentEncoder, SequenceEstimator, read_X
+from ._seqbase import CELLS, InputSpec, RecurrentEncoder, SequenceEstimator, check_batch_size, read_X
 
 BOS, EOS, SHIFT = 0, 1, 2
+
+
+def check_targets(y, n_inputs, what="sequences"):
+    """Target id sequences as int64 arrays: 1-D, non-negative integers, one per
+    input, not all empty."""
+    ys = [np.asarray(t) for t in y]
+    if len(ys) != n_inputs:
+        raise ValueError(f"X holds {n_inputs} {what} but y {len(ys)} targets")
+    for i, t in enumerate(ys):
+        if t.ndim != 1 or (t.size and (t.dtype.kind not in "iu" or t.min() < 0)):
+            raise ValueError(f"y[{i}] must be a 1-D sequence of non-negative integer token ids")
+    return [t.astype(np.int64) for t in ys]
+
+
+def learn_targets(ys, n_targets=None):
+    """``(n_targets, max_target)`` of training targets; refuses all-empty ones."""
+    if not any(t.size for t in ys):
+        raise ValueError("every target sequence in y is empty; give at least one non-empty target")
+    top = max(int(t.max()) + 1 for t in ys if t.size)
+    return max(top, n_targets or 0), max(len(t) for t in ys)
+
+
+def output_limit(max_length, default):
+    """The longest output: ``max_length`` when given (0 allowed), else ``default``."""
+    limit = default if max_length is None else max_length
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
+        raise ValueError(f"max_length must be a non-negative integer, got {limit!r}")
+    return int(limit)
+
+
+def check_beam(beam_size):
+    if isinstance(beam_size, bool) or not isinstance(beam_size, (int, np.integer)) or beam_size < 1:
+        raise ValueError(f"beam_size must be a positive integer (1 = greedy), got {beam_size!r}")
+    return int(beam_size)
+
+
+def banned_classes(exclude_ids, n_classes):
+    """Decoder classes never to output: ``<bos>`` and the user ids ``exclude_ids``."""
+    ids = [BOS] + [int(k) + SHIFT for k in (exclude_ids or ()) if 0 <= int(k) + SHIFT < n_classes]
+    return np.array(sorted(set(ids)), np.int64)
 
 
 class Decoder(Module):
@@ -58,14 +98,17 @@ class Decoder(Module):
         y, state = self.rnn.step(self.embed(tokens), state)         # (B, H)
         return log_softmax(self.head(y).astype(np.float64)), state  # (B, C)
 
-    def greedy(self, state, max_length):
-        """Most likely token at each step, for the whole batch at once."""
+    def greedy(self, state, max_length, banned=(BOS,)):
+        """Most likely token at each step, for the whole batch at once; classes
+        in ``banned`` are never chosen."""
         B = (state[0] if isinstance(state, tuple) else state).shape[1]
+        if max_length == 0:
+            return [np.zeros(0, np.int64) for _ in range(B)]
         tok = np.full(B, BOS, np.int64)
         out, done = [], np.zeros(B, bool)
         for _ in range(max_length):
             logp, state = self._step(tok, state)
-            logp[:, BOS] = -np.inf
+            logp[:, banned] = -np.inf
             tok = logp.argmax(1)
             out.append(np.where(done, EOS, tok))
             done |= tok == EOS
@@ -74,9 +117,10 @@ class Decoder(Module):
         out = np.stack(out, 1)
         return [row[:np.argmax(row == EOS)] - SHIFT if (row == EOS).any() else row - SHIFT for row in out]
 
-    def beam(self, state, beam_size, max_length):
+    def beam(self, state, beam_size, max_length, banned=(BOS,)):
         """Beam search for one sequence (``state`` with batch 1); returns the
-        finished hypothesis of highest total log-probability."""
+        finished hypothesis of highest total log-probability.  Classes in
+        ``banned`` are never chosen."""
         def take(s, rows):
             return tuple(a[:, rows] for a in s) if isinstance(s, tuple) else s[:, rows]
 
@@ -86,12 +130,14 @@ class Decoder(Module):
         finished = []
         for _ in range(max_length):
             logp, state = self._step(tok, state)                    # (k, C)
-            logp[:, BOS] = -np.inf
+            logp[:, banned] = -np.inf
             cand = scores[:, None] + logp                           # (k, C)
             flat = np.argsort(cand, axis=None)[::-1][:2 * beam_size]
             rows, cols = np.unravel_index(flat, cand.shape)
             keep_r, keep_c, keep_s = [], [], []
             for r, c in zip(rows, cols):
+                if not np.isfinite(cand[r, c]):                     # banned: so is every later one
+                    break
                 if c == EOS:
                     finished.append((cand[r, c], seqs[r]))
                 elif len(keep_r) < beam_size:
@@ -112,13 +158,16 @@ class Decoder(Module):
         best = max(finished, key=lambda f: f[0])[1]
         return np.asarray(best, np.int64) - SHIFT
 
-    def decode(self, state, max_length, beam_size=1):
+    def decode(self, state, max_length, beam_size=1, exclude_ids=None):
+        """Greedy (``beam_size`` 1) or beam decoding of a batch; user ids in
+        ``exclude_ids`` (e.g. a vocabulary's special tokens) are never output."""
+        banned = banned_classes(exclude_ids, self.head.out_features)
         if beam_size <= 1:
-            return self.greedy(state, max_length)
+            return self.greedy(state, max_length, banned)
         B = (state[0] if isinstance(state, tuple) else state).shape[1]
         one = (lambda s, b: tuple(a[:, b:b + 1] for a in s)) if isinstance(state, tuple) else \
             (lambda s, b: s[:, b:b + 1])
-        return [self.beam(one(state, b), beam_size, max_length) for b in range(B)]
+        return [self.beam(one(state, b), beam_size, max_length, banned) for b in range(B)]
 
 
 class _Seq2SeqNet(Module):
@@ -143,18 +192,21 @@ class Seq2Seq(SequenceEstimator):
             first source tokens to the first target tokens; Sutskever et al.).
         beam_size: 1 = greedy decoding.   max_length: longest output
             (default: 2 × the longest training target + 5).
+        exclude_ids: target ids never to output (e.g. the target vocabulary's
+            ``<pad>``, ``<unk>``, ``<bos>``, ``<eos>`` tokens); default none.
         epochs, batch_size, learning_rate, clip, random_state: training.
     """
 
     def __init__(self, cell="lstm", hidden_size=128, num_layers=1, embedding_dim=32, dropout=0.0,
                  reverse_source=True, beam_size=1, max_length=None, standardize=True, epochs=20, batch_size=32,
-                 learning_rate=5e-3, clip=5.0, random_state=None):
+                 learning_rate=5e-3, clip=5.0, random_state=None, exclude_ids=None):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.embedding_dim = embedding_dim
         self.dropout = dropout
         self.reverse_source = reverse_source
+        self.exclude_ids = exclude_ids
         self.beam_size = beam_size
         self.max_length = max_length
         self.standardize = standardize
@@ -179,24 +231,27 @@ class Seq2Seq(SequenceEstimator):
         seqs = read_X(X, lengths)
         return [s[::-1] for s in seqs] if self.reverse_source else seqs
 
-    def prepare(self, X, y, lengths=None, learn=False):
+    def prepare(self, X, y, lengths=None, learn=False, n_tokens=None, n_targets=None):
+        """Sources and targets as the training loop wants them; ``learn`` takes
+        the sizes from this data (``n_tokens``, ``n_targets``: vocabulary sizes,
+        when larger than the ids seen), changing the estimator only once every
+        check passed."""
         seqs = self._sources(X, lengths)
-        ys = [np.asarray(t) for t in y]
-        if len(ys) != len(seqs):
-            raise ValueError(f"X holds {len(seqs)} sequences but y {len(ys)} targets")
-        for i, t in enumerate(ys):
-            if t.ndim != 1 or (t.size and (t.dtype.kind not in "iu" or t.min() < 0)):
-                raise ValueError(f"y[{i}] must be a 1-D sequence of non-negative integer token ids")
+        ys = check_targets(y, len(seqs))
         if learn:
-            self.spec_ = InputSpec.learn(seqs, self.standardize)
-            self.n_targets_ = max(int(t.max()) + 1 for t in ys if t.size)
-            self.max_target_ = max(len(t) for t in ys)
-            self.n_features_in_ = self.spec_.n_in
-        self.spec_.check(seqs)
+            spec = InputSpec.learn(seqs, self.standardize, n_tokens)
+            n_out, longest = learn_targets(ys, n_targets)
+        else:
+            self._check_fitted()
+            spec, n_out = self.spec_, self.n_targets_
+        spec.check(seqs)
         for i, t in enumerate(ys):
-            if t.size and t.max() >= self.n_targets_:
-                raise ValueError(f"y[{i}] holds target id {t.max()} outside the model's {self.n_targets_} "
+            if t.size and t.max() >= n_out:
+                raise ValueError(f"y[{i}] holds target id {t.max()} outside the model's {n_out} "
                                  "target tokens; encode with the training vocabulary")
+        if learn:
+            self.spec_, self.n_targets_, self.max_target_ = spec, n_out, longest
+            self.n_features_in_ = spec.n_in
         return {"seqs": seqs, "targets": ys, "lengths": np.array([len(s) for s in seqs])}
 
     def _encode(self, seqs, keep_cache=True):
@@ -212,19 +267,22 @@ class Seq2Seq(SequenceEstimator):
         return loss
 
     def fit(self, X, y, lengths=None):
+        self._check_training_params()
         return self._fit_data(self.prepare(X, y, lengths, learn=True))
 
     def predict(self, X, lengths=None, beam_size=None, max_length=None, batch_size=256):
-        """Decoded target id arrays, one per source sequence."""
+        """Decoded target id arrays, one per source sequence (``max_length``
+        given here overrides the estimator's; 0 gives empty outputs)."""
         self._check_fitted()
+        batch_size = check_batch_size(batch_size)
         seqs = self.spec_.check(self._sources(X, lengths))
-        beam = self.beam_size if beam_size is None else beam_size
-        limit = max_length or self.max_length or 2 * self.max_target_ + 5
+        beam = check_beam(self.beam_size if beam_size is None else beam_size)
+        limit = output_limit(self.max_length if max_length is None else max_length, 2 * self.max_target_ + 5)
         self.net_.eval()
         out = []
         for i in range(0, len(seqs), batch_size):
             state, _ = self._encode(seqs[i:i + batch_size], keep_cache=False)
-            out.extend(self.net_.decoder.decode(state, limit, beam))
+            out.extend(self.net_.decoder.decode(state, limit, beam, self.exclude_ids))
         return out
 
     def score(self, X, y, lengths=None):
@@ -233,5 +291,9 @@ class Seq2Seq(SequenceEstimator):
 
 
 def exact_match(true, pred):
+    """Fraction of outputs equal to their target sequence as a whole."""
+    true, pred = list(true), list(pred)
+    if len(true) != len(pred):
+        raise ValueError(f"{len(true)} targets but {len(pred)} outputs; pass one target per input")
     return float(np.mean([len(t) == len(p) and np.array_equal(np.asarray(t), np.asarray(p))
                           for t, p in zip(true, pred)]))

@@ -13,7 +13,8 @@ from ..data.batching import length_mask
 from ..layers import Dense
 from ..losses import softmax_cross_entropy
 from ..module import Module
-from ._seqbase import InputSpec, LabelledSequences, RecurrentEncoder, SequenceEstimator, read_X
+from ._seqbase import (InputSpec, LabelledSequences, RecurrentEncoder, SequenceEstimator, as_labels,
+                       check_batch_size, match_label_types, plain, read_X)
 
 
 class _TaggerNet(Module):
@@ -64,28 +65,38 @@ class SequenceTagger(LabelledSequences, SequenceEstimator):
     def _build_net(self, rng):
         return _TaggerNet(self.spec_, len(self.classes_), self.get_params(), rng)
 
-    def prepare(self, X, y, lengths=None, learn=False):
+    def prepare(self, X, y, lengths=None, learn=False, n_tokens=None):
+        """Sequences and per-step integer targets; ``learn`` takes the classes
+        and input spec from this data (``n_tokens``: the vocabulary size of
+        token-id inputs), changing the estimator only once every check passed."""
         seqs = read_X(X, lengths)
         if len(y) != len(seqs):
             raise ValueError(f"X holds {len(seqs)} sequences but y {len(y)} label sequences")
+        as_labels([v for t in y for v in (t.tolist() if isinstance(t, np.ndarray) else list(t))])
         ys = [np.asarray(t) for t in y]
         for i, (s, t) in enumerate(zip(seqs, ys)):
-            if len(t) != len(s):
+            if t.ndim != 1 or len(t) != len(s):
                 raise ValueError(f"y[{i}] has {len(t)} labels for {len(s)} steps; give one label per step")
         if learn:
-            self.classes_ = np.unique(np.concatenate(ys))
-            self.spec_ = InputSpec.learn(seqs, self.standardize)
-            self.n_features_in_ = self.spec_.n_in
-        self.spec_.check(seqs)
-        targets = [self._encode_labels(t) for t in ys]
+            classes = np.unique(np.concatenate(ys))
+            spec = InputSpec.learn(seqs, self.standardize, n_tokens)
+        else:
+            self._check_fitted()
+            classes, spec = self.classes_, self.spec_
+            ys = [match_label_types(classes, t) for t in ys]
+        spec.check(seqs)
+        targets = [self._encode_labels(t, classes) for t in ys]
+        if learn:
+            self.classes_, self.spec_, self.n_features_in_ = classes, spec, spec.n_in
         return {"seqs": seqs, "targets": targets, "lengths": np.array([len(s) for s in seqs])}
 
-    def _encode_labels(self, t):
-        pos = np.clip(np.searchsorted(self.classes_, t), 0, len(self.classes_) - 1)
-        bad = self.classes_[pos] != t
+    def _encode_labels(self, t, classes=None):
+        classes = self.classes_ if classes is None else classes
+        pos = np.clip(np.searchsorted(classes, t), 0, len(classes) - 1)
+        bad = classes[pos] != t
         if bad.any():
-            raise ValueError(f"label {t[bad][0]!r} was not seen in training; known labels: "
-                             f"{', '.join(map(str, self.classes_))}")
+            raise ValueError(f"label {plain(t[bad][0])!r} was not seen in training; known labels: "
+                             f"{', '.join(map(str, classes))}")
         return pos
 
     def _loss_backward(self, data, idx):
@@ -100,11 +111,13 @@ class SequenceTagger(LabelledSequences, SequenceEstimator):
         return loss
 
     def fit(self, X, y, lengths=None):
+        self._check_training_params()
         return self._fit_data(self.prepare(X, y, lengths, learn=True))
 
     def predict(self, X, lengths=None, batch_size=256):
         """A list of label arrays, one per sequence."""
         self._check_fitted()
+        batch_size = check_batch_size(batch_size)
         seqs = self.spec_.check(read_X(X, lengths))
         self.net_.eval()
         out = []
@@ -124,7 +137,20 @@ class SequenceTagger(LabelledSequences, SequenceEstimator):
         return bio_f1(y, self.predict(X, lengths))["f1"]
 
 
+def _check_aligned(true, pred):
+    """Refuse true and predicted tag lists that do not pair up one to one."""
+    if len(true) != len(pred):
+        raise ValueError(f"{len(true)} true tag sequences but {len(pred)} predicted; pass one per sequence")
+    for i, (t, p) in enumerate(zip(true, pred)):
+        if len(t) != len(p):
+            raise ValueError(f"sequence {i}: {len(t)} true tags but {len(p)} predicted; each predicted tag "
+                             "sequence must be as long as its true one")
+
+
 def token_accuracy(true, pred):
+    """Fraction of steps whose predicted tag is the true one."""
+    true, pred = list(true), list(pred)
+    _check_aligned(true, pred)
     t = np.concatenate([np.asarray(s) for s in true])
     p = np.concatenate([np.asarray(s) for s in pred])
     return float(np.mean(t == p))
@@ -154,10 +180,10 @@ def bio_f1(true, pred):
     """Entity-level precision, recall and F1 over sequences of BIO tags: an
     entity counts as found only when its type and both ends match exactly.
     Returns ``{"precision", "recall", "f1", "true", "pred", "correct"}``."""
+    true, pred = list(true), list(pred)
+    _check_aligned(true, pred)
     n_true = n_pred = n_ok = 0
     for t, p in zip(true, pred):
-        if len(t) != len(p):
-            raise ValueError("each predicted tag sequence must be as long as its true one")
         st, sp = bio_spans(t), bio_spans(p)
         n_true += len(st)
         n_pred += len(sp)
