@@ -50,7 +50,6 @@ def test_eval_reports_rnn_and_baselines(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra_rows,args,match", [
-    ("", ["--horizon", 0], "horizon must be"),
     ("", ["--lookback", 200], "fewer than lookback"),
     ("80,abc,1\n", [], "not a number"),
     ("79,1,1\n", [], "duplicated timestamp"),

@@ -39,6 +39,11 @@ from .stream import LeanLSTM
 from .thresholds import DynamicThreshold, ewma, static_threshold
 
 
+def _real(v):
+    """A finite int or float (not a bool)."""
+    return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
 class AnomalyDetector:
     """Scikit-learn-style detector; see the module docstring.
 
@@ -79,15 +84,33 @@ class AnomalyDetector:
             v = getattr(self, n)
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{n} must be an integer >= 1, got {v!r}")
+        if not _real(self.span) or self.span < 1:
+            raise ValueError(f"span must be a number >= 1 (1: no smoothing), got {self.span!r}")
+        for n in ("lr", "clip"):
+            v = getattr(self, n)
+            if not _real(v) or v <= 0:
+                raise ValueError(f"{n} must be a finite number > 0, got {v!r}")
+        for n in ("quantile", "floor_quantile"):
+            v = getattr(self, n)
+            if not _real(v) or not 0 < v <= 1:
+                raise ValueError(f"{n} must be in (0, 1], got {v!r}")
+        if not isinstance(self.merge_gap, (int, np.integer)) or self.merge_gap < 0:
+            raise ValueError(f"merge_gap must be an integer >= 0, got {self.merge_gap!r}")
 
     def _prep(self, x, fitting=False):
         x = np.asarray(x, np.float64)
         x = x[:, None] if x.ndim == 1 else x
         if x.ndim != 2:
             raise ValueError(f"series must be (T,) or (T, C), got shape {x.shape}")
+        if len(x) == 0:
+            raise ValueError("the series is empty; pass at least one step per row")
         if not np.isfinite(x).all():
             x = fill_missing(x, source="series")
         if fitting:
+            need = 2 * self.window + 1
+            if len(x) < need:
+                raise ValueError(f"series has {len(x)} step(s), fewer than 2 * window + 1 ({need}); "
+                                 "use a smaller window or a longer series")
             if np.all(np.ptp(x, axis=0) == 0):
                 raise ValueError("the series is constant; a detector cannot learn what normal looks like")
         elif x.shape[1] != self.n_features_:
@@ -100,10 +123,6 @@ class AnomalyDetector:
         self._check_params()
         x = self._prep(x, fitting=True)
         T, C = x.shape
-        need = 2 * self.window + 1
-        if T < need:
-            raise ValueError(f"series has {T} steps, fewer than 2 * window + 1 ({need}); "
-                             "use a smaller window or a longer series")
         self.n_features_ = C
         self.scaler_ = Scaler("standard").fit(x)
         s = self.scaler_.transform(x)

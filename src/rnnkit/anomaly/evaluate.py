@@ -36,15 +36,25 @@ def _prf(tp, n_pred, n_true):
     return p, r, f
 
 
+def _same_length(flags, labels):
+    """``flags`` and ``labels`` as 1-D bool arrays; raises when their lengths differ."""
+    f, y = np.asarray(flags, bool).reshape(-1), np.asarray(labels, bool).reshape(-1)
+    if len(f) != len(y):
+        raise ValueError(f"flags has {len(f)} steps but labels has {len(y)}; pass one label per step")
+    return f, y
+
+
 def point_scores(flags, labels):
-    f, y = np.asarray(flags, bool), np.asarray(labels, bool)
+    f, y = _same_length(flags, labels)
     p, r, f1 = _prf(int((f & y).sum()), int(f.sum()), int(y.sum()))
     return {"precision": p, "recall": r, "f1": f1}
 
 
 def event_scores(flags, labels, early=0, gap=0):
     """Event-level scores; flagged runs closer than ``gap`` steps count as one alert."""
-    flags = np.asarray(flags, bool)
+    flags, labels = _same_length(flags, labels)
+    if early < 0 or gap < 0:
+        raise ValueError(f"early and gap must be >= 0, got early={early}, gap={gap}")
     events, alerts = intervals(labels), intervals(flags, gap)
     leads, detected = [], 0
     for a, b in events:

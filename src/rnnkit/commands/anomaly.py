@@ -11,9 +11,8 @@ import json
 import os
 import sys
 
-
-def _cols(s):
-    return [c.strip() for c in s.split(",") if c.strip()] if s else None
+from ._args import count, positive_float, positive_int
+from .forecast import _cols, check_roles
 
 
 def register(sub):
@@ -26,20 +25,20 @@ def register(sub):
     f.add_argument("--time-col")
     f.add_argument("--columns", help="value columns, comma-separated (default: all but time and label)")
     f.add_argument("--label-col", help="a 0/1 label column to leave out of the features")
-    f.add_argument("--train-size", type=float, default=1.0,
+    f.add_argument("--train-size", type=positive_float, default=1.0,
                    help="leading part used for training: a fraction (<=1) or a number of rows")
     f.add_argument("--kind", choices=["forecast", "reconstruction"], default="forecast")
-    f.add_argument("--window", type=int, default=32)
-    f.add_argument("--hidden", type=int, default=32)
-    f.add_argument("--layers", type=int, default=1)
-    f.add_argument("--epochs", type=int, default=20)
-    f.add_argument("--lr", type=float, default=0.01)
-    f.add_argument("--span", type=int, default=5, help="EWMA span for smoothing scores")
+    f.add_argument("--window", type=positive_int, default=32)
+    f.add_argument("--hidden", type=positive_int, default=32)
+    f.add_argument("--layers", type=positive_int, default=1)
+    f.add_argument("--epochs", type=positive_int, default=20)
+    f.add_argument("--lr", type=positive_float, default=0.01)
+    f.add_argument("--span", type=positive_int, default=5, help="EWMA span for smoothing scores (>= 1; 1: none)")
     f.add_argument("--threshold", choices=["dynamic", "static"], default="dynamic")
-    f.add_argument("--quantile", type=float, default=0.995, help="static threshold quantile")
-    f.add_argument("--merge-gap", type=int, default=20,
+    f.add_argument("--quantile", type=positive_float, default=0.995, help="static threshold quantile")
+    f.add_argument("--merge-gap", type=count, default=20,
                    help="flagged runs at most this many steps apart are one interval / one alert")
-    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--seed", type=count, default=0)
     f.add_argument("--out", required=True, help="run directory to create")
     f.set_defaults(func=fit)
     for name, fn, hlp in (("score", score, "write per-step scores to CSV"),
@@ -53,17 +52,17 @@ def register(sub):
         if name == "detect":
             q.add_argument("--stream", action="store_true",
                            help="score one point at a time and print an ALERT line as each crossing happens")
-            q.add_argument("--early", type=int, default=0,
+            q.add_argument("--early", type=count, default=0,
                            help="flags up to this many steps before a labelled onset count as early detections")
             q.add_argument("--plot", help="PNG (default RUN/detect.png)")
             q.add_argument("--report", help="JSON report (default RUN/detect.json)")
         q.set_defaults(func=fn)
 
 
-def _read(args, columns=None, time_col=None):
+def _read(args, columns=None, time_col=None, fill=True):
     from ..forecast.data import read_csv
 
-    times, values, names = read_csv(args.csv, args.time_col or time_col)
+    times, values, names = read_csv(args.csv, args.time_col or time_col, fill=fill)
     label = None
     if args.label_col:
         if args.label_col not in names:
@@ -77,18 +76,36 @@ def _read(args, columns=None, time_col=None):
     return times, values[:, [names.index(c) for c in columns]], columns, label
 
 
+def _train_rows(train_size, n_rows, path):
+    """Rows that ``--train-size`` selects: a fraction (<= 1) or a whole number of rows, at most ``n_rows``."""
+    if train_size <= 1:
+        n = int(round(train_size * n_rows))
+        if n < 1:
+            raise ValueError(f"--train-size {train_size} selects no rows of the {n_rows} in {path}; pass a "
+                             "larger fraction")
+        return n
+    if train_size != int(train_size):
+        raise ValueError(f"--train-size {train_size} is neither a fraction (<= 1) nor a whole number of rows")
+    if train_size > n_rows:
+        raise ValueError(f"--train-size {int(train_size)} is more than the {n_rows} rows of {path}; pass at "
+                         f"most {n_rows} or a fraction")
+    return int(train_size)
+
+
 def fit(args):
     from ..anomaly import AnomalyDetector
+    from ..forecast.data import new_run_dir
 
-    times, x, cols, _ = _read(args, _cols(args.columns))
-    n = int(round(args.train_size * len(x))) if args.train_size <= 1 else int(args.train_size)
-    if args.train_size <= 0 or n < 1:
-        raise ValueError(f"--train-size {args.train_size} selects no rows")
+    columns = _cols(args.columns, "--columns")
+    check_roles({"--columns": columns, "--label-col": [args.label_col] if args.label_col else None})
+    times, x, cols, _ = _read(args, columns)
+    n = _train_rows(args.train_size, len(x), args.csv)
     d = AnomalyDetector(kind=args.kind, window=args.window, hidden_size=args.hidden, num_layers=args.layers,
                         epochs=args.epochs, lr=args.lr, span=args.span, threshold=args.threshold,
                         quantile=args.quantile, merge_gap=args.merge_gap, random_state=args.seed)
+    d._check_params()
+    new_run_dir(args.out, "a fitted anomaly detector")
     d.fit(x[:n])
-    os.makedirs(args.out, exist_ok=True)
     path = d.save(os.path.join(args.out, "model.rnnkit"), {"columns": cols, "time_col": args.time_col})
     print(f"fitted a {args.kind} detector on {n} steps of {cols}, final loss {d.loss_curve_[-1]:.5f}; saved {path}")
     return 0
@@ -105,19 +122,21 @@ def _load(args):
 
 
 def _write_scores(path, times, res, labels):
-    from ..forecast.data import write_csv
+    from ..forecast.data import number, write_csv
 
-    rows = [[times[t], f"{res['score'][t]:.6g}", f"{res['smoothed'][t]:.6g}", f"{res['threshold'][t]:.6g}",
+    rows = [[times[t], number(res['score'][t]), number(res['smoothed'][t]), number(res['threshold'][t]),
              int(res["flags"][t])] + ([int(labels[t])] if labels is not None else []) for t in range(len(times))]
     write_csv(path, ["time", "score", "smoothed", "threshold", "flag"] + (["label"] if labels is not None else []),
               rows)
 
 
 def score(args):
+    from ..forecast.data import check_output
+
     d, meta, run = _load(args)
+    out = check_output(args.out or os.path.join(run, "scores.csv"), "--out")
     times, x, _, labels = _read(args, meta["columns"], meta.get("time_col"))
     res = d.detect(x)
-    out = args.out or os.path.join(run, "scores.csv")
     _write_scores(out, times, res, labels)
     print(f"scored {len(x)} steps ({int(res['flags'].sum())} flagged) to {out}")
     return 0
@@ -128,10 +147,16 @@ def detect(args):
 
     from ..anomaly import event_scores, intervals, point_scores
     from ..anomaly.plot import plot_detection
+    from ..forecast.data import check_output
+    from ..io.files import atomic_write
 
     d, meta, run = _load(args)
-    times, x, _, labels = _read(args, meta["columns"], meta.get("time_col"))
+    outs = [check_output(p or os.path.join(run, name), opt) for p, name, opt in
+            ((args.out, "scores.csv", "--out"), (args.report, "detect.json", "--report"),
+             (args.plot, "detect.png", "--plot"))]
+    times, x, _, labels = _read(args, meta["columns"], meta.get("time_col"), fill=not args.stream)
     if args.stream:
+        _refuse_gaps(args.csv, times, x, meta["columns"])
         rows = []
         for t, e, sm, thr, flag, alert in d.stream(x):
             rows.append((e, sm, thr, flag))
@@ -154,9 +179,19 @@ def detect(args):
         print(f"point  P={pt['precision']:.3f} R={pt['recall']:.3f} F1={pt['f1']:.3f}")
         print(f"event  P={ev['precision']:.3f} R={ev['recall']:.3f} F1={ev['f1']:.3f}  "
               f"detected {ev['detected']}/{ev['events']}  mean lead {lead} steps")
-    _write_scores(args.out or os.path.join(run, "scores.csv"), times, res, labels)
-    with open(args.report or os.path.join(run, "detect.json"), "w") as fh:
-        json.dump(report, fh, indent=1)
-    plot_detection(args.plot or os.path.join(run, "detect.png"), x, res, labels)
+    _write_scores(outs[0], times, res, labels)
+    atomic_write(outs[1], lambda fh: fh.write(json.dumps(report, indent=1).encode("utf-8")), suffix=".json")
+    plot_detection(outs[2], x, res, labels)
     sys.stdout.flush()
     return 0
+
+
+def _refuse_gaps(path, times, x, columns):
+    """Streaming scores each point as it comes: a missing cell cannot be interpolated (docs/anomaly.md)."""
+    import numpy as np
+
+    bad = np.argwhere(~np.isfinite(x))
+    if len(bad):
+        t, j = bad[0]
+        raise ValueError(f"{path}: column {columns[j]!r} is missing at data row {t + 1} (time {times[t]}); "
+                         "--stream cannot interpolate, fill the cell in (or drop --stream)")

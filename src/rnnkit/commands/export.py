@@ -85,9 +85,30 @@ def load_model_file(path):
     return load(path)
 
 
+def check_out(model, out):
+    """Refuse an output that would overwrite the input (the model file, or a file
+    the run directory saved), a directory, or a file in a missing folder."""
+    real = os.path.realpath(out)
+    if os.path.isdir(out):
+        raise IsADirectoryError(f"output {out} is a directory; pass a file name, e.g. "
+                                f"{os.path.join(out, 'model.onnx')}")
+    if os.path.isdir(model):
+        inside = os.path.commonpath([os.path.realpath(model), real]) == os.path.realpath(model)
+        if inside and os.path.exists(out) and not out.lower().endswith(".onnx"):
+            raise ValueError(f"output {out} is one of the run directory's saved files; export would overwrite "
+                             "it, pass a new file name such as model.onnx")
+    elif os.path.exists(out) and os.path.exists(model) and os.path.samefile(model, out):
+        raise ValueError(f"output {out} is the input model file; export would overwrite it, pass another "
+                         "file name such as model.onnx")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"output {out}: folder {folder} does not exist; create it or choose another path")
+
+
 def run(args):
     from ..interop.onnx_export import OPSET, to_onnx
 
+    check_out(args.model, args.out)
     obj = load_run(args.model) if os.path.isdir(args.model) else load_model_file(args.model)
     vocab = run_vocabulary(args.model) if os.path.isdir(args.model) else None
     model = to_onnx(obj, args.out, initial_states=args.initial_state,

@@ -9,9 +9,32 @@ from __future__ import annotations
 import json
 import os
 
+from ._args import count, positive_float, positive_int
 
-def _cols(s):
-    return [c.strip() for c in s.split(",") if c.strip()] if s else None
+
+def _cols(s, option=None):
+    """The comma-separated names of ``option``'s value (``None`` when not given);
+    refuses a value that names no column, or a name listed twice."""
+    if s is None:
+        return None
+    names = [c.strip() for c in s.split(",") if c.strip()]
+    if not names:
+        raise ValueError(f"{option} {s!r} names no column; pass column names separated by commas")
+    twice = next((c for i, c in enumerate(names) if c in names[:i]), None)
+    if twice is not None:
+        raise ValueError(f"{option} lists column {twice!r} twice; name each column once")
+    return names
+
+
+def check_roles(roles):
+    """``roles``: ``{option: [names] or None}``; refuses a column given two roles."""
+    seen = {}
+    for option, names in roles.items():
+        for c in names or []:
+            if c in seen:
+                raise ValueError(f"column {c!r} is given to both {seen[c]} and {option}; give each column "
+                                 "one role")
+            seen[c] = option
 
 
 def _add_data(p):
@@ -23,21 +46,21 @@ def _add_data(p):
 
 
 def _add_model(p):
-    p.add_argument("--lookback", type=int, default=24, help="input window length (default 24)")
-    p.add_argument("--horizon", type=int, default=1, help="steps ahead (default 1)")
+    p.add_argument("--lookback", type=positive_int, default=24, help="input window length (default 24)")
+    p.add_argument("--horizon", type=positive_int, default=1, help="steps ahead (default 1)")
     p.add_argument("--strategy", choices=["direct", "recursive"], default="direct")
     p.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--hidden", type=positive_int, default=32)
+    p.add_argument("--layers", type=positive_int, default=1)
     p.add_argument("--scaler", choices=["standard", "minmax", "log", "none"], default="standard")
-    p.add_argument("--diff", type=int, default=0, help="differencing order d")
-    p.add_argument("--seasonal-diff", type=int, default=0, help="seasonal differencing order D")
-    p.add_argument("--season", type=int, default=1, help="season length m (MASE, seasonal naive, ETS, D)")
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--alpha", type=float, default=0.1, help="interval miss rate (0.1: 90%% intervals)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--diff", type=count, default=0, help="differencing order d")
+    p.add_argument("--seasonal-diff", type=count, default=0, help="seasonal differencing order D")
+    p.add_argument("--season", type=positive_int, default=1, help="season length m (MASE, seasonal naive, ETS, D)")
+    p.add_argument("--epochs", type=positive_int, default=100)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--lr", type=positive_float, default=0.01)
+    p.add_argument("--alpha", type=positive_float, default=0.1, help="interval miss rate (0.1: 90%% intervals)")
+    p.add_argument("--seed", type=count, default=0)
 
 
 def register(sub):
@@ -61,9 +84,9 @@ def register(sub):
     e = s.add_parser("eval", help="rolling-origin backtest against naive, seasonal naive and ETS")
     _add_data(e)
     _add_model(e)
-    e.add_argument("--test-size", type=float, default=0.2,
+    e.add_argument("--test-size", type=positive_float, default=0.2,
                    help="held-out tail: a fraction (<1) or a number of steps (default 0.2)")
-    e.add_argument("--step", type=int, default=1, help="steps between forecast origins")
+    e.add_argument("--step", type=positive_int, default=1, help="steps between forecast origins")
     e.add_argument("--out", required=True, help="run directory for the report")
     e.set_defaults(func=evaluate)
     p.set_defaults(func=lambda a: p.print_help() or 2)
@@ -72,12 +95,16 @@ def register(sub):
 def _load(args):
     from ..forecast.data import read_csv
 
-    past, fut = _cols(args.past), _cols(args.future)
-    targets = _cols(args.target)
+    past, fut = _cols(args.past, "--past"), _cols(args.future, "--future")
+    targets = _cols(args.target, "--target")
+    check_roles({"--target": targets, "--past": past, "--future": fut})
     times, values, names = read_csv(args.csv, args.time_col)
     covs = (past or []) + (fut or [])
     if targets is None:
         targets = [n for n in names if n not in covs]
+        if not targets:
+            raise ValueError(f"{args.csv}: no target column left (every column is --past or --future); "
+                             "name the target with --target")
     for c in targets + covs:
         if c not in names:
             raise ValueError(f"{args.csv}: no column {c!r}; columns are {names}")
@@ -95,10 +122,13 @@ def _model(args):
 
 
 def train(args):
+    from ..forecast.data import new_run_dir
+
     times, y, past, fut, targets = _load(args)
     model = _model(args)
+    model._check_params()
+    new_run_dir(args.out, "a trained forecaster")
     model.fit(y, past, fut)
-    os.makedirs(args.out, exist_ok=True)
     meta = {"targets": targets, "past": _cols(args.past) or [], "future": _cols(args.future) or [],
             "time_col": args.time_col, "source": os.path.abspath(args.csv)}
     path = model.save(os.path.join(args.out, "model.rnnkit"), meta)
@@ -114,13 +144,16 @@ def predict(args):
     import numpy as np
 
     from ..forecast import Forecaster
-    from ..forecast.data import read_csv, write_csv
+    from ..forecast.data import check_output, number, read_csv, write_csv
     from ..forecast.plot import plot_forecast
     from ..io.files import read_file
 
     path = _run_file(args.run)
     meta = read_file(path, "forecaster")[0]["meta"]
     model = Forecaster.load(path)
+    run = args.run if os.path.isdir(args.run) else os.path.dirname(args.run) or "."
+    out = check_output(args.out or os.path.join(run, "forecast.csv"), "--out")
+    png = check_output(args.plot or os.path.join(run, "forecast.png"), "--plot")
     times, values, names = read_csv(args.csv, args.time_col or meta.get("time_col"))
     get = lambda cs, v=values, n=names, src=args.csv: v[:, [_idx(n, c, src) for c in cs]] if cs else None  # noqa
     y, past, fut = get(meta["targets"]), get(meta["past"]), get(meta["future"])
@@ -129,15 +162,16 @@ def predict(args):
             raise ValueError(f"this model uses future covariates {meta['future']}; pass them for the "
                              f"{model.horizon} forecast steps with --future-csv")
         _, fv, fn = read_csv(args.future_csv, args.time_col or meta.get("time_col"))
+        if len(fv) < model.horizon:
+            raise ValueError(f"{args.future_csv} has {len(fv)} row(s) but the model forecasts {model.horizon} "
+                             f"step(s); give it {model.horizon} rows of {meta['future']}, one per forecast step")
         fut = np.vstack([fut, get(meta["future"], fv, fn, args.future_csv)])
     f, (lo, hi) = model.predict(y, past, fut, return_interval=True)
-    run = args.run if os.path.isdir(args.run) else os.path.dirname(args.run) or "."
-    out = args.out or os.path.join(run, "forecast.csv")
     header = ["step"] + [f"{c}{s}" for c in meta["targets"] for s in ("", "_lower", "_upper")]
-    rows = [[k + 1] + [f"{v:.6g}" for j in range(f.shape[1]) for v in (f[k, j], lo[k, j], hi[k, j])]
+    rows = [[k + 1] + [number(v) for j in range(f.shape[1]) for v in (f[k, j], lo[k, j], hi[k, j])]
             for k in range(len(f))]
     write_csv(out, header, rows)
-    png = plot_forecast(args.plot or os.path.join(run, "forecast.png"), y, f, lo, hi, names=meta["targets"])
+    plot_forecast(png, y, f, lo, hi, names=meta["targets"])
     print(f"forecast of {len(f)} step(s) after {times[-1]} written to {out} and {png}")
     return 0
 
@@ -152,16 +186,16 @@ def evaluate(args):
     import numpy as np
 
     from ..forecast import backtest, format_report
+    from ..forecast.data import number, write_csv
     from ..forecast.plot import plot_forecast
+    from ..io.files import atomic_write
 
     times, y, past, fut, targets = _load(args)
     n = len(y)
-    test = int(round(args.test_size * n)) if args.test_size < 1 else int(args.test_size)
-    if args.test_size <= 0 or not 1 <= test < n:
-        raise ValueError(f"--test-size {args.test_size} leaves no test or no training part of a {n}-step series")
-    if args.horizon < 1:
-        raise ValueError(f"--horizon must be >= 1, got {args.horizon}")
     model = _model(args)
+    model._check_params()
+    test = _test_steps(args.test_size, n, args.horizon, model._need())
+    _eval_out(args.out)
     r = backtest(model, y, n - test, step=args.step, season=args.season, past_covariates=past,
                  future_covariates=fut)
     report = format_report(r["metrics"])
@@ -170,20 +204,18 @@ def evaluate(args):
     print(report)
     iv = r["interval"]
     print(f"rnn interval coverage {iv['coverage']:.3f} (nominal {iv['nominal']:.2f})")
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "backtest.json"), "w") as fh:
-        json.dump({"metrics": r["metrics"], "origins": r["origins"], "horizon": args.horizon,
-                   "interval_coverage": iv["coverage"], "interval_nominal": iv["nominal"],
-                   "train_size": n - test, "season": args.season, "targets": targets}, fh, indent=1)
-    from ..forecast.data import write_csv
-
+    summary = {"metrics": r["metrics"], "origins": r["origins"], "horizon": args.horizon,
+              "interval_coverage": iv["coverage"], "interval_nominal": iv["nominal"],
+              "train_size": n - test, "season": args.season, "targets": targets}
+    atomic_write(os.path.join(args.out, "backtest.json"),
+                 lambda fh: fh.write(json.dumps(summary, indent=1).encode("utf-8")), suffix=".json")
     rows = []
     for i, o in enumerate(r["origins"]):
         for k in range(args.horizon):
             for j, name in enumerate(targets):
-                rows.append([times[o - 1], k + 1, times[o + k], name, f"{r['actuals'][i, k, j]:.6g}"] +
-                            [f"{r['forecasts'][m][i, k, j]:.6g}" for m in r["forecasts"]] +
-                            [f"{iv['lower'][i, k, j]:.6g}", f"{iv['upper'][i, k, j]:.6g}"])
+                rows.append([times[o - 1], k + 1, times[o + k], name, number(r['actuals'][i, k, j])] +
+                            [number(r['forecasts'][m][i, k, j]) for m in r["forecasts"]] +
+                            [number(iv['lower'][i, k, j]), number(iv['upper'][i, k, j])])
     write_csv(os.path.join(args.out, "backtest.csv"),
               ["origin", "step", "time", "target", "actual"] + list(r["forecasts"]) + ["rnn_lower", "rnn_upper"],
               rows)
@@ -194,3 +226,33 @@ def evaluate(args):
                                                          "future": _cols(args.future) or [],
                                                          "time_col": args.time_col})
     return 0
+
+
+def _test_steps(test_size, n, horizon, need):
+    """The number of held-out steps ``--test-size`` asks for, checked against the
+    series length ``n``, the horizon and the training part the model ``need``s."""
+    if test_size < 1:
+        test = int(round(test_size * n))
+    elif test_size == int(test_size):
+        test = int(test_size)
+    else:
+        raise ValueError(f"--test-size {test_size} is neither a fraction (< 1) nor a whole number of steps")
+    if test < horizon:
+        raise ValueError(f"--test-size {test_size} holds out {test} step(s) of {n}, fewer than --horizon "
+                         f"{horizon}; hold out at least {horizon} steps")
+    if n - test < need:
+        raise ValueError(f"--test-size {test_size} leaves {n - test} training step(s) of {n}; the model needs "
+                         f"at least {need} (lookback + horizon + differencing + 1): hold out fewer steps")
+    return test
+
+
+def _eval_out(out):
+    """Create the report directory; refuse one holding a trained model that eval would replace."""
+    from ..runs import RunDir
+
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} is a file, not a directory; choose a new --out directory")
+    if os.path.exists(os.path.join(out, "model.rnnkit")) and not os.path.exists(os.path.join(out, "backtest.json")):
+        raise ValueError(f"--out {out} holds a trained model ({os.path.join(out, 'model.rnnkit')}) that eval "
+                         "would replace; choose a new --out")
+    RunDir(out)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..diagnostics.flow import CELLS
+from ._args import count, positive_float, positive_int
 
 DEFAULT_CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0")
 
@@ -12,16 +13,16 @@ def register(sub):
                                    "the adding problem (plain RNN tanh/relu, LSTM, GRU, LSTM with forget bias 0), "
                                    "with and without gradient clipping.  Writes gradflow.png, gradflow_noclip.png "
                                    "and gradflow.json; `rnnkit report OUT` renders them.")
-    p.add_argument("--T", type=int, default=100, help="sequence length (default: 100)")
-    p.add_argument("--steps", type=int, default=1500, help="Adam steps per cell (default: 1500)")
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-2)
-    p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip (default: 1.0)")
+    p.add_argument("--T", type=positive_int, default=100, help="sequence length (default: 100)")
+    p.add_argument("--steps", type=count, default=1500, help="Adam steps per cell (default: 1500)")
+    p.add_argument("--hidden", type=positive_int, default=32)
+    p.add_argument("--batch", type=positive_int, default=64)
+    p.add_argument("--lr", type=positive_float, default=1e-2)
+    p.add_argument("--clip", type=positive_float, default=1.0, help="gradient-norm clip (default: 1.0)")
     p.add_argument("--cells", nargs="+", choices=sorted(CELLS), default=list(DEFAULT_CELLS), metavar="CELL",
                    help=f"cells to run (default: {' '.join(DEFAULT_CELLS)}; also sgru)")
     p.add_argument("--no-extras", action="store_true", help="skip the runs without clipping")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=count, default=0)
     p.add_argument("--out", default=".", help="output directory (default: current)")
     p.set_defaults(func=run)
 
@@ -34,12 +35,19 @@ def run(args):
     import datetime
     import json
     import os
+    import sys
+
+    from ..io.files import atomic_write
 
     from ..diagnostics.flow import gradflow_experiment, plot_gradflow
 
     if args.T < 2 or args.steps < 0 or args.hidden < 1 or args.batch < 1 or args.clip <= 0:
         raise ValueError("--T must be ≥ 2, --steps ≥ 0, --hidden/--batch ≥ 1, --clip > 0")
-    os.makedirs(args.out, exist_ok=True)
+    from ..runs import RunDir
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise NotADirectoryError(f"--out {args.out} is a file, not a directory; choose an output directory")
+    RunDir(args.out)
     kw = dict(cells=tuple(args.cells), T=args.T, hidden=args.hidden, batch=args.batch, steps=args.steps,
               lr=args.lr, seed=args.seed, log=lambda m: print(m, flush=True))
     print(f"adding problem, T={args.T}, {args.steps} Adam steps per cell (lr {args.lr}, batch {args.batch}), "
@@ -56,7 +64,14 @@ def run(args):
             "clip": args.clip, "seed": args.seed, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "cells": _jsonable(res), "extras": {k: _jsonable(v) for k, v in extras.items()}}
     files.append(os.path.join(args.out, "gradflow.json"))
-    with open(files[-1], "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
+    atomic_write(files[-1], lambda fh: fh.write(json.dumps(data).encode("utf-8")), suffix=".json")
     print("wrote " + ", ".join(files))
+    for line in _diverged(res, args.steps, "") + _diverged(extras.get("no_clip", {}), args.steps, " without clipping"):
+        print(line, file=sys.stderr)
     return 0
+
+
+def _diverged(results, steps, how):
+    """A warning line per cell whose loss became non-finite before ``steps``."""
+    return [f"warning: {cell}{how} diverged (loss not finite) after {r['steps_run']} of {steps} steps; "
+            "try a smaller --lr" for cell, r in results.items() if r["steps_run"] < steps]

@@ -1,6 +1,8 @@
 """``rnnkit hello``: the seeds' case study from the command line."""
 from __future__ import annotations
 
+from ._args import count
+
 
 def register(sub):
     p = sub.add_parser("hello", help="train the seeds' 'hello' character RNN and sample it back",
@@ -8,7 +10,7 @@ def register(sub):
     p.add_argument("--text", default="hello", help="the word to learn (default: hello)")
     p.add_argument("--hidden", type=int, default=16, help="hidden units (default: 16)")
     p.add_argument("--steps", type=int, default=300, help="training steps (default: 300)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=count, default=0)
     p.set_defaults(func=run)
 
 

@@ -23,8 +23,19 @@ def gate_activations(layer, layer_index=0, direction=0):
     cache = getattr(layer, "_cache", None)
     if not cache or "layers" not in cache:
         raise ValueError("no cached forward pass; call layer.forward(x, keep_cache=True) first")
+    n_layers, n_dirs = len(cache["layers"]), len(cache["layers"][0][1])
+    if not isinstance(layer_index, (int, np.integer)) or not 0 <= layer_index < n_layers:
+        raise ValueError(f"layer_index {layer_index!r} is out of range; this layer has {n_layers} "
+                         f"layer(s), pass 0 … {n_layers - 1}")
+    if not isinstance(direction, (int, np.integer)) or not 0 <= direction < n_dirs:
+        raise ValueError(f"direction {direction!r} is out of range; this layer has {n_dirs} direction(s)"
+                         + (", pass 0" if n_dirs == 1 else ", pass 0 (forward) or 1 (reverse)"))
     seq = cache["layers"][layer_index][1][direction]
-    act = seq.gate_activations()
+    try:
+        act = seq.gate_activations()
+    except KeyError:
+        raise ValueError(f"{type(layer).__name__} keeps no gate activations (a plain RNN has no gates); "
+                         "gate statistics need an LSTM or a GRU") from None
     names = gate_names(layer)
     H = act.shape[-1] // len(names)
     return {n: act[..., k * H:(k + 1) * H] for k, n in enumerate(names)}
@@ -47,10 +58,11 @@ def gate_saturation(layer, low=0.05, high=0.95, layer_index=0, direction=0):
 def forget_gate_mean(layer, layer_index=0, direction=0):
     """``(T,)`` mean over batch and units of the forget gate (LSTM ``f``; for GRUs
     the share kept from the previous state, ``z``)."""
-    acts = gate_activations(layer, layer_index, direction)
-    key = "f" if "f" in acts else "z" if "z" in acts else None
+    names = gate_names(layer)
+    key = "f" if "f" in names else "z" if "z" in names else None
     if key is None:
-        raise ValueError(f"{type(layer).__name__} has no forget gate")
+        raise ValueError(f"{type(layer).__name__} has no forget gate; forget_gate_mean needs an LSTM or a GRU")
+    acts = gate_activations(layer, layer_index, direction)
     return acts[key].mean(axis=(1, 2))
 
 

@@ -20,18 +20,52 @@ _CSS = ("body{font-family:sans-serif;max-width:1150px;margin:20px auto;color:#22
         "pre{background:#f6f6f6;padding:8px;white-space:pre-wrap}.plots{display:flex;flex-wrap:wrap;gap:10px}")
 
 
+def _real(v):
+    """A JSON number (not a bool)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _read_metrics(path):
-    rows = []
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                line = line.strip()
-                if line:
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        continue
-    return rows
+    """``(rows, skipped)``: the JSON-object lines of ``metrics.jsonl`` with a numeric
+    ``step`` (or none), and how many lines were skipped (not UTF-8, not JSON, not an
+    object, a non-numeric step)."""
+    rows, skipped = [], 0
+    if not os.path.isfile(path):
+        return rows, skipped
+    with open(path, "rb") as f:
+        for raw in f:
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                row = None
+            if not isinstance(row, dict) or ("step" in row and not _real(row["step"])):
+                skipped += 1
+                continue
+            rows.append(row)
+    return rows, skipped
+
+
+def _guarded(what, source, build, *args):
+    """``build(*args)``, or an "absent" note naming ``source`` when its entries have the wrong shape."""
+    try:
+        return build(*args)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError) as exc:
+        return _absent(f"{what}: ill-shaped entries in {source} ({type(exc).__name__}: {exc})")
+
+
+def _read_json(path):
+    """``(value, None)`` or ``(None, why)`` for a JSON file that cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh), None
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON: {exc.msg} at line {exc.lineno}"
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
 
 
 def _col(rows, key):
@@ -122,76 +156,107 @@ def _gate_section(rows):
     return "<div class='plots'>" + "".join(parts) + "</div>"
 
 
+def _config_section(path):
+    if not os.path.exists(path):
+        return _absent("config.json")
+    config, why = _read_json(path)
+    if why is None and not isinstance(config, dict):
+        why = f"holds a JSON {type(config).__name__}, not an object"
+    if why:
+        return _absent(f"config.json unreadable ({why})")
+    return _guarded("config", "config.json", _table, config)
+
+
+def _loss_section(rows):
+    series = {k: _col(rows, k) for k in ("loss", "val_loss") if _col(rows, k)[1]}
+    out = "<div class='plots'>" + line_chart(series, "train and validation loss", ylabel="loss") + "</div>"
+    if "val_loss" not in series:
+        out += _absent("val_loss (no validation metrics)")
+    return out
+
+
+def _grad_section(rows):
+    gs = {k: _col(rows, k) for k in ("grad_norm", "grad_norm_clipped") if _col(rows, k)[1]}
+    if not gs:
+        return _absent("grad_norm (log step_metrics() to get it)")
+    out = ""
+    plots = [line_chart(gs, "global gradient norm (before / after clipping)", ylabel="‖g‖", logy=True)]
+    cx, cy = _col(rows, "clipped")
+    if cy:
+        rate = np.cumsum(cy) / np.arange(1, len(cy) + 1)
+        plots.append(line_chart({"share of steps clipped so far": (cx, list(rate))},
+                                "clipping rate", ylabel="share"))
+        out += (f"<p>clipped on {int(np.sum(cy))} of {len(cy)} logged steps "
+                f"({100 * np.mean(cy):.1f}%).</p>")
+    return out + "<div class='plots'>" + "".join(plots) + "</div>"
+
+
+def _timing_section(rows):
+    tx, ty = _col(rows, "tokens_per_s")
+    sx, sy = _col(rows, "seconds")
+    if not ty:
+        return _absent("tokens_per_s (train with --record-gradflow to log step times)")
+    note = f", {np.median(sy) * 1e3:.1f} ms per step (median), {np.sum(sy):.1f} s in logged steps" if sy else ""
+    return (f"<p>median {np.median(ty):.0f} tokens/s over {len(ty)} logged steps{note}.</p>"
+            "<div class='plots'>" + line_chart({"tokens/s": (tx, ty)}, "throughput", ylabel="tokens/s") + "</div>")
+
+
+def _metrics_sections(rows, skipped):
+    """Loss, gradient norm, flow, gates and timings from the metric lines."""
+    src = "metrics.jsonl"
+    out = ["<h2>Loss</h2>"]
+    if not rows:
+        return out + [_absent("metrics.jsonl (no metrics logged"
+                              + (f"; {skipped} unreadable line(s) skipped)" if skipped else ")"))]
+    if skipped:
+        out.append(_absent(f"{skipped} unreadable or ill-shaped line(s) in metrics.jsonl, skipped"))
+    out.append(_guarded("loss", src, _loss_section, rows))
+    out += ["<h2>Gradient norm and clipping</h2>", _guarded("gradient norm", src, _grad_section, rows)]
+    out += ["<h2>Gradient flow through time</h2>", _guarded("dh_norms", src, _flow_section, rows)]
+    out += ["<h2>Gate saturation and forget gate</h2>",
+            _guarded("gate_saturation / forget_gate_mean", src, _gate_section, rows)]
+    out += ["<h2>Timings</h2>", _guarded("timings", src, _timing_section, rows)]
+    last_loss = next((r["loss"] for r in reversed(rows) if _real(r.get("loss"))), float("nan"))
+    out.append(f"<p>{len(rows)} metric lines, last step {rows[-1].get('step', '?')}, "
+               f"last training loss {last_loss:.4f}.</p>")
+    return out
+
+
+def _gradflow_file_section(path):
+    if not os.path.exists(path):
+        return _absent("gradflow.json (run `rnnkit gradflow --out RUN_DIR` to add it)")
+    gf, why = _read_json(path)
+    if why is None and not (isinstance(gf, dict) and isinstance(gf.get("cells"), dict)
+                            and all(isinstance(r, dict) for r in gf["cells"].values())):
+        why = "no 'cells' table of per-cell results"
+    if why:
+        return _absent(f"gradflow.json unreadable ({why}); rerun `rnnkit gradflow --out RUN_DIR`")
+    return _guarded("gradient-flow experiment", "gradflow.json", gradflow_section, gf)
+
+
+def _samples_section(path):
+    if not os.path.exists(path):
+        return _absent("samples.txt")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return f"<pre>{html.escape(fh.read()[:20000])}</pre>"
+    except OSError as exc:
+        return _absent(f"samples.txt unreadable ({exc.strerror or exc})")
+
+
 def build_report(run_dir):
-    """The report page's HTML for ``run_dir``."""
+    """The report page's HTML for ``run_dir``; files that are missing, unreadable or
+    of the wrong shape are reported as absent (naming the file), never raised."""
     e = html.escape
     f = lambda n: os.path.join(run_dir, n)  # noqa: E731
     out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>rnnkit report: {e(run_dir)}</title>"
            f"<style>{_CSS}</style></head><body><h1>Training report</h1><p>{e(os.path.abspath(run_dir))}</p>"]
-    out.append("<h2>Config</h2>")
-    if os.path.exists(f("config.json")):
-        try:
-            with open(f("config.json"), encoding="utf-8") as fh:
-                out.append(_table(json.load(fh)))
-        except (OSError, json.JSONDecodeError) as exc:
-            out.append(_absent(f"config.json unreadable ({exc})"))
-    else:
-        out.append(_absent("config.json"))
-    rows = _read_metrics(f("metrics.jsonl"))
-    out.append("<h2>Loss</h2>")
-    if not rows:
-        out.append(_absent("metrics.jsonl (no metrics logged)"))
-    else:
-        series = {k: _col(rows, k) for k in ("loss", "val_loss") if _col(rows, k)[1]}
-        out.append("<div class='plots'>" + line_chart(series, "train and validation loss", ylabel="loss") + "</div>")
-        if "val_loss" not in series:
-            out.append(_absent("val_loss (no validation metrics)"))
-        out.append("<h2>Gradient norm and clipping</h2>")
-        gs = {k: _col(rows, k) for k in ("grad_norm", "grad_norm_clipped") if _col(rows, k)[1]}
-        if gs:
-            plots = [line_chart(gs, "global gradient norm (before / after clipping)", ylabel="‖g‖", logy=True)]
-            cx, cy = _col(rows, "clipped")
-            if cy:
-                rate = np.cumsum(cy) / np.arange(1, len(cy) + 1)
-                plots.append(line_chart({"share of steps clipped so far": (cx, list(rate))},
-                                        "clipping rate", ylabel="share"))
-                out.append(f"<p>clipped on {int(np.sum(cy))} of {len(cy)} logged steps "
-                           f"({100 * np.mean(cy):.1f}%).</p>")
-            out.append("<div class='plots'>" + "".join(plots) + "</div>")
-        else:
-            out.append(_absent("grad_norm (log step_metrics() to get it)"))
-        out.append("<h2>Gradient flow through time</h2>")
-        out.append(_flow_section(rows))
-        out.append("<h2>Gate saturation and forget gate</h2>")
-        out.append(_gate_section(rows))
-        out.append("<h2>Timings</h2>")
-        tx, ty = _col(rows, "tokens_per_s")
-        sx, sy = _col(rows, "seconds")
-        if ty:
-            note = f", {np.median(sy) * 1e3:.1f} ms per step (median), {np.sum(sy):.1f} s in logged steps" if sy else ""
-            out.append(f"<p>median {np.median(ty):.0f} tokens/s over {len(ty)} logged steps{note}.</p>"
-                       "<div class='plots'>" + line_chart({"tokens/s": (tx, ty)}, "throughput",
-                                                           ylabel="tokens/s") + "</div>")
-        else:
-            out.append(_absent("tokens_per_s (train with --record-gradflow to log step times)"))
-        last_loss = next((r["loss"] for r in reversed(rows) if isinstance(r.get("loss"), (int, float))), float("nan"))
-        out.append(f"<p>{len(rows)} metric lines, last step {rows[-1].get('step', '?')}, "
-                   f"last training loss {last_loss:.4f}.</p>")
-    out.append("<h2>Gradient-flow experiment</h2>")
-    if os.path.exists(f("gradflow.json")):
-        with open(f("gradflow.json"), encoding="utf-8") as fh:
-            gf = json.load(fh)
-        out.append(gradflow_section(gf))
-    else:
-        out.append(_absent("gradflow.json (run `rnnkit gradflow --out RUN_DIR` to add it)"))
-    out.append("<h2>Samples</h2>")
-    if os.path.exists(f("samples.txt")):
-        with open(f("samples.txt"), encoding="utf-8", errors="replace") as fh:
-            out.append(f"<pre>{e(fh.read()[:20000])}</pre>")
-    else:
-        out.append(_absent("samples.txt"))
+    out += ["<h2>Config</h2>", _config_section(f("config.json"))]
+    out += _metrics_sections(*_read_metrics(f("metrics.jsonl")))
+    out += ["<h2>Gradient-flow experiment</h2>", _gradflow_file_section(f("gradflow.json"))]
+    out += ["<h2>Samples</h2>", _samples_section(f("samples.txt"))]
     out.append("<h2>Checkpoint</h2>")
-    if os.path.exists(f("checkpoint.npz")):
+    if os.path.isfile(f("checkpoint.npz")):
         out.append(f"<p>checkpoint.npz present ({os.path.getsize(f('checkpoint.npz'))} bytes).</p>")
     else:
         out.append(_absent("checkpoint.npz"))
@@ -251,9 +316,17 @@ def gradflow_section(gf):
 
 def write_report(run_dir):
     """Write ``run_dir/report.html``; returns its path."""
+    from ..io.files import atomic_write
+
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise NotADirectoryError(f"{run_dir} is a file, not a run directory; pass the --out directory of a "
+                                 "training run")
     if not os.path.isdir(run_dir):
         raise FileNotFoundError(f"run directory {run_dir} does not exist; pass the --out directory of a training run")
+    page = build_report(run_dir).encode("utf-8")
     path = os.path.join(run_dir, "report.html")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(build_report(run_dir))
+    try:
+        atomic_write(path, lambda fh: fh.write(page), suffix=".html")
+    except OSError as exc:
+        raise OSError(f"cannot write {path} ({exc.strerror or exc}); make {run_dir} writable") from None
     return path

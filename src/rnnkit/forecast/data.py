@@ -6,23 +6,38 @@ none), ``values`` a float64 ``(T, C)`` array, ``names`` the column names.
 
 Bad input is handled at this edge, never deeper:
 
+- a missing or unreadable file, duplicated or empty column names, a data row
+  with more fields than the header: ``ValueError`` naming the file (and line);
 - a non-numeric cell: ``ValueError`` naming the file, row and column;
-- unsorted or duplicated timestamps: ``ValueError`` naming the first offending row
-  (timestamps are compared as numbers when they all parse as numbers, else as
-  ISO-style strings, which sort like dates);
+- timestamps are parsed, not compared as text: all numbers, or all dates (and
+  date-times) as ``YYYY-MM-DD`` / ``YYYY/MM/DD`` (zero padding optional, an
+  optional time ``HH:MM[:SS[.f]]`` after ``T`` or a space, an optional ``Z`` or
+  ``±HH:MM`` offset), ``YYYY-MM``, or ``DD/MM/YYYY`` / ``MM/DD/YYYY`` (either
+  reading that makes the column increase is taken).  A time column that is
+  none of these is refused, naming the column and the value;
+- unsorted or duplicated timestamps: ``ValueError`` naming the first offending row;
 - missing cells (empty, ``NA``, ``NaN``): filled by linear interpolation (the
-  nearest value at the ends) with a logged warning, see :func:`fill_missing`.
+  nearest value at the ends) with a logged warning, see :func:`fill_missing`
+  (``fill=False`` leaves them NaN, for callers that must refuse them).
 """
 from __future__ import annotations
 
 import csv
+import datetime
+import io
 import logging
+import os
+import re
 
 import numpy as np
 
 log = logging.getLogger("rnnkit")
 
 MISSING = {"", "na", "nan", "null", "none", "n/a", "?"}
+
+_TIME = r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?"
+_YMD = re.compile(r"(\d{4})[-/](\d{1,2})(?:[-/](\d{1,2}))?" + _TIME + r"$")
+_XXY = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})" + _TIME + r"$")
 
 
 def fill_missing(values, names=None, source="series"):
@@ -58,37 +73,125 @@ def _parse_float(cell, path, row, col):
                          "fix the cell or leave it empty to have it interpolated") from None
 
 
-def check_times(times, source):
-    """Raise if ``times`` are not strictly increasing (duplicates or disorder)."""
+def _clock(m, k):
+    """Seconds since the epoch (UTC when an offset is given) from the date
+    ``(year, month, day)`` and the time groups of ``m`` from group ``k`` on."""
+    hh, mm, ss, frac, tz = m.group(k), m.group(k + 1), m.group(k + 2), m.group(k + 3), m.group(k + 4)
+    sec = int(hh or 0) * 3600 + int(mm or 0) * 60 + int(ss or 0) + (int(frac.ljust(6, "0")) / 1e6 if frac else 0)
+    if hh is not None and not (int(hh) < 24 and int(mm) < 60 and int(ss or 0) < 61):
+        raise ValueError("bad time of day")
+    if tz and tz != "Z":
+        off = tz.replace(":", "")
+        sec -= (1 if off[0] == "+" else -1) * (int(off[1:3]) * 3600 + int(off[3:5]) * 60)
+    return sec
+
+
+def _date_key(text, day_first):
+    """Seconds since 1970-01-01 for one timestamp, or ``None`` when it is no date of that form."""
+    s = text.strip()
+    m = _YMD.match(s)
+    if m:
+        y, mo, d, k = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1), 4
+    else:
+        m = _XXY.match(s)
+        if not m:
+            return None
+        a, b, y, k = int(m.group(1)), int(m.group(2)), int(m.group(3)), 4
+        d, mo = (a, b) if day_first else (b, a)
     try:
-        keys = [float(t) for t in times]
+        days = (datetime.date(y, mo, d) - datetime.date(1970, 1, 1)).days
+        return days * 86400.0 + _clock(m, k)
     except ValueError:
-        keys = list(times)
-    for i in range(1, len(keys)):
-        if keys[i] == keys[i - 1]:
-            raise ValueError(f"{source}: duplicated timestamp {times[i]!r} at data row {i + 1}; "
-                             "keep one row per time step")
-        if keys[i] < keys[i - 1]:
-            raise ValueError(f"{source}: timestamps not increasing at data row {i + 1} "
-                             f"({times[i - 1]!r} then {times[i]!r}); sort the file by time")
+        return None
 
 
-def read_csv(path, time_col=None, columns=None):
+def _first_disorder(keys):
+    """Index of the first key not above the one before it, or ``None``."""
+    return next((i for i in range(1, len(keys)) if not keys[i] > keys[i - 1]), None)
+
+
+def time_keys(times, source, column="time"):
+    """Sortable numbers for ``times`` (see the module docstring); raises naming
+    ``column`` and the first value that is neither a number nor a date."""
+    try:
+        return [float(t) for t in times]
+    except ValueError:
+        pass
+    readings = []
+    for day_first in (True, False):
+        keys = [_date_key(t, day_first) for t in times]
+        bad = next((t for t, k in zip(times, keys) if k is None), None)
+        readings.append((keys, bad))
+    parsed = [keys for keys, bad in readings if bad is None]
+    if not parsed:
+        bad = readings[0][1]
+        raise ValueError(f"{source}: time column {column!r}: cannot read {bad[:40]!r} as a number or a date "
+                         "(YYYY-MM-DD[ HH:MM[:SS]], DD/MM/YYYY or MM/DD/YYYY); fix the column or name "
+                         "the right one with --time-col")
+    return next((keys for keys in parsed if _first_disorder(keys) is None), parsed[0])
+
+
+def check_times(times, source, column="time"):
+    """Raise if the parsed ``times`` are not strictly increasing (duplicates or disorder)."""
+    keys = time_keys(times, source, column)
+    i = _first_disorder(keys)
+    if i is None:
+        return
+    if keys[i] == keys[i - 1]:
+        raise ValueError(f"{source}: duplicated timestamp {times[i]!r} at data row {i + 1}; "
+                         "keep one row per time step")
+    raise ValueError(f"{source}: timestamps not increasing at data row {i + 1} "
+                     f"({times[i - 1]!r} then {times[i]!r}); sort the file by time")
+
+
+def _read_rows(path):
+    """``[(line number, fields)]`` of the non-blank rows; one-line errors for a missing or unreadable file."""
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a directory, not a CSV file; pass the CSV file's path")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            rows = []
+            for row in reader:
+                if any(c.strip() for c in row):
+                    rows.append((reader.line_num, row))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file; check the CSV path") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text CSV file (not UTF-8); pass a UTF-8 CSV file") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path}: not a readable CSV file ({exc}); fix the file") from None
+    except OSError as exc:
+        raise OSError(f"{path}: cannot read the file ({exc.strerror or exc}); check the path and its "
+                      "permissions") from None
+    return rows
+
+
+def check_header(header, path):
+    """Refuse duplicated column names and empty ones (an empty first name, a pandas index, is allowed)."""
+    empty = [i + 1 for i, h in enumerate(header) if not h and i > 0]
+    if empty:
+        raise ValueError(f"{path}: column {empty[0]} of the header has no name; name every column")
+    seen = set()
+    for h in header:
+        if h in seen:
+            raise ValueError(f"{path}: column name {h!r} appears twice in the header; give each column "
+                             "its own name")
+        seen.add(h)
+
+
+def read_csv(path, time_col=None, columns=None, fill=True):
     """Read a CSV with a header row.
 
     ``time_col``: name of the time column; ``None`` picks a column named
     ``time``/``date``/``timestamp``/``datetime`` or an unnamed first column (a
     pandas index), else uses row numbers.  ``columns``: the value columns to keep
-    (default: all but the time column)."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a text CSV file") from None
-    rows = [r for r in rows if any(c.strip() for c in r)]
+    (default: all but the time column).  ``fill=False`` leaves missing cells NaN."""
+    rows = _read_rows(path)
     if len(rows) < 2:
         raise ValueError(f"{path}: needs a header row and at least one data row")
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in rows[0][1]]
+    check_header(header, path)
     if time_col is None:
         for cand in header:
             if cand.lower() in ("time", "date", "timestamp", "datetime", ""):
@@ -106,20 +209,68 @@ def read_csv(path, time_col=None, columns=None):
         raise ValueError(f"{path}: no value columns")
     cidx = [header.index(c) for c in columns]
     times, vals = [], []
-    for r, row in enumerate(rows[1:], start=2):
+    for r, (line, row) in enumerate(rows[1:], start=2):
+        if len(row) > len(header) and any(c.strip() for c in row[len(header):]):
+            raise ValueError(f"{path}: line {line} has {len(row)} fields but the header has {len(header)}; "
+                             "fix the row (a stray comma?) or add the missing column names")
         if len(row) < len(header):
             row = row + [""] * (len(header) - len(row))
         times.append(row[tcol].strip() if tcol is not None else str(r - 2))
         vals.append([_parse_float(row[i], path, r, header[i]) for i in cidx])
     if tcol is not None:
-        check_times(times, path)
-    values = fill_missing(np.array(vals, dtype=np.float64), columns, source=path)
+        check_times(times, path, time_col)
+    values = np.array(vals, dtype=np.float64)
+    if fill:
+        values = fill_missing(values, columns, source=path)
     return times, values, list(columns)
 
 
+def number(v):
+    """A float as text with every digit kept (round-trips exactly)."""
+    return repr(float(v))
+
+
+def check_output(path, what):
+    """Refuse an output path that cannot be written, before anything is written:
+    a directory, or a file whose folder is missing or not writable.  ``what``
+    names it in the message (``"--plot"``)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"{what} {path} is a directory; pass a file name")
+    if not os.path.isdir(folder):
+        raise ValueError(f"{what} {path}: folder {folder} does not exist (or is a file); create it or "
+                         "choose another path")
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"{what} {path}: folder {folder} is not writable; choose another path")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise PermissionError(f"{what} {path} is not writable; choose another path")
+    return path
+
+
+def new_run_dir(path, kind="a trained model"):
+    """Create the run directory ``path`` for a new model; refuse a file, or a
+    directory that already holds ``model.rnnkit`` (nothing is replaced)."""
+    from ..runs import RunDir
+
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"--out {path} is a file, not a run directory; choose a new --out directory")
+    model = os.path.join(path, "model.rnnkit")
+    if os.path.exists(model):
+        raise ValueError(f"--out {path} already holds {kind} ({model}); choose a new --out, or remove "
+                         "the old run first")
+    RunDir(path)
+    return path
+
+
 def write_csv(path, header, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
+    """Write ``header`` and ``rows`` to ``path`` atomically (a failure leaves the old file)."""
+    from ..io.files import atomic_write
+
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    atomic_write(path, lambda f: f.write(buf.getvalue().encode("utf-8")), suffix=".csv")
     return path

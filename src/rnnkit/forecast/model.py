@@ -95,6 +95,21 @@ class Forecaster:
             raise ValueError(f"calibration must be in (0, 1), got {self.calibration}")
         if self.interval not in ("holdout", "insample"):
             raise ValueError(f"interval must be 'holdout' or 'insample', got {self.interval!r}")
+        for name in ("lr", "clip"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        for name in ("diff", "seasonal_diff"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+        if self.seasonal_diff and self.season < 2:
+            raise ValueError(f"seasonal_diff needs a season length >= 2, got season={self.season}")
+
+    def _need(self):
+        """Fewest steps a training series needs: lookback + output steps + differencing + 1."""
+        out_steps = self.horizon if self.strategy == "direct" else 1
+        return self.lookback + out_steps + self.diff + self.seasonal_diff * self.season + 1
 
     def _check_data(self, y, past, fut, fitting):
         y = _as2d(y, "y")
@@ -102,7 +117,12 @@ class Forecaster:
         for n, a in (("past_covariates", past), ("future_covariates", fut)):
             if a is not None and len(a) < len(y):
                 raise ValueError(f"{n} has {len(a)} rows but the series has {len(y)}")
+        if len(y) == 0:
+            raise ValueError("y is empty; pass a series with at least one step per row")
         if fitting:
+            if len(y) < self._need():
+                raise ValueError(f"series has {len(y)} step(s), fewer than lookback + horizon + differencing + 1 "
+                                 f"({self._need()}); use a shorter lookback or horizon, or a longer series")
             if self.strategy == "recursive" and past is not None:
                 raise ValueError("strategy='recursive' cannot use past-only covariates (their future is "
                                  "unknown); use strategy='direct' or pass them as future covariates")
@@ -161,16 +181,15 @@ class Forecaster:
         origins = list(range(cut, n - h + 1))
         sl = lambda a, k: None if a is None else a[:k]  # noqa: E731
         if self.interval == "holdout":
-            try:
-                self._train(y[:cut], sl(past, cut), sl(fut, cut), None)
-                if len(origins) < 2:
-                    raise ValueError("holdout too short")
-            except ValueError:
-                log.warning("series too short to hold out %.0f%% for interval calibration; "
-                            "using in-sample residuals", 100 * self.calibration)
+            short = cut < self._need() or len(origins) < 2
+            if short or np.all(np.ptp(y[:cut], axis=0) == 0):
+                log.warning("%s; using in-sample residuals for interval calibration",
+                            f"series too short to hold out {100 * self.calibration:.0f}%" if short else
+                            "the part before the calibration tail is constant")
                 self._train(y, past, fut, verbose)
                 self._calibrate(y, past, fut, list(range(self.lookback + self.transform_.lost + 1, n - h + 1)))
                 return self
+            self._train(y[:cut], sl(past, cut), sl(fut, cut), None)
             self._calibrate(y, past, fut, origins)
             q = self.residual_quantiles_
             self._train(y, past, fut, verbose)

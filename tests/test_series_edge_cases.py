@@ -1,0 +1,437 @@
+"""Edge cases of the series commands (forecast, anomaly), report, export, gradflow
+and hello: each test is named after the behaviour that failed before its fix."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from conftest import cli_fails, run_cli
+from rnnkit.cli import main
+
+TINY = ["--lookback", 4, "--epochs", 1, "--hidden", 4]
+TINY_A = ["--epochs", 1, "--hidden", 4, "--window", 8]
+
+
+def series_csv(path, n=60, header="date,y,x,f", dates=None, extra=""):
+    """A small seasonal series with a covariate ``x`` and a feature ``f``."""
+    t = np.arange(n)
+    y = 10 + 3 * np.sin(2 * np.pi * t / 12) + 0.02 * t
+    dates = dates or [f"{i}" for i in t]
+    path.write_text(header + "\n" + "".join(f"{d},{float(a)!r},{float(np.cos(i / 5))!r},{i % 7}\n"
+                                            for i, (d, a) in enumerate(zip(dates, y))) + extra)
+    return path
+
+
+def anomaly_csv(path, n=120):
+    t = np.arange(n)
+    z = np.sin(2 * np.pi * t / 20) + 0.05 * np.random.default_rng(0).normal(size=n)
+    z[100] += 5
+    path.write_text("time,v,label\n" + "".join(f"{i},{float(a)!r},{int(i == 100)}\n" for i, a in enumerate(z)))
+    return path
+
+
+def parse_error(capsys, *argv):
+    """argparse's refusal: exit 2 and the option named on stderr's last line."""
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in argv])
+    assert e.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def dates(n, fmt):
+    import datetime
+    d0 = datetime.date(1999, 12, 20)                    # across a year end
+    return [fmt(d0 + datetime.timedelta(days=i)) for i in range(n)]
+
+
+@pytest.fixture
+def forecast_run(tmp_path, capsys):
+    csv = series_csv(tmp_path / "s.csv")
+    rc, _, err = run_cli(["forecast", "train", csv, "--target", "y", *TINY, "--out", tmp_path / "run"], capsys)
+    assert rc == 0, err
+    return tmp_path / "run", csv
+
+
+@pytest.fixture
+def anomaly_run(tmp_path, capsys):
+    csv = anomaly_csv(tmp_path / "a.csv")
+    rc, _, err = run_cli(["anomaly", "fit", csv, "--label-col", "label", *TINY_A, "--out", tmp_path / "arun"],
+                         capsys)
+    assert rc == 0, err
+    return tmp_path / "arun", csv
+
+
+# 1. timestamps are parsed, not compared as strings ------------------------------------------
+@pytest.mark.parametrize("fmt", [lambda d: f"{d.year}-{d.month}-{d.day}",
+                                 lambda d: d.strftime("%d/%m/%Y"),
+                                 lambda d: d.strftime("%m/%d/%Y"),
+                                 lambda d: f"{d.year}-{d.month}-{d.day} 9:05"])
+def test_dates_without_padding_or_day_first_are_not_compared_as_strings(tmp_path, capsys, fmt):
+    csv = series_csv(tmp_path / "s.csv", dates=dates(60, fmt))
+    rc, out, err = run_cli(["forecast", "train", csv, "--target", "y", *TINY, "--out", tmp_path / "r"], capsys)
+    assert rc == 0, err
+
+
+def test_unsorted_parsed_dates_still_refused(tmp_path, capsys):
+    d = dates(60, lambda d: f"{d.year}-{d.month}-{d.day}")
+    d[20], d[21] = d[21], d[20]
+    csv = series_csv(tmp_path / "s.csv", dates=d)
+    line = cli_fails(capsys, "forecast", "train", csv, "--target", "y", *TINY, "--out", tmp_path / "r")
+    assert "not increasing" in line and "data row 22" in line
+
+
+def test_time_column_that_is_no_date_says_it_cannot_be_parsed(tmp_path, capsys):
+    csv = series_csv(tmp_path / "s.csv", dates=[f"notadate{i}" for i in range(60)])
+    line = cli_fails(capsys, "forecast", "train", csv, "--target", "y", *TINY, "--out", tmp_path / "r")
+    assert "'date'" in line and "'notadate0'" in line and "cannot read" in line and "sort" not in line
+
+
+def test_anomaly_uses_parsed_timestamps_too(tmp_path, capsys):
+    t = dates(120, lambda d: f"{d.year}-{d.month}-{d.day}")
+    z = np.sin(np.arange(120) / 3)
+    p = tmp_path / "a.csv"
+    p.write_text("date,v\n" + "".join(f"{a},{float(b)!r}\n" for a, b in zip(t, z)))
+    rc, _, err = run_cli(["anomaly", "fit", p, *TINY_A, "--out", tmp_path / "r"], capsys)
+    assert rc == 0, err
+
+
+# 2. report on ill-shaped run files ----------------------------------------------------------
+@pytest.mark.parametrize("name, text, says", [
+    ("metrics.jsonl", '{"step": 1, "loss": 2}\n[1, 2]\n', "1 unreadable or ill-shaped line"),
+    ("metrics.jsonl", '{"step": "x", "loss": 2}\n', "1 unreadable line"),
+    ("metrics.jsonl", '{"step": 1, "loss": 2, "gate_saturation": {"l0": 3}}\n', "ill-shaped entries in metrics.jsonl"),
+    ("gradflow.json", '{"cells": 5}', "gradflow.json unreadable"),
+    ("gradflow.json", "[]", "gradflow.json unreadable"),
+    ("gradflow.json", "{bad", "gradflow.json unreadable (not valid JSON"),
+    ("gradflow.json", '{"cells": {"lstm": {"ratio_init": "x"}}}', "ill-shaped entries in gradflow.json"),
+    ("config.json", "[1]", "config.json unreadable (holds a JSON list"),
+])
+def test_report_on_wrong_shape_json_names_the_file_without_traceback(tmp_path, capsys, name, text, says):
+    (tmp_path / name).write_text(text)
+    rc, out, err = run_cli(["report", tmp_path], capsys)
+    assert rc == 0, err
+    assert says in (tmp_path / "report.html").read_text().replace("&#x27;", "'")
+
+
+def test_report_skips_a_non_utf8_metrics_line(tmp_path, capsys):
+    (tmp_path / "metrics.jsonl").write_bytes(b'{"step": 1, "loss": 2}\n\xff\xfe{"a": 1}\n')
+    rc, out, err = run_cli(["report", tmp_path], capsys)
+    assert rc == 0, err
+    assert "1 unreadable or ill-shaped line" in (tmp_path / "report.html").read_text()
+
+
+def test_failed_report_keeps_the_previous_report(tmp_path, monkeypatch):
+    from rnnkit.diagnostics import report
+
+    (tmp_path / "report.html").write_text("old page")
+    monkeypatch.setattr(report, "build_report", lambda run_dir: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        report.write_report(str(tmp_path))
+    assert (tmp_path / "report.html").read_text() == "old page"
+
+
+def test_report_on_a_file_says_it_is_a_file(tmp_path, capsys):
+    f = tmp_path / "s.csv"
+    f.write_text("a\n1\n")
+    line = cli_fails(capsys, "report", f)
+    assert "is a file, not a run directory" in line
+
+
+# 3. export refuses to overwrite its input --------------------------------------------------
+@pytest.fixture
+def model_file(tmp_path):
+    import rnnkit
+    import rnnkit.io
+
+    path = tmp_path / "model.npz"
+    rnnkit.io.save(rnnkit.LSTM(3, 4), str(path))
+    return path
+
+
+def test_export_onto_its_own_input_file_is_refused(model_file, capsys):
+    before = model_file.read_bytes()
+    line = cli_fails(capsys, "export", "onnx", model_file, model_file)
+    assert "is the input model file" in line and model_file.read_bytes() == before
+
+
+def test_export_into_the_run_directory_s_saved_files_is_refused(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    data = tmp_path / "train.txt"
+    data.write_text("abcabcabd\n" * 20)
+    run = tmp_path / "run"
+    rc, _, err = run_cli(["lm", "train", "--data", data, "--level", "char", "--hidden", 4, "--seq-len", 4,
+                          "--batch", 2, "--steps", 2, "--eval-every", 0, "--no-progress", "--out", run], capsys)
+    assert rc == 0, err
+    before = (run / "checkpoint.npz").read_bytes()
+    line = cli_fails(capsys, "export", "onnx", run, run / "checkpoint.npz")
+    assert "saved files" in line and (run / "checkpoint.npz").read_bytes() == before
+
+
+def test_export_to_a_directory_says_pass_a_file_name(model_file, tmp_path, capsys):
+    (tmp_path / "somedir").mkdir()
+    line = cli_fails(capsys, "export", "onnx", model_file, tmp_path / "somedir")
+    assert "is a directory; pass a file name" in line and "Errno" not in line
+
+
+# 4. training into an --out that holds a model ----------------------------------------------
+def test_forecast_train_does_not_replace_a_trained_model(forecast_run, capsys):
+    run, csv = forecast_run
+    before = (run / "model.rnnkit").read_bytes()
+    line = cli_fails(capsys, "forecast", "train", csv, "--target", "y", *TINY, "--seed", 3, "--out", run)
+    assert "already holds" in line and "choose a new --out" in line
+    assert (run / "model.rnnkit").read_bytes() == before
+
+
+def test_anomaly_fit_does_not_replace_a_fitted_detector(anomaly_run, capsys):
+    run, csv = anomaly_run
+    before = (run / "model.rnnkit").read_bytes()
+    line = cli_fails(capsys, "anomaly", "fit", csv, *TINY_A, "--out", run)
+    assert "already holds" in line and (run / "model.rnnkit").read_bytes() == before
+
+
+def test_forecast_eval_does_not_replace_a_trained_model(forecast_run, capsys):
+    run, csv = forecast_run
+    line = cli_fails(capsys, "forecast", "eval", csv, "--target", "y", *TINY, "--test-size", 5, "--out", run)
+    assert "would replace" in line
+
+
+# 5. anomaly span ------------------------------------------------------------------------------
+@pytest.mark.parametrize("span", ["-1", "0"])
+def test_anomaly_span_below_one_is_refused(tmp_path, capsys, span):
+    csv = anomaly_csv(tmp_path / "a.csv")
+    line = parse_error(capsys, "anomaly", "fit", csv, "--span", span, "--out", tmp_path / "r")
+    assert "--span" in line
+
+
+@pytest.mark.parametrize("span", [-1, 0, 0.5])
+def test_detector_span_below_one_is_a_value_error(span):
+    from rnnkit.anomaly import AnomalyDetector
+
+    with pytest.raises(ValueError, match="span must be"):
+        AnomalyDetector(span=span, window=4, epochs=1).fit(np.sin(np.arange(50.0)))
+
+
+# 6. streaming refuses missing points ----------------------------------------------------------
+def test_stream_refuses_a_missing_cell_instead_of_interpolating(anomaly_run, tmp_path, capsys):
+    run, csv = anomaly_run
+    lines = csv.read_text().splitlines()
+    lines[6] = "5,,0"
+    gap = tmp_path / "gap.csv"
+    gap.write_text("\n".join(lines) + "\n")
+    line = cli_fails(capsys, "anomaly", "detect", run, gap, "--stream")
+    assert "'v'" in line and "data row 6" in line and "--stream cannot interpolate" in line
+    rc, _, err = run_cli(["anomaly", "detect", run, gap], capsys)          # batch mode still interpolates
+    assert rc == 0, err
+
+
+# 7. column roles --------------------------------------------------------------------------------
+@pytest.mark.parametrize("args, says", [
+    (["--target", "y", "--future", "y"], "given to both --target and --future"),
+    (["--target", "y,x", "--past", "x"], "given to both --target and --past"),
+    (["--past", "x", "--future", "x"], "given to both --past and --future"),
+    (["--target", "y,y"], "--target lists column 'y' twice"),
+    (["--past", "y,x,f"], "no target column left"),
+    (["--target", ","], "--target ',' names no column"),
+])
+def test_column_with_two_roles_or_listed_twice_is_refused(tmp_path, capsys, args, says):
+    csv = series_csv(tmp_path / "s.csv")
+    line = cli_fails(capsys, "forecast", "train", csv, *args, *TINY, "--out", tmp_path / "r")
+    assert says in line and "NoneType" not in line
+
+
+def test_anomaly_columns_listed_twice_are_refused(tmp_path, capsys):
+    csv = anomaly_csv(tmp_path / "a.csv")
+    assert "twice" in cli_fails(capsys, "anomaly", "fit", csv, "--columns", "v,v", *TINY_A, "--out", tmp_path / "r")
+    line = cli_fails(capsys, "anomaly", "fit", csv, "--columns", "v,label", "--label-col", "label", *TINY_A,
+                     "--out", tmp_path / "r")
+    assert "--columns and --label-col" in line
+
+
+# 8. CSV headers and rows ----------------------------------------------------------------------
+@pytest.mark.parametrize("header, extra, says", [
+    ("date,y,y,f", "", "'y' appears twice"),
+    ("date,y,,f", "", "column 3 of the header has no name"),
+    ("date,y,x,f", "60,1,2,3,4\n", "line 62 has 5 fields but the header has 4"),
+])
+def test_bad_csv_header_or_long_row_is_refused(tmp_path, capsys, header, extra, says):
+    csv = series_csv(tmp_path / "s.csv", header=header, extra=extra)
+    line = cli_fails(capsys, "forecast", "train", csv, *TINY, "--out", tmp_path / "r")
+    assert says in line and "s.csv" in line
+
+
+# 9. raw errno messages ----------------------------------------------------------------------------
+@pytest.mark.parametrize("cmd", [["forecast", "train", "{csv}", "--target", "y", *TINY],
+                                 ["anomaly", "fit", "{csv}", *TINY_A],
+                                 ["gradflow", "--steps", 1, "--T", 3, "--cells", "lstm", "--no-extras"]])
+def test_out_that_is_a_file_gives_no_errno(tmp_path, capsys, cmd):
+    csv = series_csv(tmp_path / "s.csv")
+    (tmp_path / "afile").write_text("x")
+    argv = [str(csv) if a == "{csv}" else a for a in cmd]
+    line = cli_fails(capsys, *argv, "--out", tmp_path / "afile")
+    assert "is a file" in line and "Errno" not in line
+
+
+def test_predict_with_missing_csv_names_the_file(forecast_run, tmp_path, capsys):
+    run, _ = forecast_run
+    line = cli_fails(capsys, "forecast", "predict", run, tmp_path / "nonexist.csv")
+    assert "nonexist.csv: no such file" in line and "Errno" not in line
+
+
+# 10. numeric options name themselves -------------------------------------------------------------
+@pytest.mark.parametrize("argv, option", [
+    (["forecast", "train", "s.csv", "--seed", "-1", "--out", "r"], "--seed"),
+    (["forecast", "eval", "s.csv", "--step", "0", "--out", "r"], "--step"),
+    (["forecast", "eval", "s.csv", "--step", "-1", "--out", "r"], "--step"),
+    (["forecast", "eval", "s.csv", "--test-size", "0", "--out", "r"], "--test-size"),
+    (["forecast", "train", "s.csv", "--horizon", "0", "--out", "r"], "--horizon"),
+    (["forecast", "train", "s.csv", "--lr", "nan", "--out", "r"], "--lr"),
+    (["anomaly", "fit", "a.csv", "--merge-gap", "-1", "--out", "r"], "--merge-gap"),
+    (["anomaly", "detect", "r", "a.csv", "--early", "-5"], "--early"),
+    (["gradflow", "--seed", "-1"], "--seed"),
+    (["gradflow", "--lr", "0"], "--lr"),
+    (["hello", "--seed", "-1"], "--seed"),
+])
+def test_bad_numeric_option_is_refused_naming_the_option(capsys, argv, option):
+    assert f"argument {option}:" in parse_error(capsys, *argv)
+
+
+def test_test_size_below_the_horizon_says_so(tmp_path, capsys):
+    csv = series_csv(tmp_path / "s.csv")
+    line = cli_fails(capsys, "forecast", "eval", csv, "--target", "y", *TINY, "--horizon", 3, "--test-size", 2,
+                     "--out", tmp_path / "r")
+    assert "fewer than --horizon 3" in line
+
+
+# 11. only a too-short series falls back to in-sample intervals --------------------------------------
+@pytest.mark.parametrize("kw, says", [({"lr": 0}, "lr must be"), ({"lr": float("nan")}, "lr must be"),
+                                      ({"clip": -1}, "clip must be"), ({"diff": -1}, "diff must be")])
+def test_bad_training_settings_are_not_reported_as_a_short_series(caplog, kw, says):
+    from rnnkit.forecast import Forecaster
+
+    y = np.sin(np.arange(80) / 3)
+    with caplog.at_level("WARNING", logger="rnnkit"), pytest.raises(ValueError, match=says):
+        Forecaster(lookback=4, epochs=1, hidden_size=4, **kw).fit(y)
+    assert "too short" not in caplog.text
+
+
+# 12. tiny training parts say too short, with the minimum --------------------------------------------
+def test_one_row_series_says_too_short_not_constant(tmp_path, capsys):
+    p = tmp_path / "one.csv"
+    p.write_text("time,y\n0,1.5\n")
+    line = cli_fails(capsys, "forecast", "train", p, *TINY, "--out", tmp_path / "r")
+    assert "fewer than" in line and "(6)" in line and "constant" not in line
+
+
+def test_eval_with_almost_everything_held_out_says_too_short(tmp_path, capsys):
+    csv = series_csv(tmp_path / "s.csv")
+    line = cli_fails(capsys, "forecast", "eval", csv, "--target", "y", *TINY, "--test-size", 59,
+                     "--out", tmp_path / "r")
+    assert "leaves 1 training step(s)" in line and "at least 6" in line
+
+
+@pytest.mark.parametrize("size, says", [("1.5", "neither a fraction"), ("5000", "more than the 120 rows")])
+def test_anomaly_train_size_is_used_or_refused_properly(tmp_path, capsys, size, says):
+    csv = anomaly_csv(tmp_path / "a.csv")
+    line = cli_fails(capsys, "anomaly", "fit", csv, "--label-col", "label", "--train-size", size, *TINY_A,
+                     "--out", tmp_path / "r")
+    assert says in line and "constant" not in line
+
+
+# 13. --future-csv with too few rows ------------------------------------------------------------------
+def test_short_future_csv_counts_its_own_rows(tmp_path, capsys):
+    csv = series_csv(tmp_path / "s.csv")
+    rc, _, err = run_cli(["forecast", "train", csv, "--target", "y", "--future", "x", *TINY, "--horizon", 3,
+                          "--out", tmp_path / "run"], capsys)
+    assert rc == 0, err
+    fut = tmp_path / "fut.csv"
+    fut.write_text("date,x\n60,0.1\n61,0.2\n")
+    line = cli_fails(capsys, "forecast", "predict", tmp_path / "run", csv, "--future-csv", fut)
+    assert "has 2 row(s)" in line and "3 rows" in line
+
+
+# 14. full precision in the CSVs -------------------------------------------------------------------------
+def test_forecast_and_scores_csv_keep_full_precision(forecast_run, anomaly_run, tmp_path, capsys):
+    from rnnkit.forecast import Forecaster
+    from rnnkit.forecast.data import read_csv
+
+    run, csv = forecast_run
+    rc, _, err = run_cli(["forecast", "predict", run, csv], capsys)
+    assert rc == 0, err
+    _, y, _ = read_csv(str(csv), columns=["y"])
+    want = Forecaster.load(str(run / "model.rnnkit")).predict(y)
+    got = float((run / "forecast.csv").read_text().splitlines()[1].split(",")[1])
+    assert got == want[0, 0]
+    arun, acsv = anomaly_run
+    rc, _, err = run_cli(["anomaly", "score", arun, acsv], capsys)
+    assert rc == 0, err
+    cells = [r.split(",")[2] for r in (arun / "scores.csv").read_text().splitlines()[20:30]]
+    assert max(len(c) for c in cells) > 8
+
+
+# 15. no partial output when the plot path is bad ------------------------------------------------------
+def test_predict_with_bad_plot_path_writes_nothing(forecast_run, tmp_path, capsys):
+    run, csv = forecast_run
+    (tmp_path / "afile").write_text("x")
+    line = cli_fails(capsys, "forecast", "predict", run, csv, "--plot", tmp_path / "afile" / "f.png")
+    assert "--plot" in line and not (run / "forecast.csv").exists()
+
+
+def test_detect_with_bad_plot_path_writes_nothing(anomaly_run, tmp_path, capsys):
+    run, csv = anomaly_run
+    line = cli_fails(capsys, "anomaly", "detect", run, csv, "--plot", tmp_path / "nonexist" / "p.png")
+    assert "--plot" in line and "does not exist" in line
+    assert not (run / "scores.csv").exists() and not (run / "detect.json").exists()
+
+
+# 16. Python API errors ------------------------------------------------------------------------------------
+def test_forecaster_fit_on_empty_array_is_a_clear_value_error():
+    from rnnkit.forecast import Forecaster
+
+    with pytest.raises(ValueError, match="empty"):
+        Forecaster().fit(np.array([]))
+
+
+def test_gate_activations_out_of_range_index_is_a_value_error():
+    import rnnkit
+    from rnnkit.diagnostics.gates import gate_activations
+
+    lstm = rnnkit.LSTM(3, 4)
+    lstm.forward(np.zeros((5, 2, 3)), keep_cache=True)
+    with pytest.raises(ValueError, match="layer_index 5 is out of range"):
+        gate_activations(lstm, layer_index=5)
+    with pytest.raises(ValueError, match="direction 1 is out of range"):
+        gate_activations(lstm, direction=1)
+
+
+def test_forget_gate_mean_of_plain_rnn_is_a_value_error():
+    import rnnkit
+    from rnnkit.diagnostics.gates import forget_gate_mean, gate_activations
+
+    rnn = rnnkit.RNN(3, 4)
+    rnn.forward(np.zeros((5, 2, 3)), keep_cache=True)
+    with pytest.raises(ValueError, match="no forget gate"):
+        forget_gate_mean(rnn)
+    with pytest.raises(ValueError, match="no gate"):
+        gate_activations(rnn)
+
+
+def test_point_scores_with_mismatched_lengths_is_a_value_error():
+    from rnnkit.anomaly import event_scores, point_scores
+
+    f, lab = np.zeros(20, bool), np.zeros(20, bool)
+    with pytest.raises(ValueError, match="20 steps but labels has 10"):
+        point_scores(f, lab[:10])
+    with pytest.raises(ValueError, match="20 steps but labels has 10"):
+        event_scores(f, lab[:10])
+
+
+# 17. gradflow says when a cell diverged ----------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_gradflow_says_a_diverged_cell_stopped_early(tmp_path, capsys):
+    rc, out, err = run_cli(["gradflow", "--lr", "1e6", "--T", 5, "--steps", 20, "--hidden", 4, "--batch", 4,
+                            "--cells", "rnn_relu", "--no-extras", "--out", tmp_path], capsys)
+    assert rc == 0, err
+    assert "rnn_relu diverged" in err and "smaller --lr" in err
+    assert json.loads((tmp_path / "gradflow.json").read_text())["cells"]["rnn_relu"]["steps_run"] < 20
+    assert os.path.exists(tmp_path / "gradflow.png")
