@@ -7,6 +7,7 @@ ort = pytest.importorskip("onnxruntime")
 from rnnkit import io  # noqa: E402
 from rnnkit.cli import main  # noqa: E402
 from rnnkit.interop import to_onnx  # noqa: E402
+from rnnkit.interop.onnx_export import OPSET_MAX, OPSET_MIN  # noqa: E402
 from rnnkit.models.token_rnn import TokenRNN  # noqa: E402
 from rnnkit.recurrent import GRU, LSTM, RNN, SimpleGRU  # noqa: E402
 
@@ -193,3 +194,61 @@ def test_export_command_float64_and_initial_state_flags(tmp_path, capsys):
     assert "inputs: x, lengths, h0" in capsys.readouterr().out
     m = onnx.load(str(tmp_path / "g.onnx"))
     assert m.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+
+
+OPSET_LAYERS = [   # Squeeze (K=1), Split + Squeeze (sum), Transpose + Reshape (concat), Slice (initial states)
+    lambda: GRU(3, 4, num_layers=2, batch_first=True, seed=0),
+    lambda: LSTM(3, 4, bidirectional=True, merge_mode="sum", seed=1),
+    lambda: RNN(3, 4, num_layers=2, bidirectional=True, seed=2),
+]
+
+
+@pytest.fixture(scope="module")
+def pooled_classifiers():
+    from rnnkit.models.classifier import SequenceClassifier
+
+    rng = np.random.default_rng(0)
+    X = [rng.standard_normal((int(rng.integers(2, 7)), 3)) for _ in range(12)]
+    y = [i % 3 for i in range(12)]
+    return {p: SequenceClassifier(cell="gru", hidden_size=4, pooling=p, bidirectional=True, epochs=1,
+                                  random_state=0).fit(X, y) for p in ("last", "mean", "max")}
+
+
+def _check_and_compare(model, feeds):
+    """onnx.checker, then onnxruntime against rnnkit's importer on ``feeds``."""
+    from rnnkit.interop import from_onnx
+
+    onnx.checker.check_model(model)
+    ref = _session(model).run(None, feeds)
+    got = from_onnx(model).run(feeds)
+    for o, r in zip(model.graph.output, ref):
+        np.testing.assert_allclose(got[o.name], r, rtol=1e-5, atol=1e-5, err_msg=o.name)
+    return ref
+
+
+@pytest.mark.parametrize("opset", range(OPSET_MIN, OPSET_MAX + 1))
+def test_every_supported_opset_writes_its_own_operator_forms(opset, pooled_classifiers):
+    lengths = np.array([6, 2, 4], np.int32)
+    for make in OPSET_LAYERS:
+        layer = make().eval()
+        x, state = _inputs(layer, np.float32)
+        y, h = layer(x, state, lengths=lengths)
+        got = _check_and_compare(to_onnx(layer, opset=opset, initial_states=True), _feeds(x, state, lengths))
+        np.testing.assert_allclose(_valid(got[0], lengths, layer.batch_first), _valid(y, lengths, layer.batch_first),
+                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got[1], h[0] if isinstance(h, tuple) else h, rtol=1e-5, atol=1e-5)
+    x = np.random.default_rng(1).standard_normal((3, 6, 3)).astype(np.float32)
+    for pooling, est in pooled_classifiers.items():
+        if pooling != "last" and opset < 11:
+            with pytest.raises(ValueError, match=f"{pooling} pooling needs ONNX opset 11"):
+                to_onnx(est, opset=opset)
+            continue
+        probs = _check_and_compare(to_onnx(est, opset=opset), {"x": x, "lengths": lengths})[1]
+        want = est.predict_proba([x[b, :n] for b, n in enumerate(lengths)])
+        np.testing.assert_allclose(probs, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("opset", [OPSET_MIN - 1, OPSET_MAX + 1, 0, "14", 14.0, None])
+def test_opsets_outside_the_supported_range_are_refused_up_front(opset):
+    with pytest.raises(ValueError, match=f"ONNX export writes opsets {OPSET_MIN} to {OPSET_MAX}"):
+        to_onnx(GRU(2, 3), opset=opset)

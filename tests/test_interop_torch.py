@@ -143,3 +143,35 @@ def test_proj_size_in_a_whole_model_state_dict_is_refused_clearly():
     sd.update({f"rnn.{k}": v for k, v in torch.nn.LSTM(3, 5, proj_size=2).state_dict().items()})
     with pytest.raises(NotImplementedError, match="proj_size"):
         token_rnn_from_torch(sd)
+
+
+class _NamedGRU(torch.nn.GRU):
+    """A subclass that only adds a buffer: the same forward."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register_buffer("calls", torch.zeros(()))
+
+
+class _ScaledLSTM(torch.nn.LSTM):
+    def forward(self, x, hx=None):
+        y, state = super().forward(x, hx)
+        return 2 * y, state
+
+
+def test_subclass_keeping_forward_converts():
+    torch.manual_seed(0)
+    module = _NamedGRU(3, 4, num_layers=2, bidirectional=True).eval()
+    layer = from_torch(module)
+    assert type(layer) is GRU and layer.num_layers == 2 and layer.bidirectional
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    with torch.no_grad():
+        want, h = module(torch.from_numpy(x))
+    y, hn = layer(x)
+    np.testing.assert_allclose(y, want.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(hn, h.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_subclass_overriding_forward_is_refused_by_name():
+    with pytest.raises(TypeError, match="_ScaledLSTM subclasses torch.nn.LSTM but overrides forward"):
+        from_torch(_ScaledLSTM(3, 4))

@@ -130,3 +130,25 @@ def test_embedding_gradient_sums_the_rows_of_each_id_for_small_and_large_vocabul
         expected[i] += row
     expected[3] = 0
     np.testing.assert_allclose(emb.grads["weight"], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_cross_entropy_refuses_float_targets_and_integer_logits_in_one_line():
+    logits = np.zeros((2, 3, 4))
+    with pytest.raises(ValueError, match="targets have dtype float64; pass integer class indices"):
+        softmax_cross_entropy(logits, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="logits have dtype int64; pass floating-point scores"):
+        softmax_cross_entropy(logits.astype(np.int64), np.zeros((2, 3), np.int64))
+
+
+def test_a_mask_of_the_wrong_shape_is_named():
+    logits = np.zeros((2, 3, 4))
+    with pytest.raises(ValueError, match=r"mask has shape \(3, 2\) but the targets \(2, 3\)"):
+        softmax_cross_entropy(logits, np.zeros((2, 3), np.int64), mask=np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"mask has shape \(2, 3, 1\) but the targets \(2, 3\)"):
+        softmax_cross_entropy(logits, np.zeros((2, 3), np.int64), mask=np.ones((2, 3, 1)))
+    with pytest.raises(ValueError, match=r"mask has shape \(3, 2\) but the predictions \(2, 3, 4\)"):
+        mse(logits, logits, mask=np.ones((3, 2)))
+    # masks that broadcast still count as before
+    full, _ = softmax_cross_entropy(logits, np.zeros((2, 3), np.int64))
+    assert softmax_cross_entropy(logits, np.zeros((2, 3), np.int64), mask=np.ones(3))[0] == full
+    assert mse(logits, logits + 1, mask=np.array([[1, 0, 1], [0, 0, 1]]))[0] == 1.0

@@ -164,3 +164,39 @@ def test_compiled_adam_update_matches_the_numpy_update_to_the_bit(monkeypatch, c
         np.testing.assert_array_equal(p_fast[k], p_ref[k], err_msg=k)
         for moment in ("exp_avg", "exp_avg_sq"):
             np.testing.assert_array_equal(s_fast["state"][f"{k}/{moment}"], s_ref["state"][f"{k}/{moment}"])
+
+
+@pytest.mark.parametrize("cls", [SGD, Adagrad, RMSProp, Adam, AdamW])
+@pytest.mark.parametrize("shape", [(1, 4), (4, 3), (12,)])
+def test_a_gradient_of_another_shape_is_refused_before_any_update(cls, shape):
+    p, gs = _setup()
+    before = {k: v.copy() for k, v in p.items()}
+    opt = cls(p, lr=0.1)
+    with pytest.raises(ValueError, match=rf"the gradient of 'w' has shape \({shape[0]},"):
+        opt.step({"b": gs[0]["b"], "w": np.ones(shape)})
+    assert opt.steps == 0 and not opt.state
+    for k in p:
+        np.testing.assert_array_equal(p[k], before[k])
+
+
+@pytest.mark.parametrize("cls,kwargs,match", [
+    (SGD, dict(momentum=-1), "momentum must be a number >= 0"),
+    (SGD, dict(weight_decay=-0.1), "weight_decay must be a number >= 0"),
+    (SGD, dict(lr=-0.1), "learning rate must be positive"),
+    (Adam, dict(betas=(1.5, 0.9)), r"betas\[0\] must lie in \[0, 1\)"),
+    (Adam, dict(betas=(0.9, 1.0)), r"betas\[1\] must lie in \[0, 1\)"),
+    (AdamW, dict(betas=(-0.1, 0.9)), r"betas\[0\] must lie in \[0, 1\)"),
+    (Adam, dict(eps=-1e-8), "eps must be a number >= 0"),
+    (AdamW, dict(weight_decay=-1), "weight_decay must be a number >= 0"),
+    (RMSProp, dict(alpha=-0.5), "alpha must be a number >= 0"),
+    (RMSProp, dict(momentum=-0.5), "momentum must be a number >= 0"),
+    (Adagrad, dict(initial_accumulator_value=-1), "initial_accumulator_value must be a number >= 0"),
+    (Adagrad, dict(eps=-1), "eps must be a number >= 0"),
+])
+def test_hyperparameters_torch_rejects_are_rejected(cls, kwargs, match):
+    tcls = {SGD: torch.optim.SGD, Adagrad: torch.optim.Adagrad, RMSProp: torch.optim.RMSprop,
+            Adam: torch.optim.Adam, AdamW: torch.optim.AdamW}[cls]
+    with pytest.raises(ValueError):
+        tcls([torch.zeros(2, requires_grad=True)], **kwargs)
+    with pytest.raises(ValueError, match=match):
+        cls({"w": np.zeros(2)}, **kwargs)

@@ -28,13 +28,19 @@ def softmax_cross_entropy(logits, targets, mask=None, ignore_index=-100, reducti
     """
     logits = np.asarray(logits)
     targets = np.asarray(targets)
+    if logits.dtype.kind != "f":
+        raise ValueError(f"logits have dtype {logits.dtype}; pass floating-point scores "
+                         "(e.g. logits.astype(np.float32))")
+    if targets.dtype.kind not in "iu":
+        raise ValueError(f"targets have dtype {targets.dtype}; pass integer class indices "
+                         "(e.g. targets.astype(np.int64))")
     if logits.shape[:-1] != targets.shape:
         raise ValueError(f"targets have shape {targets.shape} but logits {logits.shape}; "
                          "pass one class index per position")
     C = logits.shape[-1]
     keep = targets != ignore_index
     if mask is not None:
-        keep = keep & np.asarray(mask, dtype=bool)
+        keep = keep & _mask_like("mask", mask, targets.shape)
     t = np.where(keep, targets, 0)
     if t.size and (t.min() < 0 or t.max() >= C):
         raise ValueError(f"target class out of range [0, {C}); check the labels match the model's classes")
@@ -57,6 +63,16 @@ def softmax_cross_entropy(logits, targets, mask=None, ignore_index=-100, reducti
     return float(total * scale), grad.astype(logits.dtype, copy=False)
 
 
+def _mask_like(name, mask, shape):
+    """``mask`` as a bool array broadcast to ``shape``, or a one-line ``ValueError``."""
+    m = np.asarray(mask, dtype=bool)
+    try:
+        return np.broadcast_to(m, shape)
+    except ValueError:
+        raise ValueError(f"{name} has shape {m.shape} but the targets {shape}; "
+                         "pass one flag per position") from None
+
+
 def mse(pred, target, mask=None, reduction="mean"):
     """Mean squared error ``Σ (pred − target)² / N`` over counted elements;
     ``mask`` broadcasts against ``pred``."""
@@ -66,8 +82,12 @@ def mse(pred, target, mask=None, reduction="mean"):
         raise ValueError(f"prediction shape {pred.shape} differs from target shape {target.shape}")
     diff = pred - target
     if mask is not None:
-        m = np.broadcast_to(np.asarray(mask, dtype=pred.dtype).reshape(
-            np.asarray(mask).shape + (1,) * (pred.ndim - np.asarray(mask).ndim)), pred.shape)
+        m = np.asarray(mask, dtype=pred.dtype)
+        try:
+            m = np.broadcast_to(m.reshape(m.shape + (1,) * (pred.ndim - m.ndim)), pred.shape)
+        except ValueError:
+            raise ValueError(f"mask has shape {m.shape} but the predictions {pred.shape}; pass a mask over "
+                             "their leading axes, e.g. (B, T) for (B, T, D)") from None
         diff = diff * m
         n = float(m.sum())
     else:

@@ -8,6 +8,7 @@ is keyed by the same names.  Update rules follow PyTorch's ``torch.optim``
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -50,6 +51,25 @@ def clip_grad_value(grads, clip_min, clip_max=None):
     return total
 
 
+def _non_negative(name, value):
+    """``value`` unchanged when a number ``>= 0`` (torch.optim's checks), else a one-line ``ValueError``."""
+    if not (isinstance(value, numbers.Real) and value >= 0):
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    return value
+
+
+def _betas(betas):
+    """Adam's ``(beta1, beta2)`` as a tuple, each in ``[0, 1)`` as torch.optim requires."""
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
+    for i, b in enumerate((b1, b2)):
+        if not (isinstance(b, numbers.Real) and 0 <= b < 1):
+            raise ValueError(f"betas[{i}] must lie in [0, 1), got {b!r}")
+    return b1, b2
+
+
 class Optimizer:
     """Base: ``step(grads)`` updates each parameter named in ``grads``."""
 
@@ -57,7 +77,7 @@ class Optimizer:
         if not isinstance(params, dict) or not params:
             raise ValueError("pass the parameters as a non-empty dict name -> array, "
                              "e.g. model.named_parameters()")
-        if lr <= 0:
+        if not lr > 0:
             raise ValueError(f"learning rate must be positive, got {lr}")
         self.params = params
         self.lr = float(lr)
@@ -77,6 +97,10 @@ class Optimizer:
         if unknown:
             raise KeyError(f"gradients for unknown parameters {sorted(unknown)}; "
                            "build the optimizer over the same named_parameters()")
+        for name, g in grads.items():                # all checked before any update
+            if np.shape(g) != self.params[name].shape:
+                raise ValueError(f"the gradient of {name!r} has shape {np.shape(g)} but the parameter "
+                                 f"{self.params[name].shape}; pass one gradient of each parameter's shape")
         self.steps += 1
         for name, g in grads.items():
             self._update(name, self.params[name], g, self.state.setdefault(name, {}))
@@ -104,6 +128,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
         super().__init__(params, lr)
+        momentum, weight_decay = _non_negative("momentum", momentum), _non_negative("weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum needs momentum > 0 and dampening 0")
         self.momentum, self.dampening, self.nesterov, self.weight_decay = momentum, dampening, nesterov, weight_decay
@@ -127,6 +152,8 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=0.01, eps=1e-10, initial_accumulator_value=0.0, weight_decay=0.0):
         super().__init__(params, lr)
+        eps, weight_decay = _non_negative("eps", eps), _non_negative("weight_decay", weight_decay)
+        initial_accumulator_value = _non_negative("initial_accumulator_value", initial_accumulator_value)
         self.eps, self.init_acc, self.weight_decay = eps, initial_accumulator_value, weight_decay
 
     def _update(self, name, p, g, s):
@@ -144,6 +171,8 @@ class RMSProp(Optimizer):
 
     def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0):
         super().__init__(params, lr)
+        alpha, eps = _non_negative("alpha", alpha), _non_negative("eps", eps)
+        momentum, weight_decay = _non_negative("momentum", momentum), _non_negative("weight_decay", weight_decay)
         self.alpha, self.eps, self.momentum, self.weight_decay = alpha, eps, momentum, weight_decay
 
     def _update(self, name, p, g, s):
@@ -173,7 +202,8 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)
-        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        betas, eps, weight_decay = _betas(betas), _non_negative("eps", eps), _non_negative("weight_decay", weight_decay)
+        self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
 
     def _update(self, name, p, g, s):
         b1, b2 = self.betas

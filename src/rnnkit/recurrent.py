@@ -132,6 +132,8 @@ class Recurrent(Module):
                              f"input_size={self.input_size}")
         if x.shape[0] < 1:
             raise ValueError(f"{name} has no time steps; pass at least one step")
+        if x.shape[1] < 1:
+            raise ValueError(f"{name} holds no sequences (batch size 0); pass at least one sequence")
         return x, unbatched
 
     def _token_ids(self, ids, embedding):
@@ -152,6 +154,8 @@ class Recurrent(Module):
             ids = ids.T
         if ids.shape[0] < 1:
             raise ValueError("the token ids have no time steps; pass at least one step")
+        if ids.shape[1] < 1:
+            raise ValueError("the token ids hold no sequences (batch size 0); pass at least one sequence")
         return np.ascontiguousarray(ids, dtype=np.int64), unbatched
 
     def _states_in(self, h0, B, unbatched):
@@ -173,6 +177,32 @@ class Recurrent(Module):
                                  "(num_layers * num_directions, batch, hidden_size)")
             arrays.append(a)
         return [tuple(a[i] for a in arrays) for i in range(n)]
+
+    def _final_grads_in(self, dh_n, B, unbatched):
+        """``dh_n`` (``h_n``'s layout; LSTM: a pair ``(dh_n, dc_n)``, either part
+        ``None``) -> list over (layer, direction) of per-state ``(B, H)`` gradients or ``None``."""
+        n, H = self.num_layers * self.num_directions, self.hidden_size
+        ns = self.cell.n_states
+        dfinal = [[None] * ns for _ in range(n)]
+        if dh_n is None:
+            return dfinal
+        if ns > 1 and (not isinstance(dh_n, (tuple, list)) or len(dh_n) != ns):
+            raise ValueError("the final-state gradient of an LSTM is a pair (dh_n, dc_n), either part may be None; "
+                             "pass a tuple of two arrays")
+        parts = dh_n if ns > 1 else (dh_n,)
+        for j, (name, a) in enumerate(zip(("dh_n", "dc_n"), parts)):
+            if a is None:
+                continue
+            a = np.asarray(a, dtype=self.dtype)
+            if unbatched and a.ndim == 2:
+                a = a[:, None, :]
+            if a.shape != (n, B, H):
+                want, dims = ((n, H), "") if unbatched else ((n, B, H), "batch, ")
+                raise ValueError(f"{name} has shape {np.shape(parts[j])} but the final state was {want} "
+                                 f"(num_layers * num_directions, {dims}hidden_size); pass a gradient of h_n's shape")
+            for i in range(n):
+                dfinal[i][j] = a[i]
+        return dfinal
 
     def _states_out(self, finals, unbatched):
         stacked = [np.stack([f[j] for f in finals]) for j in range(self.cell.n_states)]
@@ -311,18 +341,8 @@ class Recurrent(Module):
             dy = dy.transpose(1, 0, 2)
         if dy.shape != (T, B, self.output_size):
             raise ValueError(f"dy has shape {dy.shape} (time-major) but the output was {(T, B, self.output_size)}")
-        n, ns = self.num_layers * self.num_directions, self.cell.n_states
-        dfinal = [[None] * ns for _ in range(n)]
-        if dh_n is not None:
-            parts = dh_n if ns > 1 else (dh_n,)
-            for j, a in enumerate(parts):
-                if a is None:
-                    continue
-                a = np.asarray(a, dtype=self.dtype)
-                if unbatched and a.ndim == 2:
-                    a = a[:, None, :]
-                for i in range(n):
-                    dfinal[i][j] = a[i]
+        n = self.num_layers * self.num_directions
+        dfinal = self._final_grads_in(dh_n, B, unbatched)
         dstate0 = [None] * n
         dout = dy
         for l in range(self.num_layers - 1, -1, -1):
@@ -366,8 +386,12 @@ class Recurrent(Module):
         """One time step for streaming inference (no dropout, nothing cached).
 
         ``x_t`` ``(B, D)`` (or ``(D,)``); ``state`` as returned by the last call or
-        ``None``.  Returns ``(y_t, state)`` with ``y_t`` ``(B, F)``.
+        ``None``.  Returns ``(y_t, state)`` with ``y_t`` ``(B, F)``.  Unidirectional
+        layers only: the reverse direction needs the whole sequence.
         """
+        if self.bidirectional:
+            raise ValueError("step() streams one direction only; use forward() on the whole sequence "
+                             "for a bidirectional layer")
         x_t = np.asarray(x_t)
         single = x_t.ndim == 1
         xb = x_t[None, None, :] if single else x_t[None]

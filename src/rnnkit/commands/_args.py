@@ -16,33 +16,17 @@ def _parse(text, kind):
     return value
 
 
-def positive_int(text):
-    """An integer >= 1."""
-    value = _parse(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer (1 or more)")
-    return value
+def _checked(kind, ok, says, doc):
+    def parse(text):
+        value = _parse(text, kind)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text} {says}")
+        return value
+    parse.__doc__ = doc
+    return parse
 
 
-def count(text):
-    """An integer >= 0."""
-    value = _parse(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative; pass 0 or more")
-    return value
-
-
-def positive_float(text):
-    """A finite number > 0."""
-    value = _parse(text, float)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not above 0")
-    return value
-
-
-def nonnegative_float(text):
-    """A finite number >= 0."""
-    value = _parse(text, float)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative; pass 0 or more")
-    return value
+positive_int = _checked(int, lambda v: v >= 1, "is not a positive integer (1 or more)", "An integer >= 1.")
+count = _checked(int, lambda v: v >= 0, "is negative; pass 0 or more", "An integer >= 0.")
+positive_float = _checked(float, lambda v: v > 0, "is not above 0", "A finite number > 0.")
+nonnegative_float = _checked(float, lambda v: v >= 0, "is negative; pass 0 or more", "A finite number >= 0.")

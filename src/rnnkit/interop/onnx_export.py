@@ -1,7 +1,10 @@
 """Export rnnkit layers, TokenRNN and trained models (language model, classifier, tagger) to ONNX.
 
-Opset :data:`OPSET` (14) with the standard ``RNN`` / ``LSTM`` / ``GRU`` operators;
-``onnx`` is imported only when :func:`to_onnx` runs.
+Opset :data:`OPSET` (14) by default, any of :data:`OPSET_MIN` to :data:`OPSET_MAX`
+(7 to 21) on request, with the standard ``RNN`` / ``LSTM`` / ``GRU`` operators
+(Squeeze / Unsqueeze / ReduceSum axes as attributes below 13, ReduceMax axes as
+an input from 18, Slice bounds as attributes below 10; the classifier's mean and
+max pooling need opset 11); ``onnx`` is imported only when :func:`to_onnx` runs.
 
 Gate blocks are reordered from PyTorch/rnnkit to ONNX order:
 LSTM ``i, f, g, o`` -> ``i, o, f, c``; GRU ``r, z, n`` -> ``z, r, h``.  ``B`` is
@@ -54,6 +57,7 @@ from ..models.token_rnn import TokenRNN
 from ..recurrent import GRU, LSTM, RNN, Recurrent, SimpleGRU
 
 OPSET = 14
+OPSET_MIN, OPSET_MAX = 7, 21   # the opsets whose operator forms to_onnx writes (tested with onnxruntime)
 _ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
 
 
@@ -82,9 +86,20 @@ def _reorder(a, op, H):
     return np.concatenate([blocks[i] for i in _ORDER[op]], axis=0)
 
 
+def _check_opset(opset):
+    """``opset`` as an int in ``[OPSET_MIN, OPSET_MAX]``."""
+    if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)) or not OPSET_MIN <= opset <= OPSET_MAX:
+        raise ValueError(f"ONNX export writes opsets {OPSET_MIN} to {OPSET_MAX}, not {opset!r}; "
+                         f"pass opset= in that range (default {OPSET})")
+    return int(opset)
+
+
 class _Builder:
-    def __init__(self, dtype):
+    """Nodes and initializers of one graph, in the operator forms of ``opset``."""
+
+    def __init__(self, dtype, opset=OPSET):
         self.onnx = _onnx()
+        self.opset = opset
         self.nodes, self.inits, self.n = [], [], 0
         self.dtype = np.dtype(dtype)
         self.tensor_type = self.onnx.TensorProto.DOUBLE if self.dtype == np.float64 else self.onnx.TensorProto.FLOAT
@@ -94,10 +109,33 @@ class _Builder:
         return np.asarray(array, self.dtype)
 
     def slice0(self, name, start, stop):
-        """``name[start:stop]`` along axis 0."""
+        """``name[start:stop]`` along axis 0 (bounds as attributes below opset 10)."""
+        if self.opset < 10:
+            return self.node("Slice", [name], starts=[start], ends=[stop], axes=[0])
         return self.node("Slice", [name, self.const("start", np.array([start], np.int64)),
                                    self.const("stop", np.array([stop], np.int64)),
                                    self.const("axis", np.array([0], np.int64))])
+
+    def _with_axes(self, op, name, axes, since, **attrs):
+        """``op`` over ``axes``: an input from opset ``since``, an attribute before."""
+        if self.opset < since:
+            return self.node(op, [name], axes=list(axes), **attrs)
+        return self.node(op, [name, self.const("axis", np.array(axes, np.int64))], **attrs)
+
+    def squeeze(self, name, axes):
+        return self._with_axes("Squeeze", name, axes, 13)
+
+    def unsqueeze(self, name, axes):
+        return self._with_axes("Unsqueeze", name, axes, 13)
+
+    def reduce(self, op, name, axes, keepdims):
+        """``ReduceSum`` (axes an input from opset 13) or ``ReduceMax`` (from 18)."""
+        return self._with_axes(op, name, axes, 13 if op == "ReduceSum" else 18, keepdims=keepdims)
+
+    def split2(self, name, axis):
+        """Two equal halves along ``axis`` (``num_outputs`` is required from opset 18)."""
+        extra = {"num_outputs": 2} if self.opset >= 18 else {}
+        return self.node("Split", [name], 2, axis=axis, **extra)
 
     def name(self, base):
         self.n += 1
@@ -150,14 +188,13 @@ def _recurrent(b, layer, x, lengths, h0=None, c0=None):
         if op == "LSTM":
             cs.append(outs[2])
         if K == 1:
-            x = b.node("Squeeze", [Y, b.const("axis", np.array([1], np.int64))])
+            x = b.squeeze(Y, [1])
         elif layer.merge_mode == "concat":
             t = b.node("Transpose", [Y], perm=[0, 2, 1, 3])
             x = b.node("Reshape", [t, b.const("shape", np.array([0, 0, -1], np.int64))])
         else:
-            f, r = b.node("Split", [Y], 2, axis=1)
-            ax = b.const("axis", np.array([1], np.int64))
-            f, r = b.node("Squeeze", [f, ax]), b.node("Squeeze", [r, ax])
+            f, r = b.split2(Y, 1)
+            f, r = b.squeeze(f, [1]), b.squeeze(r, [1])
             if layer.merge_mode == "mul":
                 x = b.node("Mul", [f, r])
             else:
@@ -222,15 +259,15 @@ def _pool(b, net, y_bt, h_last):
     T = b.node("Gather", [shape, b.const("one", np.array(1, np.int64))], axis=0)  # scalar T
     steps = b.node("Range", [b.const("zero", np.array(0, np.int64)), T, b.const("one", np.array(1, np.int64))])
     n = b.node("Cast", ["lengths"], to=b.onnx.TensorProto.INT64)
-    n_col = b.node("Unsqueeze", [n, b.const("axis", np.array([1], np.int64))])   # (B, 1)
+    n_col = b.unsqueeze(n, [1])                                                   # (B, 1)
     mask = b.node("Less", [steps, n_col])                                         # (B, T) bool
-    mask3 = b.node("Unsqueeze", [mask, b.const("axis", np.array([2], np.int64))])
+    mask3 = b.unsqueeze(mask, [2])
     if net.pooling == "mean":
         fm = b.node("Cast", [mask3], to=b.tensor_type)
-        s = b.node("ReduceSum", [b.node("Mul", [y_bt, fm]), b.const("axis", np.array([1], np.int64))], keepdims=0)
+        s = b.reduce("ReduceSum", b.node("Mul", [y_bt, fm]), [1], keepdims=0)
         return b.node("Div", [s, b.node("Cast", [n_col], to=b.tensor_type)])
     masked = b.node("Where", [mask3, y_bt, b.const("neg_inf", b.cast(np.array(-np.inf)))])
-    return b.node("ReduceMax", [masked], axes=[1], keepdims=0)
+    return b.reduce("ReduceMax", masked, [1], keepdims=0)
 
 
 def to_onnx(obj, path=None, *, opset=OPSET, initial_states=False, dtype=None, metadata=None):
@@ -245,6 +282,8 @@ def to_onnx(obj, path=None, *, opset=OPSET, initial_states=False, dtype=None, me
     ``dtype``: the graph's float type, ``float32`` by default (float64 models are cast,
     because ONNX Runtime's CPU RNN/LSTM/GRU kernels are float32-only);
     ``"float64"`` writes a double graph.
+    ``opset``: the ONNX opset, :data:`OPSET_MIN` to :data:`OPSET_MAX` (other values raise
+    ``ValueError``).
     ``metadata``: more ``metadata_props`` (name -> JSON-able value, stored as
     JSON), e.g. the token vocabulary of a text classifier's run; a trained
     ``LanguageModel`` adds its own vocabulary as ``"vocab"``.
@@ -258,7 +297,11 @@ def to_onnx(obj, path=None, *, opset=OPSET, initial_states=False, dtype=None, me
         raise ValueError(f"to_onnx exports recurrent layers, TokenRNN, language models, classifiers and taggers, "
                          f"not {type(obj).__name__}")
     _op_type(layer)
-    b = _Builder(_export_dtype(dtype))
+    opset = _check_opset(opset)
+    if est is not None and getattr(net, "pooling", "last") != "last" and opset < 11:
+        raise ValueError(f"{net.pooling} pooling needs ONNX opset 11 or later (Range); pass opset=11 to "
+                         f"{OPSET_MAX}, not {opset}")
+    b = _Builder(_export_dtype(dtype), opset)
     fl = b.tensor_type
     H, n = layer.hidden_size, layer.num_layers * layer.num_directions
     lengths = helper.make_tensor_value_info("lengths", b.onnx.TensorProto.INT32, ["B"])
@@ -319,7 +362,7 @@ def to_onnx(obj, path=None, *, opset=OPSET, initial_states=False, dtype=None, me
     graph = helper.make_graph(b.nodes, f"rnnkit_{type(obj).__name__}", inputs + state_ins, outputs, b.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="rnnkit")
-    model.ir_version = min(model.ir_version, 8)
+    model.ir_version = max(min(model.ir_version, 8), helper.find_min_ir_version_for(model.opset_import))
     if meta:
         import json
         helper.set_model_props(model, {k: json.dumps(v) for k, v in meta.items()})

@@ -9,6 +9,10 @@ recurrent ones are those PyTorch's exporter and rnnkit's writer emit:
 see :data:`SUPPORTED`.  Any other operator, or a recurrent option rnnkit lacks
 (custom activations, ``clip``, ``input_forget``, peepholes, ``direction="reverse"``),
 raises :class:`UnsupportedOnnxError` naming it, before anything runs.
+A recurrent node's ``layout=1`` (batch-major ``X``, ``initial_h`` / ``initial_c``,
+``Y``, ``Y_h``, ``Y_c``) is honoured; a ``sequence_lens`` of 0 gives zeros in
+``Y`` / ``Y_h`` / ``Y_c``, as onnxruntime does.  Operators take the input or the
+attribute form of their opset (``Slice`` bounds, ``Squeeze`` / ``Reduce*`` axes).
 """
 from __future__ import annotations
 
@@ -20,7 +24,10 @@ RECURRENT = ("RNN", "LSTM", "GRU")
 SUPPORTED = RECURRENT + ("Gather", "MatMul", "Add", "Sub", "Mul", "Div", "Gemm", "Softmax", "LogSoftmax",
                          "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice", "Shape",
                          "Constant", "ConstantOfShape", "Cast", "Identity", "Tanh", "Sigmoid", "Relu", "Flatten",
-                         "Range", "Less", "Where", "ReduceSum", "ReduceMax")
+                         "Range", "Less", "Where", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceMean",
+                         "ReduceProd")
+_REDUCE = {"ReduceSum": np.sum, "ReduceMax": np.max, "ReduceMin": np.min, "ReduceMean": np.mean,
+           "ReduceProd": np.prod}
 _FROM_ONNX = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2], "RNN": [0]}
 _DEFAULT_ACTS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
 
@@ -152,13 +159,18 @@ class OnnxGraph:
     def _recurrent(self, n, ins):
         layer = self.layers[n.output[0] or n.name]
         x = ins[0]
-        if layer.layout_:
+        h0 = ins[5] if len(ins) > 5 else None
+        c0 = ins[6] if len(ins) > 6 and isinstance(layer, LSTM) else None
+        if layer.layout_:     # batch-major: X (B, T, D), initial_h / initial_c (B, K, H)
             x = x.transpose(1, 0, 2)
+            h0, c0 = (None if s is None else np.swapaxes(s, 0, 1) for s in (h0, c0))
         T, B = x.shape[:2]
         lengths = ins[4] if len(ins) > 4 and ins[4] is not None else None
-        h0 = ins[5] if len(ins) > 5 else None
+        empty = None
+        if lengths is not None and np.any(np.asarray(lengths) == 0):   # onnxruntime: zeros in Y, Y_h, Y_c
+            empty = np.asarray(lengths) == 0
+            lengths = np.where(empty, 1, lengths)
         if isinstance(layer, LSTM):
-            c0 = ins[6] if len(ins) > 6 else None
             if h0 is not None or c0 is not None:
                 shape = (layer.num_directions, B, layer.hidden_size)
                 h0 = (h0 if h0 is not None else np.zeros(shape, layer.dtype),
@@ -167,6 +179,10 @@ class OnnxGraph:
         K, H = layer.num_directions, layer.hidden_size
         Y = y.reshape(T, B, K, H).transpose(0, 2, 1, 3)
         hs = list(h) if isinstance(h, tuple) else [h]
+        if empty is not None:
+            Y[:, :, empty] = 0
+            for s in hs:
+                s[:, empty] = 0
         if layer.layout_:
             Y = Y.transpose(2, 0, 1, 3)
             hs = [s.transpose(1, 0, 2) for s in hs]
@@ -222,17 +238,12 @@ class OnnxGraph:
         if op == "Split":
             axis = a.get("axis", 0)
             split = ins[1] if len(ins) > 1 and ins[1] is not None else a.get("split")
-            if split is None:
-                return list(np.split(ins[0], len(n.output), axis=axis))
+            if split is None:              # equal parts, the last smaller when uneven (opset 18's num_outputs)
+                size = -(-ins[0].shape[axis] // len(n.output))
+                return list(np.split(ins[0], [size * i for i in range(1, len(n.output))], axis=axis))
             return list(np.split(ins[0], np.cumsum(split)[:-1], axis=axis))
         if op == "Slice":
-            x, starts, ends = ins[0], ins[1], ins[2]
-            axes = ins[3] if len(ins) > 3 and ins[3] is not None else range(len(starts))
-            steps = ins[4] if len(ins) > 4 and ins[4] is not None else [1] * len(starts)
-            sl = [slice(None)] * x.ndim
-            for s, e, ax, st in zip(starts, ends, axes, steps):
-                sl[int(ax)] = slice(int(s), int(e), int(st))
-            return [x[tuple(sl)]]
+            return [_slice(ins, a)]
         if op == "Shape":
             s = np.array(ins[0].shape, np.int64)
             return [s[a.get("start", 0):a.get("end", None)]]
@@ -261,12 +272,42 @@ class OnnxGraph:
             return [np.less(ins[0], ins[1])]
         if op == "Where":
             return [np.where(ins[0], ins[1], ins[2]).astype(np.result_type(ins[1], ins[2]), copy=False)]
-        if op in ("ReduceSum", "ReduceMax"):
-            axes = ins[1] if op == "ReduceSum" and len(ins) > 1 and ins[1] is not None else a.get("axes")
-            axes = None if axes is None or len(axes) == 0 else tuple(int(x) for x in axes)
-            f = np.sum if op == "ReduceSum" else np.max
-            return [f(ins[0], axis=axes, keepdims=bool(a.get("keepdims", 1))).astype(ins[0].dtype, copy=False)]
+        if op in _REDUCE:
+            return [_reduce(op, ins, a)]
         raise UnsupportedOnnxError(f"operator {op} is not supported")  # pragma: no cover
+
+
+def _slice(ins, a):
+    """``Slice``: ``starts`` / ``ends`` / ``axes`` / ``steps`` are inputs from opset 10,
+    attributes (no steps) before."""
+    x = ins[0]
+    if len(ins) > 1:
+        starts, ends = ins[1], ins[2]
+        axes = ins[3] if len(ins) > 3 and ins[3] is not None else None
+        steps = ins[4] if len(ins) > 4 and ins[4] is not None else None
+    else:
+        starts, ends, axes, steps = a["starts"], a["ends"], a.get("axes"), None
+    axes = range(len(starts)) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    sl = [slice(None)] * x.ndim
+    for s, e, ax, st in zip(starts, ends, axes, steps):
+        sl[int(ax)] = slice(int(s), int(e), int(st))
+    return x[tuple(sl)]
+
+
+def _reduce(op, ins, a):
+    """``Reduce*``: ``axes`` is an input from opset 13 (ReduceSum) / 18 (the
+    others), an attribute before; none (or empty) reduces every axis unless
+    ``noop_with_empty_axes=1``."""
+    axes = ins[1] if len(ins) > 1 and ins[1] is not None else a.get("axes")
+    if axes is None or len(axes) == 0:
+        if a.get("noop_with_empty_axes", 0):
+            return ins[0]
+        axes = None
+    else:
+        axes = tuple(int(x) for x in np.asarray(axes).reshape(-1))
+    r = _REDUCE[op](ins[0], axis=axes, keepdims=bool(a.get("keepdims", 1)))
+    return np.asarray(r).astype(ins[0].dtype, copy=False)
 
 
 def from_onnx(model):

@@ -24,12 +24,16 @@ def _torch():
 
 def from_torch(module):
     """An rnnkit layer with the options and weights of ``module``
-    (``torch.nn.RNN``, ``nn.LSTM`` or ``nn.GRU``)."""
+    (``torch.nn.RNN``, ``nn.LSTM`` or ``nn.GRU``, or a subclass that keeps their
+    ``forward``; one that overrides it raises ``TypeError``)."""
     torch = _torch()
     kinds = ((torch.nn.LSTM, LSTM), (torch.nn.GRU, GRU), (torch.nn.RNN, RNN))
-    cls = next((ours for theirs, ours in kinds if type(module) is theirs), None)
+    theirs, cls = next(((t, o) for t, o in kinds if isinstance(module, t)), (None, None))
     if cls is None:
         raise TypeError(f"from_torch converts torch.nn.RNN, LSTM or GRU modules, not {type(module).__name__}")
+    if type(module).forward is not theirs.forward:
+        raise TypeError(f"{type(module).__name__} subclasses torch.nn.{theirs.__name__} but overrides forward(), "
+                        f"which from_torch cannot convert; convert a plain nn.{theirs.__name__} with its weights")
     if getattr(module, "proj_size", 0):
         raise NotImplementedError("LSTM with proj_size > 0 is not supported yet; export a model without projections")
     dtype = _NUMPY_DTYPES.get(str(next(module.parameters()).dtype))
@@ -40,7 +44,8 @@ def from_torch(module):
     if cls is RNN:
         kwargs["nonlinearity"] = module.nonlinearity
     layer = cls(module.input_size, module.hidden_size, **kwargs)
-    layer.load_state_dict({k: v.detach().cpu().numpy() for k, v in module.state_dict().items()})
+    layer.load_state_dict({k: v.detach().cpu().numpy() for k, v in module.state_dict().items()
+                           if k in layer.params})    # a subclass's own extra tensors are not the layer's
     layer.train(module.training)
     return layer
 
