@@ -396,7 +396,7 @@ def test_zero_batch_size_is_refused(fitted):
         clf.decision_function(X, batch_size=0)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         tagger.predict(X, batch_size=0)
-    with pytest.raises(ValueError, match="learning_rate must be a finite positive number"):
+    with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
         SequenceClassifier(learning_rate=float("nan")).fit(X, y)
 
 

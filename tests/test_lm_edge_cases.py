@@ -210,7 +210,7 @@ def test_repr_lists_the_hyperparameters():
 
 
 @pytest.mark.parametrize("bad, says", [(dict(seq_len=0), "seq_len must be a positive integer"),
-                                       (dict(lr=float("nan")), "lr must be a finite number above 0"),
+                                       (dict(lr=float("nan")), "lr must be a finite number > 0"),
                                        (dict(val_fraction=-0.1), "val_fraction must be in"),
                                        (dict(embedding_dim=-2), "embedding_dim must be an integer >= 0"),
                                        (dict(cell="lstmx"), "unknown cell")])

@@ -2,6 +2,8 @@
 the problem and the fix."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 DTYPES = (np.float32, np.float64)
@@ -18,6 +20,22 @@ def positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def count(name, value):
+    """An integer ``>= 0`` (``bool`` refused), or a one-line ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def finite_number(name, value, strict=True):
+    """A finite real number above 0 (``strict``) or ``>= 0``, or a one-line ``ValueError``."""
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+          and math.isfinite(value) and (value > 0 if strict else value >= 0))
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'> 0' if strict else '>= 0'}, got {value!r}")
+    return float(value)
 
 
 def probability(name, value):

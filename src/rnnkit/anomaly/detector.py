@@ -28,6 +28,7 @@ from collections import deque
 
 import numpy as np
 
+from .._checks import count, finite_number
 from ..layers import Dense
 from ..losses import mse
 from ..optim import Adam, clip_grad_norm
@@ -87,15 +88,12 @@ class AnomalyDetector:
         if not _real(self.span) or self.span < 1:
             raise ValueError(f"span must be a number >= 1 (1: no smoothing), got {self.span!r}")
         for n in ("lr", "clip"):
-            v = getattr(self, n)
-            if not _real(v) or v <= 0:
-                raise ValueError(f"{n} must be a finite number > 0, got {v!r}")
+            finite_number(n, getattr(self, n))
         for n in ("quantile", "floor_quantile"):
             v = getattr(self, n)
             if not _real(v) or not 0 < v <= 1:
                 raise ValueError(f"{n} must be in (0, 1], got {v!r}")
-        if not isinstance(self.merge_gap, (int, np.integer)) or self.merge_gap < 0:
-            raise ValueError(f"merge_gap must be an integer >= 0, got {self.merge_gap!r}")
+        count("merge_gap", self.merge_gap)
 
     def _prep(self, x, fitting=False):
         x = np.asarray(x, np.float64)

@@ -25,6 +25,7 @@ import logging
 
 import numpy as np
 
+from .._checks import count, finite_number
 from ..layers import Dense
 from ..losses import mse
 from ..optim import Adam, clip_grad_norm
@@ -96,13 +97,9 @@ class Forecaster:
         if self.interval not in ("holdout", "insample"):
             raise ValueError(f"interval must be 'holdout' or 'insample', got {self.interval!r}")
         for name in ("lr", "clip"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v) or v <= 0:
-                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+            finite_number(name, getattr(self, name))
         for name in ("diff", "seasonal_diff"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+            count(name, getattr(self, name))
         if self.seasonal_diff and self.season < 2:
             raise ValueError(f"seasonal_diff needs a season length >= 2, got season={self.season}")
 

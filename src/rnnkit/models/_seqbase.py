@@ -9,12 +9,11 @@ Inputs ``X`` are a list of sequences, each ``(n_i,)`` integer token ids or
 from __future__ import annotations
 
 import inspect
-import math
 import numbers
 
 import numpy as np
 
-from .._checks import not_fitted, positive_int
+from .._checks import finite_number, not_fitted, positive_int
 from ..data.batching import as_sequences, bucket_batches, pad
 from ..io.files import read_file, write_file
 from ..layers import Embedding
@@ -75,9 +74,7 @@ class SequenceEstimator:
         ``fit`` changes anything)."""
         positive_int("epochs", self.epochs)
         positive_int("batch_size", self.batch_size)
-        lr = self.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"learning_rate must be a finite positive number, got {lr!r}")
+        finite_number("learning_rate", self.learning_rate)
 
     def _start(self, n_train):
         """Make the network, optimizer and RNG (after the data set learned sizes)."""

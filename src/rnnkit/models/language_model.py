@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from .._checks import choice, not_fitted, positive_int
+from .._checks import choice, count, finite_number, not_fitted, positive_int
 from ..data.vocab import SPECIALS, Vocabulary
 from ..losses import log_softmax, softmax_cross_entropy
 from ..optim import Adam, clip_grad_norm
@@ -104,19 +104,13 @@ class LanguageModel:
         for name in ("hidden_size", "num_layers", "seq_len", "batch_size") + (("steps",) if minutes is None else ()):
             positive_int(name, getattr(self, name))
         for name in ("embedding_dim", "eval_every", "val_tokens"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-        for name, low in (("lr", 0.0), ("clip", None)):
-            value = getattr(self, name)
-            ok = isinstance(value, (int, float, np.floating)) and math.isfinite(value)
-            if not ok or (value <= low if low is not None else value < 0):
-                raise ValueError(f"{name} must be a finite number {'above 0' if low is not None else '>= 0'}, "
-                                 f"got {value!r}")
+            count(name, getattr(self, name))
+        finite_number("lr", self.lr)
+        finite_number("clip", self.clip, strict=False)
         if not (isinstance(self.val_fraction, (int, float)) and 0.0 <= self.val_fraction < 1.0):
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
-        if minutes is not None and not (isinstance(minutes, (int, float)) and math.isfinite(minutes) and minutes > 0):
-            raise ValueError(f"minutes must be a finite number above 0, got {minutes!r}")
+        if minutes is not None:
+            finite_number("minutes", minutes)
 
     def _check_fitted(self):
         if not hasattr(self, "net_"):
@@ -360,10 +354,8 @@ class LanguageModel:
         tokens (``<pad>``, ``<unk>``, ``<bos>``, ``<eos>``), which no training text
         holds, are never drawn."""
         self._check_fitted()
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
-            raise ValueError(f"length must be an integer >= 0, got {length!r}")
-        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature >= 0):
-            raise ValueError(f"temperature must be a finite number >= 0 (0: greedy), got {temperature!r}")
+        count("length", length)
+        finite_number("temperature", temperature, strict=False)
         if top_k is not None:
             top_k = positive_int("top_k", top_k)
         if prime is None or len(prime) == 0:
