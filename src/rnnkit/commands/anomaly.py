@@ -131,7 +131,7 @@ def _write_scores(path, times, res, labels):
 
 
 def score(args):
-    from ..forecast.data import check_output
+    from ..io.files import check_output
 
     d, meta, run = _load(args)
     out = check_output(args.out or os.path.join(run, "scores.csv"), "--out")
@@ -147,7 +147,7 @@ def detect(args):
 
     from ..anomaly import event_scores, intervals, point_scores
     from ..anomaly.plot import plot_detection
-    from ..forecast.data import check_output
+    from ..io.files import check_output
     from ..io.files import atomic_write
 
     d, meta, run = _load(args)

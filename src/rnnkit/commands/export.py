@@ -88,10 +88,13 @@ def load_model_file(path):
 def check_out(model, out):
     """Refuse an output that would overwrite the input (the model file, or a file
     the run directory saved), a directory, or a file in a missing folder."""
+    from ..io.files import check_output
+
     real = os.path.realpath(out)
     if os.path.isdir(out):
         raise IsADirectoryError(f"output {out} is a directory; pass a file name, e.g. "
                                 f"{os.path.join(out, 'model.onnx')}")
+    check_output(out, "output")
     if os.path.isdir(model):
         inside = os.path.commonpath([os.path.realpath(model), real]) == os.path.realpath(model)
         if inside and os.path.exists(out) and not out.lower().endswith(".onnx"):
@@ -100,9 +103,6 @@ def check_out(model, out):
     elif os.path.exists(out) and os.path.exists(model) and os.path.samefile(model, out):
         raise ValueError(f"output {out} is the input model file; export would overwrite it, pass another "
                          "file name such as model.onnx")
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"output {out}: folder {folder} does not exist; create it or choose another path")
 
 
 def run(args):

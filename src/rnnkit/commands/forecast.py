@@ -144,7 +144,8 @@ def predict(args):
     import numpy as np
 
     from ..forecast import Forecaster
-    from ..forecast.data import check_output, number, read_csv, write_csv
+    from ..forecast.data import number, read_csv, write_csv
+    from ..io.files import check_output
     from ..forecast.plot import plot_forecast
     from ..io.files import read_file
 

@@ -71,6 +71,24 @@ def atomic_write(path, write, suffix=""):
     return path
 
 
+def check_output(path, what):
+    """Refuse an output path that cannot be written, before anything is written:
+    a directory, or a file whose folder is missing or not writable.  ``what``
+    names it in the message (``"--plot"``)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"{what} {path} is a directory; pass a file name")
+    if not os.path.isdir(folder):
+        raise ValueError(f"{what} {path}: folder {folder} does not exist (or is a file); create it or "
+                         "choose another path")
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"{what} {path}: folder {folder} is not writable; choose another path")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise PermissionError(f"{what} {path} is not writable; choose another path")
+    return path
+
+
 def _umask():
     mask = os.umask(0o022)          # the only portable way to read it is to set it
     os.umask(mask)
