@@ -1,15 +1,15 @@
 """``rnnkit hello``: the seeds' case study from the command line."""
 from __future__ import annotations
 
-from ._args import count
+from ._args import count, positive_int
 
 
 def register(sub):
     p = sub.add_parser("hello", help="train the seeds' 'hello' character RNN and sample it back",
                        description="Train a plain tanh RNN on one word (Adagrad, clip to ±5) and sample it.")
     p.add_argument("--text", default="hello", help="the word to learn (default: hello)")
-    p.add_argument("--hidden", type=int, default=16, help="hidden units (default: 16)")
-    p.add_argument("--steps", type=int, default=300, help="training steps (default: 300)")
+    p.add_argument("--hidden", type=positive_int, default=16, help="hidden units (default: 16)")
+    p.add_argument("--steps", type=positive_int, default=300, help="training steps (default: 300)")
     p.add_argument("--seed", type=count, default=0)
     p.set_defaults(func=run)
 
@@ -17,8 +17,6 @@ def register(sub):
 def run(args):
     from ..casestudy import sample_text, train_hello
 
-    if args.steps < 1 or args.hidden < 1:
-        raise ValueError("--steps and --hidden must be positive integers")
     net, vocab, losses = train_hello(args.text, args.hidden, args.steps, seed=args.seed,
                                      log=lambda s, l: print(f"step {s:4d}  loss {l:.4f}"))
     sample = sample_text(net, vocab, args.text[0], len(args.text) - 1)
