@@ -11,6 +11,9 @@ import sys
 from rnnkit.cli import main
 from rnnkit.diagnostics import write_report
 
+if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+    print(__doc__)
+    sys.exit(main(["gradflow", "--help"]))
 out = sys.argv[1] if len(sys.argv) > 1 else "gradflow_out"
 code = main(["gradflow", "--out", out, *sys.argv[2:]])
 print("wrote", write_report(out))

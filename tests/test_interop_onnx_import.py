@@ -257,3 +257,23 @@ def test_split_into_num_outputs_leaves_the_last_part_smaller_as_onnxruntime(dim,
     got = from_onnx(model).run({"x": xv})
     for name, r in zip(outs, ref):
         np.testing.assert_array_equal(got[name], r)
+
+
+@pytest.mark.parametrize("opset", [9, 14, 20])
+@pytest.mark.parametrize("make", [lambda: torch.nn.LSTM(3, 4), lambda: torch.nn.GRU(3, 4, num_layers=2, batch_first=True),
+                                  lambda: torch.nn.RNN(3, 4, bidirectional=True)])
+def test_torch_exports_with_fixed_shapes_import_through_expand(make, opset):
+    """Without dynamic axes and without h0, torch writes the zero initial state with Expand."""
+    import io
+
+    x = torch.randn(5, 2, 3, generator=torch.Generator().manual_seed(0))
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(make().eval(), (x,), f, dynamo=False, input_names=["x"], opset_version=opset)
+    model = onnx.load_from_string(f.getvalue())
+    assert "Expand" in {n.op_type for n in model.graph.node}
+    got = from_onnx(model).run({"x": x.numpy()})
+    want = ort.InferenceSession(f.getvalue()).run(None, {"x": x.numpy()})
+    for g, w in zip(got.values(), want):
+        np.testing.assert_allclose(g, w, atol=1e-6)

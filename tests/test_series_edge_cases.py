@@ -412,8 +412,21 @@ def test_forget_gate_mean_of_plain_rnn_is_a_value_error():
     rnn.forward(np.zeros((5, 2, 3)), keep_cache=True)
     with pytest.raises(ValueError, match="no forget gate"):
         forget_gate_mean(rnn)
-    with pytest.raises(ValueError, match="no gate"):
-        gate_activations(rnn)
+
+
+def test_gate_activations_of_a_plain_rnn_are_its_hidden_states_as_documented():
+    import rnnkit
+    from rnnkit.diagnostics.gates import gate_activations
+
+    x = np.random.default_rng(0).standard_normal((5, 3, 2))
+    for lengths in (None, [5, 2, 4]):
+        rnn = rnnkit.RNN(2, 4, bidirectional=True, dtype=np.float64, seed=0)
+        y, _ = rnn.forward(x, lengths=lengths, keep_cache=True)
+        for d in (0, 1):
+            acts = gate_activations(rnn, direction=d)
+            assert list(acts) == ["h"]
+            live = y[..., 4 * d:4 * d + 4] != 0                     # padded steps: the output is zero
+            np.testing.assert_array_equal(acts["h"][live], y[..., 4 * d:4 * d + 4][live])
 
 
 def test_point_scores_with_mismatched_lengths_is_a_value_error():

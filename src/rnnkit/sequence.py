@@ -73,8 +73,13 @@ class SequenceCache:
 
     def gate_activations(self):
         """``(T, B, G*H)``: the post-nonlinearity gates of every step, in the
-        caller's batch order (whatever the layout the loop kept them in)."""
-        act = self.mem["act"]
+        caller's batch order (whatever the layout the loop kept them in); for a
+        plain RNN, which has no gates, its one activation ``h_t``."""
+        if "act" not in self.mem:                      # plain RNN: h_t = act(W x_t + U h_{t-1} + b)
+            h = self.states[0]
+            act = h[:-1] if self.reverse else h[1:]
+        else:
+            act = self.mem["act"]
         if self.columns:
             act = act.transpose(0, 2, 1)
         if self.order is not None:

@@ -31,11 +31,7 @@ def gate_activations(layer, layer_index=0, direction=0):
         raise ValueError(f"direction {direction!r} is out of range; this layer has {n_dirs} direction(s)"
                          + (", pass 0" if n_dirs == 1 else ", pass 0 (forward) or 1 (reverse)"))
     seq = cache["layers"][layer_index][1][direction]
-    try:
-        act = seq.gate_activations()
-    except KeyError:
-        raise ValueError(f"{type(layer).__name__} keeps no gate activations (a plain RNN has no gates); "
-                         "gate statistics need an LSTM or a GRU") from None
+    act = seq.gate_activations()
     names = gate_names(layer)
     H = act.shape[-1] // len(names)
     return {n: act[..., k * H:(k + 1) * H] for k, n in enumerate(names)}

@@ -24,8 +24,8 @@ RECURRENT = ("RNN", "LSTM", "GRU")
 SUPPORTED = RECURRENT + ("Gather", "MatMul", "Add", "Sub", "Mul", "Div", "Gemm", "Softmax", "LogSoftmax",
                          "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice", "Shape",
                          "Constant", "ConstantOfShape", "Cast", "Identity", "Tanh", "Sigmoid", "Relu", "Flatten",
-                         "Range", "Less", "Where", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceMean",
-                         "ReduceProd")
+                         "Range", "Less", "Where", "Expand", "ReduceSum", "ReduceMax", "ReduceMin",
+                         "ReduceMean", "ReduceProd")
 _REDUCE = {"ReduceSum": np.sum, "ReduceMax": np.max, "ReduceMin": np.min, "ReduceMean": np.mean,
            "ReduceProd": np.prod}
 _FROM_ONNX = {"LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2], "RNN": [0]}
@@ -272,6 +272,9 @@ class OnnxGraph:
             return [np.less(ins[0], ins[1])]
         if op == "Where":
             return [np.where(ins[0], ins[1], ins[2]).astype(np.result_type(ins[1], ins[2]), copy=False)]
+        if op == "Expand":                     # broadcast to the shape (either side may be the larger)
+            shape = np.broadcast_shapes(ins[0].shape, tuple(int(s) for s in ins[1]))
+            return [np.broadcast_to(ins[0], shape).copy()]
         if op in _REDUCE:
             return [_reduce(op, ins, a)]
         raise UnsupportedOnnxError(f"operator {op} is not supported")  # pragma: no cover
