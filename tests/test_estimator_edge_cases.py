@@ -295,12 +295,22 @@ def test_two_dimensional_y_is_refused_by_the_classifier():
 
 
 # -- 12. TSV -------------------------------------------------------------------------------------------------
-def test_tsv_quote_is_an_ordinary_character(tmp_path):
+def test_tsv_reads_fields_quoted_as_pandas_and_r_write_them(tmp_path):
     path = tmp_path / "q.tsv"
-    path.write_text('text\tlabel\nsay "hi\tpos\nbye\tneg\n"ok" now\tpos\n')
+    path.write_text('"text"\t"label"\n"he said ""great"""\t1\n"multi\tword"\t0\nplain\t1\n')
     rows = read_records(path, ["text", "label"])
-    assert [r["text"] for r in rows] == ['say "hi', "bye", '"ok" now']
-    assert [r["label"] for r in rows] == ["pos", "neg", "pos"]
+    assert [r["text"] for r in rows] == ['he said "great"', "multi\tword", "plain"]
+    assert [r["label"] for r in rows] == ["1", "0", "1"]
+
+
+def test_a_row_with_more_fields_than_the_header_is_refused(tmp_path):
+    path = tmp_path / "q.tsv"
+    path.write_text('text\tlabel\n"bad movie\tneg\nok "film\tpos\nfine\tneg\n')     # an unclosed quote
+    with pytest.raises(ValueError, match="line 3: a quoted field runs over a line break"):
+        read_records(path, ["text", "label"])
+    (tmp_path / "e.csv").write_text("text,label\ngood,pos,extra\n")
+    with pytest.raises(ValueError, match="e.csv line 2: more fields"):
+        read_records(tmp_path / "e.csv", ["text", "label"])
 
 
 # -- 13. the scikit-learn protocol ---------------------------------------------------------------------------
@@ -476,3 +486,30 @@ def test_seq2seq_cli_excludes_the_target_vocabulary_specials(tmp_path, capsys):
     (old / "config.json").write_text(json.dumps(cfg))
     code, out, _ = run_cli(["seq2seq", "predict", old, "--data", data, "--beam", 2], capsys)
     assert code == 0 and "<" not in out
+
+
+def test_a_refit_that_fails_on_a_bad_setting_leaves_the_model_as_it_was(tmp_path):
+    X, y = vectors()
+    clf = SequenceClassifier(hidden_size=4, epochs=1, random_state=0).fit(X, y)
+    want = clf.predict_proba(X)
+    clf.set_params(hidden_size=0)
+    with pytest.raises(ValueError, match="hidden_size"):
+        clf.fit(X, ["a", "b"] * (len(y) // 2))
+    assert list(clf.classes_) == sorted(set(y))
+    clf.save(tmp_path / "m.rnnkit")
+    np.testing.assert_allclose(SequenceClassifier.load(tmp_path / "m.rnnkit").predict_proba(X), want, rtol=1e-6)
+    o = OneToMany(hidden_size=4, epochs=1, random_state=0).fit(np.ones((6, 3)), [np.array([1, 2])] * 6)
+    o.set_params(hidden_size=0)
+    with pytest.raises(ValueError):
+        o.fit(np.ones((6, 5)), [np.array([1, 2])] * 6)
+    assert o.n_features_in_ == 3 and len(o.predict(np.ones((2, 3)))) == 2
+
+
+def test_save_after_set_params_keeps_the_prediction_settings(tmp_path):
+    rng = np.random.default_rng(0)
+    X = [rng.integers(0, 5, size=rng.integers(2, 6)) for _ in range(12)]
+    m = Seq2Seq(hidden_size=8, embedding_dim=4, epochs=1, random_state=0).fit(X, [x[::-1] % 4 for x in X])
+    m.set_params(beam_size=3, max_length=4, hidden_size=99)
+    m.save(tmp_path / "s.rnnkit")
+    back = Seq2Seq.load(tmp_path / "s.rnnkit")
+    assert (back.beam_size, back.max_length, back.hidden_size) == (3, 4, 8)

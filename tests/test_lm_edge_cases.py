@@ -230,3 +230,39 @@ def test_a_directory_where_the_checkpoint_should_be_is_named(capsys, trained):
     os.unlink(trained / "checkpoint.npz")
     (trained / "checkpoint.npz").mkdir()
     assert "is a directory" in cli_fails(capsys, "lm", "sample", str(trained))
+
+
+def test_lm_resume_on_a_run_of_another_kind_is_named(capsys, tmp_path):
+    csv = tmp_path / "c.csv"
+    csv.write_text("text,label\ngood,1\nbad,0\nnice,1\nawful,0\n")
+    assert main(["classify", "train", "--data", str(csv), "--out", str(tmp_path / "c"), "--epochs", "1",
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    line = cli_fails(capsys, "lm", "train", "--out", str(tmp_path / "c"), "--resume", "--steps", "5")
+    assert "holds no language model" in line
+
+
+def test_resuming_a_run_made_from_python_needs_the_text(capsys, tmp_path, data):
+    run = tmp_path / "py"
+    tiny(steps=4).fit(TEXT, run=RunDir(run))
+    assert "pass --data" in cli_fails(capsys, "lm", "train", "--out", str(run), "--resume", "--steps", "6",
+                                      "--no-progress")
+    assert main(["lm", "train", "--out", str(run), "--resume", "--steps", "6", "--data", str(data),
+                 "--no-progress"]) == 0
+    assert json.loads((run / "config.json").read_text())["data"]["files"] == [str(data)]
+
+
+def test_eval_json_writes_an_infinite_perplexity_as_null(capsys, monkeypatch, trained, data):
+    monkeypatch.setattr(LanguageModel, "_nats", lambda self, ids: 1000.0)
+    assert main(["lm", "eval", str(trained), "--data", str(data), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "Infinity" not in out and json.loads(out)["perplexity"] is None
+
+
+def test_save_after_set_params_keeps_the_fitted_network(tmp_path):
+    lm = tiny(steps=3).fit(TEXT)
+    lm.set_params(hidden_size=12)
+    lm.save(tmp_path / "r")
+    back = LanguageModel.load(tmp_path / "r")
+    assert back.hidden_size == 16
+    assert back.sample(10, random_state=0) == lm.sample(10, random_state=0)

@@ -6,6 +6,7 @@ recorded in RUN_DIR/config.json)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 
@@ -111,11 +112,17 @@ def train(args):
             raise FileNotFoundError(f"{run.file('checkpoint.npz')} does not exist, nothing to resume; "
                                     "train without --resume first")
         cfg = run.read_config(require=("model",))
+        if not isinstance(cfg["model"].get("vocab"), dict):
+            raise ValueError(f"{run.file('config.json')} holds no language model; pass the --out directory "
+                             "of `rnnkit lm train`")
         params = _resumed_params(args, cfg)
-        data = cfg.get("data", {})
+        data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
+        if not data.get("sha256") and not args.data:       # a run made from Python: fit(run=...) or save()
+            raise ValueError(f"{run.file('config.json')} records no training text (a run made from Python); "
+                             "pass --data with the text it was trained on")
         files = args.data or (data.get("files") if data.get("source") == "files" else None)
         text, info = _load_text(files, params.get("level", "byte"))
-        if info["sha256"] != data.get("sha256"):
+        if data.get("sha256") and info["sha256"] != data["sha256"]:
             raise ValueError(f"the training text differs from the one {args.out} was trained on "
                              f"(sha256 {info['sha256'][:12]} != {str(data.get('sha256'))[:12]}); "
                              "restore it or start a new --out")
@@ -159,8 +166,8 @@ def evaluate(args):
         r = model.evaluate(text)
     except ValueError as exc:
         raise ValueError(f"{', '.join(args.data)}: {exc}") from None
-    if args.json:
-        print(json.dumps(r))
+    if args.json:                        # strict JSON: an infinite perplexity (a diverged model) is null
+        print(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}))
     else:
         print(f"{r['nats_per_token']:.4f} nats/token  {r['bits_per_token']:.4f} bits/token  "
               f"{r['bits_per_char']:.4f} bits/char  perplexity {r['perplexity']:.3f}  ({r['tokens']} tokens)")

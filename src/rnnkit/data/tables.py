@@ -48,6 +48,13 @@ def read_text(path, encoding="utf-8"):
     return text[1:] if text.startswith("\ufeff") else text
 
 
+def _swallowed_row(field, delimiter):
+    """Whether a TSV field holds both a line break and a tab: rows an unclosed
+    quote has joined (quoted multi-line text rarely holds a tab; CSV text often
+    holds commas, so CSV is not judged)."""
+    return delimiter == "\t" and "\n" in field and "\t" in field
+
+
 def read_records(path, columns, encoding="utf-8"):
     """Rows of a CSV/TSV/JSON-lines file as dicts holding at least ``columns``."""
     path = os.fspath(path)
@@ -57,17 +64,22 @@ def read_records(path, columns, encoding="utf-8"):
     text = read_text(path, encoding)
     rows = []
     if ext in (".csv", ".tsv"):
-        if ext == ".csv":
-            reader = csv.DictReader(io.StringIO(text))
-        else:
-            reader = csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+        # standard quoting for TSV too: pandas and R quote fields holding tabs, quotes or newlines
+        reader = csv.DictReader(io.StringIO(text), delimiter="," if ext == ".csv" else "\t")
         missing = [c for c in columns if c not in (reader.fieldnames or [])]
         if missing:
             raise ValueError(f"{path}: the header row {reader.fieldnames} lacks column(s) {missing}; "
                              f"add a header naming {', '.join(columns)} (or pick columns with the --*-col options)")
-        for no, row in enumerate(reader, 2):
+        for row in reader:
+            no = reader.line_num
             if any(row.get(c) is None for c in columns):
                 raise ValueError(f"{path} line {no}: too few fields; every row needs {', '.join(columns)}")
+            if any(v.strip() for v in row.get(None) or ()):             # DictReader puts extra fields under None
+                raise ValueError(f"{path} line {no}: more fields than the header names; quote fields that "
+                                 "hold the delimiter, or fix the row (an unclosed quote joins rows)")
+            if any(_swallowed_row(v, reader.reader.dialect.delimiter) for v in row.values() if isinstance(v, str)):
+                raise ValueError(f"{path} line {no}: a quoted field runs over a line break into what looks like "
+                                 "another row (an unclosed quote?); close or remove the quote")
             rows.append(row)
     else:
         for no, line in enumerate(text.splitlines(), 1):

@@ -8,6 +8,7 @@ Inputs ``X`` are a list of sequences, each ``(n_i,)`` integer token ids or
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import numbers
 
@@ -25,6 +26,21 @@ CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 MODEL_KIND = "sequence-estimator"
 
 
+def keeps_fitted_state_on_failure(fit):
+    """For ``fit`` methods: an exception leaves the estimator as it was before
+    the call (a fitted model stays fitted and usable), then propagates."""
+    @functools.wraps(fit)
+    def guarded(self, *args, **kwargs):
+        before = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+    return guarded
+
+
 def plain(value):
     """A label as Python shows it (``'a'``, ``3``), not NumPy's ``np.str_('a')``."""
     return value.item() if isinstance(value, np.generic) else value
@@ -35,6 +51,9 @@ class SequenceEstimator:
     ``GridSearchCV`` and ``Pipeline`` expect, a training loop, ``save``/``load``."""
 
     _sk_type = None  # "classifier" or None
+    # settings that only steer prediction: ``save`` writes their current values, while every
+    # other parameter is written as the network was built with it (``fit_params_``)
+    _PREDICT_PARAMS = ("batch_size", "beam_size", "max_length", "exclude_ids")
 
     # -- scikit-learn parameter protocol ---------------------------------------------------
     @classmethod
@@ -78,9 +97,10 @@ class SequenceEstimator:
 
     def _start(self, n_train):
         """Make the network, optimizer and RNG (after the data set learned sizes)."""
-        self.fit_params_ = dict(self.get_params())              # what the network is built with
-        self.rng_ = np.random.default_rng(self.random_state)
-        self.net_ = self._build_net(np.random.default_rng(self.rng_.integers(2**63)))
+        rng = np.random.default_rng(self.random_state)
+        net = self._build_net(np.random.default_rng(rng.integers(2**63)))   # its checks first: a failed
+        self.fit_params_ = dict(self.get_params())                          # refit changes nothing
+        self.rng_, self.net_ = rng, net
         self.optimizer_ = Adam(self.net_.named_parameters(), lr=self.learning_rate)
         self.loss_curve_ = []
 
@@ -115,8 +135,9 @@ class SequenceEstimator:
         parameters are those the network was built with at ``fit``, whatever
         ``set_params`` changed since."""
         self._check_fitted()
-        params = getattr(self, "fit_params_", None) or self.get_params()
-        return {"class": type(self).__name__, "params": dict(params), "learned": self._learned()}
+        fitted = getattr(self, "fit_params_", None) or {}
+        params = {**self.get_params(), **{k: v for k, v in fitted.items() if k not in self._PREDICT_PARAMS}}
+        return {"class": type(self).__name__, "params": params, "learned": self._learned()}
 
     @classmethod
     def from_config(cls, config, rng=None):

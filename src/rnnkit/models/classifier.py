@@ -15,7 +15,8 @@ from ..layers import Dense
 from ..losses import softmax, softmax_cross_entropy
 from ..module import Module
 from ._seqbase import (InputSpec, LabelledSequences, RecurrentEncoder, SequenceEstimator, as_labels,
-                       check_batch_size, hidden_of, match_label_types, plain, read_X)
+                       check_batch_size, hidden_of, keeps_fitted_state_on_failure, match_label_types, plain,
+                       read_X)
 
 POOLINGS = ("last", "mean", "max")
 
@@ -155,6 +156,7 @@ class SequenceClassifier(LabelledSequences, SequenceEstimator):
         self.net_.backward(dlogits)
         return loss
 
+    @keeps_fitted_state_on_failure
     def fit(self, X, y, lengths=None):
         """Train on ``X`` (see the module docstring) and labels ``y`` ``(N,)``."""
         self._check_training_params()

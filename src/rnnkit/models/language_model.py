@@ -117,8 +117,10 @@ class LanguageModel:
             raise not_fitted(self)
 
     def get_config(self):
-        """Hyperparameters and vocabulary (JSON-able): enough to rebuild the model."""
-        cfg = self.get_params()
+        """Hyperparameters and vocabulary (JSON-able): enough to rebuild the model.
+        A fitted model's are those its network was built with, whatever
+        ``set_params`` changed since (``fit`` again to apply those)."""
+        cfg = dict(getattr(self, "fit_params_", None) or self.get_params())
         cfg["vocab"] = self.vocab_.get_config() if hasattr(self, "vocab_") else None
         return cfg
 
@@ -143,6 +145,7 @@ class LanguageModel:
         self._init_net()
 
     def _init_net(self):
+        self.fit_params_ = dict(self.get_params())        # what the network is built with
         self.rng_ = np.random.default_rng(self.random_state)
         self.net_ = TokenRNN(len(self.vocab_), self.hidden_size, self.num_layers, self.cell,
                              self.embedding_dim, seed=self.rng_)

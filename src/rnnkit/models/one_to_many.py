@@ -10,7 +10,7 @@ import numpy as np
 
 from ..layers import Dense
 from ..module import Module
-from ._seqbase import SequenceEstimator
+from ._seqbase import SequenceEstimator, keeps_fitted_state_on_failure
 from .seq2seq import Decoder, check_beam, check_targets, exact_match, learn_targets, output_limit
 
 
@@ -79,6 +79,7 @@ class OneToMany(SequenceEstimator):
             raise ValueError("X contains NaN or Inf")
         return X
 
+    @keeps_fitted_state_on_failure
     def fit(self, X, y):
         """Train on vectors ``X`` ``(N, D)`` and target id sequences ``y``; a
         failed check leaves a fitted estimator as it was."""

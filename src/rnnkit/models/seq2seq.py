@@ -17,7 +17,8 @@ from ..data.batching import length_mask, pad
 from ..layers import Dense, Embedding
 from ..losses import log_softmax, softmax_cross_entropy
 from ..module import Module
-from ._seqbase import CELLS, InputSpec, RecurrentEncoder, SequenceEstimator, check_batch_size, read_X
+from ._seqbase import (CELLS, InputSpec, RecurrentEncoder, SequenceEstimator, check_batch_size,
+                       keeps_fitted_state_on_failure, read_X)
 
 BOS, EOS, SHIFT = 0, 1, 2
 
@@ -266,6 +267,7 @@ class Seq2Seq(SequenceEstimator):
         self.net_.encoder.backward(np.zeros((B, S, H), self.net_.encoder.rnn.dtype), dstate)
         return loss
 
+    @keeps_fitted_state_on_failure
     def fit(self, X, y, lengths=None):
         self._check_training_params()
         return self._fit_data(self.prepare(X, y, lengths, learn=True))

@@ -14,7 +14,7 @@ from ..layers import Dense
 from ..losses import softmax_cross_entropy
 from ..module import Module
 from ._seqbase import (InputSpec, LabelledSequences, RecurrentEncoder, SequenceEstimator, as_labels,
-                       check_batch_size, match_label_types, plain, read_X)
+                       check_batch_size, keeps_fitted_state_on_failure, match_label_types, plain, read_X)
 
 
 class _TaggerNet(Module):
@@ -110,6 +110,7 @@ class SequenceTagger(LabelledSequences, SequenceEstimator):
         self.net_.backward(dlogits)
         return loss
 
+    @keeps_fitted_state_on_failure
     def fit(self, X, y, lengths=None):
         self._check_training_params()
         return self._fit_data(self.prepare(X, y, lengths, learn=True))
