@@ -81,10 +81,13 @@ def test_unsorted_parsed_dates_still_refused(tmp_path, capsys):
     assert "not increasing" in line and "data row 22" in line
 
 
-def test_time_column_that_is_no_date_says_it_cannot_be_parsed(tmp_path, capsys):
+def test_time_column_of_labels_is_taken_in_file_order_with_a_warning(tmp_path, capsys, caplog):
     csv = series_csv(tmp_path / "s.csv", dates=[f"notadate{i}" for i in range(60)])
-    line = cli_fails(capsys, "forecast", "train", csv, "--target", "y", *TINY, "--out", tmp_path / "r")
-    assert "'date'" in line and "'notadate0'" in line and "cannot read" in line and "sort" not in line
+    with caplog.at_level("WARNING", logger="rnnkit"):
+        rc, _, err = run_cli(["forecast", "train", csv, "--target", "y", *TINY, "--out", tmp_path / "r"], capsys)
+    assert rc == 0, err
+    assert any("'date'" in r.getMessage() and "'notadate0'" in r.getMessage() and "file order" in r.getMessage()
+               for r in caplog.records)
 
 
 def test_anomaly_uses_parsed_timestamps_too(tmp_path, capsys):
@@ -448,3 +451,187 @@ def test_gradflow_says_a_diverged_cell_stopped_early(tmp_path, capsys):
     assert "rnn_relu diverged" in err and "smaller --lr" in err
     assert json.loads((tmp_path / "gradflow.json").read_text())["cells"]["rnn_relu"]["steps_run"] < 20
     assert os.path.exists(tmp_path / "gradflow.png")
+
+
+# 17. time columns the old code accepted (regression) ----------------------------------------------
+@pytest.mark.parametrize("fmt", [lambda h: f"2024-01-01 {h:02d}:00:00+01",        # PostgreSQL's text output
+                                 lambda h: f"2024-01-01 {h:02d}:00:00 UTC",
+                                 lambda h: f"2024-01-01T{h:02d}:00-0530"])
+def test_hour_only_offset_and_utc_suffix_are_read_as_dates(tmp_path, capsys, caplog, fmt):
+    from rnnkit.forecast.data import time_keys
+
+    keys = time_keys([fmt(h) for h in range(3)], "x")
+    assert np.diff(keys).tolist() == [3600.0, 3600.0]
+    csv = series_csv(tmp_path / "s.csv", n=24, dates=[fmt(h) for h in range(24)])
+    with caplog.at_level("WARNING", logger="rnnkit"):
+        rc, _, err = run_cli(["forecast", "train", csv, "--target", "y", *TINY, "--out", tmp_path / "r"], capsys)
+    assert rc == 0, err
+    assert not any("file order" in r.getMessage() for r in caplog.records)   # parsed, not a fallback
+
+
+def test_hour_only_offsets_are_compared_in_utc():
+    from rnnkit.forecast.data import time_keys
+
+    a, b = time_keys(["2024-01-01 00:00:00+01", "2024-01-01 00:00:00 UTC"], "x")
+    assert b - a == 3600.0
+
+
+@pytest.mark.parametrize("label", [lambda i: f"{2000 + i // 4}Q{i % 4 + 1}",
+                                   lambda i: f"{2024 + i // 52}-W{i % 52 + 1:02d}",
+                                   lambda i: f"{i // 60:02d}:{i % 60:02d}"])
+def test_quarter_week_and_time_of_day_columns_train_in_file_order(tmp_path, capsys, caplog, label):
+    t = [label(i) for i in range(40)]
+    p = tmp_path / "q.csv"
+    p.write_text("time,value\n" + "".join(f"{a},{float(np.sin(i / 3))!r}\n" for i, a in enumerate(t)))
+    with caplog.at_level("WARNING", logger="rnnkit"):
+        rc, _, err = run_cli(["forecast", "train", p, *TINY, "--out", tmp_path / "f"], capsys)
+        assert rc == 0, err
+        rc, _, err = run_cli(["anomaly", "fit", p, "--window", 3, "--hidden", 4, "--epochs", 1,
+                              "--out", tmp_path / "a"], capsys)
+        assert rc == 0, err
+    msgs = [r.getMessage() for r in caplog.records if "file order" in r.getMessage()]
+    assert msgs and all("'time'" in m and repr(t[0]) in m for m in msgs)
+
+
+def test_label_time_column_still_refuses_the_same_value_twice(tmp_path, capsys):
+    t = [f"{2000 + i // 4}Q{i % 4 + 1}" for i in range(40)]
+    t[10] = t[9]
+    p = tmp_path / "q.csv"
+    p.write_text("time,value\n" + "".join(f"{a},{float(np.sin(i / 3))!r}\n" for i, a in enumerate(t)))
+    line = cli_fails(capsys, "forecast", "train", p, *TINY, "--out", tmp_path / "f")
+    assert "duplicated timestamp" in line and repr(t[9]) in line and "data row 11" in line
+    assert not (tmp_path / "f").exists()
+
+
+# 18. outputs never overwrite the model, the input or each other -------------------------------------
+def test_predict_out_onto_the_model_file_is_refused_and_the_model_survives(forecast_run, capsys):
+    run, csv = forecast_run
+    before = (run / "model.rnnkit").read_bytes()
+    line = cli_fails(capsys, "forecast", "predict", run, csv, "--out", run / "model.rnnkit")
+    assert "--out" in line and "model file" in line
+    assert (run / "model.rnnkit").read_bytes() == before and not (run / "forecast.png").exists()
+
+
+def test_predict_out_onto_the_input_csv_is_refused(forecast_run, capsys):
+    run, csv = forecast_run
+    before = csv.read_text()
+    line = cli_fails(capsys, "forecast", "predict", run, csv, "--out", csv)
+    assert "input CSV" in line and csv.read_text() == before
+
+
+def test_predict_out_and_plot_naming_the_same_file_are_refused(forecast_run, tmp_path, capsys):
+    run, csv = forecast_run
+    line = cli_fails(capsys, "forecast", "predict", run, csv, "--out", tmp_path / "x.png", "--plot",
+                     tmp_path / "x.png")
+    assert "--plot" in line and not (tmp_path / "x.png").exists()
+
+
+def test_output_through_a_symlink_to_the_model_is_refused(forecast_run, tmp_path, capsys):
+    run, csv = forecast_run
+    os.symlink(run / "model.rnnkit", tmp_path / "link.csv")
+    line = cli_fails(capsys, "forecast", "predict", run, csv, "--out", tmp_path / "link.csv")
+    assert "model file" in line
+
+
+def test_eval_report_onto_the_input_csv_is_refused(tmp_path, capsys):
+    (tmp_path / "e").mkdir()
+    csv = series_csv(tmp_path / "e" / "backtest.csv")
+    before = csv.read_text()
+    line = cli_fails(capsys, "forecast", "eval", csv, "--target", "y", *TINY, "--out", tmp_path / "e")
+    assert "input CSV" in line and csv.read_text() == before
+
+
+def test_score_out_onto_the_model_file_is_refused(anomaly_run, capsys):
+    run, csv = anomaly_run
+    before = (run / "model.rnnkit").read_bytes()
+    line = cli_fails(capsys, "anomaly", "score", run, csv, "--out", run / "model.rnnkit")
+    assert "model file" in line and (run / "model.rnnkit").read_bytes() == before
+
+
+def test_detect_outputs_naming_the_same_file_or_the_input_are_refused(anomaly_run, tmp_path, capsys):
+    run, csv = anomaly_run
+    line = cli_fails(capsys, "anomaly", "detect", run, csv, "--out", tmp_path / "r.json", "--report",
+                     tmp_path / "r.json")
+    assert "--report output" in line and not (tmp_path / "r.json").exists()
+    before = csv.read_text()
+    line = cli_fails(capsys, "anomaly", "detect", run, csv, "--report", csv)
+    assert "input CSV" in line and csv.read_text() == before
+
+
+def test_plot_format_matplotlib_cannot_write_is_refused_before_writing(forecast_run, anomaly_run, tmp_path,
+                                                                       capsys):
+    run, csv = forecast_run
+    line = cli_fails(capsys, "forecast", "predict", run, csv, "--plot", tmp_path / "x.csv")
+    assert "--plot" in line and "'csv'" in line and ".png" in line and not (run / "forecast.csv").exists()
+    arun, acsv = anomaly_run
+    line = cli_fails(capsys, "anomaly", "detect", arun, acsv, "--plot", tmp_path / "p.csv")
+    assert "--plot" in line and not (arun / "scores.csv").exists()
+
+
+def test_check_output_protect_refuses_the_same_file():
+    from rnnkit.io.files import check_output
+
+    here = os.path.abspath(__file__)
+    with pytest.raises(ValueError, match="the model"):
+        check_output(os.path.join(os.path.dirname(here), ".", os.path.basename(here)), "--out",
+                     [(here, "the model")])
+    assert check_output(here + ".other", "--out", [here, None]) == here + ".other"
+
+
+# 19. a pandas index next to a date column ---------------------------------------------------------
+@pytest.mark.parametrize("time_col", [[], ["--time-col", "date"]])
+def test_pandas_index_next_to_a_date_column_is_neither_time_nor_value(tmp_path, capsys, time_col):
+    from rnnkit.forecast.data import read_csv
+
+    d = dates(80, lambda d: d.strftime("%Y-%m-%d"))
+    p = tmp_path / "d.csv"
+    p.write_text(",date,value\n" + "".join(f"{i},{a},{float(np.sin(i / 4))!r}\n" for i, a in enumerate(d)))
+    times, values, names = read_csv(str(p), *(time_col[1:] or [None]))
+    assert times[0] == d[0] and names == ["value"] and values.shape == (80, 1)
+    rc, _, err = run_cli(["forecast", "train", p, *time_col, "--lookback", 6, "--horizon", 2, "--hidden", 4,
+                          "--epochs", 1, "--out", tmp_path / "f"], capsys)
+    assert rc == 0, err
+    from rnnkit.io.files import read_file
+    assert read_file(str(tmp_path / "f" / "model.rnnkit"))[0]["meta"]["targets"] == ["value"]
+
+
+def test_pandas_index_alone_is_still_the_time(tmp_path):
+    from rnnkit.forecast.data import read_csv
+
+    p = tmp_path / "d.csv"
+    p.write_text(",value\n" + "".join(f"{i},{i % 5}\n" for i in range(10)))
+    times, values, names = read_csv(str(p))
+    assert times[:2] == ["0", "1"] and names == ["value"]
+
+
+# 20. static quantile bounds agree ----------------------------------------------------------------
+def test_static_quantile_one_is_the_training_maximum(tmp_path, capsys):
+    from rnnkit.anomaly.thresholds import static_threshold
+
+    assert static_threshold(np.array([1.0, 3.0, 2.0]), 1) == 3.0
+    csv = anomaly_csv(tmp_path / "a.csv")
+    rc, _, err = run_cli(["anomaly", "fit", csv, "--label-col", "label", *TINY_A, "--threshold", "static",
+                          "--quantile", 1, "--out", tmp_path / "r"], capsys)
+    assert rc == 0, err
+    line = cli_fails(capsys, "anomaly", "fit", csv, *TINY_A, "--quantile", 1.5, "--out", tmp_path / "r2")
+    assert "(0, 1]" in line and not (tmp_path / "r2").exists()
+
+
+def test_failed_anomaly_fit_leaves_no_empty_out_directory(tmp_path, capsys):
+    csv = anomaly_csv(tmp_path / "a.csv")
+    line = cli_fails(capsys, "anomaly", "fit", csv, *TINY_A, "--window", 70, "--out", tmp_path / "r")
+    assert "2 * window + 1" in line and not (tmp_path / "r").exists()
+
+
+# 21. recursive strategy on a series too short to calibrate ----------------------------------------
+def test_recursive_forecast_on_too_short_series_says_the_minimum_length(tmp_path, capsys):
+    csv = series_csv(tmp_path / "s.csv", n=8)
+    line = cli_fails(capsys, "forecast", "train", csv, "--target", "y", "--lookback", 6, "--horizon", 2,
+                     "--strategy", "recursive", "--hidden", 4, "--epochs", 1, "--out", tmp_path / "r")
+    assert "fewer than" in line and "(9)" in line and "out of bounds" not in line
+    assert not (tmp_path / "r").exists()
+    csv = series_csv(tmp_path / "s9.csv", n=9)
+    rc, _, err = run_cli(["forecast", "train", csv, "--target", "y", "--lookback", 6, "--horizon", 2,
+                          "--strategy", "recursive", "--hidden", 4, "--epochs", 1, "--out", tmp_path / "r9"],
+                         capsys)
+    assert rc == 0, err

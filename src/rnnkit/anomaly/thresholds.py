@@ -3,7 +3,8 @@
 ``ewma(e, span)``: ``s_t = α e_t + (1 − α) s_{t−1}``, ``α = 2/(span+1)``, ``s_0 = e_0``
 (causal, so streaming and batch agree).
 
-Static threshold: the ``q``-quantile of the smoothed training scores.
+Static threshold: the ``q``-quantile of the smoothed training scores, ``q`` in
+``(0, 1]`` (``q = 1``: their maximum).
 
 Dynamic threshold (non-parametric, after Hundman et al. 2018, "telemanom"): on a
 window ``s`` of recent smoothed scores with mean ``μ`` and deviation ``σ``, try
@@ -36,8 +37,10 @@ def ewma(e, span, s0=None):
 
 
 def static_threshold(train_scores, q=0.99):
-    if not 0 < q < 1:
-        raise ValueError(f"quantile must be in (0, 1), got {q}")
+    """The ``q``-quantile of ``train_scores``, ``q`` in ``(0, 1]``: ``q = 1`` is their
+    maximum (a point is flagged when its score is *above* the threshold)."""
+    if not 0 < q <= 1:
+        raise ValueError(f"quantile must be in (0, 1], got {q}")
     return float(np.quantile(train_scores, q))
 
 

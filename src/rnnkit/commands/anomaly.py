@@ -12,7 +12,7 @@ import os
 import sys
 
 from ._args import count, positive_float, positive_int
-from .forecast import _cols, check_roles
+from .forecast import _cols, check_plot, check_roles
 
 
 def register(sub):
@@ -104,8 +104,18 @@ def fit(args):
                         epochs=args.epochs, lr=args.lr, span=args.span, threshold=args.threshold,
                         quantile=args.quantile, merge_gap=args.merge_gap, random_state=args.seed)
     d._check_params()
+    d._prep(x[:n], fitting=True)               # refuse bad data before the run directory is made
+    created = not os.path.exists(args.out)
     new_run_dir(args.out, "a fitted anomaly detector")
-    d.fit(x[:n])
+    try:
+        d.fit(x[:n])
+    except BaseException:
+        if created:                            # leave no empty --out behind
+            try:
+                os.rmdir(args.out)
+            except OSError:
+                pass
+        raise
     path = d.save(os.path.join(args.out, "model.rnnkit"), {"columns": cols, "time_col": args.time_col})
     print(f"fitted a {args.kind} detector on {n} steps of {cols}, final loss {d.loss_curve_[-1]:.5f}; saved {path}")
     return 0
@@ -115,10 +125,14 @@ def _load(args):
     from ..anomaly import AnomalyDetector
     from ..io.files import read_file
 
-    path = os.path.join(args.run, "model.rnnkit") if os.path.isdir(args.run) else args.run
+    path = _model_path(args)
     meta = read_file(path, "anomaly-detector")[0]["meta"]
     run = args.run if os.path.isdir(args.run) else os.path.dirname(args.run) or "."
     return AnomalyDetector.load(path), meta, run
+
+
+def _model_path(args):
+    return os.path.join(args.run, "model.rnnkit") if os.path.isdir(args.run) else args.run
 
 
 def _write_scores(path, times, res, labels):
@@ -134,7 +148,8 @@ def score(args):
     from ..io.files import check_output
 
     d, meta, run = _load(args)
-    out = check_output(args.out or os.path.join(run, "scores.csv"), "--out")
+    out = check_output(args.out or os.path.join(run, "scores.csv"), "--out",
+                       [(_model_path(args), "the model file"), (args.csv, "the input CSV")])
     times, x, _, labels = _read(args, meta["columns"], meta.get("time_col"))
     res = d.detect(x)
     _write_scores(out, times, res, labels)
@@ -151,9 +166,14 @@ def detect(args):
     from ..io.files import atomic_write
 
     d, meta, run = _load(args)
-    outs = [check_output(p or os.path.join(run, name), opt) for p, name, opt in
-            ((args.out, "scores.csv", "--out"), (args.report, "detect.json", "--report"),
-             (args.plot, "detect.png", "--plot"))]
+    named = [(p or os.path.join(run, name), opt) for p, name, opt in
+             ((args.out, "scores.csv", "--out"), (args.report, "detect.json", "--report"),
+              (args.plot, "detect.png", "--plot"))]
+    inputs = [(_model_path(args), "the model file"), (args.csv, "the input CSV")]
+    outs = []
+    for i, (p, opt) in enumerate(named):
+        others = inputs + [(q, f"the {o} output") for j, (q, o) in enumerate(named) if j != i]
+        outs.append((check_plot if opt == "--plot" else check_output)(p, opt, others))
     times, x, _, labels = _read(args, meta["columns"], meta.get("time_col"), fill=not args.stream)
     if args.stream:
         _refuse_gaps(args.csv, times, x, meta["columns"])

@@ -37,6 +37,25 @@ def check_roles(roles):
             seen[c] = option
 
 
+def check_plot(path, what, protect=()):
+    """:func:`~rnnkit.io.files.check_output` for a plot, and refuse an extension
+    matplotlib cannot write (``x.csv``) before anything is written."""
+    from ..io.files import check_output
+
+    check_output(path, what, protect)
+    ext = os.path.splitext(path)[1].lstrip(".").lower()
+    if ext:
+        try:
+            from matplotlib.figure import Figure
+        except ImportError:
+            return path                      # the plot itself says matplotlib is missing
+        formats = Figure().canvas.get_supported_filetypes()
+        if ext not in formats:
+            raise ValueError(f"{what} {path}: matplotlib cannot write {ext!r} files; use one of "
+                             f"{', '.join('.' + f for f in sorted(formats))} (e.g. .png)")
+    return path
+
+
 def _add_data(p):
     p.add_argument("csv", help="CSV file with a header row")
     p.add_argument("--time-col", help="time column (default: one named time/date/timestamp, or an unnamed index)")
@@ -127,6 +146,7 @@ def train(args):
     times, y, past, fut, targets = _load(args)
     model = _model(args)
     model._check_params()
+    model._check_data(y, past, fut, True)      # refuse bad data before the run directory is made
     new_run_dir(args.out, "a trained forecaster")
     model.fit(y, past, fut)
     meta = {"targets": targets, "past": _cols(args.past) or [], "future": _cols(args.future) or [],
@@ -153,8 +173,11 @@ def predict(args):
     meta = read_file(path, "forecaster")[0]["meta"]
     model = Forecaster.load(path)
     run = args.run if os.path.isdir(args.run) else os.path.dirname(args.run) or "."
-    out = check_output(args.out or os.path.join(run, "forecast.csv"), "--out")
-    png = check_output(args.plot or os.path.join(run, "forecast.png"), "--plot")
+    out = args.out or os.path.join(run, "forecast.csv")
+    png = args.plot or os.path.join(run, "forecast.png")
+    inputs = ((path, "the model file"), (args.csv, "the input CSV"), (args.future_csv, "the --future-csv file"))
+    check_output(out, "--out", inputs + ((png, "the --plot output"),))
+    check_plot(png, "--plot", inputs + ((out, "the --out output"),))
     times, values, names = read_csv(args.csv, args.time_col or meta.get("time_col"))
     get = lambda cs, v=values, n=names, src=args.csv: v[:, [_idx(n, c, src) for c in cs]] if cs else None  # noqa
     y, past, fut = get(meta["targets"]), get(meta["past"]), get(meta["future"])
@@ -189,13 +212,17 @@ def evaluate(args):
     from ..forecast import backtest, format_report
     from ..forecast.data import number, write_csv
     from ..forecast.plot import plot_forecast
-    from ..io.files import atomic_write
+    from ..io.files import atomic_write, check_output
 
     times, y, past, fut, targets = _load(args)
     n = len(y)
     model = _model(args)
     model._check_params()
     test = _test_steps(args.test_size, n, args.horizon, model._need())
+    if os.path.isdir(args.out):              # the report must not overwrite the input CSV
+        for name in ("backtest.json", "backtest.csv", "backtest.png", "model.rnnkit"):
+            check_output(os.path.join(args.out, name), "the eval output (in --out)",
+                         [(args.csv, "the input CSV")])
     _eval_out(args.out)
     r = backtest(model, y, n - test, step=args.step, season=args.season, past_covariates=past,
                  future_covariates=fut)

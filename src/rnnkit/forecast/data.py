@@ -11,11 +11,16 @@ Bad input is handled at this edge, never deeper:
 - a non-numeric cell: ``ValueError`` naming the file, row and column;
 - timestamps are parsed, not compared as text: all numbers, or all dates (and
   date-times) as ``YYYY-MM-DD`` / ``YYYY/MM/DD`` (zero padding optional, an
-  optional time ``HH:MM[:SS[.f]]`` after ``T`` or a space, an optional ``Z`` or
-  ``±HH:MM`` offset), ``YYYY-MM``, or ``DD/MM/YYYY`` / ``MM/DD/YYYY`` (either
-  reading that makes the column increase is taken).  A time column that is
-  none of these is refused, naming the column and the value;
-- unsorted or duplicated timestamps: ``ValueError`` naming the first offending row;
+  optional time ``HH:MM[:SS[.f]]`` after ``T`` or a space, an optional ``Z``,
+  `` UTC``, ``±HH:MM``, ``±HHMM`` or hour-only ``±HH`` offset, as PostgreSQL
+  writes ``2024-01-01 00:00:00+01``), ``YYYY-MM``, or ``DD/MM/YYYY`` /
+  ``MM/DD/YYYY`` (either reading that makes the column increase is taken);
+- a time column that is neither all numbers nor all dates (quarters ``2000Q1``,
+  ISO weeks ``2024-W01``, times of day ``00:00``, labels) is not refused: its
+  rows are taken in file order, with a warning on the ``rnnkit`` logger naming
+  the column and an example value; the same text twice is still refused;
+- unsorted or duplicated (parsed) timestamps: ``ValueError`` naming the first
+  offending row;
 - missing cells (empty, ``NA``, ``NaN``): filled by linear interpolation (the
   nearest value at the ends) with a logged warning, see :func:`fill_missing`
   (``fill=False`` leaves them NaN, for callers that must refuse them).
@@ -35,7 +40,7 @@ log = logging.getLogger("rnnkit")
 
 MISSING = {"", "na", "nan", "null", "none", "n/a", "?"}
 
-_TIME = r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?"
+_TIME = r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?)?\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)?"
 _YMD = re.compile(r"(\d{4})[-/](\d{1,2})(?:[-/](\d{1,2}))?" + _TIME + r"$")
 _XXY = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})" + _TIME + r"$")
 
@@ -80,9 +85,9 @@ def _clock(m, k):
     sec = int(hh or 0) * 3600 + int(mm or 0) * 60 + int(ss or 0) + (int(frac.ljust(6, "0")) / 1e6 if frac else 0)
     if hh is not None and not (int(hh) < 24 and int(mm) < 60 and int(ss or 0) < 61):
         raise ValueError("bad time of day")
-    if tz and tz != "Z":
+    if tz and tz not in ("Z", "UTC"):
         off = tz.replace(":", "")
-        sec -= (1 if off[0] == "+" else -1) * (int(off[1:3]) * 3600 + int(off[3:5]) * 60)
+        sec -= (1 if off[0] == "+" else -1) * (int(off[1:3]) * 3600 + int(off[3:5] or 0) * 60)
     return sec
 
 
@@ -110,9 +115,15 @@ def _first_disorder(keys):
     return next((i for i in range(1, len(keys)) if not keys[i] > keys[i - 1]), None)
 
 
+def _duplicate_error(source, times, i):
+    return ValueError(f"{source}: duplicated timestamp {times[i]!r} at data row {i + 1}; "
+                      "keep one row per time step")
+
+
 def time_keys(times, source, column="time"):
-    """Sortable numbers for ``times`` (see the module docstring); raises naming
-    ``column`` and the first value that is neither a number nor a date."""
+    """Sortable numbers for ``times`` (see the module docstring).  A column that is
+    neither all numbers nor all dates gives the row order ``0, 1, ...`` with a
+    logged warning naming ``column`` and a value; the same text twice is refused."""
     try:
         return [float(t) for t in times]
     except ValueError:
@@ -124,10 +135,15 @@ def time_keys(times, source, column="time"):
         readings.append((keys, bad))
     parsed = [keys for keys, bad in readings if bad is None]
     if not parsed:
+        seen = {}
+        for i, t in enumerate(times):
+            if t in seen:
+                raise _duplicate_error(source, times, i)
+            seen[t] = i
         bad = readings[0][1]
-        raise ValueError(f"{source}: time column {column!r}: cannot read {bad[:40]!r} as a number or a date "
-                         "(YYYY-MM-DD[ HH:MM[:SS]], DD/MM/YYYY or MM/DD/YYYY); fix the column or name "
-                         "the right one with --time-col")
+        log.warning("%s: time column %r is neither numbers nor dates (e.g. %r); taking the rows in file "
+                    "order", source, column, bad[:40])
+        return [float(i) for i in range(len(times))]
     return next((keys for keys in parsed if _first_disorder(keys) is None), parsed[0])
 
 
@@ -138,8 +154,7 @@ def check_times(times, source, column="time"):
     if i is None:
         return
     if keys[i] == keys[i - 1]:
-        raise ValueError(f"{source}: duplicated timestamp {times[i]!r} at data row {i + 1}; "
-                         "keep one row per time step")
+        raise _duplicate_error(source, times, i)
     raise ValueError(f"{source}: timestamps not increasing at data row {i + 1} "
                      f"({times[i - 1]!r} then {times[i]!r}); sort the file by time")
 
@@ -184,24 +199,25 @@ def read_csv(path, time_col=None, columns=None, fill=True):
     """Read a CSV with a header row.
 
     ``time_col``: name of the time column; ``None`` picks a column named
-    ``time``/``date``/``timestamp``/``datetime`` or an unnamed first column (a
+    ``time``/``date``/``timestamp``/``datetime``, else an unnamed first column (a
     pandas index), else uses row numbers.  ``columns``: the value columns to keep
-    (default: all but the time column).  ``fill=False`` leaves missing cells NaN."""
+    (default: all but the time column and an unnamed first column, which is never
+    a value: a pandas index is dropped when another column is the time).
+    ``fill=False`` leaves missing cells NaN."""
     rows = _read_rows(path)
     if len(rows) < 2:
         raise ValueError(f"{path}: needs a header row and at least one data row")
     header = [h.strip() for h in rows[0][1]]
     check_header(header, path)
+    index = 0 if header[0] == "" else None          # an unnamed first column: a pandas index
     if time_col is None:
-        for cand in header:
-            if cand.lower() in ("time", "date", "timestamp", "datetime", ""):
-                time_col = cand
-                break
+        time_col = next((h for h in header if h.lower() in ("time", "date", "timestamp", "datetime")),
+                        "" if index is not None else None)
     if time_col is not None and time_col not in header:
         raise ValueError(f"{path}: no time column {time_col!r}; columns are {header}")
     tcol = header.index(time_col) if time_col is not None else None
     if columns is None:
-        columns = [h for i, h in enumerate(header) if i != tcol]
+        columns = [h for i, h in enumerate(header) if i != tcol and i != index]
     for c in columns:
         if c not in header:
             raise ValueError(f"{path}: no column {c!r}; columns are {header}")

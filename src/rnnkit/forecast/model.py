@@ -104,9 +104,10 @@ class Forecaster:
             raise ValueError(f"seasonal_diff needs a season length >= 2, got season={self.season}")
 
     def _need(self):
-        """Fewest steps a training series needs: lookback + output steps + differencing + 1."""
-        out_steps = self.horizon if self.strategy == "direct" else 1
-        return self.lookback + out_steps + self.diff + self.seasonal_diff * self.season + 1
+        """Fewest steps a training series needs: lookback + horizon + differencing + 1,
+        for either strategy: ``recursive`` trains on one-step targets, but the interval
+        calibration needs at least one forecast origin with ``horizon`` actuals after it."""
+        return self.lookback + self.horizon + self.diff + self.seasonal_diff * self.season + 1
 
     def _check_data(self, y, past, fut, fitting):
         y = _as2d(y, "y")

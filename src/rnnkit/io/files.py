@@ -71,14 +71,33 @@ def atomic_write(path, write, suffix=""):
     return path
 
 
-def check_output(path, what):
+def check_output(path, what, protect=()):
     """Refuse an output path that cannot be written, before anything is written:
     a directory, or a file whose folder is missing or not writable.  ``what``
-    names it in the message (``"--plot"``)."""
+    names it in the message (``"--plot"``).  ``protect``: files the output must
+    not overwrite (the model file, the input CSV, the other outputs of the same
+    call), each a path or a ``(path, description)`` pair; ``path`` is refused when
+    it is the same file as one of them (same real path, or the same file by
+    ``os.path.samefile``, so links are seen through).  ``None`` entries are skipped."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise ValueError(f"{what} {path} is a directory; pass a file name")
+    for item in protect:
+        other, desc = item if isinstance(item, tuple) else (item, None)
+        if other is None:
+            continue
+        other = os.fspath(other)
+        same = os.path.normcase(os.path.realpath(path)) == os.path.normcase(os.path.realpath(other))
+        if not same and os.path.exists(path) and os.path.exists(other):
+            try:
+                same = os.path.samefile(path, other)
+            except OSError:
+                pass
+        if same:
+            desc = desc or "a file this command reads or writes"
+            raise ValueError(f"{what} {path} is {desc} ({other}), which must not be overwritten; "
+                             "choose another path")
     if not os.path.isdir(folder):
         raise ValueError(f"{what} {path}: folder {folder} does not exist (or is a file); create it or "
                          "choose another path")
