@@ -513,3 +513,18 @@ def test_save_after_set_params_keeps_the_prediction_settings(tmp_path):
     m.save(tmp_path / "s.rnnkit")
     back = Seq2Seq.load(tmp_path / "s.rnnkit")
     assert (back.beam_size, back.max_length, back.hidden_size) == (3, 4, 8)
+
+
+def test_predict_output_never_overwrites_the_run_or_the_input(capsys, tmp_path):
+    data = tmp_path / "c.csv"
+    data.write_text("text,label\ngood,1\nbad,0\nnice,1\nawful,0\n")
+    run = tmp_path / "run"
+    assert main(["classify", "train", "--data", str(data), "--out", str(run), "--epochs", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    before = (run / "checkpoint.npz").read_bytes()
+    for out in (run / "checkpoint.npz", run / "config.json", data):
+        line = cli_fails(capsys, "classify", "predict", str(run), "--data", str(data), "--output", str(out))
+        assert "--output" in line
+    assert (run / "checkpoint.npz").read_bytes() == before
+    assert main(["classify", "predict", str(run), "--data", str(data), "--output", str(tmp_path / "p.txt")]) == 0
+    assert len((tmp_path / "p.txt").read_text().splitlines()) == 4

@@ -281,6 +281,11 @@ def load(task, run_dir):
 
 
 def predict(task, args):
+    if args.output:                   # before any work: never over the run's files or the input
+        from ..io.files import check_output
+        run = RunDir(args.run_dir, create=False)
+        check_output(args.output, "--output", protect=[(args.data, "the input file")] + [
+            (run.file(name), f"the run's {name}") for name in ("checkpoint.npz", "config.json", "metrics.jsonl")])
     est, extra = load(task, args.run_dir)
     extra = dict(extra, read_encoding=args.encoding)
     if getattr(args, "beam", None):
