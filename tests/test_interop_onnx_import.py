@@ -217,7 +217,11 @@ def test_reduce_ops_read_their_axes_in_the_form_of_the_opset(op, opset, axes, ke
         pytest.skip("noop_with_empty_axes came with the input form")
     model = _reduce_graph(op, opset, axes, keepdims, noop)
     x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
-    (ref,) = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    # onnx's own reference evaluator: onnxruntime 1.23 (the newest for Python 3.10) fails on ReduceMax over
+    # every axis at opset 18, so its answer depends on the Python version
+    from onnx.reference import ReferenceEvaluator
+
+    (ref,) = ReferenceEvaluator(model).run(None, {"x": x})
     got = from_onnx(model).run({"x": x})["y"]
     assert got.shape == ref.shape
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
