@@ -528,3 +528,17 @@ def test_predict_output_never_overwrites_the_run_or_the_input(capsys, tmp_path):
     assert (run / "checkpoint.npz").read_bytes() == before
     assert main(["classify", "predict", str(run), "--data", str(data), "--output", str(tmp_path / "p.txt")]) == 0
     assert len((tmp_path / "p.txt").read_text().splitlines()) == 4
+
+
+def test_parameters_given_as_numpy_scalars_save_and_load(tmp_path):
+    """A grid search hands parameters over as NumPy scalars (np.int64 from np.arange, say)."""
+    X, y = vectors()
+    clf = SequenceClassifier(hidden_size=np.int64(4), epochs=np.int64(1), learning_rate=np.float64(0.01),
+                             random_state=0).fit(X, y)
+    clf.save(tmp_path / "m.rnnkit")
+    back = SequenceClassifier.load(tmp_path / "m.rnnkit")
+    assert back.hidden_size == 4 and type(back.hidden_size) is int
+    np.testing.assert_allclose(back.predict_proba(X), clf.predict_proba(X), rtol=1e-6)
+    s2s = Seq2Seq(hidden_size=4, embedding_dim=3, epochs=1, exclude_ids=(np.int64(0),), random_state=0)
+    s2s.fit([np.array([1, 2, 3])] * 4, [np.array([3, 2, 1])] * 4).save(tmp_path / "s.rnnkit")
+    assert list(Seq2Seq.load(tmp_path / "s.rnnkit").exclude_ids) == [0]

@@ -244,3 +244,25 @@ def test_saved_estimator_files_export_and_seq2seq_files_are_refused(tmp_path, ca
     s2s.save(tmp_path / "s2s.npz")
     line = fails(capsys, "export", "onnx", tmp_path / "s2s.npz", tmp_path / "s.onnx")
     assert "holds a Seq2Seq" in line
+
+
+@pytest.mark.parametrize("opset", [9, 11, 18])
+def test_export_writes_the_opset_asked_for(lm_runs, tmp_path, capsys, opset):
+    out = ok(capsys, "export", "onnx", lm_runs["lstm"], tmp_path / "lm.onnx", "--opset", str(opset))
+    assert f"ONNX opset {opset}" in out
+    m = onnx.load(str(tmp_path / "lm.onnx"))
+    onnx.checker.check_model(m)
+    assert {o.version for o in m.opset_import if o.domain in ("", "ai.onnx")} == {opset}
+    model = LanguageModel.load(lm_runs["lstm"])
+    ids = np.stack([model.encode(TEXT[i:i + 9]) for i in (0, 17)])
+    got = session(tmp_path / "lm.onnx").run(None, {"ids": ids, "lengths": np.full(2, 9, np.int32)})
+    np.testing.assert_allclose(got[0], model.net_(ids)[0], **TOL)
+
+
+def test_export_refuses_an_opset_it_does_not_write(lm_runs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["export", "onnx", str(lm_runs["lstm"]), str(tmp_path / "lm.onnx"), "--opset", "25"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--opset" in err and "7 to 21" in err
+    assert not (tmp_path / "lm.onnx").exists()

@@ -14,15 +14,32 @@ import os
 def register(sub):
     p = sub.add_parser("export", help="convert a saved model to another format",
                        description="Convert an rnnkit model file, or a training run's directory "
-                                   "(lm, classify, tag), to ONNX (opset 14).")
+                                   "(lm, classify, tag), to ONNX (opset 14 unless --opset).")
     p.add_argument("format", choices=["onnx"], help="target format")
     p.add_argument("model", help="rnnkit model file (saved with rnnkit.io.save) or a training run's directory")
     p.add_argument("out", help="output path, e.g. model.onnx")
     p.add_argument("--initial-state", action="store_true",
                    help="add graph inputs h0 (and c0 for LSTM), shape (layers*directions, B, hidden)")
+    p.add_argument("--opset", type=_opset, default=None,
+                   help="ONNX opset, 7 to 21 (default 14; mean and max pooling need 11)")
     p.add_argument("--float64", action="store_true",
                    help="write a float64 graph (ONNX Runtime's CPU recurrent kernels run float32 only)")
     p.set_defaults(func=run)
+
+
+def _opset(text):
+    """``--opset``: an integer in the range ``to_onnx`` writes."""
+    import argparse
+
+    from ..interop.onnx_export import OPSET_MAX, OPSET_MIN
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not OPSET_MIN <= value <= OPSET_MAX:
+        raise argparse.ArgumentTypeError(f"{value} is outside the opsets rnnkit writes ({OPSET_MIN} to {OPSET_MAX})")
+    return value
 
 
 def load_run(path):
@@ -111,9 +128,10 @@ def run(args):
     check_out(args.model, args.out)
     obj = load_run(args.model) if os.path.isdir(args.model) else load_model_file(args.model)
     vocab = run_vocabulary(args.model) if os.path.isdir(args.model) else None
-    model = to_onnx(obj, args.out, initial_states=args.initial_state,
+    opset = OPSET if args.opset is None else args.opset
+    model = to_onnx(obj, args.out, opset=opset, initial_states=args.initial_state,
                     dtype="float64" if args.float64 else "float32", metadata={"vocab": vocab} if vocab else None)
     ops = sorted({n.op_type for n in model.graph.node})
     ins = ", ".join(i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer})
-    print(f"wrote {args.out} (ONNX opset {OPSET}; inputs: {ins}; operators: {', '.join(ops)})")
+    print(f"wrote {args.out} (ONNX opset {opset}; inputs: {ins}; operators: {', '.join(ops)})")
     return 0

@@ -42,7 +42,10 @@ def keeps_fitted_state_on_failure(fit):
 
 
 def plain(value):
-    """A label as Python shows it (``'a'``, ``3``), not NumPy's ``np.str_('a')``."""
+    """A label (or parameter) as Python shows it (``'a'``, ``3``), not NumPy's
+    ``np.str_('a')``; lists and tuples element by element (as lists)."""
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -137,6 +140,7 @@ class SequenceEstimator:
         self._check_fitted()
         fitted = getattr(self, "fit_params_", None) or {}
         params = {**self.get_params(), **{k: v for k, v in fitted.items() if k not in self._PREDICT_PARAMS}}
+        params = {k: plain(v) for k, v in params.items()}     # NumPy scalars (a grid search's) as JSON numbers
         return {"class": type(self).__name__, "params": params, "learned": self._learned()}
 
     @classmethod
