@@ -18,19 +18,20 @@ import os
 
 import numpy as np
 
-from .io.files import atomic_write, read_file, write_file
+from .io.files import atomic_write_text, read_file, write_file
 
 CHECKPOINT_KIND = "checkpoint"
 
 
-def _atomic_text(path, text):
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+def finite_or_null(record):
+    """``record`` with non-finite floats (a diverged loss, an infinite perplexity)
+    as ``None``, which JSON writes as ``null`` (it has no NaN or Infinity)."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
 
 
 def _json_line(metrics):
-    """One metrics line; non-finite floats (a diverged loss) become ``null``, which JSON has."""
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
-    return json.dumps(clean, allow_nan=False) + "\n"
+    """One metrics line (strict JSON)."""
+    return json.dumps(finite_or_null(metrics), allow_nan=False) + "\n"
 
 
 class RunDir:
@@ -39,6 +40,10 @@ class RunDir:
 
     def __init__(self, path, create=True):
         self.path = os.fspath(path)
+        if os.path.isfile(self.path):
+            raise NotADirectoryError(f"{self.path} is a file, not a run directory; "
+                                     + ("choose a new --out directory" if create else
+                                        "pass the --out directory of a training run"))
         if create:
             try:
                 os.makedirs(self.path, exist_ok=True)
@@ -49,9 +54,6 @@ class RunDir:
             except OSError as exc:
                 raise OSError(f"cannot write to run directory {self.path} ({exc.strerror or exc}); "
                               "choose a writable --out directory") from None
-        elif os.path.isfile(self.path):
-            raise NotADirectoryError(f"{self.path} is a file, not a run directory; pass the --out directory "
-                                     "of a training run")
         elif not os.path.isdir(self.path):
             raise FileNotFoundError(f"run directory {self.path} does not exist; pass the --out directory "
                                     "of a training run")
@@ -61,7 +63,7 @@ class RunDir:
 
     # -- config --------------------------------------------------------------------------
     def write_config(self, config):
-        _atomic_text(self.file("config.json"), json.dumps(config, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(self.file("config.json"), json.dumps(config, indent=2, sort_keys=True) + "\n")
 
     def read_config(self, require=()):
         """``config.json`` as a dict; ``require`` names entries that must be in it."""
@@ -115,7 +117,7 @@ class RunDir:
     def truncate_metrics(self, step):
         """Keep only metric lines with ``step <= step`` (used when resuming)."""
         kept = [m for m in self.read_metrics() if m.get("step", 0) <= step]
-        _atomic_text(self.file("metrics.jsonl"), "".join(_json_line(m) for m in kept))
+        atomic_write_text(self.file("metrics.jsonl"), "".join(_json_line(m) for m in kept))
 
     # -- checkpoints -----------------------------------------------------------------------
     def save_checkpoint(self, model, optimizer, step, rng=None, config=None, extra=None, **meta):

@@ -60,13 +60,13 @@ class Task:
 
 # -- option types: checked at parse time, one-line messages ------------------------------------------
 def encoding_name(text):
-    """argparse type: a text encoding Python knows."""
+    """argparse type: a text encoding Python knows (:func:`rnnkit.data.tables.check_encoding`)."""
+    from ..data.tables import check_encoding
+
     try:
-        codecs.lookup(text)
-    except LookupError:
-        raise argparse.ArgumentTypeError(f"unknown text encoding {text!r}; pass a codec name such as "
-                                         "utf-8 or latin-1") from None
-    return text
+        return check_encoding(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_option(p, *flags, default=None, **kw):

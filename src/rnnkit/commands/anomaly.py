@@ -163,7 +163,7 @@ def detect(args):
     from ..anomaly import event_scores, intervals, point_scores
     from ..anomaly.plot import plot_detection
     from ..io.files import check_output
-    from ..io.files import atomic_write
+    from ..io.files import atomic_write_text
 
     d, meta, run = _load(args)
     named = [(p or os.path.join(run, name), opt) for p, name, opt in
@@ -200,7 +200,7 @@ def detect(args):
         print(f"event  P={ev['precision']:.3f} R={ev['recall']:.3f} F1={ev['f1']:.3f}  "
               f"detected {ev['detected']}/{ev['events']}  mean lead {lead} steps")
     _write_scores(outs[0], times, res, labels)
-    atomic_write(outs[1], lambda fh: fh.write(json.dumps(report, indent=1).encode("utf-8")), suffix=".json")
+    atomic_write_text(outs[1], json.dumps(report, indent=1), suffix=".json")
     plot_detection(outs[2], x, res, labels)
     sys.stdout.flush()
     return 0

@@ -11,6 +11,15 @@ from __future__ import annotations
 import os
 
 
+def _opset():
+    """argparse type of ``--opset``: an integer in the range ``to_onnx`` writes."""
+    from ..interop.onnx_export import OPSET_MAX, OPSET_MIN
+    from ._args import _checked
+
+    return _checked(int, lambda v: OPSET_MIN <= v <= OPSET_MAX,
+                    f"is outside the opsets rnnkit writes ({OPSET_MIN} to {OPSET_MAX})", "An ONNX opset.")
+
+
 def register(sub):
     p = sub.add_parser("export", help="convert a saved model to another format",
                        description="Convert an rnnkit model file, or a training run's directory "
@@ -20,26 +29,11 @@ def register(sub):
     p.add_argument("out", help="output path, e.g. model.onnx")
     p.add_argument("--initial-state", action="store_true",
                    help="add graph inputs h0 (and c0 for LSTM), shape (layers*directions, B, hidden)")
-    p.add_argument("--opset", type=_opset, default=None,
+    p.add_argument("--opset", type=_opset(), default=None,
                    help="ONNX opset, 7 to 21 (default 14; mean and max pooling need 11)")
     p.add_argument("--float64", action="store_true",
                    help="write a float64 graph (ONNX Runtime's CPU recurrent kernels run float32 only)")
     p.set_defaults(func=run)
-
-
-def _opset(text):
-    """``--opset``: an integer in the range ``to_onnx`` writes."""
-    import argparse
-
-    from ..interop.onnx_export import OPSET_MAX, OPSET_MIN
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not OPSET_MIN <= value <= OPSET_MAX:
-        raise argparse.ArgumentTypeError(f"{value} is outside the opsets rnnkit writes ({OPSET_MIN} to {OPSET_MAX})")
-    return value
 
 
 def load_run(path):

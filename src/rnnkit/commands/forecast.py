@@ -212,7 +212,7 @@ def evaluate(args):
     from ..forecast import backtest, format_report
     from ..forecast.data import number, write_csv
     from ..forecast.plot import plot_forecast
-    from ..io.files import atomic_write, check_output
+    from ..io.files import atomic_write_text, check_output
 
     times, y, past, fut, targets = _load(args)
     n = len(y)
@@ -235,8 +235,7 @@ def evaluate(args):
     summary = {"metrics": r["metrics"], "origins": r["origins"], "horizon": args.horizon,
               "interval_coverage": iv["coverage"], "interval_nominal": iv["nominal"],
               "train_size": n - test, "season": args.season, "targets": targets}
-    atomic_write(os.path.join(args.out, "backtest.json"),
-                 lambda fh: fh.write(json.dumps(summary, indent=1).encode("utf-8")), suffix=".json")
+    atomic_write_text(os.path.join(args.out, "backtest.json"), json.dumps(summary, indent=1), suffix=".json")
     rows = []
     for i, o in enumerate(r["origins"]):
         for k in range(args.horizon):
@@ -278,8 +277,8 @@ def _eval_out(out):
     """Create the report directory; refuse one holding a trained model that eval would replace."""
     from ..runs import RunDir
 
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise ValueError(f"--out {out} is a file, not a directory; choose a new --out directory")
+    if os.path.isfile(out):
+        RunDir(out)                                    # refuses it in one line
     if os.path.exists(os.path.join(out, "model.rnnkit")) and not os.path.exists(os.path.join(out, "backtest.json")):
         raise ValueError(f"--out {out} holds a trained model ({os.path.join(out, 'model.rnnkit')}) that eval "
                          "would replace; choose a new --out")

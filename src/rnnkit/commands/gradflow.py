@@ -37,16 +37,14 @@ def run(args):
     import os
     import sys
 
-    from ..io.files import atomic_write
+    from ..io.files import atomic_write_text
 
     from ..diagnostics.flow import gradflow_experiment, plot_gradflow
 
-    if args.T < 2 or args.steps < 0 or args.hidden < 1 or args.batch < 1 or args.clip <= 0:
-        raise ValueError("--T must be ≥ 2, --steps ≥ 0, --hidden/--batch ≥ 1, --clip > 0")
+    if args.T < 2:                                    # the other numbers are checked by their argparse types
+        raise ValueError("--T must be 2 or more (the adding problem needs two marked steps)")
     from ..runs import RunDir
 
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise NotADirectoryError(f"--out {args.out} is a file, not a directory; choose an output directory")
     RunDir(args.out)
     kw = dict(cells=tuple(args.cells), T=args.T, hidden=args.hidden, batch=args.batch, steps=args.steps,
               lr=args.lr, seed=args.seed, log=lambda m: print(m, flush=True))
@@ -64,7 +62,7 @@ def run(args):
             "clip": args.clip, "seed": args.seed, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "cells": _jsonable(res), "extras": {k: _jsonable(v) for k, v in extras.items()}}
     files.append(os.path.join(args.out, "gradflow.json"))
-    atomic_write(files[-1], lambda fh: fh.write(json.dumps(data).encode("utf-8")), suffix=".json")
+    atomic_write_text(files[-1], json.dumps(data), suffix=".json")
     print("wrote " + ", ".join(files))
     for line in _diverged(res, args.steps, "") + _diverged(extras.get("no_clip", {}), args.steps, " without clipping"):
         print(line, file=sys.stderr)

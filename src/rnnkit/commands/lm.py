@@ -6,7 +6,6 @@ recorded in RUN_DIR/config.json)."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 
@@ -167,7 +166,8 @@ def evaluate(args):
     except ValueError as exc:
         raise ValueError(f"{', '.join(args.data)}: {exc}") from None
     if args.json:                        # strict JSON: an infinite perplexity (a diverged model) is null
-        print(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}))
+        from ..runs import finite_or_null
+        print(json.dumps(finite_or_null(r)))
     else:
         print(f"{r['nats_per_token']:.4f} nats/token  {r['bits_per_token']:.4f} bits/token  "
               f"{r['bits_per_char']:.4f} bits/char  perplexity {r['perplexity']:.3f}  ({r['tokens']} tokens)")

@@ -318,11 +318,9 @@ def write_report(run_dir):
     """Write ``run_dir/report.html``; returns its path."""
     from ..io.files import atomic_write
 
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise NotADirectoryError(f"{run_dir} is a file, not a run directory; pass the --out directory of a "
-                                 "training run")
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"run directory {run_dir} does not exist; pass the --out directory of a training run")
+    from ..runs import RunDir
+
+    RunDir(run_dir, create=False)                      # a file, or missing: one line naming it
     page = build_report(run_dir).encode("utf-8")
     path = os.path.join(run_dir, "report.html")
     try:

@@ -252,8 +252,8 @@ def new_run_dir(path, kind="a trained model"):
     from ..runs import RunDir
 
     path = os.fspath(path)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(f"--out {path} is a file, not a run directory; choose a new --out directory")
+    if os.path.isfile(path):                           # as RunDir says it, before the model check below
+        RunDir(path)
     model = os.path.join(path, "model.rnnkit")
     if os.path.exists(model):
         raise ValueError(f"--out {path} already holds {kind} ({model}); choose a new --out, or remove "
@@ -264,11 +264,11 @@ def new_run_dir(path, kind="a trained model"):
 
 def write_csv(path, header, rows):
     """Write ``header`` and ``rows`` to ``path`` atomically (a failure leaves the old file)."""
-    from ..io.files import atomic_write
+    from ..io.files import atomic_write_text
 
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
     w.writerow(header)
     w.writerows(rows)
-    atomic_write(path, lambda f: f.write(buf.getvalue().encode("utf-8")), suffix=".csv")
+    atomic_write_text(path, buf.getvalue(), suffix=".csv")
     return path

@@ -108,6 +108,11 @@ def check_output(path, what, protect=()):
     return path
 
 
+def atomic_write_text(path, text, suffix=""):
+    """:func:`atomic_write` of ``text`` as UTF-8."""
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")), suffix=suffix)
+
+
 def _umask():
     mask = os.umask(0o022)          # the only portable way to read it is to set it
     os.umask(mask)

@@ -125,7 +125,6 @@ class SequenceEstimator:
         return total / max(count, 1)
 
     def _fit_data(self, data):
-        self._check_training_params()
         self._start(len(data["lengths"]))
         for _ in range(self.epochs):
             self.loss_curve_.append(self._run_epoch(data))
