@@ -102,7 +102,7 @@ def _resumed_params(args, cfg):
 
 
 def train(args):
-    from ..models.language_model import LanguageModel
+    from ..models.language_model import LanguageModel, model_config
     from ..runs import RunDir
 
     run = RunDir(args.out)                              # fails early on an unwritable RUN_DIR
@@ -110,10 +110,8 @@ def train(args):
         if not run.has_checkpoint():
             raise FileNotFoundError(f"{run.file('checkpoint.npz')} does not exist, nothing to resume; "
                                     "train without --resume first")
-        cfg = run.read_config(require=("model",))
-        if not isinstance(cfg["model"].get("vocab"), dict):
-            raise ValueError(f"{run.file('config.json')} holds no language model; pass the --out directory "
-                             "of `rnnkit lm train`")
+        model_config(run)                                # a language model's run, or one line saying not
+        cfg = run.read_config()
         params = _resumed_params(args, cfg)
         data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
         if not data.get("sha256") and not args.data:       # a run made from Python: fit(run=...) or save()

@@ -47,6 +47,17 @@ def _arrays_state(extra):
     return tuple(parts) if len(parts) > 1 else parts[0]
 
 
+def model_config(run):
+    """The ``model`` entry of a language model run's ``config.json`` (a
+    :class:`rnnkit.runs.RunDir`), with its vocabulary; one line naming the file
+    when the directory holds another kind of run or a damaged config."""
+    cfg = run.read_config().get("model")
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("vocab"), dict):
+        raise ValueError(f"{run.file('config.json')} holds no language model; pass the --out directory "
+                         "of `rnnkit lm train`")
+    return dict(cfg)
+
+
 class LanguageModel:
     """Next-token language model (scikit-learn conventions).
 
@@ -402,10 +413,7 @@ class LanguageModel:
         if not run.has_checkpoint():
             raise FileNotFoundError(f"{run.file('checkpoint.npz')} does not exist, nothing to resume; "
                                     "train without --resume first")
-        cfg = run.read_config(require=("model",))["model"]
-        if not cfg.get("vocab"):
-            raise ValueError(f"{run.file('config.json')} holds no vocabulary; restore it or start a new run")
-        self.vocab_ = Vocabulary.from_config(cfg["vocab"])
+        self.vocab_ = Vocabulary.from_config(model_config(run)["vocab"])
         self._init_net()
         extra = {}
         _, meta = run.load_checkpoint(self.net_, self.optimizer_, self.rng_, extra=extra)
@@ -420,10 +428,7 @@ class LanguageModel:
         """Rebuild a trained model from a run directory (no code executed: JSON + npz)."""
         from ..runs import RunDir
         run = run if isinstance(run, RunDir) else RunDir(run, create=False)
-        cfg = dict(run.read_config().get("model") or {})
-        if not isinstance(cfg.get("vocab"), dict):
-            raise ValueError(f"{run.file('config.json')} holds no language model; pass the --out "
-                             "directory of `rnnkit lm train`")
+        cfg = model_config(run)
         model = cls(**{k: cfg[k] for k in cls._PARAMS if k in cfg})
         model.vocab_ = Vocabulary.from_config(cfg["vocab"])
         model._init_net()
