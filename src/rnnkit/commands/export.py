@@ -96,24 +96,20 @@ def load_model_file(path):
     return load(path)
 
 
+RUN_FILES = ("checkpoint.npz", "config.json", "metrics.jsonl", "loss.png", "samples.txt", "report.html",
+             "model.rnnkit")
+
+
 def check_out(model, out):
     """Refuse an output that would overwrite the input (the model file, or a file
     the run directory saved), a directory, or a file in a missing folder."""
     from ..io.files import check_output
 
-    real = os.path.realpath(out)
-    if os.path.isdir(out):
-        raise IsADirectoryError(f"output {out} is a directory; pass a file name, e.g. "
-                                f"{os.path.join(out, 'model.onnx')}")
-    check_output(out, "output")
     if os.path.isdir(model):
-        inside = os.path.commonpath([os.path.realpath(model), real]) == os.path.realpath(model)
-        if inside and os.path.exists(out) and not out.lower().endswith(".onnx"):
-            raise ValueError(f"output {out} is one of the run directory's saved files; export would overwrite "
-                             "it, pass a new file name such as model.onnx")
-    elif os.path.exists(out) and os.path.exists(model) and os.path.samefile(model, out):
-        raise ValueError(f"output {out} is the input model file; export would overwrite it, pass another "
-                         "file name such as model.onnx")
+        protect = [(os.path.join(model, name), "one of the run directory's saved files") for name in RUN_FILES]
+    else:
+        protect = [(model, "the input model file")]
+    check_output(out, "output", protect=protect)
 
 
 def run(args):
