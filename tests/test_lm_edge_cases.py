@@ -84,7 +84,7 @@ def test_resume_refuses_options_that_differ_from_the_run_and_changes_nothing(cap
     before = (trained / "config.json").read_text()
     line = cli_fails(capsys, "lm", "train", "--out", str(trained), "--resume", "--steps", "20", "--hidden", "999",
                      "--no-progress")
-    assert "--hidden 999" in line and "hidden_size" in line
+    assert "--hidden 999" in line and "the run's 16" in line and "config.json" in line
     assert (trained / "config.json").read_text() == before
     # an option equal to the run's own is fine
     assert main(["lm", "train", "--out", str(trained), "--resume", "--steps", "14", "--hidden", "16",

@@ -30,3 +30,16 @@ positive_int = _checked(int, lambda v: v >= 1, "is not a positive integer (1 or 
 count = _checked(int, lambda v: v >= 0, "is negative; pass 0 or more", "An integer >= 0.")
 positive_float = _checked(float, lambda v: v > 0, "is not above 0", "A finite number > 0.")
 nonnegative_float = _checked(float, lambda v: v >= 0, "is negative; pass 0 or more", "A finite number >= 0.")
+
+
+def refuse_changed(options, config_path):
+    """``--resume`` goes on as the run was configured: each ``(dest, given,
+    saved)`` with ``given`` set (not ``None``) and unlike ``saved`` is refused in
+    one line naming the option, the run's value and ``config_path``."""
+    for dest, given, saved in options:
+        if given is None or saved is None or given == saved:
+            continue
+        flag = "--" + dest.replace("_", "-")
+        shown = flag if given is True else f"{flag} {given}"
+        raise ValueError(f"{shown} differs from the run's {saved} in {config_path}; a resumed run keeps its "
+                         f"settings: drop {flag}, or train a new run with another --out")

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from ..runs import RunDir, progress
-from ._args import count, nonnegative_float, positive_float, positive_int
+from ._args import count, nonnegative_float, positive_float, positive_int, refuse_changed
 
 
 class Task:
@@ -137,18 +137,14 @@ def _codec_name(encoding):
 
 
 def _refuse_conflicts(task, args, config, config_path):
-    """Options given with ``--resume`` must agree with the run's saved ones."""
-    for dest, saved in task.saved_options(config).items():
-        given = getattr(args, dest, None)
-        if given is None or saved is None:
-            continue
-        if dest == "encoding":
-            given, saved = _codec_name(given), _codec_name(saved)
-        if given != saved:
-            flag = "--" + dest.replace("_", "-")
-            shown = flag if given is True else f"{flag} {getattr(args, dest)}"
-            raise ValueError(f"{shown} differs from the run's {saved} in {config_path}; "
-                             f"a resumed run keeps its settings: drop {flag}, or train a new run with another --out")
+    """Options given with ``--resume`` must agree with the run's saved ones
+    (encodings compared by codec: ``UTF8`` is ``utf-8``)."""
+    def same_codec(dest, given, saved):
+        if dest == "encoding" and given is not None and saved is not None and _codec_name(given) == _codec_name(saved):
+            return saved
+        return given
+    refuse_changed([(dest, same_codec(dest, getattr(args, dest, None), saved), saved)
+                    for dest, saved in task.saved_options(config).items()], config_path)
 
 
 def _resume(task, args, run):

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-from ._args import count, nonnegative_float, positive_float, positive_int
+from ._args import count, nonnegative_float, positive_float, positive_int, refuse_changed
 
 # option -> (LanguageModel parameter, default for a new run)
 MODEL_OPTIONS = {"level": ("level", "byte"), "unknown": ("unknown", "unk"), "cell": ("cell", "lstm"),
@@ -84,16 +84,12 @@ def _load_text(data, level):
     return stdlib_corpus(level)
 
 
-def _resumed_params(args, cfg):
+def _resumed_params(args, cfg, config_path):
     """The run's parameters, with ``--steps`` and ``--record-gradflow`` applied;
     other options must agree with the run's config (or be left out)."""
     params = {k: v for k, v in cfg["model"].items() if k != "vocab"}
-    for option, (name, _) in MODEL_OPTIONS.items():
-        given = getattr(args, option)
-        if given is not None and given != params.get(name):
-            flag = "--" + option.replace("_", "-")
-            raise ValueError(f"{flag} {given} differs from the run's {name} ({params.get(name)!r}); --resume "
-                             f"goes on as the run was configured: leave {flag} out, or start a new --out")
+    refuse_changed([(option, getattr(args, option), params.get(name)) for option, (name, _) in MODEL_OPTIONS.items()],
+                   config_path)
     if args.steps is not None:
         params["steps"] = args.steps
     if args.record_gradflow:
@@ -112,7 +108,7 @@ def train(args):
                                     "train without --resume first")
         model_config(run)                                # a language model's run, or one line saying not
         cfg = run.read_config()
-        params = _resumed_params(args, cfg)
+        params = _resumed_params(args, cfg, run.file("config.json"))
         data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
         if not data.get("sha256") and not args.data:       # a run made from Python: fit(run=...) or save()
             raise ValueError(f"{run.file('config.json')} records no training text (a run made from Python); "
