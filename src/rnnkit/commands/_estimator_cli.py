@@ -329,6 +329,17 @@ def register_task(subparsers, task, help, train_defaults, add_model_args, add_pr
     return p
 
 
+def saved_vocabulary(config, what, config_path):
+    """A vocabulary from its config.json entry; a damaged one is refused."""
+    from ..data.vocab import Vocabulary
+
+    try:
+        return Vocabulary.from_config(config)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"the {what} in {config_path} is damaged ({exc}); restore the run's original "
+                         "config.json or train again") from None
+
+
 def check_vocab_size(vocab, n, what, config_path):
     """Refuse a vocabulary (from config.json) whose size is not the ``n`` ids
     the loaded weights have."""

@@ -12,7 +12,7 @@ import os
 import sys
 
 from ._args import count, positive_float, positive_int
-from .forecast import _cols, check_plot, check_roles
+from .forecast import _cols, check_roles
 
 
 def register(sub):
@@ -162,8 +162,7 @@ def detect(args):
 
     from ..anomaly import event_scores, intervals, point_scores
     from ..anomaly.plot import plot_detection
-    from ..io.files import check_output
-    from ..io.files import atomic_write_text
+    from ..io.files import atomic_write_text, check_output, check_plot
 
     d, meta, run = _load(args)
     named = [(p or os.path.join(run, name), opt) for p, name, opt in

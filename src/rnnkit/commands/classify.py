@@ -16,7 +16,7 @@ from ..data.series import read_series
 from ..data.tables import read_records
 from ..data.vocab import Vocabulary
 from ..models import SequenceClassifier
-from ._estimator_cli import Task, add_option, check_vocab_size, register_task
+from ._estimator_cli import Task, add_option, check_vocab_size, register_task, saved_vocabulary
 
 SERIES_EXTS = (".ts", ".npz", ".npy")
 
@@ -60,7 +60,7 @@ class ClassifyTask(Task):
     def check_loaded(self, est, extra, config_path):
         if extra.get("input") != "text":
             return
-        vocab = _vocabulary(extra.get("vocab"), "vocab", config_path)
+        vocab = saved_vocabulary(extra.get("vocab"), "vocab", config_path)
         if vocab.level == "byte":
             if est.spec_.n_in > len(vocab):
                 check_vocab_size(vocab, est.spec_.n_in, "byte vocabulary", config_path)
@@ -94,15 +94,6 @@ class ClassifyTask(Task):
         proba = est.predict_proba(X)
         labels = est.classes_[proba.argmax(1)]
         return [f"{lab}\t{p.max():.4f}" for lab, p in zip(labels, proba)]
-
-
-def _vocabulary(config, what, config_path):
-    """A vocabulary from its config.json entry; a damaged one is refused."""
-    try:
-        return Vocabulary.from_config(config)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ValueError(f"the {what} in {config_path} is damaged ({exc}); restore the run's original "
-                         "config.json or train again") from None
 
 
 def _model_args(p):

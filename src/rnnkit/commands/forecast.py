@@ -37,25 +37,6 @@ def check_roles(roles):
             seen[c] = option
 
 
-def check_plot(path, what, protect=()):
-    """:func:`~rnnkit.io.files.check_output` for a plot, and refuse an extension
-    matplotlib cannot write (``x.csv``) before anything is written."""
-    from ..io.files import check_output
-
-    check_output(path, what, protect)
-    ext = os.path.splitext(path)[1].lstrip(".").lower()
-    if ext:
-        try:
-            from matplotlib.figure import Figure
-        except ImportError:
-            return path                      # the plot itself says matplotlib is missing
-        formats = Figure().canvas.get_supported_filetypes()
-        if ext not in formats:
-            raise ValueError(f"{what} {path}: matplotlib cannot write {ext!r} files; use one of "
-                             f"{', '.join('.' + f for f in sorted(formats))} (e.g. .png)")
-    return path
-
-
 def _add_data(p):
     p.add_argument("csv", help="CSV file with a header row")
     p.add_argument("--time-col", help="time column (default: one named time/date/timestamp, or an unnamed index)")
@@ -165,9 +146,8 @@ def predict(args):
 
     from ..forecast import Forecaster
     from ..forecast.data import number, read_csv, write_csv
-    from ..io.files import check_output
     from ..forecast.plot import plot_forecast
-    from ..io.files import read_file
+    from ..io.files import check_output, check_plot, read_file
 
     path = _run_file(args.run)
     meta = read_file(path, "forecaster")[0]["meta"]

@@ -14,8 +14,7 @@ from ..data.tables import read_records
 from ..data.vocab import SPECIALS, Vocabulary
 from ..models import Seq2Seq
 from ._args import positive_int
-from ._estimator_cli import Task, add_option, check_vocab_size, register_task
-from .classify import _vocabulary
+from ._estimator_cli import Task, add_option, check_vocab_size, register_task, saved_vocabulary
 
 
 def special_ids(vocab):
@@ -70,8 +69,8 @@ class Seq2SeqTask(Task):
     def check_loaded(self, est, extra, config_path):
         """Vocabulary sizes must fit the weights; runs saved before
         ``exclude_ids`` existed get the target vocabulary's special tokens."""
-        src = _vocabulary(extra.get("source_vocab"), "source_vocab", config_path)
-        tgt = _vocabulary(extra.get("target_vocab"), "target_vocab", config_path)
+        src = saved_vocabulary(extra.get("source_vocab"), "source_vocab", config_path)
+        tgt = saved_vocabulary(extra.get("target_vocab"), "target_vocab", config_path)
         if est.spec_.kind == "tokens":
             check_vocab_size(src, est.spec_.n_in, "source vocabulary", config_path)
         check_vocab_size(tgt, est.n_targets_, "target vocabulary", config_path)

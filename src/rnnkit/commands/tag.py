@@ -11,8 +11,8 @@ from ..data.tables import read_tagged
 from ..data.vocab import SPECIALS, Vocabulary
 from ..models import SequenceTagger
 from ..models.tagger import bio_f1, token_accuracy
-from ._estimator_cli import Task, add_option, check_vocab_size, register_task, unknown_token_ids
-from .classify import _vocabulary
+from ._estimator_cli import (Task, add_option, check_vocab_size, register_task, saved_vocabulary,
+                             unknown_token_ids)
 
 
 class TagTask(Task):
@@ -56,7 +56,7 @@ class TagTask(Task):
                     tags_key=extra.get("tags_key"))
 
     def check_loaded(self, est, extra, config_path):
-        check_vocab_size(_vocabulary(extra.get("vocab"), "vocab", config_path), est.spec_.n_in, "vocabulary",
+        check_vocab_size(saved_vocabulary(extra.get("vocab"), "vocab", config_path), est.spec_.n_in, "vocabulary",
                          config_path)
 
     def metrics(self, est, X, y):

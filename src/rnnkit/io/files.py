@@ -108,6 +108,23 @@ def check_output(path, what, protect=()):
     return path
 
 
+def check_plot(path, what, protect=()):
+    """:func:`~rnnkit.io.files.check_output` for a plot, and refuse an extension
+    matplotlib cannot write (``x.csv``) before anything is written."""
+    check_output(path, what, protect)
+    ext = os.path.splitext(path)[1].lstrip(".").lower()
+    if ext:
+        try:
+            from matplotlib.figure import Figure
+        except ImportError:
+            return path                      # the plot itself says matplotlib is missing
+        formats = Figure().canvas.get_supported_filetypes()
+        if ext not in formats:
+            raise ValueError(f"{what} {path}: matplotlib cannot write {ext!r} files; use one of "
+                             f"{', '.join('.' + f for f in sorted(formats))} (e.g. .png)")
+    return path
+
+
 def atomic_write_text(path, text, suffix=""):
     """:func:`atomic_write` of ``text`` as UTF-8."""
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")), suffix=suffix)
