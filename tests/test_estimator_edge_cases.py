@@ -542,3 +542,25 @@ def test_parameters_given_as_numpy_scalars_save_and_load(tmp_path):
     s2s = Seq2Seq(hidden_size=4, embedding_dim=3, epochs=1, exclude_ids=(np.int64(0),), random_state=0)
     s2s.fit([np.array([1, 2, 3])] * 4, [np.array([3, 2, 1])] * 4).save(tmp_path / "s.rnnkit")
     assert list(Seq2Seq.load(tmp_path / "s.rnnkit").exclude_ids) == [0]
+
+
+def test_predict_output_never_overwrites_any_file_the_run_saved(capsys, tmp_path):
+    data = tmp_path / "c.csv"
+    data.write_text("text,label\ngood,1\nbad,0\nnice,1\nawful,0\n")
+    run = tmp_path / "run"
+    assert main(["classify", "train", "--data", str(data), "--out", str(run), "--epochs", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    png = (run / "loss.png").read_bytes()
+    assert "loss.png" in cli_fails(capsys, "classify", "predict", str(run), "--data", str(data), "--output",
+                                   str(run / "loss.png"))
+    assert (run / "loss.png").read_bytes() == png
+
+
+def test_resume_names_a_flag_the_run_had_off(capsys, tmp_path):
+    data = tmp_path / "c.csv"
+    data.write_text("text,label\ngood,1\nbad,0\nnice,1\nawful,0\n")
+    run = tmp_path / "run"
+    assert main(["classify", "train", "--data", str(data), "--out", str(run), "--epochs", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    line = cli_fails(capsys, "classify", "train", "--out", str(run), "--resume", "--epochs", "2", "--bidirectional")
+    assert "--bidirectional differs from the run's setting (--bidirectional off)" in line

@@ -409,7 +409,7 @@ def test_gate_activations_out_of_range_index_is_a_value_error():
 
 def test_forget_gate_mean_of_plain_rnn_is_a_value_error():
     import rnnkit
-    from rnnkit.diagnostics.gates import forget_gate_mean, gate_activations
+    from rnnkit.diagnostics.gates import forget_gate_mean
 
     rnn = rnnkit.RNN(3, 4)
     rnn.forward(np.zeros((5, 2, 3)), keep_cache=True)
@@ -635,3 +635,30 @@ def test_recursive_forecast_on_too_short_series_says_the_minimum_length(tmp_path
                           "--strategy", "recursive", "--hidden", 4, "--epochs", 1, "--out", tmp_path / "r9"],
                          capsys)
     assert rc == 0, err
+
+
+def test_export_never_overwrites_a_file_of_the_run_directory_but_an_earlier_export(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    data = tmp_path / "train.txt"
+    data.write_text("abcabcabd\n" * 20)
+    run = tmp_path / "run"
+    rc, _, err = run_cli(["lm", "train", "--data", data, "--level", "char", "--hidden", 4, "--seq-len", 4,
+                          "--batch", 2, "--steps", 2, "--eval-every", 0, "--no-progress", "--out", run], capsys)
+    assert rc == 0, err
+    (run / "notes.txt").write_text("mine")
+    (run / "gradflow.json").write_text("{}")
+    for name in ("notes.txt", "gradflow.json"):
+        assert "saved files" in cli_fails(capsys, "export", "onnx", run, run / name)
+    assert (run / "notes.txt").read_text() == "mine" and (run / "gradflow.json").read_text() == "{}"
+    for _ in range(2):                                        # an earlier export may be replaced
+        rc, _, err = run_cli(["export", "onnx", run, run / "model.onnx"], capsys)
+        assert rc == 0, err
+
+
+def test_gradflow_length_below_two_is_refused_at_parse_time(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["gradflow", "--out", str(tmp_path / "g"), "--T", "1"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--T" in err and "below 2" in err
+    assert not (tmp_path / "g").exists()

@@ -38,6 +38,10 @@ class RunDir:
     """A training run's directory.  ``create=True`` makes it (and checks that it
     is writable); ``create=False`` requires it to exist."""
 
+    # what rnnkit's commands save in a run directory (outputs must not overwrite them)
+    SAVED = ("config.json", "metrics.jsonl", "checkpoint.npz", "loss.png", "samples.txt", "report.html",
+             "gradflow.json", "model.rnnkit")
+
     def __init__(self, path, create=True):
         self.path = os.fspath(path)
         if os.path.isfile(self.path):

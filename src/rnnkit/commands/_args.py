@@ -41,5 +41,6 @@ def refuse_changed(options, config_path):
             continue
         flag = "--" + dest.replace("_", "-")
         shown = flag if given is True else f"{flag} {given}"
-        raise ValueError(f"{shown} differs from the run's {saved} in {config_path}; a resumed run keeps its "
+        was = f"the run's setting ({flag} {'on' if saved else 'off'})" if isinstance(saved, bool) else f"the run's {saved}"
+        raise ValueError(f"{shown} differs from {was} in {config_path}; a resumed run keeps its "
                          f"settings: drop {flag}, or train a new run with another --out")

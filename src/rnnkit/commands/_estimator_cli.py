@@ -281,7 +281,7 @@ def predict(task, args):
         from ..io.files import check_output
         run = RunDir(args.run_dir, create=False)
         check_output(args.output, "--output", protect=[(args.data, "the input file")] + [
-            (run.file(name), f"the run's {name}") for name in ("checkpoint.npz", "config.json", "metrics.jsonl")])
+            (run.file(name), f"the run's {name}") for name in RunDir.SAVED])
     est, extra = load(task, args.run_dir)
     extra = dict(extra, read_encoding=args.encoding)
     if getattr(args, "beam", None):

@@ -96,17 +96,15 @@ def load_model_file(path):
     return load(path)
 
 
-RUN_FILES = ("checkpoint.npz", "config.json", "metrics.jsonl", "loss.png", "samples.txt", "report.html",
-             "model.rnnkit")
-
-
 def check_out(model, out):
-    """Refuse an output that would overwrite the input (the model file, or a file
-    the run directory saved), a directory, or a file in a missing folder."""
+    """Refuse an output that would overwrite the input (the model file, or any
+    file in the run directory but an earlier ``.onnx`` export), a directory, or
+    a file in a missing folder."""
     from ..io.files import check_output
 
     if os.path.isdir(model):
-        protect = [(os.path.join(model, name), "one of the run directory's saved files") for name in RUN_FILES]
+        protect = [(os.path.join(model, name), "one of the run directory's saved files")
+                   for name in os.listdir(model) if not name.lower().endswith(".onnx")]
     else:
         protect = [(model, "the input model file")]
     check_output(out, "output", protect=protect)

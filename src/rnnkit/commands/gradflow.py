@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..diagnostics.flow import CELLS
-from ._args import count, positive_float, positive_int
+from ._args import _checked, count, positive_float, positive_int
 
 DEFAULT_CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0")
 
@@ -13,7 +13,8 @@ def register(sub):
                                    "the adding problem (plain RNN tanh/relu, LSTM, GRU, LSTM with forget bias 0), "
                                    "with and without gradient clipping.  Writes gradflow.png, gradflow_noclip.png "
                                    "and gradflow.json; `rnnkit report OUT` renders them.")
-    p.add_argument("--T", type=positive_int, default=100, help="sequence length (default: 100)")
+    p.add_argument("--T", type=_checked(int, lambda v: v >= 2, "is below 2 (the adding problem marks two steps)",
+                                        "An integer >= 2."), default=100, help="sequence length, 2 or more (default: 100)")
     p.add_argument("--steps", type=count, default=1500, help="Adam steps per cell (default: 1500)")
     p.add_argument("--hidden", type=positive_int, default=32)
     p.add_argument("--batch", type=positive_int, default=64)
@@ -41,8 +42,6 @@ def run(args):
 
     from ..diagnostics.flow import gradflow_experiment, plot_gradflow
 
-    if args.T < 2:                                    # the other numbers are checked by their argparse types
-        raise ValueError("--T must be 2 or more (the adding problem needs two marked steps)")
     from ..runs import RunDir
 
     RunDir(args.out)

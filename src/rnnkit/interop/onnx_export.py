@@ -299,8 +299,8 @@ def to_onnx(obj, path=None, *, opset=OPSET, initial_states=False, dtype=None, me
     _op_type(layer)
     opset = _check_opset(opset)
     if est is not None and getattr(net, "pooling", "last") != "last" and opset < 11:
-        raise ValueError(f"{net.pooling} pooling needs ONNX opset 11 or later (Range); pass opset=11 to "
-                         f"{OPSET_MAX}, not {opset}")
+        raise ValueError(f"{net.pooling} pooling needs ONNX opset 11 or later (Range), not {opset}; pass an "
+                         f"opset from 11 to {OPSET_MAX} (opset= in Python, --opset on the command line)")
     b = _Builder(_export_dtype(dtype), opset)
     fl = b.tensor_type
     H, n = layer.hidden_size, layer.num_layers * layer.num_directions
