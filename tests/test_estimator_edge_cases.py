@@ -516,11 +516,7 @@ def test_save_after_set_params_keeps_the_prediction_settings(tmp_path):
 
 
 def test_predict_output_never_overwrites_the_run_or_the_input(capsys, tmp_path):
-    data = tmp_path / "c.csv"
-    data.write_text("text,label\ngood,1\nbad,0\nnice,1\nawful,0\n")
-    run = tmp_path / "run"
-    assert main(["classify", "train", "--data", str(data), "--out", str(run), "--epochs", "1", "--quiet"]) == 0
-    capsys.readouterr()
+    data, run = text_run(tmp_path, capsys)
     before = (run / "checkpoint.npz").read_bytes()
     for out in (run / "checkpoint.npz", run / "config.json", data):
         line = cli_fails(capsys, "classify", "predict", str(run), "--data", str(data), "--output", str(out))
@@ -545,11 +541,7 @@ def test_parameters_given_as_numpy_scalars_save_and_load(tmp_path):
 
 
 def test_predict_output_never_overwrites_any_file_the_run_saved(capsys, tmp_path):
-    data = tmp_path / "c.csv"
-    data.write_text("text,label\ngood,1\nbad,0\nnice,1\nawful,0\n")
-    run = tmp_path / "run"
-    assert main(["classify", "train", "--data", str(data), "--out", str(run), "--epochs", "1", "--quiet"]) == 0
-    capsys.readouterr()
+    data, run = text_run(tmp_path, capsys)
     png = (run / "loss.png").read_bytes()
     assert "loss.png" in cli_fails(capsys, "classify", "predict", str(run), "--data", str(data), "--output",
                                    str(run / "loss.png"))
@@ -557,10 +549,16 @@ def test_predict_output_never_overwrites_any_file_the_run_saved(capsys, tmp_path
 
 
 def test_resume_names_a_flag_the_run_had_off(capsys, tmp_path):
+    data, run = text_run(tmp_path, capsys)
+    line = cli_fails(capsys, "classify", "train", "--out", str(run), "--resume", "--epochs", "2", "--bidirectional")
+    assert "--bidirectional differs from the run's setting (--bidirectional off)" in line
+
+
+def text_run(tmp_path, capsys):
+    """``(data file, run directory)`` of a one-epoch text classifier."""
     data = tmp_path / "c.csv"
     data.write_text("text,label\ngood,1\nbad,0\nnice,1\nawful,0\n")
     run = tmp_path / "run"
     assert main(["classify", "train", "--data", str(data), "--out", str(run), "--epochs", "1", "--quiet"]) == 0
     capsys.readouterr()
-    line = cli_fails(capsys, "classify", "train", "--out", str(run), "--resume", "--epochs", "2", "--bidirectional")
-    assert "--bidirectional differs from the run's setting (--bidirectional off)" in line
+    return data, run

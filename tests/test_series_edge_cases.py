@@ -160,12 +160,7 @@ def test_export_onto_its_own_input_file_is_refused(model_file, capsys):
 
 def test_export_into_the_run_directory_s_saved_files_is_refused(tmp_path, capsys):
     pytest.importorskip("onnx")
-    data = tmp_path / "train.txt"
-    data.write_text("abcabcabd\n" * 20)
-    run = tmp_path / "run"
-    rc, _, err = run_cli(["lm", "train", "--data", data, "--level", "char", "--hidden", 4, "--seq-len", 4,
-                          "--batch", 2, "--steps", 2, "--eval-every", 0, "--no-progress", "--out", run], capsys)
-    assert rc == 0, err
+    run = tiny_lm_run(tmp_path, capsys)
     before = (run / "checkpoint.npz").read_bytes()
     line = cli_fails(capsys, "export", "onnx", run, run / "checkpoint.npz")
     assert "saved files" in line and (run / "checkpoint.npz").read_bytes() == before
@@ -639,12 +634,7 @@ def test_recursive_forecast_on_too_short_series_says_the_minimum_length(tmp_path
 
 def test_export_never_overwrites_a_file_of_the_run_directory_but_an_earlier_export(tmp_path, capsys):
     pytest.importorskip("onnx")
-    data = tmp_path / "train.txt"
-    data.write_text("abcabcabd\n" * 20)
-    run = tmp_path / "run"
-    rc, _, err = run_cli(["lm", "train", "--data", data, "--level", "char", "--hidden", 4, "--seq-len", 4,
-                          "--batch", 2, "--steps", 2, "--eval-every", 0, "--no-progress", "--out", run], capsys)
-    assert rc == 0, err
+    run = tiny_lm_run(tmp_path, capsys)
     (run / "notes.txt").write_text("mine")
     (run / "gradflow.json").write_text("{}")
     for name in ("notes.txt", "gradflow.json"):
@@ -662,3 +652,14 @@ def test_gradflow_length_below_two_is_refused_at_parse_time(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--T" in err and "below 2" in err
     assert not (tmp_path / "g").exists()
+
+
+def tiny_lm_run(tmp_path, capsys):
+    """The directory of a two-step character language model run."""
+    data = tmp_path / "train.txt"
+    data.write_text("abcabcabd\n" * 20)
+    run = tmp_path / "run"
+    rc, _, err = run_cli(["lm", "train", "--data", data, "--level", "char", "--hidden", 4, "--seq-len", 4,
+                          "--batch", 2, "--steps", 2, "--eval-every", 0, "--no-progress", "--out", run], capsys)
+    assert rc == 0, err
+    return run
