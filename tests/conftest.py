@@ -42,3 +42,18 @@ def cli_fails(capsys, *argv):
     assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), err
     assert "Traceback" not in err
     return lines[0]
+
+
+def cli_refused(capsys, *argv):
+    """Run ``rnnkit`` expecting the parser to refuse a command line: exit 2,
+    one ``rnnkit: error:`` line, no traceback.  Returns that line."""
+    from rnnkit.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and err.count("\n") == 0 and err.startswith("rnnkit: error:"), err
+    return err

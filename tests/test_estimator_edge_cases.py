@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import cli_fails, run_cli
+from conftest import cli_fails, cli_refused, run_cli
 from rnnkit.cli import main
 from rnnkit.data.series import read_series
 from rnnkit.data.tables import read_records
@@ -25,17 +25,6 @@ def train(*argv):
     return main([str(a) for a in ("classify", "train") + argv] + TINY)
 
 
-def argparse_error(capsys, *argv):
-    """Run ``rnnkit`` expecting the parser to refuse an option: exit 2, no
-    traceback; returns the (last) error line."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    assert code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert "Traceback" not in "\n".join(err)
-    return err[-1]
 
 
 @pytest.fixture
@@ -153,10 +142,10 @@ def test_resume_with_a_config_that_is_not_an_object_is_refused(cls_run, capsys):
 
 # -- 4, 5. options checked at parse time ---------------------------------------------------------------------
 def test_unknown_encoding_is_refused_with_a_suggestion(tmp_path, cls_csv, cls_run, capsys):
-    line = argparse_error(capsys, "classify", "train", "--data", cls_csv, "--out", tmp_path / "r", "--encoding",
+    line = cli_refused(capsys, "classify", "train", "--data", cls_csv, "--out", tmp_path / "r", "--encoding",
                           "bogus")
     assert "'bogus'" in line and "utf-8" in line and "latin-1" in line
-    line = argparse_error(capsys, "classify", "predict", cls_run, "--data", cls_csv, "--encoding", "bogus")
+    line = cli_refused(capsys, "classify", "predict", cls_run, "--data", cls_csv, "--encoding", "bogus")
     assert "'bogus'" in line
 
 
@@ -170,7 +159,7 @@ def test_unknown_encoding_in_the_reader_is_a_value_error(cls_csv):
                                           ("--layers", "-1"), ("--embedding", "0"), ("--clip", "nan"),
                                           ("--clip", "-1")])
 def test_bad_numeric_training_option_is_refused_at_parse_time(tmp_path, cls_csv, capsys, option, value):
-    line = argparse_error(capsys, "classify", "train", "--data", cls_csv, "--out", tmp_path / "r", option, value)
+    line = cli_refused(capsys, "classify", "train", "--data", cls_csv, "--out", tmp_path / "r", option, value)
     assert option in line and value in line
     assert not (tmp_path / "r").exists()
 
@@ -179,9 +168,9 @@ def test_bad_numeric_training_option_is_refused_at_parse_time(tmp_path, cls_csv,
 def test_beam_below_one_is_refused(tmp_path, capsys, beam):
     data = tmp_path / "s.csv"
     data.write_text("source,target\nab,ba\ncd,dc\n")
-    line = argparse_error(capsys, "seq2seq", "train", "--data", data, "--out", tmp_path / "r", "--beam", beam)
+    line = cli_refused(capsys, "seq2seq", "train", "--data", data, "--out", tmp_path / "r", "--beam", beam)
     assert "--beam" in line and beam in line
-    line = argparse_error(capsys, "seq2seq", "predict", tmp_path / "r", "--data", data, "--beam", beam)
+    line = cli_refused(capsys, "seq2seq", "predict", tmp_path / "r", "--data", data, "--beam", beam)
     assert "--beam" in line
 
 

@@ -9,7 +9,7 @@ import stat
 import numpy as np
 import pytest
 
-from conftest import cli_fails
+from conftest import cli_fails, cli_refused
 from rnnkit.cli import main
 from rnnkit.models import LanguageModel
 from rnnkit.runs import RunDir
@@ -42,12 +42,6 @@ def trained(tmp_path, data, capsys):
     return out
 
 
-def parse_error(capsys, *argv):
-    """argparse's refusal: exit 2 and the option named on stderr."""
-    with pytest.raises(SystemExit) as e:
-        main([str(a) for a in argv])
-    assert e.value.code == 2
-    return capsys.readouterr().err.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize("option, value, says", [("--seq-len", "0", "not a positive integer"),
@@ -57,14 +51,14 @@ def parse_error(capsys, *argv):
                                                   ("--steps", "-5", "not a positive integer"),
                                                   ("--seed", "-1", "negative")])
 def test_train_refuses_numbers_no_run_can_use(capsys, tmp_path, data, option, value, says):
-    line = parse_error(capsys, "lm", "train", "--data", data, *TINY, option, value, "--out", tmp_path / "r")
+    line = cli_refused(capsys, "lm", "train", "--data", data, *TINY, option, value, "--out", tmp_path / "r")
     assert option in line and says in line
     assert not (tmp_path / "r").exists()                  # refused before anything is made
 
 
 @pytest.mark.parametrize("option, value", [("--top-k", "0"), ("--temperature", "nan"), ("--length", "-5")])
 def test_sample_refuses_numbers_it_cannot_use(capsys, trained, option, value):
-    assert option in parse_error(capsys, "lm", "sample", trained, option, value)
+    assert option in cli_refused(capsys, "lm", "sample", trained, option, value)
 
 
 def test_a_config_that_is_not_a_json_object_is_named(capsys, trained):

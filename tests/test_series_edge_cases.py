@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import cli_fails, run_cli
+from conftest import cli_fails, cli_refused, run_cli
 from rnnkit.cli import main
 
 TINY = ["--lookback", 4, "--epochs", 1, "--hidden", 4]
@@ -31,12 +31,6 @@ def anomaly_csv(path, n=120):
     return path
 
 
-def parse_error(capsys, *argv):
-    """argparse's refusal: exit 2 and the option named on stderr's last line."""
-    with pytest.raises(SystemExit) as e:
-        main([str(a) for a in argv])
-    assert e.value.code == 2
-    return capsys.readouterr().err.strip().splitlines()[-1]
 
 
 def dates(n, fmt):
@@ -198,7 +192,7 @@ def test_forecast_eval_does_not_replace_a_trained_model(forecast_run, capsys):
 @pytest.mark.parametrize("span", ["-1", "0"])
 def test_anomaly_span_below_one_is_refused(tmp_path, capsys, span):
     csv = anomaly_csv(tmp_path / "a.csv")
-    line = parse_error(capsys, "anomaly", "fit", csv, "--span", span, "--out", tmp_path / "r")
+    line = cli_refused(capsys, "anomaly", "fit", csv, "--span", span, "--out", tmp_path / "r")
     assert "--span" in line
 
 
@@ -291,7 +285,7 @@ def test_predict_with_missing_csv_names_the_file(forecast_run, tmp_path, capsys)
     (["hello", "--seed", "-1"], "--seed"),
 ])
 def test_bad_numeric_option_is_refused_naming_the_option(capsys, argv, option):
-    assert f"argument {option}:" in parse_error(capsys, *argv)
+    assert f"argument {option}:" in cli_refused(capsys, *argv)
 
 
 def test_test_size_below_the_horizon_says_so(tmp_path, capsys):
