@@ -158,14 +158,15 @@ def main():
            "torch": {"wall_s": th_wall, "steps_per_s": steps / th_wall, "val_nats": th_val,
                      "val_bits": th_val / math.log(2), "train_loss_last100": float(np.mean(th_losses[steps - 100:steps])),
                      "same_wall": {"steps": wall_steps, "wall_s": wall_wall, "val_nats": wall_val}},
-           "difference_nats": rk_val - th_val, "sample_rnnkit": sample,
+           "difference_nats": rk_val - th_val,
+           "difference_same_wall_nats": None if a.steps else rk_val - wall_val, "sample_rnnkit": sample,
            "curve_rnnkit": [(h["step"], h["loss"]) for h in lm.history_ if "loss" in h][::25],
            "curve_torch": [(i + 1, l) for i, l in enumerate(th_losses[:steps])][::25],
            "command": " ".join(sys.argv)}
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
-    print(json.dumps({k: res[k] for k in ("steps", "difference_nats")}))
+    print(json.dumps({k: res[k] for k in ("steps", "difference_nats", "difference_same_wall_nats")}))
 
 
 if __name__ == "__main__":

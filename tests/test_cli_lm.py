@@ -102,6 +102,7 @@ def test_empty_binary_and_non_utf8_files(capsys, tmp_path):
     binary.write_bytes(bytes(range(256)) * 4)
     latin.write_bytes("café crème\n".encode("latin-1") * 50)
     assert "empty.txt is empty" in fails(capsys, "lm", "train", "--data", empty, *TINY, "--out", tmp_path / "r")
+    assert not (tmp_path / "r").exists()                 # the refused first run left no empty RUN_DIR
     assert "blob.bin looks binary" in fails(capsys, "lm", "train", "--data", binary, *TINY, "--out", tmp_path / "r")
     line = fails(capsys, "lm", "train", "--data", latin, *TINY, "--out", tmp_path / "r")
     assert "latin.txt is not UTF-8" in line and "--level byte" in line

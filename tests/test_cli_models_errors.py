@@ -39,8 +39,9 @@ def text_run(tmp_path_factory):
 def test_bad_training_file_is_named_with_a_fix(tmp_path, capsys, content, expect):
     bad = tmp_path / "bad.csv"
     bad.write_bytes(content)
-    line = fails(capsys, "classify", "train", "--data", bad, "--out", tmp_path / "run", "--quiet")
+    line = fails(capsys, "classify", "train", "--data", bad, "--out", tmp_path / "new" / "run", "--quiet")
     assert str(bad) in line and expect in line.lower()
+    assert not (tmp_path / "new").exists()               # the refused first run made no directories
 
 
 def test_unknown_label_at_eval_names_file_and_label(text_run, tmp_path, capsys):

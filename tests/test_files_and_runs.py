@@ -9,7 +9,7 @@ import pytest
 from rnnkit.io import ModelFileError, read_file, write_file
 from rnnkit.models import TokenRNN
 from rnnkit.optim import Adam
-from rnnkit.runs import RunDir
+from rnnkit.runs import RunDir, started_run
 
 
 def test_round_trip_keeps_arrays_config_and_meta(tmp_path):
@@ -120,3 +120,25 @@ def test_unwritable_run_directory_is_named(tmp_path):
     blocker.write_text("x")
     with pytest.raises(OSError, match="cannot write to run directory"):
         RunDir(blocker / "run")
+
+
+def test_a_failed_first_run_removes_only_the_empty_directories_it_made(tmp_path):
+    out = tmp_path / "a" / "b" / "run"
+    with pytest.raises(RuntimeError):
+        with started_run(out) as run:
+            assert os.path.isdir(run.path)
+            raise RuntimeError("refused")
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "kept").mkdir()                          # a directory that was there stays
+    with pytest.raises(KeyboardInterrupt):
+        with started_run(tmp_path / "kept"):
+            raise KeyboardInterrupt
+    assert (tmp_path / "kept").is_dir()
+    with pytest.raises(RuntimeError):                    # anything written stays, and the path to it
+        with started_run(out) as run:
+            run.log(step=1, loss=1.0)
+            raise RuntimeError("interrupted")
+    assert RunDir(out, create=False).read_metrics() == [{"step": 1, "loss": 1.0}]
+    with started_run(tmp_path / "ok") as run:            # success keeps the directory, empty or not
+        pass
+    assert (tmp_path / "ok").is_dir()

@@ -12,6 +12,7 @@ a resumed run is the curve of an uninterrupted one.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -188,6 +189,28 @@ class RunDir:
         fig.savefig(path)
         plt.close(fig)
         return path
+
+
+@contextlib.contextmanager
+def started_run(path):
+    """``RunDir(path)`` for a command that starts a run, as a context: if the
+    command fails before anything was written there, the directories this call
+    created are removed again, so a refused or interrupted first run leaves no
+    empty RUN_DIR behind.  A directory that existed, or holds any file, stays."""
+    made, p = [], os.path.abspath(os.fspath(path))
+    while not os.path.lexists(p) and os.path.dirname(p) != p:
+        made.append(p)                                   # deepest first
+        p = os.path.dirname(p)
+    run = RunDir(path)
+    try:
+        yield run
+    except BaseException:
+        for d in made:
+            try:
+                os.rmdir(d)                              # only ever an empty directory
+            except OSError:
+                break
+        raise
 
 
 def progress(total, desc, disable=None, unit="step"):

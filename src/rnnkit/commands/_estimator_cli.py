@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ..runs import RunDir, progress
+from ..runs import RunDir, progress, started_run
 from ._args import count, nonnegative_float, positive_float, positive_int, refuse_changed
 
 
@@ -211,7 +211,11 @@ def _load_val(task, val_path, extra, est):
 def train(task, args):
     if not args.resume and not args.data:
         raise ValueError("--data is required to start a run; pass the training file")
-    run = RunDir(args.out, create=True)
+    with started_run(args.out) as run:                   # a refused first run leaves no empty --out
+        return _train(task, args, run)
+
+
+def _train(task, args, run):
     if args.resume:
         est, config, extra, data, val, start, epochs = _resume(task, args, run)
         run.truncate_metrics(start)

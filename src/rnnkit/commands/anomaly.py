@@ -105,18 +105,9 @@ def fit(args):
                         quantile=args.quantile, merge_gap=args.merge_gap, random_state=args.seed)
     d._check_params()
     d._prep(x[:n], fitting=True)               # refuse bad data before the run directory is made
-    created = not os.path.exists(args.out)
-    new_run_dir(args.out, "a fitted anomaly detector")
-    try:
+    with new_run_dir(args.out, "a fitted anomaly detector"):
         d.fit(x[:n])
-    except BaseException:
-        if created:                            # leave no empty --out behind
-            try:
-                os.rmdir(args.out)
-            except OSError:
-                pass
-        raise
-    path = d.save(os.path.join(args.out, "model.rnnkit"), {"columns": cols, "time_col": args.time_col})
+        path = d.save(os.path.join(args.out, "model.rnnkit"), {"columns": cols, "time_col": args.time_col})
     print(f"fitted a {args.kind} detector on {n} steps of {cols}, final loss {d.loss_curve_[-1]:.5f}; saved {path}")
     return 0
 

@@ -128,11 +128,11 @@ def train(args):
     model = _model(args)
     model._check_params()
     model._check_data(y, past, fut, True)      # refuse bad data before the run directory is made
-    new_run_dir(args.out, "a trained forecaster")
-    model.fit(y, past, fut)
     meta = {"targets": targets, "past": _cols(args.past) or [], "future": _cols(args.future) or [],
             "time_col": args.time_col, "source": os.path.abspath(args.csv)}
-    path = model.save(os.path.join(args.out, "model.rnnkit"), meta)
+    with new_run_dir(args.out, "a trained forecaster"):
+        model.fit(y, past, fut)
+        path = model.save(os.path.join(args.out, "model.rnnkit"), meta)
     print(f"trained on {len(y)} steps, final loss {model.loss_curve_[-1]:.5f}; saved {path}")
     return 0
 

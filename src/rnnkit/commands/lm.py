@@ -98,10 +98,15 @@ def _resumed_params(args, cfg, config_path):
 
 
 def train(args):
-    from ..models.language_model import LanguageModel, model_config
-    from ..runs import RunDir
+    from ..runs import started_run
 
-    run = RunDir(args.out)                              # fails early on an unwritable RUN_DIR
+    with started_run(args.out) as run:                  # fails early on an unwritable RUN_DIR; a refused
+        return _train(args, run)                        # first run leaves no empty one behind
+
+
+def _train(args, run):
+    from ..models.language_model import LanguageModel, model_config
+
     if args.resume:
         if not run.has_checkpoint():
             raise FileNotFoundError(f"{run.file('checkpoint.npz')} does not exist, nothing to resume; "

@@ -247,9 +247,11 @@ def number(v):
 
 
 def new_run_dir(path, kind="a trained model"):
-    """Create the run directory ``path`` for a new model; refuse a file, or a
-    directory that already holds ``model.rnnkit`` (nothing is replaced)."""
-    from ..runs import RunDir
+    """The run directory ``path`` for a new model, as a context
+    (:func:`rnnkit.runs.started_run`: a failed fit leaves no empty directory it
+    made); refuses a file, or a directory that already holds ``model.rnnkit``
+    (nothing is replaced)."""
+    from ..runs import RunDir, started_run
 
     path = os.fspath(path)
     if os.path.isfile(path):                           # as RunDir says it, before the model check below
@@ -258,8 +260,7 @@ def new_run_dir(path, kind="a trained model"):
     if os.path.exists(model):
         raise ValueError(f"--out {path} already holds {kind} ({model}); choose a new --out, or remove "
                          "the old run first")
-    RunDir(path)
-    return path
+    return started_run(path)
 
 
 def write_csv(path, header, rows):
