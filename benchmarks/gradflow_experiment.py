@@ -16,5 +16,6 @@ if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
     sys.exit(main(["gradflow", "--help"]))
 out = sys.argv[1] if len(sys.argv) > 1 else "gradflow_out"
 code = main(["gradflow", "--out", out, *sys.argv[2:]])
-print("wrote", write_report(out))
+if code == 0:                                  # the experiment's one-line error stands alone otherwise
+    print("wrote", write_report(out))
 sys.exit(code)

@@ -158,3 +158,16 @@ def test_resume_with_new_settings_records_them_in_config(capsys, tmp_path, data)
     cfg = RunDir(out).read_config()["model"]
     assert cfg["record_gradflow"] is True and cfg["steps"] == 6
     assert any("dh_norms" in m for m in RunDir(out).read_metrics())
+
+
+def test_grad_norm_is_logged_with_clipping_off(capsys, tmp_path, data):
+    run_ok(capsys, "lm", "train", "--data", data, *TINY, "--clip", "0", "--steps", "3", "--out", tmp_path / "r")
+    rows = [m for m in RunDir(tmp_path / "r").read_metrics() if "loss" in m]
+    assert len(rows) == 3 and all(m["grad_norm"] > 0 for m in rows)
+
+
+def test_a_byte_order_mark_is_not_a_token(capsys, tmp_path, data):
+    run_ok(capsys, "lm", "train", "--data", data, *TINY, "--unknown", "error", "--steps", "2", "--out", tmp_path / "r")
+    bom = tmp_path / "bom.txt"
+    bom.write_bytes(b"\xef\xbb\xbf" + data.read_bytes())    # the same text saved by Notepad
+    assert "nats/token" in run_ok(capsys, "lm", "eval", tmp_path / "r", "--data", bom)

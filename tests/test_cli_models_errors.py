@@ -135,3 +135,33 @@ def test_sigkill_mid_training_then_resume(tmp_path):
     steps = [m["step"] for m in RunDir(run, create=False).read_metrics()]
     assert steps == list(range(1, done + 3))
     assert main(["tag", "eval", str(run), "--data", str(data)]) == 0
+
+
+def test_utf16_training_table_trains_with_its_encoding(tmp_path, capsys):
+    data = tmp_path / "u16.tsv"
+    rows = "".join(f"{w}\t{'yes' if w[0] == 'a' else 'no'}\n" for w in ["ab", "ba", "ac", "ca", "ad", "da"] * 4)
+    data.write_bytes(("text\tlabel\n" + rows).encode("utf-16"))
+    line = fails(capsys, "classify", "train", "--data", data, "--out", tmp_path / "r0", "--quiet")
+    assert "u16.tsv is UTF-16 text" in line and "--encoding utf-16" in line and not (tmp_path / "r0").exists()
+    assert main(["classify", "train", "--data", str(data), "--encoding", "utf-16", "--out", str(tmp_path / "run"),
+                 "--epochs", "1", "--hidden", "4", "--quiet"]) == 0
+    assert main(["classify", "eval", str(tmp_path / "run"), "--data", str(data), "--encoding", "utf-16"]) == 0
+
+
+def test_ts_training_file_reads_in_the_given_encoding(tmp_path, capsys):
+    ts = write_ts(tmp_path / "a.ts", n=10)
+    lat = tmp_path / "lat.ts"
+    lat.write_bytes(("# Café\n" + ts.read_text()).encode("latin-1"))
+    assert "not valid utf-8" in fails(capsys, "classify", "train", "--data", lat, "--out", tmp_path / "r0", "--quiet")
+    assert main(["classify", "train", "--data", str(lat), "--encoding", "latin-1", "--out", str(tmp_path / "run"),
+                 "--epochs", "1", "--hidden", "4", "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("task,cols", [("classify", ("text", "label")), ("seq2seq", ("source", "target"))])
+def test_json_null_fields_are_refused_not_read_as_none(tmp_path, capsys, task, cols):
+    data = tmp_path / "null.jsonl"
+    data.write_text("".join(json.dumps({cols[0]: s, cols[1]: t}) + "\n"
+                            for s, t in [("ab", "x"), ("cd", "y"), (None, "x")]))
+    line = fails(capsys, task, "train", "--data", data, "--out", tmp_path / "run", "--quiet")
+    assert f"null.jsonl example 3: '{cols[0]}' is null" in line
+

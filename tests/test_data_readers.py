@@ -99,3 +99,83 @@ def test_bucket_batches_cover_every_index_once_with_similar_lengths():
     spread = np.mean([np.ptp(lengths[b]) for b in batches])
     assert spread < 10                       # random batches spread ~40
     assert [list(b) for b in bucket_batches(lengths, 10, rng=1)] == [list(b) for b in batches]
+
+
+# -- odd but valid table files, and the errors that name them -----------------------------------------
+def test_csv_field_longer_than_the_csv_module_limit_is_read(tmp_path):
+    import csv
+    long_text = "word " * 40000                              # 200,000 characters, above csv's 131,072
+    p = tmp_path / "big.csv"
+    p.write_text(f'text,label\n"{long_text}",pos\nshort,neg\n')
+    rows = read_records(p, ["text", "label"])
+    assert rows[0]["text"] == long_text and rows[1]["label"] == "neg"
+    assert csv.field_size_limit() == 131072                 # the module's setting is restored
+
+
+def test_csv_with_old_mac_line_endings_is_read(tmp_path):
+    p = tmp_path / "cr.csv"
+    p.write_bytes(b"text,label\rhi,1\rho,0\r")
+    assert [(r["text"], r["label"]) for r in read_records(p, ["text", "label"])] == [("hi", "1"), ("ho", "0")]
+
+
+def test_utf16_table_reads_with_its_encoding_and_is_named_without_it(tmp_path):
+    p = tmp_path / "u16.tsv"
+    p.write_bytes("text\tlabel\ncafé\toui\n".encode("utf-16"))
+    assert read_records(p, ["text", "label"], "utf-16")[0] == {"text": "café", "label": "oui"}
+    with pytest.raises(ValueError, match=r"UTF-16 byte-order mark\); pass --encoding utf-16"):
+        read_records(p, ["text", "label"])
+
+
+def test_json_lines_keep_unicode_line_separators_inside_strings(tmp_path):
+    import json
+    p = tmp_path / "sep.jsonl"
+    rows = [{"text": "a\u2028b\u2029c\x85d", "label": "x"}, {"text": "e", "label": "y"}]
+    p.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    assert read_records(p, ["text", "label"]) == rows
+
+
+def test_unclosed_tsv_quote_is_named_at_the_line_it_opens(tmp_path):
+    p = tmp_path / "unclosed.tsv"
+    p.write_text('text\tlabel\n"oops\tpos\nfine\tneg\nalso fine\tpos\n')
+    with pytest.raises(ValueError, match=r"unclosed.tsv line 2: a quoted field runs over a line break"):
+        read_records(p, ["text", "label"])
+
+
+def test_unclosed_csv_quote_is_suggested_when_rows_run_short(tmp_path):
+    p = tmp_path / "unclosed.csv"
+    p.write_text('text,label\n"oops,pos\nfine,neg\n')
+    with pytest.raises(ValueError, match=r"unclosed.csv line 2: too few fields \(a quote opened there is not closed"):
+        read_records(p, ["text", "label"])
+
+
+def test_trailing_lines_of_blanks_are_skipped(tmp_path):
+    p = tmp_path / "blank.csv"
+    p.write_text("text,label\na,1\nb,0\n\n\n   \n")
+    assert len(read_records(p, ["text", "label"])) == 2
+
+
+def test_json_null_text_or_label_is_refused_by_name(tmp_path):
+    from rnnkit.data.tables import column_texts
+    p = tmp_path / "null.jsonl"
+    p.write_text('{"text": "ok", "label": 1}\n{"text": null, "label": "a"}\n')
+    rows = read_records(p, ["text", "label"])
+    assert column_texts(p, rows, "label") == ["1", "a"]      # numbers written out
+    with pytest.raises(ValueError, match=r"null.jsonl example 2: 'text' is null; give every example a text string"):
+        column_texts(p, rows, "text")
+
+
+def test_ts_file_reads_in_the_given_encoding(tmp_path):
+    p = tmp_path / "lat.ts"
+    p.write_bytes("@problemName Café\n@classLabel true é a\n@data\n1,2:é\n3,4:a\n".encode("latin-1"))
+    X, y = read_series(p, "latin-1")
+    assert list(y) == ["é", "a"] and X[1].tolist() == [[3.0], [4.0]]
+    with pytest.raises(ValueError, match="not valid utf-8"):
+        read_series(p)
+
+
+def test_language_model_text_drops_a_byte_order_mark_at_char_level_only(tmp_path):
+    from rnnkit.data.corpus import read_text as read_corpus
+    p = tmp_path / "bom.txt"
+    p.write_bytes(b"\xef\xbb\xbfhello\n")
+    assert read_corpus(p, "char") == "hello\n"
+    assert read_corpus(p, "byte") == b"\xef\xbb\xbfhello\n"   # bytes are data, every one kept

@@ -295,7 +295,7 @@ def test_tsv_reads_fields_quoted_as_pandas_and_r_write_them(tmp_path):
 def test_a_row_with_more_fields_than_the_header_is_refused(tmp_path):
     path = tmp_path / "q.tsv"
     path.write_text('text\tlabel\n"bad movie\tneg\nok "film\tpos\nfine\tneg\n')     # an unclosed quote
-    with pytest.raises(ValueError, match="line 3: a quoted field runs over a line break"):
+    with pytest.raises(ValueError, match="line 2: a quoted field runs over a line break"):   # where it opens
         read_records(path, ["text", "label"])
     (tmp_path / "e.csv").write_text("text,label\ngood,pos,extra\n")
     with pytest.raises(ValueError, match="e.csv line 2: more fields"):

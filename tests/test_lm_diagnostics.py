@@ -64,3 +64,31 @@ def test_report_of_an_lm_run_shows_every_section(runs, capsys):
     assert main(["report", str(runs / "off")]) == 0          # without diagnostics: says what is missing
     page = (runs / "off" / "report.html").read_text(encoding="utf-8")
     assert "absent: dh_norms" in page and "--record-gradflow" in page
+
+
+def test_report_of_a_classifier_run_plots_its_validation_metrics(tmp_path, capsys):
+    import csv
+    data = tmp_path / "t.csv"
+    with open(data, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows([[s, "yes" if s[0] == "a" else "no"] for s in ["ab", "ba", "ac", "ca", "ad", "da"] * 4])
+    assert main(["classify", "train", "--data", str(data), "--val", str(data), "--out", str(tmp_path / "run"),
+                 "--epochs", "2", "--hidden", "4", "--quiet"]) == 0
+    assert main(["report", str(tmp_path / "run")]) == 0
+    page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert "validation metrics" in page and "val_accuracy" in page and "absent: validation" not in page
+
+
+def test_gradflow_of_a_diverging_cell_writes_strict_json_and_its_report(tmp_path, capsys):
+    import json
+    out = tmp_path / "gf"
+    assert main(["gradflow", "--out", str(out), "--T", "12", "--steps", "25", "--hidden", "8", "--batch", "8",
+                 "--cells", "rnn_relu", "lstm", "--lr", "1e4", "--clip", "1e9", "--no-extras"]) == 0
+    err = capsys.readouterr().err
+    assert "RuntimeWarning" not in err and "warning: rnn_relu diverged" in err
+    gf = json.loads((out / "gradflow.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    assert gf["record_every"] == 20 and gf["cells"]["rnn_relu"]["steps_run"] < 25
+    assert main(["report", str(out)]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "ill-shaped" not in page and "every 20 steps" in page

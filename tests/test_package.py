@@ -22,3 +22,11 @@ def test_cli_bad_arguments_give_one_line_and_no_traceback():
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert out.stderr.strip().count("\n") == 0 and "rnnkit: error:" in out.stderr
+
+
+def test_cli_hello_that_does_not_learn_says_why_on_stderr(capsys):
+    from rnnkit.cli import main
+    assert main(["hello", "--hidden", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("rnnkit: error: hello: the sample does not reproduce 'hello'")
+    assert "--steps or --hidden" in err

@@ -10,7 +10,11 @@ DTYPES = (np.float32, np.float64)
 
 
 def as_dtype(dtype):
-    dt = np.dtype(dtype)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:                                    # torch.float64, a class of some other library
+        raise ValueError(f"dtype {dtype!r} is not a NumPy dtype; use numpy.float32 (default) or "
+                         "numpy.float64") from None
     if dt.type not in DTYPES:
         raise ValueError(f"dtype {dt} is not supported; use numpy.float32 (default) or numpy.float64")
     return dt

@@ -36,6 +36,12 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = positive_int("num_embeddings", num_embeddings)
         self.embedding_dim = positive_int("embedding_dim", embedding_dim)
+        if padding_idx is not None:                      # PyTorch's rule: -V <= padding_idx < V, negatives from the end
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)) or not (
+                    -self.num_embeddings <= padding_idx < self.num_embeddings):
+                raise ValueError(f"padding_idx must be an integer in [-{self.num_embeddings}, "
+                                 f"{self.num_embeddings}), got {padding_idx!r}")
+            padding_idx = int(padding_idx) % self.num_embeddings
         self.padding_idx = padding_idx
         self.dtype = as_dtype(dtype)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -58,6 +64,8 @@ class Embedding(Module):
     __call__ = forward
 
     def backward(self, dy):
+        if self._ids is None:
+            raise RuntimeError("Embedding.backward() needs a forward pass first")
         dy2 = np.asarray(dy, self.dtype).reshape(-1, self.embedding_dim)
         self.set_grad(sum_rows_by_id(self._ids, dy2, self.num_embeddings))
         return None
@@ -109,7 +117,10 @@ class Dense(Module):
         self.zero_grad()
         self._x = None
 
-    def forward(self, x):
+    def forward(self, x, keep_cache=True):
+        """``y = x W.T + b`` over the last axis.  ``backward`` reads this ``x``
+        (kept, not copied: do not change it in between); ``keep_cache=False``
+        (an inference pass) leaves the last kept one in place."""
         x = np.asarray(x, dtype=self.dtype)
         if x.shape[-1] != self.in_features:
             raise ValueError(f"Dense expects {self.in_features} input features, got {x.shape[-1]}")
@@ -120,12 +131,15 @@ class Dense(Module):
         y2 = x2 @ self.params["weight"].T
         if "bias" in self.params:
             y2 += self.params["bias"]
-        self._x, self._order = x2, order
+        if keep_cache:
+            self._x, self._order = x2, order
         return _unflatten(y2, x.shape[:-1], order)
 
     __call__ = forward
 
     def backward(self, dy):
+        if self._x is None:
+            raise RuntimeError("Dense.backward() needs a forward pass first")
         dy = np.asarray(dy, self.dtype)
         dy2 = _flatten_as(dy, self._order)                          # (N, O), rows in the order of forward's x
         self.grads["weight"] = dy2.T @ self._x
@@ -167,6 +181,9 @@ class Dropout(Module):
 
     def forward(self, x, mask=None):
         x = np.asarray(x)
+        if x.dtype.kind != "f":
+            raise ValueError(f"Dropout needs floating-point input, got dtype {x.dtype}; cast it first "
+                             "(x.astype(np.float32))")
         if not self.training or self.p == 0:
             self._mask = None
             return x

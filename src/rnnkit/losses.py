@@ -23,7 +23,9 @@ def softmax_cross_entropy(logits, targets, mask=None, ignore_index=-100, reducti
     """Cross-entropy of ``softmax(logits)`` against integer ``targets``.
 
     ``logits`` ``(..., C)``, ``targets`` ``(...)``; positions whose target is
-    ``ignore_index`` or whose ``mask`` is False do not count.  The gradient is
+    ``ignore_index`` or whose ``mask`` is False do not count.  ``mask`` covers
+    the leading axes of ``targets`` (``(B, T)``, or ``(B,)``: one flag per
+    sequence), as in :func:`mse`.  The gradient is
     the fused ``(ŷ − y) / N`` (seeds 000, 003), with ``N`` the counted positions.
     """
     logits = np.asarray(logits)
@@ -40,7 +42,7 @@ def softmax_cross_entropy(logits, targets, mask=None, ignore_index=-100, reducti
     C = logits.shape[-1]
     keep = targets != ignore_index
     if mask is not None:
-        keep = keep & _mask_like("mask", mask, targets.shape)
+        keep = keep & _leading(mask, targets.shape, bool, "targets")
     t = np.where(keep, targets, 0)
     if t.size and (t.min() < 0 or t.max() >= C):
         raise ValueError(f"target class out of range [0, {C}); check the labels match the model's classes")
@@ -63,31 +65,30 @@ def softmax_cross_entropy(logits, targets, mask=None, ignore_index=-100, reducti
     return float(total * scale), grad.astype(logits.dtype, copy=False)
 
 
-def _mask_like(name, mask, shape):
-    """``mask`` as a bool array broadcast to ``shape``, or a one-line ``ValueError``."""
-    m = np.asarray(mask, dtype=bool)
+def _leading(mask, shape, dtype, what):
+    """``mask`` over the leading axes of ``shape`` (``(B,)`` of ``(B, T, ...)``: one
+    flag per sequence), broadcast to ``shape``, or a one-line ``ValueError``."""
+    m = np.asarray(mask, dtype=dtype)
     try:
-        return np.broadcast_to(m, shape)
+        if m.ndim > len(shape):
+            raise ValueError
+        return np.broadcast_to(m.reshape(m.shape + (1,) * (len(shape) - m.ndim)), shape)
     except ValueError:
-        raise ValueError(f"{name} has shape {m.shape} but the targets {shape}; "
-                         "pass one flag per position") from None
+        raise ValueError(f"mask has shape {m.shape} but the {what} {tuple(shape)}; pass a mask over their "
+                         "leading axes, e.g. (B, T), or (B,) for one flag per sequence") from None
 
 
 def mse(pred, target, mask=None, reduction="mean"):
     """Mean squared error ``Σ (pred − target)² / N`` over counted elements;
-    ``mask`` broadcasts against ``pred``."""
+    ``mask`` covers the leading axes of ``pred`` (``(B, T)`` for ``(B, T, D)``,
+    ``(B,)`` for one flag per sequence)."""
     pred = np.asarray(pred)
     target = np.asarray(target, dtype=pred.dtype)
     if pred.shape != target.shape:
         raise ValueError(f"prediction shape {pred.shape} differs from target shape {target.shape}")
     diff = pred - target
     if mask is not None:
-        m = np.asarray(mask, dtype=pred.dtype)
-        try:
-            m = np.broadcast_to(m.reshape(m.shape + (1,) * (pred.ndim - m.ndim)), pred.shape)
-        except ValueError:
-            raise ValueError(f"mask has shape {m.shape} but the predictions {pred.shape}; pass a mask over "
-                             "their leading axes, e.g. (B, T) for (B, T, D)") from None
+        m = _leading(mask, pred.shape, pred.dtype, "predictions")
         diff = diff * m
         n = float(m.sum())
     else:

@@ -23,16 +23,27 @@ def _fused(*arrays):
         a.dtype == a0.dtype and a.shape == a0.shape and a.flags.c_contiguous for a in arrays)
 
 
+def _arrays(grads):
+    """The gradient arrays of ``grads``: a dict name -> array, or (as in PyTorch) a list of arrays."""
+    return list(grads.values()) if isinstance(grads, dict) else list(grads)
+
+
+def grad_norm(grads):
+    """The global L2 norm ``‖g‖`` of all gradients (a dict, or a list of arrays; float64 sums)."""
+    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in _arrays(grads))))
+
+
 def clip_grad_norm(grads, max_norm):
-    """Scale all gradients by ``max_norm / ‖g‖`` when the global L2 norm ``‖g‖``
+    """Scale all gradients (a dict name -> array, or a list of arrays) by
+    ``max_norm / ‖g‖`` when the global L2 norm ``‖g‖``
     exceeds ``max_norm`` (seed 000: ``g ← g·t/‖g‖``).  In place; returns the norm
     before clipping."""
     if max_norm <= 0:
         raise ValueError(f"max_norm must be positive, got {max_norm}")
-    total = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+    total = grad_norm(grads)
     if total > max_norm:
         scale = max_norm / (total + 1e-6)
-        for g in grads.values():
+        for g in _arrays(grads):
             g *= scale
     return total
 
@@ -45,8 +56,8 @@ def clip_grad_value(grads, clip_min, clip_max=None):
         clip_min, clip_max = -abs(clip_min), abs(clip_min)
     if clip_min > clip_max:
         raise ValueError(f"clip range is empty: [{clip_min}, {clip_max}]")
-    total = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
-    for g in grads.values():
+    total = grad_norm(grads)
+    for g in _arrays(grads):
         np.clip(g, clip_min, clip_max, out=g)
     return total
 
@@ -93,6 +104,9 @@ class Optimizer:
         return a
 
     def step(self, grads):
+        if not isinstance(grads, dict):
+            raise TypeError(f"step() takes the gradients as a dict keyed like the parameters (e.g. "
+                            f"model.named_grads()), got a {type(grads).__name__}")
         unknown = set(grads) - set(self.params)
         if unknown:
             raise KeyError(f"gradients for unknown parameters {sorted(unknown)}; "

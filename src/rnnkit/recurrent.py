@@ -57,8 +57,10 @@ class Recurrent(Module):
                  recurrent_dropout=0.0, init="default", dtype=np.float32, seed=None):
         super().__init__()
         if proj_size:
-            raise NotImplementedError("proj_size (LSTM with projections) is not supported yet; "
-                                      "use proj_size=0 and a Dense layer on the output")
+            what = ("proj_size (LSTM with projections) is not supported yet; use proj_size=0 and a Dense layer "
+                    "on the output") if cell.gates == 4 else (
+                    f"proj_size is an LSTM option ({type(self).__name__} has no projections); leave it at 0")
+            raise NotImplementedError(what)
         self.cell = cell
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int("hidden_size", hidden_size)
@@ -227,6 +229,24 @@ class Recurrent(Module):
                        if l < self.num_layers - 1 else None for l in range(self.num_layers)]
         return {"recurrent": rec, "between": between}
 
+    def _check_masks(self, masks, T, B):
+        """Refuse dropout masks (as :meth:`sample_masks` returns them) drawn for another shape."""
+        n = self.num_layers * self.num_directions
+        try:
+            rec, between = masks["recurrent"], masks["between"]
+            ok = len(rec) == n and len(between) == self.num_layers
+        except (TypeError, KeyError):
+            ok = False
+        if not ok:
+            raise ValueError(f"masks must be a dict like sample_masks(T, B) returns: 'recurrent' with {n} "
+                             f"entries and 'between' with {self.num_layers}")
+        for name, ms, want in (("recurrent", rec, (B, self.hidden_size)),
+                               ("between", between, (T, B, self.output_size))):
+            for m in ms:
+                if m is not None and np.shape(m) != want:
+                    raise ValueError(f"a {name} dropout mask has shape {np.shape(m)} but this pass needs {want}; "
+                                     f"draw the masks with sample_masks({T}, {B})")
+
     # -- forward / backward ----------------------------------------------------------------
     def _merge(self, outs):
         if len(outs) == 1:
@@ -264,7 +284,11 @@ class Recurrent(Module):
         """Run the stack over ``x``; see the module docstring for shapes.
 
         ``masks`` overrides the dropout masks (as returned by
-        :meth:`sample_masks`); ``keep_cache=False`` skips what backward needs.
+        :meth:`sample_masks`); ``keep_cache=False`` skips what backward needs
+        (an inference pass: the cache of the last pass that kept one stays for
+        :meth:`backward`, as a ``torch.no_grad()`` pass leaves a pending backward).
+        A cached pass keeps a copy of ``x`` when ``x`` is the caller's array, so
+        changing it before ``backward`` changes nothing.
 
         ``embedding``: an :class:`rnnkit.layers.Embedding` whose vectors are
         the input (or a :class:`rnnkit.layers.OneHot`): ``x`` then holds token
@@ -275,8 +299,11 @@ class Recurrent(Module):
         vocabulary is the smaller side); :meth:`backward` then fills
         ``embedding.grads`` (an ``Embedding``'s) and returns ``None`` for ``dx``.
         """
+        given = x
         if embedding is not None:
             ids, unbatched = self._token_ids(x, embedding)
+            if keep_cache and np.may_share_memory(ids, given):
+                ids = ids.copy()                         # backward reads them (see below)
             T, B = ids.shape
             if isinstance(embedding, OneHot):
                 x = TokenInput(ids, None, vocab_size=embedding.num_embeddings, dtype=self.dtype)
@@ -284,11 +311,17 @@ class Recurrent(Module):
                 x = TokenInput(ids, np.asarray(embedding.params["weight"], dtype=self.dtype))
         else:
             x, unbatched = self._time_major(x)
+            if keep_cache and np.may_share_memory(x, given):
+                # backward reads the input (dW_ih = dA x): a copy, so that the caller changing the
+                # array in between cannot change the gradients (PyTorch refuses such a change)
+                x = x.copy()
             T, B, _ = x.shape
         mask = lengths_mask(lengths, T, B)
         states = self._states_in(h0, B, unbatched)
         if masks is None:
             masks = self.sample_masks(T, B)
+        else:
+            self._check_masks(masks, T, B)
         inp, finals, layers = x, [], []
         for l in range(self.num_layers):
             outs, caches = [], []
@@ -305,8 +338,9 @@ class Recurrent(Module):
             drop = masks["between"][l]
             inp = out * drop if drop is not None else out
         y = inp
-        self._cache = dict(layers=layers, masks=masks, mask=mask, unbatched=unbatched, T=T, B=B,
-                           embedding=embedding) if keep_cache else None
+        if keep_cache:                                   # a pass without one leaves the last for backward
+            self._cache = dict(layers=layers, masks=masks, mask=mask, unbatched=unbatched, T=T, B=B,
+                               embedding=embedding)
         if self.batch_first and not unbatched:
             y = y.transpose(1, 0, 2)
         elif unbatched:
@@ -334,6 +368,9 @@ class Recurrent(Module):
             raise RuntimeError("backward() needs a forward pass with keep_cache=True first")
         c = self._cache
         T, B, unbatched = c["T"], c["B"], c["unbatched"]
+        if dy is None:
+            raise ValueError("dy is None; pass the gradient w.r.t. the outputs y (np.zeros_like(y) when only "
+                             "the final state carries a loss)")
         dy = np.asarray(dy, dtype=self.dtype)
         if unbatched:
             dy = dy[:, None]
@@ -344,6 +381,7 @@ class Recurrent(Module):
         n = self.num_layers * self.num_directions
         dfinal = self._final_grads_in(dh_n, B, unbatched)
         dstate0 = [None] * n
+        self.grad_norms_ = {}                            # this pass's, or none (never an earlier pass's)
         dout = dy
         for l in range(self.num_layers - 1, -1, -1):
             outs, caches = c["layers"][l]

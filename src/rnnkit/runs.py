@@ -25,9 +25,16 @@ CHECKPOINT_KIND = "checkpoint"
 
 
 def finite_or_null(record):
-    """``record`` with non-finite floats (a diverged loss, an infinite perplexity)
-    as ``None``, which JSON writes as ``null`` (it has no NaN or Infinity)."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+    """``record`` (a dict, list or number, nested) with non-finite floats (a
+    diverged loss, an infinite perplexity, an overflowed gradient norm) as
+    ``None``, which JSON writes as ``null`` (it has no NaN or Infinity)."""
+    if isinstance(record, float):
+        return record if math.isfinite(record) else None
+    if isinstance(record, dict):
+        return {k: finite_or_null(v) for k, v in record.items()}
+    if isinstance(record, (list, tuple)):
+        return [finite_or_null(v) for v in record]
+    return record
 
 
 def _json_line(metrics):

@@ -12,6 +12,8 @@ def adding_problem(n, T, rng=None, dtype=np.float32):
     Returns ``x`` ``(n, T, 2)`` and ``y`` ``(n, 1)``.  Always answering 1 gives
     an MSE of ``Var(u1 + u2) = 1/6 ≈ 0.167``.
     """
+    if T < 2:
+        raise ValueError(f"the adding problem marks one step in each half of the sequence; T must be >= 2, got {T}")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     x = np.zeros((n, T, 2), dtype)
     x[:, :, 0] = rng.random((n, T))

@@ -69,7 +69,12 @@ class TokenInput:
         T, B = ids.shape
         self.shape = (T, B, weight.shape[1] if weight is not None else self.vocab_size)
         self.fold = self.vocab_size <= T * B and kernels.enabled(np.float32)
-        self._kernel = kernels.load() if self.fold else None
+
+    @property
+    def _kernel(self):
+        """The compiled kernels (looked up when used: a module in the layer's
+        cache would keep ``copy.deepcopy`` and ``pickle`` from copying the layer)."""
+        return kernels.load()
 
     def take(self, order):
         """The same tokens with the batch reordered (``order`` (B,))."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .losses import softmax_cross_entropy
-from .optim import clip_grad_norm, clip_grad_value
+from .optim import clip_grad_norm, clip_grad_value, grad_norm
 
 
 def tbptt_schedule(n_steps, k1, k2=None):
@@ -50,7 +50,7 @@ def fit_stream(net, inputs, targets, optimizer, k1, k2=None, clip_norm=None, cli
     ``forward(ids, state, keep_cache)`` / ``backward(dlogits)`` /
     ``named_parameters()`` / ``named_grads()``); ``inputs`` and ``targets``
     ``(B, N)`` ints.  ``callback(window_index, loss, grad_norm)`` runs after
-    each update.  Returns ``(mean loss per window list, final state)``.
+    each update, ``grad_norm`` the global gradient norm before any clipping.  Returns ``(mean loss per window list, final state)``.
     """
     inputs, targets = np.asarray(inputs), np.asarray(targets)
     B, N = inputs.shape
@@ -64,11 +64,14 @@ def fit_stream(net, inputs, targets, optimizer, k1, k2=None, clip_norm=None, cli
         loss, dlogits = softmax_cross_entropy(logits, targets[:, start:stop], mask=mask)
         net.backward(dlogits)
         grads = net.named_grads()
-        norm = None
+        norm = None                           # the global norm before any clipping, for the callback
         if clip_value is not None:
             norm = clip_grad_value(grads, clip_value)
         if clip_norm is not None:
-            norm = clip_grad_norm(grads, clip_norm)
+            after_value = clip_grad_norm(grads, clip_norm)
+            norm = after_value if norm is None else norm
+        if norm is None and callback is not None:
+            norm = grad_norm(grads)
         optimizer.step(grads)
         losses.append(loss)
         if callback is not None:

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from ..data.series import read_series
-from ..data.tables import read_records
+from ..data.tables import column_texts, read_records
 from ..data.vocab import Vocabulary
 from ..models import SequenceClassifier
 from ._estimator_cli import Task, add_option, check_vocab_size, register_task, saved_vocabulary
@@ -40,7 +40,7 @@ class ClassifyTask(Task):
                  "encoding": args.encoding, "level": args.level, "vocab": None}
         if not series:
             rows = read_records(args.data, [args.text_col, args.label_col], args.encoding)
-            extra["vocab"] = Vocabulary.build((str(r[args.text_col]) for r in rows), level=args.level).get_config()
+            extra["vocab"] = Vocabulary.build(column_texts(args.data, rows, args.text_col), level=args.level).get_config()
         return est, extra
 
     def prepare(self, est, X, y, learn, extra=None):
@@ -72,7 +72,7 @@ class ClassifyTask(Task):
             if not is_series(path):
                 raise ValueError(f"{path}: this model reads series (.ts, .npz, .npy), not "
                                  f"{os.path.splitext(path)[1] or 'this file type'}")
-            X, y = read_series(path)
+            X, y = read_series(path, extra.get("read_encoding") or extra.get("encoding") or "utf-8")
             if need_y and y is None:
                 raise ValueError(f"{path} has no labels; add class labels (a y array, or @classLabel true)")
             return X, y
@@ -82,12 +82,12 @@ class ClassifyTask(Task):
         rows = read_records(path, cols, extra.get("read_encoding") or extra["encoding"])
         vocab = Vocabulary.from_config(extra["vocab"])
         X = []
-        for i, r in enumerate(rows, 1):
-            ids = vocab.encode(str(r[extra["text_col"]]))
+        for i, text in enumerate(column_texts(path, rows, extra["text_col"]), 1):
+            ids = vocab.encode(text)
             if len(ids) == 0:
                 raise ValueError(f"{path} example {i}: empty text; remove the row or fill it in")
             X.append(ids)
-        y = np.asarray([str(r[extra["label_col"]]) for r in rows]) if need_y else None
+        y = np.asarray(column_texts(path, rows, extra["label_col"])) if need_y else None
         return X, y
 
     def format_predictions(self, est, X, extra):

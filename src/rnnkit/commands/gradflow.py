@@ -5,6 +5,7 @@ from ..diagnostics.flow import CELLS
 from ._args import _checked, count, positive_float, positive_int
 
 DEFAULT_CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0")
+RECORD_EVERY = 20                                      # training steps per history row and loss-curve block
 
 
 def register(sub):
@@ -38,30 +39,35 @@ def run(args):
     import os
     import sys
 
+    import numpy as np
+
     from ..io.files import atomic_write_text
 
     from ..diagnostics.flow import gradflow_experiment, plot_gradflow
 
-    from ..runs import RunDir
+    from ..runs import RunDir, finite_or_null
 
     RunDir(args.out)
     kw = dict(cells=tuple(args.cells), T=args.T, hidden=args.hidden, batch=args.batch, steps=args.steps,
-              lr=args.lr, seed=args.seed, log=lambda m: print(m, flush=True))
+              lr=args.lr, seed=args.seed, record_every=RECORD_EVERY, log=lambda m: print(m, flush=True))
     print(f"adding problem, T={args.T}, {args.steps} Adam steps per cell (lr {args.lr}, batch {args.batch}), "
           f"clip {args.clip}", flush=True)
-    res = gradflow_experiment(clip_norm=args.clip, **kw)
+    with np.errstate(all="ignore"):                    # a diverging cell is reported below, once
+        res = gradflow_experiment(clip_norm=args.clip, **kw)
     files = [plot_gradflow(res, os.path.join(args.out, "gradflow.png"))]
     extras = {}
     if not args.no_extras:
         print("-- without clipping:", flush=True)
-        extras["no_clip"] = gradflow_experiment(clip_norm=None, **kw)
+        with np.errstate(all="ignore"):
+            extras["no_clip"] = gradflow_experiment(clip_norm=None, **kw)
         files.append(plot_gradflow(extras["no_clip"], os.path.join(args.out, "gradflow_noclip.png"),
                                    title="‖∂L_T/∂h_t‖ vs T − t, no clipping"))
     data = {"T": args.T, "steps": args.steps, "hidden": args.hidden, "batch": args.batch, "lr": args.lr,
-            "clip": args.clip, "seed": args.seed, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "clip": args.clip, "seed": args.seed, "record_every": RECORD_EVERY,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "cells": _jsonable(res), "extras": {k: _jsonable(v) for k, v in extras.items()}}
-    files.append(os.path.join(args.out, "gradflow.json"))
-    atomic_write_text(files[-1], json.dumps(data), suffix=".json")
+    files.append(os.path.join(args.out, "gradflow.json"))               # strict JSON: a diverged value is null
+    atomic_write_text(files[-1], json.dumps(finite_or_null(data), allow_nan=False), suffix=".json")
     print("wrote " + ", ".join(files))
     for line in _diverged(res, args.steps, "") + _diverged(extras.get("no_clip", {}), args.steps, " without clipping"):
         print(line, file=sys.stderr)

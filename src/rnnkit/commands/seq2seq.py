@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.tables import read_records
+from ..data.tables import column_texts, read_records
 from ..data.vocab import SPECIALS, Vocabulary
 from ..models import Seq2Seq
 from ._args import positive_int
@@ -29,8 +29,8 @@ class Seq2SeqTask(Task):
 
     def build(self, args):
         rows = read_records(args.data, [args.source_col, args.target_col], args.encoding)
-        src = Vocabulary.build((str(r[args.source_col]) for r in rows), level=args.level)
-        tgt = Vocabulary.build((str(r[args.target_col]) for r in rows), level=args.level)
+        src = Vocabulary.build(column_texts(args.data, rows, args.source_col), level=args.level)
+        tgt = Vocabulary.build(column_texts(args.data, rows, args.target_col), level=args.level)
         est = Seq2Seq(cell=args.cell, hidden_size=args.hidden, num_layers=args.layers, embedding_dim=args.embedding,
                       beam_size=args.beam, batch_size=args.batch_size, learning_rate=args.lr, clip=args.clip,
                       epochs=args.epochs or args.default_epochs, random_state=args.seed,
@@ -45,12 +45,12 @@ class Seq2SeqTask(Task):
         src = Vocabulary.from_config(extra["source_vocab"])
         tgt = Vocabulary.from_config(extra["target_vocab"])
         X = []
-        for i, r in enumerate(rows, 1):
-            ids = src.encode(str(r[extra["source_col"]]))
+        for i, text in enumerate(column_texts(path, rows, extra["source_col"]), 1):
+            ids = src.encode(text)
             if len(ids) == 0:
                 raise ValueError(f"{path} example {i}: empty source text; remove the row or fill it in")
             X.append(ids)
-        y = [tgt.encode(str(r[extra["target_col"]])) for r in rows] if need_y else None
+        y = [tgt.encode(t) for t in column_texts(path, rows, extra["target_col"])] if need_y else None
         return X, y
 
     def prepare(self, est, X, y, learn, extra=None):

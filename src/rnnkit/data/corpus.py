@@ -17,7 +17,8 @@ EXCLUDED_DIRS = {"test", "tests", "idle_test", "site-packages", "dist-packages",
 
 def read_text(path, level="char"):
     """Read ``path`` for a language model.  Byte level returns ``bytes`` (any
-    encoding is fine); char and word levels return ``str`` decoded as UTF-8."""
+    encoding is fine, every byte kept); char and word levels return ``str``
+    decoded as UTF-8, without a leading byte-order mark."""
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
@@ -36,10 +37,11 @@ def read_text(path, level="char"):
     if level == "byte":
         return raw
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path} is not UTF-8 text (bad byte at offset {exc.start}); convert it, e.g. "
                          f"`iconv -f latin1 -t utf-8`, or use --level byte") from None
+    return text[1:] if text.startswith("\ufeff") else text      # a byte-order mark is not text
 
 
 def read_texts(paths, level="char"):

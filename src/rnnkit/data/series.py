@@ -22,16 +22,16 @@ import os
 
 import numpy as np
 
-from .tables import read_text
+from .tables import lines, read_text
 
 
-def read_ts(path):
+def read_ts(path, encoding="utf-8"):
     """Read a ``.ts`` file; errors name the file, the line and the fix."""
-    text = read_text(path)
+    text = read_text(path, encoding)
     header, has_labels, label_set, dims = {}, False, None, None
     series, labels = [], []
     in_data = False
-    for no, raw in enumerate(text.splitlines(), 1):
+    for no, raw in enumerate(lines(text), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -141,11 +141,11 @@ def read_numpy(path):
     return series, (None if y is None else np.asarray(y))
 
 
-def read_series(path):
-    """Dispatch on the extension: ``.ts``, ``.npz`` or ``.npy``."""
+def read_series(path, encoding="utf-8"):
+    """Dispatch on the extension: ``.ts`` (text in ``encoding``), ``.npz`` or ``.npy``."""
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext == ".ts":
-        return read_ts(path)
+        return read_ts(path, encoding)
     if ext in (".npz", ".npy"):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path}: no such file; check the path")

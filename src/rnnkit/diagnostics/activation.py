@@ -75,6 +75,13 @@ def activation_page(text, acts, path, units=None, features=None, title="activati
     """Write the page: one coloured text block per unit in ``units`` (default:
     the best unit per feature), plus the feature-search table."""
     acts = np.asarray(acts)
+    if acts.ndim != 2 or acts.shape[0] != len(text):
+        steps = acts.shape[0] if acts.ndim == 2 else f"shape {acts.shape}, not (steps, units)"
+        byte_hint = (" (a byte-level model reads the text's UTF-8 bytes: pass "
+                     "text.encode('utf-8').decode('latin-1'), one character per byte)"
+                     if acts.ndim == 2 and acts.shape[0] == len(text.encode("utf-8")) else "")
+        raise ValueError(f"the activations cover {steps} steps but the text has {len(text)} characters; "
+                         f"compute them over this text's tokens{byte_hint}")
     features = text_features(text) if features is None else features
     found = feature_search(acts, features)
     if units is None:

@@ -156,7 +156,7 @@ def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"
         n = len(losses)
         w = max(record_every, 1)
         curve = [float(np.mean(losses[i:i + w])) for i in range(0, n, w)]
-        solved = next((i * w + w for i, v in enumerate(curve) if v < 0.05), None)
+        solved = next((min(i * w + w, n) for i, v in enumerate(curve) if v < 0.05), None)   # a last block may be short
         r = {"init": init, "trained": trained, "ratio_init": _ratio(init), "ratio_trained": _ratio(trained),
              "test_mse_init": mse_init, "test_mse": test_mse,
              "loss_first": float(np.mean(losses[:10])) if losses else float("nan"),

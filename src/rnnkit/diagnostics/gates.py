@@ -4,22 +4,32 @@ After ``layer.forward(x, keep_cache=True)`` the cache holds each step's
 post-nonlinearity gate activations, shape ``(T, B, G*H)``, blocks in PyTorch
 order (LSTM ``i, f, g, o``; GRU ``r, z, n``; simplified GRU ``z, n``; plain
 RNN a single block ``h``).  With lengths, padded steps hold zeros where the
-layer ran its packed loop (see :mod:`rnnkit.sequence`).
+layer ran its packed loop (see :mod:`rnnkit.sequence`); the statistics count
+only the steps inside each sequence's length.
 """
 from __future__ import annotations
 
 import numpy as np
 
-_NAMES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n"), "SimpleGRU": ("z", "n"), "RNN": ("h",)}
-
-
 def gate_names(layer):
-    """Gate block names of a recurrent layer, in PyTorch order."""
-    return _NAMES.get(type(layer).__name__, ("h",))
+    """Gate block names of a recurrent layer (its cell's), in PyTorch order."""
+    names = getattr(getattr(layer, "cell", None), "gate_names", ())
+    return tuple(names) or ("h",)
 
 
 def gate_activations(layer, layer_index=0, direction=0):
-    """``{gate: (T, B, H) array}`` from the layer's last ``forward(keep_cache=True)``."""
+    """``{gate: (T, B, H) array}`` from the layer's last ``forward(keep_cache=True)``:
+    copies, so arrays kept across passes stay as they were.  With lengths,
+    padded steps hold zeros (the statistics below leave them out)."""
+    seq = _cached(layer, layer_index, direction)
+    act = seq.gate_activations()
+    names = gate_names(layer)
+    H = act.shape[-1] // len(names)
+    return {n: act[..., k * H:(k + 1) * H].copy() for k, n in enumerate(names)}
+
+
+def _cached(layer, layer_index, direction):
+    """The sequence cache of one layer and direction, or a one-line error."""
     cache = getattr(layer, "_cache", None)
     if not cache or "layers" not in cache:
         raise ValueError("no cached forward pass; call layer.forward(x, keep_cache=True) first")
@@ -30,11 +40,13 @@ def gate_activations(layer, layer_index=0, direction=0):
     if not isinstance(direction, (int, np.integer)) or not 0 <= direction < n_dirs:
         raise ValueError(f"direction {direction!r} is out of range; this layer has {n_dirs} direction(s)"
                          + (", pass 0" if n_dirs == 1 else ", pass 0 (forward) or 1 (reverse)"))
-    seq = cache["layers"][layer_index][1][direction]
-    act = seq.gate_activations()
-    names = gate_names(layer)
-    H = act.shape[-1] // len(names)
-    return {n: act[..., k * H:(k + 1) * H] for k, n in enumerate(names)}
+    return cache["layers"][layer_index][1][direction]
+
+
+def _live(layer):
+    """``(T, B)`` bool: the steps inside each sequence's length (``None``: all of them)."""
+    mask = layer._cache.get("mask")
+    return None if mask is None else np.asarray(mask).reshape(mask.shape[0], mask.shape[1]) > 0
 
 
 def gate_saturation(layer, low=0.05, high=0.95, layer_index=0, direction=0):
@@ -44,9 +56,12 @@ def gate_saturation(layer, low=0.05, high=0.95, layer_index=0, direction=0):
     sigmoid gates only (LSTM i, f, o; GRU r, z; simplified GRU z).
     """
     out = {}
-    for n, a in gate_activations(layer, layer_index, direction).items():
+    acts = gate_activations(layer, layer_index, direction)
+    live = _live(layer)
+    for n, a in acts.items():
         if n in ("g", "n", "h"):
             continue
+        a = a if live is None else a[live]                  # padded steps are no activations
         out[n] = {"low": float(np.mean(a < low)), "high": float(np.mean(a > high))}
     return out
 
@@ -58,8 +73,13 @@ def forget_gate_mean(layer, layer_index=0, direction=0):
     key = "f" if "f" in names else "z" if "z" in names else None
     if key is None:
         raise ValueError(f"{type(layer).__name__} has no forget gate; forget_gate_mean needs an LSTM or a GRU")
-    acts = gate_activations(layer, layer_index, direction)
-    return acts[key].mean(axis=(1, 2))
+    a = gate_activations(layer, layer_index, direction)[key]
+    live = _live(layer)
+    if live is None:
+        return a.mean(axis=(1, 2))
+    n = live.sum(axis=1) * a.shape[2]                       # live values per step (padded steps left out)
+    with np.errstate(invalid="ignore"):
+        return np.where(n > 0, (a * live[:, :, None]).sum(axis=(1, 2)) / np.maximum(n, 1), np.nan)
 
 
 def _keys(layer):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 
 import numpy as np
@@ -102,7 +103,7 @@ def _flow_section(rows):
     dh = [(r.get("step", i), _by_key(r["dh_norms"])) for i, r in enumerate(rows)
           if isinstance(r.get("dh_norms"), (list, dict))]
     if not dh:
-        return _absent("dh_norms (train with --record-gradflow, or log step_metrics())")
+        return _absent("dh_norms (`rnnkit lm train --record-gradflow` logs them, or step_metrics() from Python)")
     keys = sorted({k for _, d in dh for k in d})
     dh = _rows_subsample(dh)
     plots = []
@@ -152,7 +153,8 @@ def _gate_section(rows):
         parts.append(line_chart(over_t, "forget gate mean over time t in the window", xlabel="t",
                                 ylabel="mean f"))
     if not parts:
-        return _absent("gate_saturation / forget_gate_mean (train with --record-gradflow; a plain RNN has no gates)")
+        return _absent("gate_saturation / forget_gate_mean (`rnnkit lm train --record-gradflow` logs them; "
+                       "a plain RNN has no gates)")
     return "<div class='plots'>" + "".join(parts) + "</div>"
 
 
@@ -169,16 +171,21 @@ def _config_section(path):
 
 def _loss_section(rows):
     series = {k: _col(rows, k) for k in ("loss", "val_loss") if _col(rows, k)[1]}
-    out = "<div class='plots'>" + line_chart(series, "train and validation loss", ylabel="loss") + "</div>"
-    if "val_loss" not in series:
-        out += _absent("val_loss (no validation metrics)")
+    plots = [line_chart(series, "train and validation loss", ylabel="loss")]
+    other = sorted({k for r in rows for k in r if k.startswith("val_") and k not in ("val_loss", "val_bpc")})
+    scores = {k: _col(rows, k) for k in other if _col(rows, k)[1]}    # a classifier's val_accuracy, ...
+    if scores:
+        plots.append(line_chart(scores, "validation metrics", ylabel="score"))
+    out = "<div class='plots'>" + "".join(plots) + "</div>"
+    if "val_loss" not in series and not scores:
+        out += _absent("validation metrics (none logged: train with validation data)")
     return out
 
 
 def _grad_section(rows):
     gs = {k: _col(rows, k) for k in ("grad_norm", "grad_norm_clipped") if _col(rows, k)[1]}
     if not gs:
-        return _absent("grad_norm (log step_metrics() to get it)")
+        return _absent("grad_norm (`rnnkit lm train` logs it, or step_metrics() from Python)")
     out = ""
     plots = [line_chart(gs, "global gradient norm (before / after clipping)", ylabel="‖g‖", logy=True)]
     cx, cy = _col(rows, "clipped")
@@ -195,7 +202,7 @@ def _timing_section(rows):
     tx, ty = _col(rows, "tokens_per_s")
     sx, sy = _col(rows, "seconds")
     if not ty:
-        return _absent("tokens_per_s (train with --record-gradflow to log step times)")
+        return _absent("tokens_per_s (`rnnkit lm train --record-gradflow` logs step times)")
     note = f", {np.median(sy) * 1e3:.1f} ms per step (median), {np.sum(sy):.1f} s in logged steps" if sy else ""
     return (f"<p>median {np.median(ty):.0f} tokens/s over {len(ty)} logged steps{note}.</p>"
             "<div class='plots'>" + line_chart({"tokens/s": (tx, ty)}, "throughput", ylabel="tokens/s") + "</div>")
@@ -265,14 +272,19 @@ def build_report(run_dir):
 
 
 def _ratio_text(v):
-    return "0 (float32 underflow)" if v == 0 else f"{v:.3g}"
+    return "0 (float32 underflow)" if v == 0 else _num(v, ".3g")
+
+
+def _num(v, fmt):
+    """``v`` formatted, or "—" for a missing or non-finite value (gradflow.json writes a diverged one as null)."""
+    return format(v, fmt) if isinstance(v, (int, float)) and math.isfinite(v) else "—"
 
 
 def _gradflow_table(cells):
     e = html.escape
     rows = "".join(f"<tr><td>{e(c)}</td><td>{_ratio_text(r['ratio_init'])}</td><td>{_ratio_text(r['ratio_trained'])}</td>"
-                   f"<td>{r.get('test_mse_init', float('nan')):.4f} → {r.get('test_mse', r.get('loss_last', float('nan'))):.4f}"
-                   f"</td><td>{r.get('clip_rate', 0):.2f}</td><td>{r.get('steps_run', '')}</td>"
+                   f"<td>{_num(r.get('test_mse_init'), '.4f')} → {_num(r.get('test_mse', r.get('loss_last')), '.4f')}"
+                   f"</td><td>{_num(r.get('clip_rate', 0), '.2f')}</td><td>{r.get('steps_run', '')}</td>"
                    f"<td>{r.get('solved_step') or '—'}</td></tr>"
                    for c, r in cells.items())
     return ("<table><tr><th>cell</th><th>‖∂L/∂h₁‖/‖∂L/∂h_T‖ at init</th><th>after training</th>"
@@ -292,9 +304,10 @@ def gradflow_section(gf):
         series = {c: (list(range(len(r[key]))), r[key][::-1]) for c, r in gf["cells"].items()}
         plots.append(line_chart(series, f"‖∂L_T/∂h_t‖ vs T − t ({key})", xlabel="T − t", ylabel="norm", logy=True))
     curves = {}
+    every = gf.get("record_every")
     for c, r in gf["cells"].items():
         if r.get("loss_curve"):
-            w = -(-r["steps_run"] // len(r["loss_curve"]))            # block width (ceil)
+            w = every or -(-r["steps_run"] // len(r["loss_curve"]))   # block width (older files: a guess)
             curves[c] = ([min((i + 1) * w, r["steps_run"]) for i in range(len(r["loss_curve"]))], r["loss_curve"])
     if curves:
         plots.append(line_chart(curves, "train MSE during training (block means)", ylabel="MSE", logy=True))
@@ -303,14 +316,18 @@ def gradflow_section(gf):
         series = {c: (list(range(len(r["trained"]))), r["trained"][::-1]) for c, r in cells.items()}
         plots.append(line_chart(series, f"‖∂L_T/∂h_t‖ vs T − t (trained, {name.replace('_', ' ')})",
                                 xlabel="T − t", ylabel="norm", logy=True))
+    strides = set()
     for c, r in gf["cells"].items():
         h = r.get("history") or {}
         if h.get("dh_norms"):
-            rows = _rows_subsample(list(zip(h["step"], h["dh_norms"])), limit=40)
+            rows = _rows_subsample(list(zip(h["step"], h["dh_norms"])))
+            strides.update(b[0] - a[0] for a, b in zip(rows, rows[1:]))
             plots.append(heatmap(np.asarray([v for _, v in rows], float), f"{c}: training step × lag",
                                  "lag T − t", f"step {rows[0][0]} … {rows[-1][0]}", width=380, height=240))
+    rows_are = (f"every {strides.pop()} steps" if len(strides) == 1 else
+                "recorded steps, evenly thinned" if strides else "recorded steps")
     return (s + "<div class='plots'>" + "".join(plots) + "</div><p>Heatmaps: batch-mean ‖∂L_T/∂h_t‖ of the "
-            "training batches (float32), every 20 steps (rows, top = first) by lag T − t (columns); colour on a "
+            f"training batches (float32), {rows_are} (rows, top = first) by lag T − t (columns); colour on a "
             "log scale; white = exactly 0 (underflow).</p>")
 
 

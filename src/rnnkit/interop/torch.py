@@ -129,6 +129,14 @@ def token_rnn_from_torch(state_dict, *, cell=None, nonlinearity="tanh", dtype=No
            and g["weight"].shape[1] == D]
     heads = [p for p, g in groups.items() if "weight" in g and g["weight"].ndim == 2
              and g["weight"].shape[1] == H and p not in emb]
+    if not heads and D == H and len(emb) > 1:
+        # embedding size H and a head without bias look alike: the module registered after the
+        # recurrent one is the head (a state dict keeps the modules' order)
+        first = {}
+        for i, k in enumerate(arrays):
+            first.setdefault(k.rpartition(".")[0], i)
+        heads = [q for q in emb if first[q] > first[rp]][:1] if sum(first[q] > first[rp] for q in emb) == 1 else []
+        emb = [q for q in emb if q not in heads]
     if len(heads) != 1:
         raise ValueError(f"expected one Linear layer with {H} input features, found {heads}")
     hg = groups[heads[0]]

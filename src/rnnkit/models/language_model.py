@@ -20,7 +20,7 @@ import numpy as np
 from .._checks import choice, count, finite_number, not_fitted, positive_int
 from ..data.vocab import SPECIALS, Vocabulary
 from ..losses import log_softmax, softmax_cross_entropy
-from ..optim import Adam, clip_grad_norm
+from ..optim import Adam, clip_grad_norm, grad_norm
 from .token_rnn import TokenRNN
 
 LN2 = math.log(2.0)
@@ -235,15 +235,14 @@ class LanguageModel:
                 self.net_.rnn.record_grad_norms = bool(self.record_gradflow)
                 self.net_.backward(dlogits)
                 grads = self.net_.named_grads()
-                norm = clip_grad_norm(grads, self.clip) if self.clip else None
+                norm = clip_grad_norm(grads, self.clip) if self.clip else grad_norm(grads)
                 diag = self._diagnostics(grads, norm) if self.record_gradflow else None
                 self.optimizer_.step(grads)
                 self.state_ = _copy(state)
                 self.step_ += 1
                 tok0 += xs.size
                 rec = {"step": self.step_, "loss": float(loss), "bpc": float(loss) / LN2}
-                if norm is not None:
-                    rec["grad_norm"] = float(norm)
+                rec["grad_norm"] = norm
                 if diag is not None:
                     seconds = time.perf_counter() - t_step
                     rec.update(diag, seconds=seconds, tokens_per_s=xs.size / max(seconds, 1e-9))
@@ -286,11 +285,9 @@ class LanguageModel:
         """Per-step diagnostics (``record_gradflow``): call after clipping, before the update."""
         from ..diagnostics import gate_metrics, step_metrics
 
-        if norm is None:                      # no clipping: still report the global norm
-            norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
         out = step_metrics(self.net_, norm, self.clip or None)
         # measured, not inferred: the norm the optimizer will actually see
-        out["grad_norm_clipped"] = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+        out["grad_norm_clipped"] = grad_norm(grads)
         out.update(gate_metrics(self.net_.rnn))
         return out
 

@@ -52,7 +52,7 @@ class TokenRNN(Module):
         """``ids`` ``(B, T)`` ints -> ``(logits (B, T, V), state)``."""
         # the lookup (or the one-hot vectors) folded into the first layer's input projection (rnnkit.tokens)
         h, state = self.rnn.forward(ids, state, keep_cache=keep_cache, embedding=self._tokens())
-        return self.head(h), state
+        return self.head(h, keep_cache=keep_cache), state
 
     __call__ = forward
 
