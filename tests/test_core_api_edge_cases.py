@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from rnnkit.diagnostics import forget_gate_mean, gate_activations, gate_metrics, gate_saturation, step_metrics
+from rnnkit.data.batching import pad
 from rnnkit.layers import Dense, Dropout, Embedding
 from rnnkit.models.token_rnn import TokenRNN
 from rnnkit.optim import SGD, Adam, clip_grad_norm, clip_grad_value
@@ -126,15 +127,27 @@ def test_gradient_norms_of_an_earlier_pass_are_not_reported_as_current():
     assert layer.grad_norms_ == {} and "dh_norms" not in step_metrics(layer)
 
 
-@pytest.mark.parametrize("batch", [1, 3])
-def test_dropout_masks_drawn_for_another_batch_are_refused(batch):
+def test_dropout_masks_drawn_for_another_batch_are_refused():
     layer = GRU(3, 4, recurrent_dropout=0.5, dropout=0.3, num_layers=2, seed=0)
-    with pytest.raises(ValueError, match=r"recurrent dropout mask has shape .* needs \(2, 4\); draw the masks "
-                                         r"with sample_masks\(5, 2\)"):
-        layer(_x(), masks=layer.sample_masks(5, batch))
+    with pytest.raises(ValueError, match=r"recurrent dropout mask has shape \(3, 4\) but this pass needs \(2, 4\) "
+                                         r"\(or \(1, 4\), shared by the batch\); draw the masks with sample_masks\(5, 2\)"):
+        layer(_x(), masks=layer.sample_masks(5, 3))
     with pytest.raises(ValueError, match="between dropout mask has shape"):
         layer(_x(), masks=layer.sample_masks(4, 2))
     layer(_x(), masks=layer.sample_masks(5, 2))
+
+
+@pytest.mark.parametrize("lengths", [None, [5, 3, 2]])
+def test_dropout_masks_of_batch_one_are_shared_by_every_sequence(lengths):
+    layer = LSTM(3, 4, num_layers=2, dropout=0.5, recurrent_dropout=0.5, seed=0)
+    x = _x(B=3)
+    shared = layer.sample_masks(5, 1)
+    full = {"recurrent": [np.repeat(m, 3, 0) for m in shared["recurrent"]],
+            "between": [None if m is None else np.repeat(m, 3, 1) for m in shared["between"]]}
+    a = _grads(layer, x, lengths=lengths, masks=shared)
+    b = _grads(layer, x, lengths=lengths, masks=full)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
 def test_fit_stream_reports_the_norm_before_any_clipping():
@@ -154,11 +167,18 @@ def test_fit_stream_reports_the_norm_before_any_clipping():
         assert norms == [pytest.approx(expect, rel=1e-6)], kw
 
 
-def test_clipping_takes_a_list_of_arrays_as_pytorch_does():
-    g = [np.full(4, 3.0), np.full(4, 4.0)]
-    assert clip_grad_norm(g, 1.0) == pytest.approx(10.0)
-    assert np.sqrt(sum((a ** 2).sum() for a in g)) == pytest.approx(1.0, rel=1e-5)
-    assert clip_grad_value([np.array([5.0, -5.0])], 1.0) == pytest.approx(np.sqrt(50))
+@pytest.mark.parametrize("as_", ["list", "generator", "array"])
+def test_clipping_takes_arrays_the_ways_pytorch_takes_tensors(as_):
+    g = [np.full(4, 3.0), np.full(4, 4.0)] if as_ != "array" else [np.full(8, 3.0)]
+    given = {"list": list, "generator": lambda a: (x for x in a), "array": lambda a: a[0]}[as_](g)
+    before = np.sqrt(sum((a ** 2).sum() for a in g))
+    assert clip_grad_norm(given, 1.0) == pytest.approx(before)
+    assert np.sqrt(sum((a ** 2).sum() for a in g)) == pytest.approx(1.0, rel=1e-5)     # clipped in place
+    h = [np.array([5.0, -5.0])]
+    given = {"list": list, "generator": lambda a: (x for x in a), "array": lambda a: a[0]}[as_](h)
+    assert clip_grad_value(given, 1.0) == pytest.approx(np.sqrt(50)) and h[0].tolist() == [1.0, -1.0]
+    with pytest.raises(TypeError, match="dict name -> array, an array, or a list of arrays"):
+        clip_grad_norm([1.0, 2.0], 1.0)
 
 
 def test_misuse_gets_one_line_errors_that_name_the_fix():
@@ -203,12 +223,30 @@ def test_a_token_model_from_torch_with_embedding_size_equal_to_hidden_and_no_hea
         def forward(self, x):
             return self.fc(self.rnn(self.emb(x))[0])
 
-    m = M()
-    net = token_rnn_from_torch(m.state_dict())
+    class HeadFirst(nn.Module):                       # registered in another order, other names
+        def __init__(self):
+            super().__init__()
+            self.head, self.rnn, self.embed = nn.Linear(6, 11, bias=False), nn.LSTM(6, 6, batch_first=True), nn.Embedding(11, 6)
+
+        def forward(self, x):
+            return self.head(self.rnn(self.embed(x))[0])
+
+    class Anonymous(HeadFirst):
+        def __init__(self):
+            nn.Module.__init__(self)
+            self.a, self.rnn, self.b = nn.Linear(6, 11, bias=False), nn.LSTM(6, 6, batch_first=True), nn.Embedding(11, 6)
+
+        def forward(self, x):
+            return self.a(self.rnn(self.b(x))[0])
+
     ids = RNG.integers(0, 11, (2, 5))
-    with torch.no_grad():
-        ref = m(torch.from_numpy(ids)).numpy()
-    np.testing.assert_allclose(net.forward(ids, keep_cache=False)[0], ref, atol=1e-5)
+    for m, kw in ((M(), {}), (HeadFirst(), {}), (Anonymous(), dict(embedding="b", head="a"))):
+        net = token_rnn_from_torch(m.state_dict(), **kw)
+        with torch.no_grad():
+            ref = m(torch.from_numpy(ids)).numpy()
+        np.testing.assert_allclose(net.forward(ids, keep_cache=False)[0], ref, atol=1e-5)
+    with pytest.raises(ValueError, match=r"look alike; name them: token_rnn_from_torch\(state_dict, embedding=NAME"):
+        token_rnn_from_torch(Anonymous().state_dict())
 
 
 def test_gradflow_never_reports_a_solved_step_past_the_steps_it_ran():
@@ -218,3 +256,25 @@ def test_gradflow_never_reports_a_solved_step_past_the_steps_it_ran():
                             record_every=2)["rnn_tanh"]
     assert r["loss_curve"][-1] < 0.05 and r["steps_run"] == 5   # solved in the last, short block (this seed)
     assert r["solved_step"] is not None and r["solved_step"] <= 5
+
+
+@pytest.mark.parametrize("kind", ["tagger", "classifier"])
+def test_the_estimators_nets_keep_their_training_pass_through_an_inference_pass(kind):
+    from rnnkit.models import SequenceClassifier, SequenceTagger
+
+    rng = np.random.default_rng(0)
+    X = [rng.integers(0, 5, n) for n in (4, 6, 3)]
+    if kind == "tagger":
+        est = SequenceTagger(hidden_size=4, epochs=1, random_state=0).fit(X, [list(x % 2) for x in X])
+    else:
+        est = SequenceClassifier(hidden_size=4, epochs=1, pooling="max", random_state=0).fit(X, [0, 1, 0])
+    net = est.net_
+    x, n = pad(X, 0, np.int64)
+    out = net(x, n)
+    net.backward(np.ones_like(out))
+    ref = {k: v.copy() for k, v in net.named_grads().items()}
+    out = net(x, n)
+    net(x[:2, :3], np.minimum(n[:2], 3), keep_cache=False)     # another batch, no cache
+    net.backward(np.ones_like(out))
+    for k, v in ref.items():
+        np.testing.assert_array_equal(net.named_grads()[k], v, err_msg=k)

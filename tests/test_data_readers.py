@@ -148,10 +148,22 @@ def test_unclosed_csv_quote_is_suggested_when_rows_run_short(tmp_path):
         read_records(p, ["text", "label"])
 
 
-def test_trailing_lines_of_blanks_are_skipped(tmp_path):
+def test_trailing_lines_of_blanks_are_skipped_but_blank_rows_are_rows(tmp_path):
     p = tmp_path / "blank.csv"
     p.write_text("text,label\na,1\nb,0\n\n\n   \n")
     assert len(read_records(p, ["text", "label"])) == 2
+    p.write_text("text,label\r\na,1\r\n  \r\n")
+    assert len(read_records(p, ["text", "label"])) == 1
+    p.write_text('text\nthe good cat\n" "\nthe bad cat\n')      # a text of one space is a row: predictions line up
+    assert [r["text"] for r in read_records(p, ["text"])] == ["the good cat", " ", "the bad cat"]
+    p.write_text("text,label\nfoo,\n")                             # an empty last field is kept
+    assert read_records(p, ["text", "label"]) == [{"text": "foo", "label": ""}]
+
+
+def test_conll_tokens_keep_characters_python_calls_spaces(tmp_path):
+    p = tmp_path / "t.conll"
+    p.write_text("to\x85k O\nb\tB-X\n\n tok\x0cX\tO \n", encoding="utf-8")
+    assert read_conll(p) == [(["to\x85k", "b"], ["O", "B-X"]), (["tok\x0cX"], ["O"])]
 
 
 def test_json_null_text_or_label_is_refused_by_name(tmp_path):

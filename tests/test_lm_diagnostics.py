@@ -92,3 +92,21 @@ def test_gradflow_of_a_diverging_cell_writes_strict_json_and_its_report(tmp_path
     assert main(["report", str(out)]) == 0
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "ill-shaped" not in page and "every 20 steps" in page
+
+
+def test_report_draws_the_forget_gate_when_a_step_was_padded_in_every_sequence(tmp_path, capsys):
+    import numpy as np
+
+    from rnnkit import LSTM
+    from rnnkit.diagnostics import gate_metrics
+
+    layer = LSTM(3, 4, seed=0)
+    run = RunDir(tmp_path / "run")
+    for step in range(3):
+        layer(np.random.default_rng(step).standard_normal((6, 2, 3)).astype(np.float32), lengths=[3, 4])
+        g = gate_metrics(layer)
+        assert np.isnan(g["forget_gate_mean"]["l0"][-1])            # steps 4 and 5: all padded
+        run.log(step=step, loss=1.0, **g)
+    assert main(["report", str(tmp_path / "run")]) == 0
+    page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert "forget gate mean over time t in the window" in page and "ill-shaped" not in page

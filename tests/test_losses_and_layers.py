@@ -148,18 +148,22 @@ def test_a_mask_of_the_wrong_shape_is_named():
         softmax_cross_entropy(logits, np.zeros((2, 3), np.int64), mask=np.ones((2, 3, 1)))
     with pytest.raises(ValueError, match=r"mask has shape \(3, 2\) but the predictions \(2, 3, 4\)"):
         mse(logits, logits, mask=np.ones((3, 2)))
-    # masks over the leading axes broadcast: (B,) is one flag per sequence
+    # length-1 axes broadcast: (B, 1) is one flag per sequence; fewer axes are ambiguous, refused
     full, _ = softmax_cross_entropy(logits, np.zeros((2, 3), np.int64))
-    assert softmax_cross_entropy(logits, np.zeros((2, 3), np.int64), mask=np.ones(2))[0] == full
+    assert softmax_cross_entropy(logits, np.zeros((2, 3), np.int64), mask=np.ones((2, 1)))[0] == full
+    with pytest.raises(ValueError, match=r"mask has shape \(3,\) but the targets \(2, 3\); pass one flag per target"):
+        softmax_cross_entropy(logits, np.zeros((2, 3), np.int64), mask=np.ones(3))
     assert mse(logits, logits + 1, mask=np.array([[1, 0, 1], [0, 0, 1]]))[0] == 1.0
 
 
-def test_a_one_dimensional_mask_flags_sequences_in_both_losses():
+def test_a_mask_flags_sequences_the_same_way_in_both_losses():
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((3, 3, 5))                 # B == T: a trailing-axis reading would pass silently
     targets = rng.integers(0, 5, (3, 3))
     seq0 = softmax_cross_entropy(logits[:1], targets[:1])[0]
-    loss, grad = softmax_cross_entropy(logits, targets, mask=[True, False, False])
+    loss, grad = softmax_cross_entropy(logits, targets, mask=[[True], [False], [False]])
     assert loss == pytest.approx(seq0) and not grad[1:].any()
+    with pytest.raises(ValueError, match="pass one flag per target"):       # (B,) or (T,)? refused
+        softmax_cross_entropy(logits, targets, mask=[True, False, False])
     pred, target = rng.standard_normal((3, 3, 2)), rng.standard_normal((3, 3, 2))
     assert mse(pred, target, mask=[1, 0, 0])[0] == pytest.approx(mse(pred[:1], target[:1])[0])

@@ -23,9 +23,10 @@ def softmax_cross_entropy(logits, targets, mask=None, ignore_index=-100, reducti
     """Cross-entropy of ``softmax(logits)`` against integer ``targets``.
 
     ``logits`` ``(..., C)``, ``targets`` ``(...)``; positions whose target is
-    ``ignore_index`` or whose ``mask`` is False do not count.  ``mask`` covers
-    the leading axes of ``targets`` (``(B, T)``, or ``(B,)``: one flag per
-    sequence), as in :func:`mse`.  The gradient is
+    ``ignore_index`` or whose ``mask`` is False do not count.  ``mask`` has
+    the targets' shape, or as many axes with some of length 1 (``(B, 1)``: one
+    flag per sequence); fewer axes are refused, since ``(T,)`` and ``(B,)``
+    cannot be told apart when ``B == T``.  The gradient is
     the fused ``(ŷ − y) / N`` (seeds 000, 003), with ``N`` the counted positions.
     """
     logits = np.asarray(logits)
@@ -42,7 +43,12 @@ def softmax_cross_entropy(logits, targets, mask=None, ignore_index=-100, reducti
     C = logits.shape[-1]
     keep = targets != ignore_index
     if mask is not None:
-        keep = keep & _leading(mask, targets.shape, bool, "targets")
+        m = np.asarray(mask, dtype=bool)
+        if m.ndim != targets.ndim:
+            raise ValueError(f"mask has shape {m.shape} but the targets {targets.shape}; pass one flag per "
+                             f"target, shape {targets.shape} (or length-1 axes, e.g. "
+                             f"{targets.shape[:1] + (1,) * (targets.ndim - 1)} for one flag per sequence)")
+        keep = keep & _leading(m, targets.shape, bool, "targets")
     t = np.where(keep, targets, 0)
     if t.size and (t.min() < 0 or t.max() >= C):
         raise ValueError(f"target class out of range [0, {C}); check the labels match the model's classes")

@@ -24,26 +24,34 @@ def _fused(*arrays):
 
 
 def _arrays(grads):
-    """The gradient arrays of ``grads``: a dict name -> array, or (as in PyTorch) a list of arrays."""
-    return list(grads.values()) if isinstance(grads, dict) else list(grads)
+    """The gradient arrays of ``grads``: a dict name -> array, one array, or (as in
+    PyTorch) any iterable of arrays (read once); anything else is refused."""
+    if isinstance(grads, np.ndarray):
+        return [grads]
+    out = list(grads.values()) if isinstance(grads, dict) else list(grads)
+    if not all(isinstance(g, np.ndarray) for g in out):
+        raise TypeError("pass the gradients as a dict name -> array, an array, or a list of arrays "
+                        "(e.g. model.named_grads())")
+    return out
 
 
 def grad_norm(grads):
-    """The global L2 norm ``‖g‖`` of all gradients (a dict, or a list of arrays; float64 sums)."""
+    """The global L2 norm ``‖g‖`` of all gradients (see :func:`_arrays`; float64 sums)."""
     return float(np.sqrt(sum(float(np.vdot(g, g)) for g in _arrays(grads))))
 
 
 def clip_grad_norm(grads, max_norm):
-    """Scale all gradients (a dict name -> array, or a list of arrays) by
+    """Scale all gradients (a dict name -> array, an array, or an iterable of arrays) by
     ``max_norm / ‖g‖`` when the global L2 norm ``‖g‖``
     exceeds ``max_norm`` (seed 000: ``g ← g·t/‖g‖``).  In place; returns the norm
     before clipping."""
     if max_norm <= 0:
         raise ValueError(f"max_norm must be positive, got {max_norm}")
-    total = grad_norm(grads)
+    arrays = _arrays(grads)
+    total = grad_norm(arrays)
     if total > max_norm:
         scale = max_norm / (total + 1e-6)
-        for g in _arrays(grads):
+        for g in arrays:
             g *= scale
     return total
 
@@ -56,8 +64,9 @@ def clip_grad_value(grads, clip_min, clip_max=None):
         clip_min, clip_max = -abs(clip_min), abs(clip_min)
     if clip_min > clip_max:
         raise ValueError(f"clip range is empty: [{clip_min}, {clip_max}]")
-    total = grad_norm(grads)
-    for g in _arrays(grads):
+    arrays = _arrays(grads)
+    total = grad_norm(arrays)
+    for g in arrays:
         np.clip(g, clip_min, clip_max, out=g)
     return total
 

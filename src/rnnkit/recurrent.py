@@ -240,12 +240,13 @@ class Recurrent(Module):
         if not ok:
             raise ValueError(f"masks must be a dict like sample_masks(T, B) returns: 'recurrent' with {n} "
                              f"entries and 'between' with {self.num_layers}")
-        for name, ms, want in (("recurrent", rec, (B, self.hidden_size)),
-                               ("between", between, (T, B, self.output_size))):
-            for m in ms:
-                if m is not None and np.shape(m) != want:
-                    raise ValueError(f"a {name} dropout mask has shape {np.shape(m)} but this pass needs {want}; "
-                                     f"draw the masks with sample_masks({T}, {B})")
+        for name, ms, want, shared in (("recurrent", rec, (B, self.hidden_size), (1, self.hidden_size)),
+                                       ("between", between, (T, B, self.output_size), (T, 1, self.output_size))):
+            for m in ms:                                 # batch 1: one mask shared by every sequence
+                if m is not None and np.shape(m) not in (want, shared):
+                    raise ValueError(f"a {name} dropout mask has shape {np.shape(m)} but this pass needs {want} "
+                                     f"(or {shared}, shared by the batch); draw the masks with "
+                                     f"sample_masks({T}, {B})")
 
     # -- forward / backward ----------------------------------------------------------------
     def _merge(self, outs):

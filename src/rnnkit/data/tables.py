@@ -115,7 +115,11 @@ def column_texts(path, rows, col):
 def _csv_rows(path, text, columns, delimiter):
     """The rows of a CSV/TSV ``text`` (standard quoting for TSV too: pandas and R
     quote fields holding tabs, quotes or newlines); any line break convention,
-    fields of any length, rows of blanks skipped."""
+    fields of any length; lines of blanks at the end are no rows (any other row
+    is one, so that predictions line up with the file's rows)."""
+    tail = re.search(r"(?:(?:\r\n|\r|\n)[ \t]*)+\Z", text)     # trailing lines of blanks: not rows
+    if tail:
+        text = text[:tail.start()] + "\n"
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, len(text) + 1))       # one field may be the whole file; restored below
@@ -129,8 +133,6 @@ def _csv_rows(path, text, columns, delimiter):
         for row in reader:
             no, start = start, reader.line_num + 1          # the row's first line; the next row's
             values = [v for v in row.values() if isinstance(v, str)]
-            if not any(v.strip() for v in values) and not row.get(None):
-                continue                                   # a line of blanks
             if any(_swallowed_row(v, delimiter) for v in values):
                 raise ValueError(f"{path} line {no}: a quoted field runs over a line break into what looks like "
                                  "another row (an unclosed quote?); close or remove the quote")
@@ -154,7 +156,7 @@ def read_conll(path, encoding="utf-8"):
     text = read_text(path, encoding)
     sents, toks, tags = [], [], []
     for no, line in enumerate(lines(text), 1):
-        parts = line.split()
+        parts = re.split(r"[ \t]+", line.strip(" \t")) if line.strip(" \t") else []   # tokens may hold other spaces
         if not parts:
             if toks:
                 sents.append((toks, tags))

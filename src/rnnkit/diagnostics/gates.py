@@ -68,7 +68,8 @@ def gate_saturation(layer, low=0.05, high=0.95, layer_index=0, direction=0):
 
 def forget_gate_mean(layer, layer_index=0, direction=0):
     """``(T,)`` mean over batch and units of the forget gate (LSTM ``f``; for GRUs
-    the share kept from the previous state, ``z``)."""
+    the share kept from the previous state, ``z``); with lengths over the live
+    sequences only, NaN at a step where every sequence is padded."""
     names = gate_names(layer)
     key = "f" if "f" in names else "z" if "z" in names else None
     if key is None:

@@ -121,6 +121,13 @@ def _flow_section(rows):
             "<div class='plots'>" + "".join(plots) + "</div>")
 
 
+def _finite_mean(values):
+    """The mean of the numbers in ``values`` (a step all of whose sequences were padded is
+    logged as null), or NaN when there are none (the chart leaves the point out)."""
+    v = [float(x) for x in values if isinstance(x, (int, float)) and math.isfinite(x)]
+    return float(np.mean(v)) if v else float("nan")
+
+
 def _gate_section(rows):
     """Saturated-unit shares per gate over training, and the forget gate's mean over time."""
     parts = []
@@ -142,7 +149,7 @@ def _gate_section(rows):
     if fg:
         keys = sorted({k for _, d in fg for k in d})
         over_steps = {f"{k} mean forget gate": ([st for st, d in fg if k in d],
-                                                [float(np.mean(d[k])) for _, d in fg if k in d]) for k in keys}
+                                                [_finite_mean(d[k]) for _, d in fg if k in d]) for k in keys}
         parts.append(line_chart(over_steps, "forget gate mean (over time and units) per step", ylabel="mean f"))
         first, last = fg[0], fg[-1]
         over_t = {}

@@ -81,7 +81,7 @@ def to_torch(layer):
     return module
 
 
-def token_rnn_from_torch(state_dict, *, cell=None, nonlinearity="tanh", dtype=None):
+def token_rnn_from_torch(state_dict, *, cell=None, nonlinearity="tanh", dtype=None, embedding=None, head=None):
     """A :class:`rnnkit.models.TokenRNN` from the ``state_dict`` of a PyTorch model
     of the common form ``Embedding -> RNN/LSTM/GRU -> Linear``.
 
@@ -91,7 +91,10 @@ def token_rnn_from_torch(state_dict, *, cell=None, nonlinearity="tanh", dtype=No
     the embedding as a lone 2-D ``weight`` of shape ``(V, E)``, the head as a
     ``weight`` ``(V, H)`` with an optional ``bias``.  The cell is guessed from the
     gate count (4 LSTM, 3 GRU, 1 RNN) unless ``cell`` is given; an Elman RNN is
-    assumed to use ``tanh`` (PyTorch's default).  Missing biases load as zeros,
+    assumed to use ``tanh`` (PyTorch's default).  When the shapes cannot tell the
+    embedding from the head (embedding size equal to the hidden size, head
+    without bias), the module whose name holds "emb" is the embedding; or name
+    both: ``embedding="emb", head="fc"`` (their state-dict prefixes).  Missing biases load as zeros,
     which is the same function.  The recurrent module must be unidirectional;
     ``batch_first`` does not matter (TokenRNN takes ``(B, T)`` ids).
     """
@@ -129,14 +132,26 @@ def token_rnn_from_torch(state_dict, *, cell=None, nonlinearity="tanh", dtype=No
            and g["weight"].shape[1] == D]
     heads = [p for p, g in groups.items() if "weight" in g and g["weight"].ndim == 2
              and g["weight"].shape[1] == H and p not in emb]
-    if not heads and D == H and len(emb) > 1:
-        # embedding size H and a head without bias look alike: the module registered after the
-        # recurrent one is the head (a state dict keeps the modules' order)
-        first = {}
-        for i, k in enumerate(arrays):
-            first.setdefault(k.rpartition(".")[0], i)
-        heads = [q for q in emb if first[q] > first[rp]][:1] if sum(first[q] > first[rp] for q in emb) == 1 else []
-        emb = [q for q in emb if q not in heads]
+    if head is not None or embedding is not None:      # named by the caller
+        for what, name in (("head", head), ("embedding", embedding)):
+            if name is not None and name not in groups:
+                raise ValueError(f"{what}={name!r} is no module of the state dict; its modules are "
+                                 f"{sorted(groups)}")
+        if head is not None:
+            heads = [head]
+            emb = [q for q in emb if q != head]
+        if embedding is not None:
+            emb = [embedding]
+            heads = [q for q in heads if q != embedding]
+    elif not heads and D == H and len(emb) > 1:
+        # embedding size H and a head without bias look alike; a name with "emb" in it tells them apart
+        named = [q for q in emb if "emb" in q.rpartition(".")[2].lower()]
+        if len(emb) != 2 or len(named) != 1:
+            raise ValueError(f"{', '.join(emb)} all have shape ({arrays[emb[0] + '.weight'].shape[0]}, {H}): the "
+                             "embedding and a Linear head without bias look alike; name them: "
+                             "token_rnn_from_torch(state_dict, embedding=NAME, head=NAME)")
+        heads = [q for q in emb if q not in named]
+        emb = named
     if len(heads) != 1:
         raise ValueError(f"expected one Linear layer with {H} input features, found {heads}")
     hg = groups[heads[0]]

@@ -47,9 +47,11 @@ class _PooledNet(Module):
             yy = np.where(m[:, :, None], y, -np.inf)
             arg = yy.argmax(axis=1)                                 # (B, F)
             pooled = np.take_along_axis(y, arg[:, None, :], axis=1)[:, 0]
-            self._arg = arg
-        self._shape, self._m, self._lengths = y.shape, m, lengths
-        return self.head(pooled.astype(self.dtype))
+            if keep_cache:
+                self._arg = arg
+        if keep_cache:                                              # an inference pass leaves the last for backward
+            self._shape, self._m, self._lengths = y.shape, m, lengths
+        return self.head(pooled.astype(self.dtype), keep_cache=keep_cache)
 
     __call__ = forward
 

@@ -97,7 +97,7 @@ class Decoder(Module):
 
     def _step(self, tokens, state):
         y, state = self.rnn.step(self.embed(tokens), state)         # (B, H)
-        return log_softmax(self.head(y).astype(np.float64)), state  # (B, C)
+        return log_softmax(self.head(y, keep_cache=False).astype(np.float64)), state  # (B, C)
 
     def greedy(self, state, max_length, banned=(BOS,)):
         """Most likely token at each step, for the whole batch at once; classes

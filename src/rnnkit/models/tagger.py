@@ -26,7 +26,7 @@ class _TaggerNet(Module):
 
     def forward(self, x, lengths, keep_cache=True):
         y, _ = self.encoder(x, lengths, keep_cache=keep_cache)     # (B, T, F)
-        return self.head(y)                                         # (B, T, C)
+        return self.head(y, keep_cache=keep_cache)                  # (B, T, C)
 
     __call__ = forward
 
