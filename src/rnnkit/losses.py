@@ -44,11 +44,14 @@ def softmax_cross_entropy(logits, targets, mask=None, ignore_index=-100, reducti
     keep = targets != ignore_index
     if mask is not None:
         m = np.asarray(mask, dtype=bool)
-        if m.ndim != targets.ndim:
+        try:
+            if m.ndim != targets.ndim:
+                raise ValueError
+            keep = keep & np.broadcast_to(m, targets.shape)
+        except ValueError:
             raise ValueError(f"mask has shape {m.shape} but the targets {targets.shape}; pass one flag per "
                              f"target, shape {targets.shape} (or length-1 axes, e.g. "
-                             f"{targets.shape[:1] + (1,) * (targets.ndim - 1)} for one flag per sequence)")
-        keep = keep & _leading(m, targets.shape, bool, "targets")
+                             f"{targets.shape[:1] + (1,) * (targets.ndim - 1)} for one flag per sequence)") from None
     t = np.where(keep, targets, 0)
     if t.size and (t.min() < 0 or t.max() >= C):
         raise ValueError(f"target class out of range [0, {C}); check the labels match the model's classes")
@@ -71,19 +74,6 @@ def softmax_cross_entropy(logits, targets, mask=None, ignore_index=-100, reducti
     return float(total * scale), grad.astype(logits.dtype, copy=False)
 
 
-def _leading(mask, shape, dtype, what):
-    """``mask`` over the leading axes of ``shape`` (``(B,)`` of ``(B, T, ...)``: one
-    flag per sequence), broadcast to ``shape``, or a one-line ``ValueError``."""
-    m = np.asarray(mask, dtype=dtype)
-    try:
-        if m.ndim > len(shape):
-            raise ValueError
-        return np.broadcast_to(m.reshape(m.shape + (1,) * (len(shape) - m.ndim)), shape)
-    except ValueError:
-        raise ValueError(f"mask has shape {m.shape} but the {what} {tuple(shape)}; pass a mask over their "
-                         "leading axes, e.g. (B, T), or (B,) for one flag per sequence") from None
-
-
 def mse(pred, target, mask=None, reduction="mean"):
     """Mean squared error ``Σ (pred − target)² / N`` over counted elements;
     ``mask`` covers the leading axes of ``pred`` (``(B, T)`` for ``(B, T, D)``,
@@ -94,7 +84,15 @@ def mse(pred, target, mask=None, reduction="mean"):
         raise ValueError(f"prediction shape {pred.shape} differs from target shape {target.shape}")
     diff = pred - target
     if mask is not None:
-        m = _leading(mask, pred.shape, pred.dtype, "predictions")
+        m = np.asarray(mask, dtype=pred.dtype)
+        try:
+            if m.ndim > pred.ndim:
+                raise ValueError
+            m = np.broadcast_to(m.reshape(m.shape + (1,) * (pred.ndim - m.ndim)), pred.shape)
+        except ValueError:
+            raise ValueError(f"mask has shape {m.shape} but the predictions {pred.shape}; pass a mask over "
+                             "their leading axes, e.g. (B, T) for (B, T, D), or (B,) for one flag per "
+                             "sequence") from None
         diff = diff * m
         n = float(m.sum())
     else:

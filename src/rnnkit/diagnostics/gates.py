@@ -45,8 +45,8 @@ def _cached(layer, layer_index, direction):
 
 def _live(layer):
     """``(T, B)`` bool: the steps inside each sequence's length (``None``: all of them)."""
-    mask = layer._cache.get("mask")
-    return None if mask is None else np.asarray(mask).reshape(mask.shape[0], mask.shape[1]) > 0
+    mask = layer._cache.get("mask")                     # (T, B) from rnnkit._checks.lengths_mask
+    return None if mask is None else np.asarray(mask) > 0
 
 
 def gate_saturation(layer, low=0.05, high=0.95, layer_index=0, direction=0):
