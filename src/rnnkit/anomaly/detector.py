@@ -29,6 +29,7 @@ from collections import deque
 import numpy as np
 
 from .._checks import count, finite_number
+from .._params import Params
 from ..layers import Dense
 from ..losses import mse
 from ..optim import Adam, clip_grad_norm
@@ -45,7 +46,7 @@ def _real(v):
     return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and bool(np.isfinite(v))
 
 
-class AnomalyDetector:
+class AnomalyDetector(Params):
     """Scikit-learn-style detector; see the module docstring.
 
     Arguments:
@@ -69,12 +70,6 @@ class AnomalyDetector:
         self.dyn_window, self.refresh, self.random_state = dyn_window, refresh, random_state
         self.merge_gap = merge_gap
 
-    def get_params(self):
-        return {k: getattr(self, k) for k in ("kind", "window", "hidden_size", "num_layers", "epochs",
-                                               "batch_size", "lr", "clip", "span", "threshold", "quantile",
-                                               "floor_quantile", "dyn_window", "refresh", "merge_gap",
-                                               "random_state")}
-
     # -- input ---------------------------------------------------------------------------
     def _check_params(self):
         if self.kind not in ("forecast", "reconstruction"):
@@ -83,7 +78,7 @@ class AnomalyDetector:
             raise ValueError(f"threshold must be 'dynamic' or 'static', got {self.threshold!r}")
         for n in ("window", "hidden_size", "num_layers", "epochs", "batch_size", "dyn_window", "refresh"):
             v = getattr(self, n)
-            if not isinstance(v, (int, np.integer)) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{n} must be an integer >= 1, got {v!r}")
         if not _real(self.span) or self.span < 1:
             raise ValueError(f"span must be a number >= 1 (1: no smoothing), got {self.span!r}")
@@ -96,7 +91,10 @@ class AnomalyDetector:
         count("merge_gap", self.merge_gap)
 
     def _prep(self, x, fitting=False):
-        x = np.asarray(x, np.float64)
+        try:
+            x = np.asarray(x, np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"the series must hold numbers ({exc}); convert the columns to floats first") from None
         x = x[:, None] if x.ndim == 1 else x
         if x.ndim != 2:
             raise ValueError(f"series must be (T,) or (T, C), got shape {x.shape}")
@@ -226,8 +224,15 @@ class AnomalyDetector:
 
         Yields ``(t, score, smoothed, threshold, flag, alert)`` per point; ``alert``
         is True on the first flagged point of an interval (the early alert): a flag
-        more than ``merge_gap`` steps after the previous flag."""
+        more than ``merge_gap`` steps after the previous flag.  ``points``: any
+        iterable of points (``(C,)`` each), a ``(T, C)`` array, or a pandas
+        DataFrame or Series (read by rows); a missing or infinite value is an error
+        naming its row and column."""
         self._check_fitted()
+        names = None
+        if hasattr(points, "to_numpy"):                  # pandas: rows, not the column labels
+            names = [str(c) for c in points.columns] if hasattr(points, "columns") else None
+            points = points.to_numpy()
         lean = LeanLSTM(self.rnn_)
         Wd, bd = self.head_.params["weight"].T.copy(), self.head_.params["bias"]
         shift, scale = self.scaler_.shift_, self.scaler_.scale_
@@ -242,8 +247,10 @@ class AnomalyDetector:
             if x.shape[0] != C:
                 raise ValueError(f"point {t} has {x.shape[0]} value(s), the detector expects {C}")
             if not np.isfinite(x).all():
-                raise ValueError(f"point {t} is missing or not finite; streaming cannot interpolate, "
-                                 "fill it before sending")
+                j = int(np.flatnonzero(~np.isfinite(x))[0])
+                col = repr(names[j]) if names else str(j)
+                raise ValueError(f"point {t}, column {col}: {x[j]} is missing or not finite; streaming cannot "
+                                 "interpolate, fill it before sending")
             s = (x - shift) / scale
             if self.kind == "forecast":
                 e = float(np.abs(s - pred).mean()) if pred is not None else 0.0

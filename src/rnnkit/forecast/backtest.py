@@ -11,13 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from .baselines import ETS, Naive, SeasonalNaive, ets_available
-from .metrics import all_metrics
+from .metrics import all_metrics, mase_scale
 
 
 def origins(n, first, horizon, step=1):
-    if horizon < 1:
-        raise ValueError(f"horizon must be >= 1, got {horizon}")
-    out = list(range(first, n - horizon + 1, max(int(step), 1)))
+    for name, v in (("first", first), ("horizon", horizon), ("step", step)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    out = list(range(first, n - horizon + 1, step))
     if not out:
         raise ValueError(f"no forecast origin: series of {n} steps, training part {first}, horizon {horizon}")
     return out
@@ -30,8 +31,14 @@ def backtest(model, y, first, step=1, season=1, past_covariates=None, future_cov
     "nominal"}}``; ``coverage`` is the share of actuals inside the RNN's intervals."""
     y = np.asarray(y, float)
     y = y[:, None] if y.ndim == 1 else y
+    if not np.isfinite(y).all():                         # the actuals are what every model is scored on
+        bad = np.argwhere(~np.isfinite(y))[0]
+        raise ValueError(f"y has {int((~np.isfinite(y)).sum())} missing or infinite value(s) (first at step "
+                         f"{bad[0]}, column {bad[1]}); a backtest scores forecasts against them: fill them first "
+                         "(e.g. rnnkit.forecast.data.fill_missing(y))")
     h = model.horizon
     orig = origins(len(y), first, h, step)
+    mase_scale(y[:first], season)                        # the season checked before anything is fitted
     past, fut = past_covariates, future_covariates
     if fit:
         model.fit(y[:first], None if past is None else past[:first],

@@ -48,17 +48,23 @@ _XXY = re.compile(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})" + _TIME + r"$")
 def fill_missing(values, names=None, source="series"):
     """Linear interpolation over NaNs per column, nearest value at the ends.
 
-    Logs one warning per column that had gaps; raises when a column is all missing."""
+    Logs one warning per column that had gaps; raises when a column is all
+    missing, or holds an infinite value (a reading, not a gap: an overflowed
+    sensor is what a detector should see, so it is refused, not smoothed over)."""
     values = np.array(values, dtype=np.float64)
     if values.ndim == 1:
         values = values[:, None]
     idx = np.arange(len(values))
     for j in range(values.shape[1]):
         col = values[:, j]
-        bad = ~np.isfinite(col)
+        name = names[j] if names else f"column {j}"
+        if np.isinf(col).any():
+            t = int(np.flatnonzero(np.isinf(col))[0])
+            raise ValueError(f"{source}: column {name!r} holds {col[t]} at step {t}; replace infinite values with "
+                             "numbers (missing ones may be left empty or NaN, they are interpolated)")
+        bad = np.isnan(col)
         if not bad.any():
             continue
-        name = names[j] if names else f"column {j}"
         if bad.all():
             raise ValueError(f"{source}: column {name!r} has no values; remove it or fill it in")
         col[bad] = np.interp(idx[bad], idx[~bad], col[~bad])

@@ -4,7 +4,7 @@ MAE  = mean |y − f|          RMSE = sqrt(mean (y − f)²)
 MAPE = 100 · mean |y − f| / |y|   (steps with y = 0 left out)
 MASE = MAE / mean_{t>m} |y_t − y_{t−m}| over the *training* series (Hyndman &
 Koehler 2006; m = season length, 1 for non-seasonal): below 1 beats the in-sample
-seasonal-naive forecast.
+seasonal-naive forecast.  Several series: the mean of their MASEs.
 """
 from __future__ import annotations
 
@@ -28,16 +28,33 @@ def mape(y, f):
 
 
 def mase_scale(train, m=1):
-    """In-sample MAE of the seasonal-naive forecast on ``train`` (the MASE denominator)."""
+    """In-sample MAE of the seasonal-naive forecast on ``train`` (the MASE
+    denominator): a float for a series ``(n,)``, one per column for ``(n, k)``.
+    Missing values are left out; where the scale is 0 (a training part the
+    seasonal-naive forecast fits exactly) or has no differences, it is NaN:
+    MASE is undefined there, not the MAE."""
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"the season length must be an integer >= 1, got {m!r}")
     train = np.asarray(train, float)
     m = m if len(train) > m else 1
     d = np.abs(train[m:] - train[:-m])
-    s = float(np.mean(d)) if d.size else 0.0
-    return s if s > 0 else 1.0
+    ok = np.isfinite(d)
+    n = ok.sum(axis=0)
+    s = np.where(ok, d, 0.0).sum(axis=0) / np.maximum(n, 1)
+    s = np.where((n > 0) & (s > 0), s, np.nan)
+    return float(s) if s.ndim == 0 else s
 
 
 def mase(y, f, train, m=1):
-    return mae(y, f) / mase_scale(train, m)
+    """MAE / :func:`mase_scale`; for several series (``train`` ``(n, k)``, ``y`` and
+    ``f`` with ``k`` columns last) the mean of the per-series MASEs (Hyndman &
+    Koehler scale each series by its own in-sample error; pooling would let the
+    series of the largest scale decide)."""
+    scale = mase_scale(train, m)
+    if np.ndim(scale) == 0:
+        return mae(y, f) / scale
+    err = np.abs(np.asarray(y, float) - np.asarray(f, float)).reshape(-1, len(scale)).mean(axis=0)
+    return float(np.mean(err / scale))
 
 
 def all_metrics(y, f, train, m=1):

@@ -26,6 +26,7 @@ import logging
 import numpy as np
 
 from .._checks import count, finite_number
+from .._params import Params
 from ..layers import Dense
 from ..losses import mse
 from ..optim import Adam, clip_grad_norm
@@ -40,7 +41,10 @@ log = logging.getLogger("rnnkit")
 def _as2d(a, name):
     if a is None:
         return None
-    a = np.asarray(a, dtype=np.float64)
+    try:
+        a = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must hold numbers ({exc}); convert the columns to floats first") from None
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2:
@@ -50,7 +54,7 @@ def _as2d(a, name):
     return a
 
 
-class Forecaster:
+class Forecaster(Params):
     """Scikit-learn-style recurrent forecaster; see the module docstring.
 
     Arguments:
@@ -82,7 +86,7 @@ class Forecaster:
     def _check_params(self):
         for name in ("lookback", "horizon", "hidden_size", "num_layers", "epochs", "batch_size", "season"):
             v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if self.strategy not in ("direct", "recursive"):
             raise ValueError(f"strategy must be 'direct' or 'recursive', got {self.strategy!r}")
@@ -301,12 +305,6 @@ class Forecaster:
         return -float(np.mean(np.abs(f[: len(t)] - t)))
 
     # -- files -------------------------------------------------------------------------
-    def get_params(self):
-        return {k: getattr(self, k) for k in ("lookback", "horizon", "strategy", "cell", "hidden_size",
-                                               "num_layers", "scaler", "diff", "seasonal_diff", "season",
-                                               "epochs", "batch_size", "lr", "clip", "alpha",
-                                               "calibration", "interval", "random_state")}
-
     def save(self, path, meta=None):
         """Write the fitted model to ``path`` (an rnnkit file: JSON config + arrays)."""
         from ..io.files import write_file

@@ -28,7 +28,7 @@ class Scaler:
             lo, hi = x.min(axis=0), x.max(axis=0)
             self.shift_, self.scale_ = lo, hi - lo
         elif self.kind == "none":
-            self.shift_, self.scale_ = np.zeros(x.shape[1]), np.ones(x.shape[1])
+            self.shift_, self.scale_ = np.zeros(x.shape[1:]), np.ones(x.shape[1:])   # () for a 1-D series
         else:
             self.shift_, self.scale_ = x.mean(axis=0), x.std(axis=0)
         self.scale_ = np.where(self.scale_ > 1e-12, self.scale_, 1.0)
@@ -83,7 +83,11 @@ class TargetTransform:
         return self.scaler_.transform(self._diff(self._pre(y)))
 
     def inverse_forecast(self, history, w_future):
-        """Undo the transform for ``w_future`` ``(h, C)`` following ``history`` ``(T, C)``."""
+        """Undo the transform for ``w_future`` ``(h, C)`` following ``history`` ``(T, C)``
+        (or ``(h,)`` after ``(T,)``, a single series)."""
+        history, w_future = np.asarray(history, np.float64), np.asarray(w_future, np.float64)
+        if history.ndim == 1:
+            return self.inverse_forecast(history[:, None], w_future.reshape(-1, 1))[:, 0]
         w = self.scaler_.inverse(w_future)
         y = self._pre(history)
         # levels[k]: the series after k of the differencing steps, the last ones appended

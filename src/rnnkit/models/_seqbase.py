@@ -9,12 +9,12 @@ Inputs ``X`` are a list of sequences, each ``(n_i,)`` integer token ids or
 from __future__ import annotations
 
 import functools
-import inspect
 import numbers
 
 import numpy as np
 
 from .._checks import finite_number, not_fitted, positive_int
+from .._params import Params
 from ..data.batching import as_sequences, bucket_batches, pad
 from ..io.files import read_file, write_file
 from ..layers import Embedding
@@ -49,35 +49,15 @@ def plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-class SequenceEstimator:
+class SequenceEstimator(Params):
     """Base class: ``get_params``/``set_params`` as scikit-learn's ``clone``,
-    ``GridSearchCV`` and ``Pipeline`` expect, a training loop, ``save``/``load``."""
+    ``GridSearchCV`` and ``Pipeline`` expect (:class:`rnnkit._params.Params`), a
+    training loop, ``save``/``load``."""
 
     _sk_type = None  # "classifier" or None
     # settings that only steer prediction: ``save`` writes their current values, while every
     # other parameter is written as the network was built with it (``fit_params_``)
     _PREDICT_PARAMS = ("batch_size", "beam_size", "max_length", "exclude_ids")
-
-    # -- scikit-learn parameter protocol ---------------------------------------------------
-    @classmethod
-    def _param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self, deep=True):
-        return {k: getattr(self, k) for k in self._param_names()}
-
-    def set_params(self, **params):
-        valid = self._param_names()
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"{type(self).__name__} has no parameter {k!r}; valid: {', '.join(valid)}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     def __sklearn_tags__(self):  # called by scikit-learn only, so it is importable here
         from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags

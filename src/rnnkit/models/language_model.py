@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from .._checks import choice, count, finite_number, not_fitted, positive_int
+from .._params import Params
 from ..data.vocab import SPECIALS, Vocabulary
 from ..losses import log_softmax, softmax_cross_entropy
 from ..optim import Adam, clip_grad_norm, grad_norm
@@ -58,7 +59,7 @@ def model_config(run):
     return dict(cfg)
 
 
-class LanguageModel:
+class LanguageModel(Params):
     """Next-token language model (scikit-learn conventions).
 
     Hyperparameters: ``level`` (``"byte"``, ``"char"``, ``"word"``), ``cell``,
@@ -88,25 +89,7 @@ class LanguageModel:
         self.val_tokens, self.unknown, self.random_state = val_tokens, unknown, random_state
         self.record_gradflow = record_gradflow
 
-    # -- sklearn plumbing ------------------------------------------------------------------------------
-    _PARAMS = ("level", "cell", "hidden_size", "num_layers", "embedding_dim", "seq_len", "batch_size", "lr",
-               "clip", "steps", "val_fraction", "eval_every", "val_tokens", "unknown", "random_state",
-               "record_gradflow")
-
-    def get_params(self, deep=True):
-        return {k: getattr(self, k) for k in self._PARAMS}
-
-    def set_params(self, **params):
-        for k, v in params.items():
-            if k not in self._PARAMS:
-                raise ValueError(f"unknown parameter {k!r} for LanguageModel")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
+    # -- hyperparameters (get_params / set_params: rnnkit._params.Params) ------------------------------
     def _check_params(self, minutes=None):
         """Refuse hyperparameters no run can use, each in one sentence."""
         choice("level", self.level, ("byte", "char", "word"))
@@ -426,7 +409,7 @@ class LanguageModel:
         from ..runs import RunDir
         run = run if isinstance(run, RunDir) else RunDir(run, create=False)
         cfg = model_config(run)
-        model = cls(**{k: cfg[k] for k in cls._PARAMS if k in cfg})
+        model = cls(**{k: cfg[k] for k in cls._param_names() if k in cfg})
         model.vocab_ = Vocabulary.from_config(cfg["vocab"])
         model._init_net()
         if not run.has_checkpoint():
