@@ -6,12 +6,42 @@ and ``Pipeline`` can read and set them; no scikit-learn import is needed.
 """
 from __future__ import annotations
 
+import functools
 import inspect
+
+import numpy as np
+
+
+def plain(value):
+    """A label (or parameter) as Python shows it (``'a'``, ``3``), not NumPy's
+    ``np.str_('a')`` (which JSON cannot write); lists and tuples element by element (as lists)."""
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def keeps_fitted_state_on_failure(fit, errors=BaseException):
+    """For ``fit`` methods: an exception of ``errors`` leaves the estimator as it
+    was before the call (a fitted model stays fitted and usable, an unfitted one
+    unfitted), then propagates."""
+    @functools.wraps(fit)
+    def guarded(self, *args, **kwargs):
+        before = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except errors:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+    return guarded
 
 
 class Params:
     """``get_params(deep=True)``, ``set_params(**params)`` and a ``repr`` from
-    ``__init__``'s signature."""
+    ``__init__``'s signature, and scikit-learn's tags (``check_is_fitted`` needs them)."""
+
+    _sk_type = None          # "classifier", "regressor" or None
+    _sk_target_required = False
 
     @classmethod
     def _param_names(cls):
@@ -31,3 +61,15 @@ class Params:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+    def plain_params(self):
+        """:meth:`get_params` with NumPy scalars as Python numbers (a grid search's
+        ``np.int64``), for a JSON file."""
+        return {k: plain(v) for k, v in self.get_params().items()}
+
+    def __sklearn_tags__(self):  # called by scikit-learn only, so it is importable here
+        from sklearn.utils import ClassifierTags, Tags, TargetTags
+
+        return Tags(estimator_type=self._sk_type, target_tags=TargetTags(required=self._sk_target_required),
+                    classifier_tags=ClassifierTags() if self._sk_type == "classifier" else None,
+                    non_deterministic=False)

@@ -28,7 +28,7 @@ from collections import deque
 
 import numpy as np
 
-from .._checks import count, finite_number
+from .._checks import count, finite_number, not_fitted
 from .._params import Params
 from ..layers import Dense
 from ..losses import mse
@@ -69,6 +69,11 @@ class AnomalyDetector(Params):
         self.threshold, self.quantile, self.floor_quantile = threshold, quantile, floor_quantile
         self.dyn_window, self.refresh, self.random_state = dyn_window, refresh, random_state
         self.merge_gap = merge_gap
+
+    @property
+    def n_features_in_(self):
+        """Columns of the series the detector was fitted on (scikit-learn's name)."""
+        return self.n_features_
 
     # -- input ---------------------------------------------------------------------------
     def _check_params(self):
@@ -181,7 +186,7 @@ class AnomalyDetector(Params):
     # -- batch scoring ------------------------------------------------------------------------
     def _check_fitted(self):
         if not hasattr(self, "rnn_"):
-            raise RuntimeError("this AnomalyDetector is not fitted yet; call fit() first")
+            raise not_fitted(self)
 
     def score(self, x):
         """Raw and smoothed scores, each ``(T,)``."""
@@ -281,7 +286,7 @@ class AnomalyDetector(Params):
                   **{"head." + k: v for k, v in self.head_.params.items()},
                   "scaler.shift": self.scaler_.shift_, "scaler.scale": self.scaler_.scale_,
                   "train_tail": self.train_tail_, "loss_curve": np.asarray(self.loss_curve_)}
-        config = {"params": self.get_params(), "n_features": self.n_features_,
+        config = {"params": self.plain_params(), "n_features": self.n_features_,
                   "static_threshold": self.static_threshold_, "floor": self.floor_}
         return write_file(path, "anomaly-detector", config, arrays, meta)
 

@@ -25,7 +25,7 @@ import logging
 
 import numpy as np
 
-from .._checks import count, finite_number
+from .._checks import count, finite_number, not_fitted
 from .._params import Params
 from ..layers import Dense
 from ..losses import mse
@@ -83,6 +83,11 @@ class Forecaster(Params):
         self.interval = interval
 
     # -- checks ------------------------------------------------------------------------
+    @property
+    def n_features_in_(self):
+        """Columns of the series the model was fitted on (scikit-learn's name)."""
+        return self.n_targets_
+
     def _check_params(self):
         for name in ("lookback", "horizon", "hidden_size", "num_layers", "epochs", "batch_size", "season"):
             v = getattr(self, name)
@@ -94,8 +99,8 @@ class Forecaster(Params):
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {self.cell!r}")
         if self.scaler not in SCALERS:
             raise ValueError(f"scaler must be one of {SCALERS}, got {self.scaler!r}")
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float, np.number)) or not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must be a number in (0, 1), got {self.alpha!r}")
         if not 0 < self.calibration < 1:
             raise ValueError(f"calibration must be in (0, 1), got {self.calibration}")
         if self.interval not in ("holdout", "insample"):
@@ -264,7 +269,7 @@ class Forecaster(Params):
         (``len(y) + horizon`` rows).  Returns ``(h, C)``; with
         ``return_interval=True`` also ``(lower, upper)`` each ``(h, C)``."""
         if not hasattr(self, "rnn_"):
-            raise RuntimeError("this Forecaster is not fitted yet; call fit() first")
+            raise not_fitted(self)
         y, past, fut = self._check_data(y, past_covariates, future_covariates, False)
         if y.shape[1] != self.n_targets_:
             raise ValueError(f"model was fitted on {self.n_targets_} target column(s), got {y.shape[1]}")
@@ -317,7 +322,7 @@ class Forecaster(Params):
         for name, sc in (("past", self.past_scaler_), ("fut", self.fut_scaler_)):
             if sc is not None:
                 arrays[name + ".shift"], arrays[name + ".scale"] = sc.shift_, sc.scale_
-        config = {"params": self.get_params(), "n_targets": self.n_targets_, "n_past": self.n_past_,
+        config = {"params": self.plain_params(), "n_targets": self.n_targets_, "n_past": self.n_past_,
                   "n_future": self.n_future_}
         return write_file(path, "forecaster", config, arrays, meta)
 

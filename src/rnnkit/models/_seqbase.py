@@ -8,13 +8,12 @@ Inputs ``X`` are a list of sequences, each ``(n_i,)`` integer token ids or
 """
 from __future__ import annotations
 
-import functools
 import numbers
 
 import numpy as np
 
 from .._checks import finite_number, not_fitted, positive_int
-from .._params import Params
+from .._params import Params, plain
 from ..data.batching import as_sequences, bucket_batches, pad
 from ..io.files import read_file, write_file
 from ..layers import Embedding
@@ -26,35 +25,12 @@ CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 MODEL_KIND = "sequence-estimator"
 
 
-def keeps_fitted_state_on_failure(fit):
-    """For ``fit`` methods: an exception leaves the estimator as it was before
-    the call (a fitted model stays fitted and usable), then propagates."""
-    @functools.wraps(fit)
-    def guarded(self, *args, **kwargs):
-        before = dict(self.__dict__)
-        try:
-            return fit(self, *args, **kwargs)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            raise
-    return guarded
-
-
-def plain(value):
-    """A label (or parameter) as Python shows it (``'a'``, ``3``), not NumPy's
-    ``np.str_('a')``; lists and tuples element by element (as lists)."""
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value.item() if isinstance(value, np.generic) else value
-
-
 class SequenceEstimator(Params):
     """Base class: ``get_params``/``set_params`` as scikit-learn's ``clone``,
     ``GridSearchCV`` and ``Pipeline`` expect (:class:`rnnkit._params.Params`), a
     training loop, ``save``/``load``."""
 
-    _sk_type = None  # "classifier" or None
+    _sk_target_required = True
     # settings that only steer prediction: ``save`` writes their current values, while every
     # other parameter is written as the network was built with it (``fit_params_``)
     _PREDICT_PARAMS = ("batch_size", "beam_size", "max_length", "exclude_ids")
@@ -77,6 +53,13 @@ class SequenceEstimator(Params):
         positive_int("epochs", self.epochs)
         positive_int("batch_size", self.batch_size)
         finite_number("learning_rate", self.learning_rate)
+        if self.clip is not None:                        # None or 0: no clipping
+            finite_number("clip", self.clip, strict=False)
+        for flag in ("bidirectional",):
+            if hasattr(self, flag) and not isinstance(getattr(self, flag), (bool, np.bool_)):
+                raise ValueError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
+        if hasattr(self, "hidden_size"):
+            positive_int("hidden_size", self.hidden_size)
 
     def _start(self, n_train):
         """Make the network, optimizer and RNG (after the data set learned sizes)."""
@@ -246,6 +229,9 @@ def read_X(X, lengths=None, name="X"):
     seqs = as_sequences(X, lengths, name)
     if len(seqs) == 0:
         raise ValueError(f"{name} holds no sequences; pass at least one")
+    if any(s.dtype.kind == "c" for s in seqs):
+        raise ValueError(f"{name} holds complex numbers; pass real values (e.g. the real part, or real and "
+                         "imaginary parts as two features)")
     return seqs
 
 
@@ -265,11 +251,20 @@ def label_kind(value):
 
 def as_labels(values, name="y"):
     """Labels as an array; refuses a mix of numbers and strings (which NumPy
-    would silently turn all into strings)."""
-    if isinstance(values, np.ndarray) and values.dtype != object:
-        return values
-    arr = np.asarray(values)
-    if arr.dtype.kind in "biuf":
+    would silently turn all into strings), missing labels (None, NaN) and
+    continuous values (scikit-learn's "continuous" target: not classes)."""
+    if values is None:
+        raise ValueError(f"{name} is None; pass the labels, one per sequence")
+    arr = values if isinstance(values, np.ndarray) and values.dtype != object else np.asarray(values)
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name} holds complex numbers; pass class labels")
+    if arr.dtype.kind == "f":
+        if np.isnan(arr).any():
+            raise ValueError(f"{name} holds NaN; give every example a label (or drop the unlabelled ones)")
+        if not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name} holds continuous values (e.g. {plain(arr[arr != np.round(arr)].flat[0])!r}); "
+                             "a classifier needs class labels: integers or strings")
+    if arr.dtype.kind in "biuf" or arr is values:
         return arr
     items = arr.ravel().tolist() if arr.dtype == object else list(values)
     kinds = {}

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._params import keeps_fitted_state_on_failure, plain
 from ..layers import Dense
 from ..losses import softmax, softmax_cross_entropy
 from ..module import Module
-from ._seqbase import (InputSpec, LabelledSequences, RecurrentEncoder, SequenceEstimator, as_labels,
-                       check_batch_size, hidden_of, keeps_fitted_state_on_failure, match_label_types, plain,
-                       read_X)
+from ._seqbase import (InputSpec, LabelledSequences, RecurrentEncoder, SequenceEstimator, as_labels, check_batch_size,
+                       hidden_of, match_label_types, read_X)
 
 POOLINGS = ("last", "mean", "max")
 

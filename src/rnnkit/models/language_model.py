@@ -11,6 +11,7 @@ characters and ``n`` tokens, bits per character ``= n * nats / (C ln 2)``.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -18,7 +19,7 @@ import time
 import numpy as np
 
 from .._checks import choice, count, finite_number, not_fitted, positive_int
-from .._params import Params
+from .._params import Params, keeps_fitted_state_on_failure, plain
 from ..data.vocab import SPECIALS, Vocabulary
 from ..losses import log_softmax, softmax_cross_entropy
 from ..optim import Adam, clip_grad_norm, grad_norm
@@ -101,7 +102,8 @@ class LanguageModel(Params):
             count(name, getattr(self, name))
         finite_number("lr", self.lr)
         finite_number("clip", self.clip, strict=False)
-        if not (isinstance(self.val_fraction, (int, float)) and 0.0 <= self.val_fraction < 1.0):
+        if isinstance(self.val_fraction, bool) or not (isinstance(self.val_fraction, (int, float, np.number))
+                                                       and 0.0 <= self.val_fraction < 1.0):
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
         if minutes is not None:
             finite_number("minutes", minutes)
@@ -114,7 +116,7 @@ class LanguageModel(Params):
         """Hyperparameters and vocabulary (JSON-able): enough to rebuild the model.
         A fitted model's are those its network was built with, whatever
         ``set_params`` changed since (``fit`` again to apply those)."""
-        cfg = dict(getattr(self, "fit_params_", None) or self.get_params())
+        cfg = {k: plain(v) for k, v in (getattr(self, "fit_params_", None) or self.get_params()).items()}
         cfg["vocab"] = self.vocab_.get_config() if hasattr(self, "vocab_") else None
         return cfg
 
@@ -164,6 +166,8 @@ class LanguageModel(Params):
         return x, y
 
     # -- training --------------------------------------------------------------------------------------
+    # a failed fit leaves the model as it was; an interrupted one (Ctrl-C) keeps what it trained
+    @functools.partial(keeps_fitted_state_on_failure, errors=Exception)
     def fit(self, text, val_text=None, run=None, minutes=None, resume=False, checkpoint_every=100,
             progress=False, run_config=None):
         """Train on ``text`` for ``steps`` updates (or ``minutes`` of wall time).

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._params import keeps_fitted_state_on_failure
 from ..layers import Dense
 from ..module import Module
-from ._seqbase import SequenceEstimator, keeps_fitted_state_on_failure
+from ._seqbase import SequenceEstimator
 from .seq2seq import Decoder, check_beam, check_targets, exact_match, learn_targets, output_limit
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._params import keeps_fitted_state_on_failure
 from ..data.batching import length_mask, pad
 from ..layers import Dense, Embedding
 from ..losses import log_softmax, softmax_cross_entropy
 from ..module import Module
-from ._seqbase import (CELLS, InputSpec, RecurrentEncoder, SequenceEstimator, check_batch_size,
-                       keeps_fitted_state_on_failure, read_X)
+from ._seqbase import CELLS, InputSpec, RecurrentEncoder, SequenceEstimator, check_batch_size, read_X
 
 BOS, EOS, SHIFT = 0, 1, 2
 
@@ -270,6 +270,10 @@ class Seq2Seq(SequenceEstimator):
     @keeps_fitted_state_on_failure
     def fit(self, X, y, lengths=None):
         self._check_training_params()
+        ex = self.exclude_ids
+        if ex is not None and (isinstance(ex, (str, bytes)) or not hasattr(ex, "__iter__")
+                               or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in ex)):
+            raise ValueError(f"exclude_ids must be a list of target ids (integers), got {ex!r}")
         return self._fit_data(self.prepare(X, y, lengths, learn=True))
 
     def predict(self, X, lengths=None, beam_size=None, max_length=None, batch_size=256):

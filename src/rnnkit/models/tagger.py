@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._params import keeps_fitted_state_on_failure, plain
 from ..data.batching import length_mask
 from ..layers import Dense
 from ..losses import softmax_cross_entropy
 from ..module import Module
-from ._seqbase import (InputSpec, LabelledSequences, RecurrentEncoder, SequenceEstimator, as_labels,
-                       check_batch_size, keeps_fitted_state_on_failure, match_label_types, plain, read_X)
+from ._seqbase import (InputSpec, LabelledSequences, RecurrentEncoder, SequenceEstimator, as_labels, check_batch_size,
+                       match_label_types, read_X)
 
 
 class _TaggerNet(Module):
