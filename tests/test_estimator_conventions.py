@@ -108,3 +108,10 @@ def test_more_bad_hyperparameters_fail_at_fit_by_name():
         Forecaster(alpha=None, lookback=6, epochs=1).fit(SERIES)
     lm = _estimators()[2].set_params(val_fraction=np.float32(0.1))
     lm.fit(TEXT)                                                # a NumPy float is a number
+
+
+def test_integer_labels_in_an_object_column_meet_string_labels():
+    X = [np.array([1, 2, 3]), np.array([2, 3]), np.array([3, 1, 1]), np.array([1])]
+    clf = SequenceClassifier(hidden_size=4, epochs=1, random_state=0).fit(X, np.array([0, 1, 0, 1], dtype=object))
+    assert clf.classes_.dtype.kind == "i"                       # a pandas object column of ints
+    assert clf.score(X, ["0", "1", "0", "1"]) == clf.score(X, [0, 1, 0, 1])

@@ -264,7 +264,7 @@ def as_labels(values, name="y"):
         if not np.all(arr == np.round(arr)):
             raise ValueError(f"{name} holds continuous values (e.g. {plain(arr[arr != np.round(arr)].flat[0])!r}); "
                              "a classifier needs class labels: integers or strings")
-    if arr.dtype.kind in "biuf" or arr is values:
+    if arr.dtype.kind in "biuf" or (arr is values and arr.dtype != object):
         return arr
     items = arr.ravel().tolist() if arr.dtype == object else list(values)
     kinds = {}
@@ -274,6 +274,8 @@ def as_labels(values, name="y"):
         a, b = list(kinds.values())[:2]
         raise ValueError(f"{name} mixes label types ({plain(a)!r} and {plain(b)!r}); use one type for all "
                          "labels, e.g. all strings or all integers")
+    if arr.dtype == object and set(kinds) == {"number"}:
+        return as_labels(np.array(items).reshape(arr.shape), name)   # numbers in an object column: numbers
     return arr
 
 
