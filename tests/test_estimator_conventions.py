@@ -115,3 +115,37 @@ def test_integer_labels_in_an_object_column_meet_string_labels():
     clf = SequenceClassifier(hidden_size=4, epochs=1, random_state=0).fit(X, np.array([0, 1, 0, 1], dtype=object))
     assert clf.classes_.dtype.kind == "i"                       # a pandas object column of ints
     assert clf.score(X, ["0", "1", "0", "1"]) == clf.score(X, [0, 1, 0, 1])
+
+
+def test_labels_numpy_cannot_hold_as_numbers_still_work_and_missing_ones_are_named():
+    X = [np.array([1, 2, 3]), np.array([2, 3]), np.array([3, 1, 1]), np.array([1])]
+    clf = SequenceClassifier(hidden_size=4, epochs=1, random_state=0).fit(X, [2 ** 70, 1, 2 ** 70, 1])
+    assert sorted(clf.classes_.tolist()) == [1, 2 ** 70]
+    with pytest.raises(ValueError, match="holds a missing label"):
+        SequenceClassifier(epochs=1).fit(X, ["a", np.nan, "b", "a"])
+
+
+def test_clip_inf_means_no_clipping_and_bidirectional_takes_zero_or_one():
+    X = [np.array([1, 2, 3]), np.array([2, 3])]
+    SequenceClassifier(clip=float("inf"), bidirectional=1, hidden_size=4, epochs=1).fit(X, ["a", "b"])
+
+
+@pytest.mark.parametrize("ex", [np.array([0, 1]), range(2), {0, 1}])
+def test_exclude_ids_as_any_collection_of_ids_predicts_and_saves(ex, tmp_path):
+    X = [np.array([1, 2, 3]), np.array([2, 3, 1])] * 3
+    m = Seq2Seq(hidden_size=4, epochs=1, exclude_ids=ex, random_state=0).fit(X, [x[::-1] for x in X])
+    m.predict(X[:2])
+    assert Seq2Seq.load(m.save(tmp_path / "m.rnnkit")).exclude_ids == [0, 1]
+
+
+def test_a_language_model_that_fails_after_training_keeps_what_it_trained(tmp_path, monkeypatch):
+    from rnnkit.runs import RunDir
+
+    def broken(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(RunDir, "plot_losses", broken)
+    lm = _estimators()[2]
+    with pytest.raises(OSError):
+        lm.fit(TEXT, run=RunDir(tmp_path / "run"))
+    assert lm.step_ == 3 and lm.step_ == LanguageModel.load(tmp_path / "run").step_   # memory and disk agree

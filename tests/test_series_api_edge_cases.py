@@ -98,3 +98,9 @@ def test_estimators_clone_and_refuse_bool_sizes():
         Forecaster(lookback=True, horizon=1, epochs=1).fit(_wave())
     with pytest.raises(ValueError, match="must hold numbers"):
         Forecaster(**TINY_F).fit(["a", "b", "c"])
+
+
+def test_mase_of_several_series_leaves_out_those_where_it_is_undefined():
+    train = np.c_[np.arange(30.0), np.tile([1.0, 2.0, 3.0], 10)]
+    y, f = np.array([[30.0, 1.0], [31.0, 2.0]]), np.array([[32.0, 1.0], [33.0, 2.0]])
+    assert mase(y, f, train, 3) == pytest.approx(2.0 / 3.0)      # the periodic column has no scale

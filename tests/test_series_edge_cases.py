@@ -657,3 +657,28 @@ def tiny_lm_run(tmp_path, capsys):
                           "--batch", 2, "--steps", 2, "--eval-every", 0, "--no-progress", "--out", run], capsys)
     assert rc == 0, err
     return run
+
+
+# -- infinite cells and undefined MASE from the command line ------------------------------------------
+def test_an_infinite_cell_is_named_by_row_and_column_in_batch_and_streaming(tmp_path, capsys):
+    csv = anomaly_csv(tmp_path / "a.csv")
+    rc, _, err = run_cli(["anomaly", "fit", csv, "--label-col", "label", *TINY_A, "--out", tmp_path / "r"], capsys)
+    assert rc == 0, err
+    lines = csv.read_text().splitlines()
+    lines[51] = "50,inf,0"
+    bad = tmp_path / "inf.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    for extra in ([], ["--stream"]):
+        line = cli_fails(capsys, "anomaly", "detect", tmp_path / "r", bad, "--label-col", "label", *extra)
+        assert "inf.csv: row 52, column 'v': 'inf' is not a finite number" in line
+
+
+def test_forecast_eval_writes_strict_json_when_mase_is_undefined(tmp_path, capsys):
+    csv = tmp_path / "per.csv"
+    csv.write_text("t,y\n" + "".join(f"{i},{[1, 2, 3, 5, 4, 2][i % 6]}\n" for i in range(60)))
+    rc, out, err = run_cli(["forecast", "eval", csv, "--target", "y", "--lookback", 6, "--horizon", 2, "--hidden", 4,
+                            "--epochs", 1, "--season", 6, "--test-size", 6, "--out", tmp_path / "r"], capsys)
+    assert rc == 0, err
+    data = json.loads((tmp_path / "r" / "backtest.json").read_text(),
+                      parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert data["metrics"]["naive"]["MASE"] is None               # undefined: the training part repeats exactly

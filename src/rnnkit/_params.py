@@ -6,6 +6,7 @@ and ``Pipeline`` can read and set them; no scikit-learn import is needed.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 
@@ -14,25 +15,36 @@ import numpy as np
 
 def plain(value):
     """A label (or parameter) as Python shows it (``'a'``, ``3``), not NumPy's
-    ``np.str_('a')`` (which JSON cannot write); lists and tuples element by element (as lists)."""
-    if isinstance(value, (list, tuple)):
+    ``np.str_('a')`` (which JSON cannot write); lists, tuples, ranges and arrays
+    element by element (as lists), sets sorted."""
+    if isinstance(value, (set, frozenset)):
+        return [plain(v) for v in sorted(value)]
+    if isinstance(value, (list, tuple, range, np.ndarray)):
         return [plain(v) for v in value]
     return value.item() if isinstance(value, np.generic) else value
 
 
-def keeps_fitted_state_on_failure(fit, errors=BaseException):
-    """For ``fit`` methods: an exception of ``errors`` leaves the estimator as it
-    was before the call (a fitted model stays fitted and usable, an unfitted one
-    unfitted), then propagates."""
+@contextlib.contextmanager
+def restored_on_failure(obj, errors=BaseException):
+    """A block after which an exception of ``errors`` leaves ``obj``'s attributes
+    as they were before it (then propagates)."""
+    before = dict(obj.__dict__)
+    try:
+        yield
+    except errors:
+        obj.__dict__.clear()
+        obj.__dict__.update(before)
+        raise
+
+
+def keeps_fitted_state_on_failure(fit):
+    """For ``fit`` methods: an exception leaves the estimator as it was before the
+    call (a fitted model stays fitted and usable, an unfitted one unfitted), then
+    propagates."""
     @functools.wraps(fit)
     def guarded(self, *args, **kwargs):
-        before = dict(self.__dict__)
-        try:
+        with restored_on_failure(self):
             return fit(self, *args, **kwargs)
-        except errors:
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            raise
     return guarded
 
 

@@ -23,7 +23,9 @@ Bad input is handled at this edge, never deeper:
   offending row;
 - missing cells (empty, ``NA``, ``NaN``): filled by linear interpolation (the
   nearest value at the ends) with a logged warning, see :func:`fill_missing`
-  (``fill=False`` leaves them NaN, for callers that must refuse them).
+  (``fill=False`` leaves them NaN, for callers that must refuse them);
+- ``inf`` / ``-inf`` cells: ``ValueError`` naming the row and column (a reading,
+  not a gap).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ import csv
 import datetime
 import io
 import logging
+import math
 import os
 import re
 
@@ -78,10 +81,14 @@ def _parse_float(cell, path, row, col):
     if s.lower() in MISSING:
         return np.nan
     try:
-        return float(s)
+        v = float(s)
     except ValueError:
         raise ValueError(f"{path}: row {row}, column {col!r}: {s[:30]!r} is not a number; "
                          "fix the cell or leave it empty to have it interpolated") from None
+    if math.isinf(v):                                    # a reading, not a gap: never interpolated
+        raise ValueError(f"{path}: row {row}, column {col!r}: {s[:30]!r} is not a finite number; replace it "
+                         "(leave the cell empty to have it interpolated)")
+    return v
 
 
 def _clock(m, k):

@@ -49,12 +49,15 @@ def mase(y, f, train, m=1):
     """MAE / :func:`mase_scale`; for several series (``train`` ``(n, k)``, ``y`` and
     ``f`` with ``k`` columns last) the mean of the per-series MASEs (Hyndman &
     Koehler scale each series by its own in-sample error; pooling would let the
-    series of the largest scale decide)."""
+    series of the largest scale decide), over the series where MASE is defined
+    (NaN when it is defined for none)."""
     scale = mase_scale(train, m)
     if np.ndim(scale) == 0:
         return mae(y, f) / scale
     err = np.abs(np.asarray(y, float) - np.asarray(f, float)).reshape(-1, len(scale)).mean(axis=0)
-    return float(np.mean(err / scale))
+    per = err / scale
+    ok = np.isfinite(scale)
+    return float(np.mean(per[ok])) if ok.any() else float("nan")     # series where it is defined
 
 
 def all_metrics(y, f, train, m=1):

@@ -53,11 +53,12 @@ class SequenceEstimator(Params):
         positive_int("epochs", self.epochs)
         positive_int("batch_size", self.batch_size)
         finite_number("learning_rate", self.learning_rate)
-        if self.clip is not None:                        # None or 0: no clipping
+        if self.clip is not None and self.clip != float("inf"):    # None, 0 or inf: no clipping
             finite_number("clip", self.clip, strict=False)
         for flag in ("bidirectional",):
-            if hasattr(self, flag) and not isinstance(getattr(self, flag), (bool, np.bool_)):
-                raise ValueError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
+            v = getattr(self, flag, False)
+            if not (isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and v in (0, 1))):
+                raise ValueError(f"{flag} must be True or False, got {v!r}")
         if hasattr(self, "hidden_size"):
             positive_int("hidden_size", self.hidden_size)
 
@@ -263,10 +264,13 @@ def as_labels(values, name="y"):
             raise ValueError(f"{name} holds NaN; give every example a label (or drop the unlabelled ones)")
         if not np.all(arr == np.round(arr)):
             raise ValueError(f"{name} holds continuous values (e.g. {plain(arr[arr != np.round(arr)].flat[0])!r}); "
-                             "a classifier needs class labels: integers or strings")
+                             "pass class labels: integers or strings")
     if arr.dtype.kind in "biuf" or (arr is values and arr.dtype != object):
         return arr
     items = arr.ravel().tolist() if arr.dtype == object else list(values)
+    if any(v is None or (isinstance(v, float) and v != v) for v in items):     # None, NaN (pandas' missing)
+        raise ValueError(f"{name} holds a missing label (None or NaN); give every example a label (or drop "
+                         "the unlabelled ones)")
     kinds = {}
     for v in items:
         kinds.setdefault(label_kind(v), v)
@@ -275,7 +279,9 @@ def as_labels(values, name="y"):
         raise ValueError(f"{name} mixes label types ({plain(a)!r} and {plain(b)!r}); use one type for all "
                          "labels, e.g. all strings or all integers")
     if arr.dtype == object and set(kinds) == {"number"}:
-        return as_labels(np.array(items).reshape(arr.shape), name)   # numbers in an object column: numbers
+        nums = np.array(items)                           # numbers in an object column: numbers
+        if nums.dtype != object:                         # (ints beyond int64, Decimals stay objects)
+            return as_labels(nums.reshape(arr.shape), name)
     return arr
 
 

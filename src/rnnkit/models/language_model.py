@@ -11,7 +11,6 @@ characters and ``n`` tokens, bits per character ``= n * nats / (C ln 2)``.
 """
 from __future__ import annotations
 
-import functools
 import math
 import os
 import time
@@ -19,7 +18,7 @@ import time
 import numpy as np
 
 from .._checks import choice, count, finite_number, not_fitted, positive_int
-from .._params import Params, keeps_fitted_state_on_failure, plain
+from .._params import Params, plain, restored_on_failure
 from ..data.vocab import SPECIALS, Vocabulary
 from ..losses import log_softmax, softmax_cross_entropy
 from ..optim import Adam, clip_grad_norm, grad_norm
@@ -166,8 +165,6 @@ class LanguageModel(Params):
         return x, y
 
     # -- training --------------------------------------------------------------------------------------
-    # a failed fit leaves the model as it was; an interrupted one (Ctrl-C) keeps what it trained
-    @functools.partial(keeps_fitted_state_on_failure, errors=Exception)
     def fit(self, text, val_text=None, run=None, minutes=None, resume=False, checkpoint_every=100,
             progress=False, run_config=None):
         """Train on ``text`` for ``steps`` updates (or ``minutes`` of wall time).
@@ -175,7 +172,16 @@ class LanguageModel(Params):
         ``run``: a :class:`rnnkit.runs.RunDir` for metrics and checkpoints;
         ``resume=True`` continues from its checkpoint (weights, Adam state,
         step, carried hidden state, RNG) and drops metric lines logged after it.
+        A failure before training starts leaves the model as it was; once
+        training has started, the model keeps what it trained (as the run's
+        checkpoint does), Ctrl-C included.
         """
+        with restored_on_failure(self, Exception):
+            x, y, val_ids, config = self._prepare_fit(text, val_text, run, minutes, resume, run_config)
+        return self._train(x, y, val_ids, config, run, minutes, checkpoint_every, progress)
+
+    def _prepare_fit(self, text, val_text, run, minutes, resume, run_config):
+        """The checks, the network (or the resumed one) and the token streams of :meth:`fit`."""
         self._check_params(minutes)
         if resume:
             self._restore(run)
@@ -193,14 +199,18 @@ class LanguageModel(Params):
             train_ids, val_ids = self.encode(text), self.encode(val_text)
         val_ids = val_ids[: self.val_tokens + 1] if self.val_tokens else val_ids
         x, y = self.streams(train_ids)
-        T = self.seq_len
-        n_windows = x.shape[1] // T
         config = dict(run_config or {}, model=self.get_config())
         if run is not None:
             if not resume:
                 run.reset_metrics()                # a failed earlier run's lines are not this run's
             if not resume or run_config is not None:
                 run.write_config(config)
+        return x, y, val_ids, config
+
+    def _train(self, x, y, val_ids, config, run, minutes, checkpoint_every, progress):
+        """The training loop of :meth:`fit`, then the run's files."""
+        T = self.seq_len
+        n_windows = x.shape[1] // T
         target = self.step_ + 10 ** 9 if minutes is not None else int(self.steps)
         deadline = time.monotonic() + 60.0 * minutes if minutes is not None else None
         bar = None

@@ -59,7 +59,8 @@ def check_beam(beam_size):
 
 def banned_classes(exclude_ids, n_classes):
     """Decoder classes never to output: ``<bos>`` and the user ids ``exclude_ids``."""
-    ids = [BOS] + [int(k) + SHIFT for k in (exclude_ids or ()) if 0 <= int(k) + SHIFT < n_classes]
+    ids = [BOS] + [int(k) + SHIFT for k in (() if exclude_ids is None else exclude_ids)
+                   if 0 <= int(k) + SHIFT < n_classes]
     return np.array(sorted(set(ids)), np.int64)
 
 
