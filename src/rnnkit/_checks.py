@@ -26,10 +26,10 @@ def positive_int(name, value):
     return int(value)
 
 
-def count(name, value):
-    """An integer ``>= 0`` (``bool`` refused), or a one-line ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+def count(name, value, minimum=0):
+    """An integer ``>= minimum`` (``bool`` refused), or a one-line ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 

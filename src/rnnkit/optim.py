@@ -35,9 +35,13 @@ def _arrays(grads):
     return out
 
 
+def _norm(arrays):
+    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in arrays)))
+
+
 def grad_norm(grads):
     """The global L2 norm ``‖g‖`` of all gradients (see :func:`_arrays`; float64 sums)."""
-    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in _arrays(grads))))
+    return _norm(_arrays(grads))
 
 
 def clip_grad_norm(grads, max_norm):
@@ -48,7 +52,7 @@ def clip_grad_norm(grads, max_norm):
     if max_norm <= 0:
         raise ValueError(f"max_norm must be positive, got {max_norm}")
     arrays = _arrays(grads)
-    total = grad_norm(arrays)
+    total = _norm(arrays)
     if total > max_norm:
         scale = max_norm / (total + 1e-6)
         for g in arrays:
@@ -65,7 +69,7 @@ def clip_grad_value(grads, clip_min, clip_max=None):
     if clip_min > clip_max:
         raise ValueError(f"clip range is empty: [{clip_min}, {clip_max}]")
     arrays = _arrays(grads)
-    total = grad_norm(arrays)
+    total = _norm(arrays)
     for g in arrays:
         np.clip(g, clip_min, clip_max, out=g)
     return total

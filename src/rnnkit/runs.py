@@ -37,9 +37,15 @@ def finite_or_null(record):
     return record
 
 
+def strict_json(obj, **kw):
+    """``json.dumps`` of ``obj`` with non-finite floats as ``null`` (strict JSON, which other
+    languages' parsers read); ``kw`` as for ``json.dumps``."""
+    return json.dumps(finite_or_null(obj), allow_nan=False, **kw)
+
+
 def _json_line(metrics):
     """One metrics line (strict JSON)."""
-    return json.dumps(finite_or_null(metrics), allow_nan=False) + "\n"
+    return strict_json(metrics) + "\n"
 
 
 class RunDir:

@@ -50,7 +50,8 @@ def fit_stream(net, inputs, targets, optimizer, k1, k2=None, clip_norm=None, cli
     ``forward(ids, state, keep_cache)`` / ``backward(dlogits)`` /
     ``named_parameters()`` / ``named_grads()``); ``inputs`` and ``targets``
     ``(B, N)`` ints.  ``callback(window_index, loss, grad_norm)`` runs after
-    each update, ``grad_norm`` the global gradient norm before any clipping.  Returns ``(mean loss per window list, final state)``.
+    each update, ``grad_norm`` the global gradient norm before any clipping.
+    Returns ``(mean loss per window list, final state)``.
     """
     inputs, targets = np.asarray(inputs), np.asarray(targets)
     B, N = inputs.shape

@@ -82,9 +82,7 @@ class AnomalyDetector(Params):
         if self.threshold not in ("dynamic", "static"):
             raise ValueError(f"threshold must be 'dynamic' or 'static', got {self.threshold!r}")
         for n in ("window", "hidden_size", "num_layers", "epochs", "batch_size", "dyn_window", "refresh"):
-            v = getattr(self, n)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{n} must be an integer >= 1, got {v!r}")
+            count(n, getattr(self, n), 1)
         if not _real(self.span) or self.span < 1:
             raise ValueError(f"span must be a number >= 1 (1: no smoothing), got {self.span!r}")
         for n in ("lr", "clip"):

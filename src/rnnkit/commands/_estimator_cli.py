@@ -59,6 +59,12 @@ class Task:
 
 
 # -- option types: checked at parse time, one-line messages ------------------------------------------
+def data_encoding(extra):
+    """The text encoding of a data file: this command's ``--encoding`` (``read_encoding``),
+    else the one the run was trained with."""
+    return extra.get("read_encoding") or extra.get("encoding") or "utf-8"
+
+
 def encoding_name(text):
     """argparse type: a text encoding Python knows (:func:`rnnkit.data.tables.check_encoding`)."""
     from ..data.tables import check_encoding

@@ -16,7 +16,7 @@ from ..data.series import read_series
 from ..data.tables import column_texts, read_records
 from ..data.vocab import Vocabulary
 from ..models import SequenceClassifier
-from ._estimator_cli import Task, add_option, check_vocab_size, register_task, saved_vocabulary
+from ._estimator_cli import Task, add_option, check_vocab_size, data_encoding, register_task, saved_vocabulary
 
 SERIES_EXTS = (".ts", ".npz", ".npy")
 
@@ -40,7 +40,8 @@ class ClassifyTask(Task):
                  "encoding": args.encoding, "level": args.level, "vocab": None}
         if not series:
             rows = read_records(args.data, [args.text_col, args.label_col], args.encoding)
-            extra["vocab"] = Vocabulary.build(column_texts(args.data, rows, args.text_col), level=args.level).get_config()
+            texts = column_texts(args.data, rows, args.text_col)
+            extra["vocab"] = Vocabulary.build(texts, level=args.level).get_config()
         return est, extra
 
     def prepare(self, est, X, y, learn, extra=None):
@@ -72,14 +73,14 @@ class ClassifyTask(Task):
             if not is_series(path):
                 raise ValueError(f"{path}: this model reads series (.ts, .npz, .npy), not "
                                  f"{os.path.splitext(path)[1] or 'this file type'}")
-            X, y = read_series(path, extra.get("read_encoding") or extra.get("encoding") or "utf-8")
+            X, y = read_series(path, data_encoding(extra))
             if need_y and y is None:
                 raise ValueError(f"{path} has no labels; add class labels (a y array, or @classLabel true)")
             return X, y
         if is_series(path):
             raise ValueError(f"{path}: this model reads text tables (.csv, .tsv, .jsonl), not series")
         cols = [extra["text_col"]] + ([extra["label_col"]] if need_y else [])
-        rows = read_records(path, cols, extra.get("read_encoding") or extra["encoding"])
+        rows = read_records(path, cols, data_encoding(extra))
         vocab = Vocabulary.from_config(extra["vocab"])
         X = []
         for i, text in enumerate(column_texts(path, rows, extra["text_col"]), 1):

@@ -6,7 +6,6 @@ the commands write: ``forecast.csv``/``forecast.png`` (predict) and
 """
 from __future__ import annotations
 
-import json
 import os
 
 from ._args import count, positive_float, positive_int
@@ -193,7 +192,7 @@ def evaluate(args):
     from ..forecast.data import number, write_csv
     from ..forecast.plot import plot_forecast
     from ..io.files import atomic_write_text, check_output
-    from ..runs import finite_or_null
+    from ..runs import strict_json
 
     times, y, past, fut, targets = _load(args)
     n = len(y)
@@ -216,8 +215,8 @@ def evaluate(args):
     summary = {"metrics": r["metrics"], "origins": r["origins"], "horizon": args.horizon,
               "interval_coverage": iv["coverage"], "interval_nominal": iv["nominal"],
               "train_size": n - test, "season": args.season, "targets": targets}
-    atomic_write_text(os.path.join(args.out, "backtest.json"),                     # strict JSON: an undefined
-                      json.dumps(finite_or_null(summary), indent=1, allow_nan=False), suffix=".json")   # MASE is null
+    atomic_write_text(os.path.join(args.out, "backtest.json"), strict_json(summary, indent=1),   # an undefined
+                      suffix=".json")                                                          # MASE: null
     rows = []
     for i, o in enumerate(r["origins"]):
         for k in range(args.horizon):

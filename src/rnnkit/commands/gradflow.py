@@ -1,11 +1,10 @@
 """``rnnkit gradflow``: how far gradients reach back in time, per cell."""
 from __future__ import annotations
 
-from ..diagnostics.flow import CELLS
+from ..diagnostics.flow import CELLS, RECORD_EVERY
 from ._args import _checked, count, positive_float, positive_int
 
 DEFAULT_CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0")
-RECORD_EVERY = 20                                      # training steps per history row and loss-curve block
 
 
 def register(sub):
@@ -35,7 +34,6 @@ def _jsonable(results):
 
 def run(args):
     import datetime
-    import json
     import os
     import sys
 
@@ -45,29 +43,28 @@ def run(args):
 
     from ..diagnostics.flow import gradflow_experiment, plot_gradflow
 
-    from ..runs import RunDir, finite_or_null
+    from ..runs import RunDir, strict_json
 
     RunDir(args.out)
     kw = dict(cells=tuple(args.cells), T=args.T, hidden=args.hidden, batch=args.batch, steps=args.steps,
               lr=args.lr, seed=args.seed, record_every=RECORD_EVERY, log=lambda m: print(m, flush=True))
     print(f"adding problem, T={args.T}, {args.steps} Adam steps per cell (lr {args.lr}, batch {args.batch}), "
           f"clip {args.clip}", flush=True)
+    extras = {}
     with np.errstate(all="ignore"):                    # a diverging cell is reported below, once
         res = gradflow_experiment(clip_norm=args.clip, **kw)
-    files = [plot_gradflow(res, os.path.join(args.out, "gradflow.png"))]
-    extras = {}
-    if not args.no_extras:
-        print("-- without clipping:", flush=True)
-        with np.errstate(all="ignore"):
+        files = [plot_gradflow(res, os.path.join(args.out, "gradflow.png"))]
+        if not args.no_extras:
+            print("-- without clipping:", flush=True)
             extras["no_clip"] = gradflow_experiment(clip_norm=None, **kw)
-        files.append(plot_gradflow(extras["no_clip"], os.path.join(args.out, "gradflow_noclip.png"),
-                                   title="‖∂L_T/∂h_t‖ vs T − t, no clipping"))
+            files.append(plot_gradflow(extras["no_clip"], os.path.join(args.out, "gradflow_noclip.png"),
+                                       title="‖∂L_T/∂h_t‖ vs T − t, no clipping"))
     data = {"T": args.T, "steps": args.steps, "hidden": args.hidden, "batch": args.batch, "lr": args.lr,
             "clip": args.clip, "seed": args.seed, "record_every": RECORD_EVERY,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "cells": _jsonable(res), "extras": {k: _jsonable(v) for k, v in extras.items()}}
     files.append(os.path.join(args.out, "gradflow.json"))               # strict JSON: a diverged value is null
-    atomic_write_text(files[-1], json.dumps(finite_or_null(data), allow_nan=False), suffix=".json")
+    atomic_write_text(files[-1], strict_json(data), suffix=".json")
     print("wrote " + ", ".join(files))
     for line in _diverged(res, args.steps, "") + _diverged(extras.get("no_clip", {}), args.steps, " without clipping"):
         print(line, file=sys.stderr)

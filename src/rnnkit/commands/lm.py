@@ -5,7 +5,6 @@ Without ``--data``, ``train`` uses the Python standard library's own source
 recorded in RUN_DIR/config.json)."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -165,8 +164,8 @@ def evaluate(args):
     except ValueError as exc:
         raise ValueError(f"{', '.join(args.data)}: {exc}") from None
     if args.json:                        # strict JSON: an infinite perplexity (a diverged model) is null
-        from ..runs import finite_or_null
-        print(json.dumps(finite_or_null(r)))
+        from ..runs import strict_json
+        print(strict_json(r))
     else:
         print(f"{r['nats_per_token']:.4f} nats/token  {r['bits_per_token']:.4f} bits/token  "
               f"{r['bits_per_char']:.4f} bits/char  perplexity {r['perplexity']:.3f}  ({r['tokens']} tokens)")

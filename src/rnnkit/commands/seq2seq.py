@@ -14,7 +14,7 @@ from ..data.tables import column_texts, read_records
 from ..data.vocab import SPECIALS, Vocabulary
 from ..models import Seq2Seq
 from ._args import positive_int
-from ._estimator_cli import Task, add_option, check_vocab_size, register_task, saved_vocabulary
+from ._estimator_cli import Task, add_option, check_vocab_size, data_encoding, register_task, saved_vocabulary
 
 
 def special_ids(vocab):
@@ -41,7 +41,7 @@ class Seq2SeqTask(Task):
 
     def load_xy(self, path, extra, est, need_y=True, learn=False):
         cols = [extra["source_col"]] + ([extra["target_col"]] if need_y else [])
-        rows = read_records(path, cols, extra.get("read_encoding") or extra["encoding"])
+        rows = read_records(path, cols, data_encoding(extra))
         src = Vocabulary.from_config(extra["source_vocab"])
         tgt = Vocabulary.from_config(extra["target_vocab"])
         X = []

@@ -11,8 +11,8 @@ from ..data.tables import read_tagged
 from ..data.vocab import SPECIALS, Vocabulary
 from ..models import SequenceTagger
 from ..models.tagger import bio_f1, token_accuracy
-from ._estimator_cli import (Task, add_option, check_vocab_size, register_task, saved_vocabulary,
-                             unknown_token_ids)
+from ._estimator_cli import (Task, add_option, check_vocab_size, data_encoding, register_task,
+                             saved_vocabulary, unknown_token_ids)
 
 
 class TagTask(Task):
@@ -32,8 +32,7 @@ class TagTask(Task):
         return est, extra
 
     def load_xy(self, path, extra, est, need_y=True, learn=False):
-        sents = read_tagged(path, extra["tokens_key"], extra["tags_key"],
-                            extra.get("read_encoding") or extra["encoding"])
+        sents = read_tagged(path, extra["tokens_key"], extra["tags_key"], data_encoding(extra))
         vocab = Vocabulary.from_config(extra["vocab"])
         X = [unknown_token_ids(vocab, [t.lower() if vocab.lower else t for t in toks]) for toks, _ in sents]
         if not need_y:

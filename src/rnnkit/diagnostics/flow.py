@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+RECORD_EVERY = 20          # training steps per history row and loss-curve block (gradflow.json records it)
+
 
 def _short(v):
     """A float rounded to 5 significant digits (keeps metric lines short)."""
@@ -104,7 +106,7 @@ def _ratio(norms):
 
 
 def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"), T=100, hidden=32, batch=64,
-                        steps=1500, lr=1e-2, clip_norm=1.0, seed=0, n_test=512, record_every=20, log=None):
+                        steps=1500, lr=1e-2, clip_norm=1.0, seed=0, n_test=512, record_every=RECORD_EVERY, log=None):
     """Gradient flow through time before and after training on the adding problem.
 
     Each cell (see :data:`CELLS`; ``lstm_fb0`` is the LSTM with forget bias 0)

@@ -21,11 +21,15 @@ def gate_activations(layer, layer_index=0, direction=0):
     """``{gate: (T, B, H) array}`` from the layer's last ``forward(keep_cache=True)``:
     copies, so arrays kept across passes stay as they were.  With lengths,
     padded steps hold zeros (the statistics below leave them out)."""
-    seq = _cached(layer, layer_index, direction)
-    act = seq.gate_activations()
+    return {n: a.copy() for n, a in _blocks(layer, layer_index, direction).items()}
+
+
+def _blocks(layer, layer_index, direction):
+    """:func:`gate_activations` as views of the cache (for the statistics below, which keep nothing)."""
+    act = _cached(layer, layer_index, direction).gate_activations()
     names = gate_names(layer)
     H = act.shape[-1] // len(names)
-    return {n: act[..., k * H:(k + 1) * H].copy() for k, n in enumerate(names)}
+    return {n: act[..., k * H:(k + 1) * H] for k, n in enumerate(names)}
 
 
 def _cached(layer, layer_index, direction):
@@ -56,7 +60,7 @@ def gate_saturation(layer, low=0.05, high=0.95, layer_index=0, direction=0):
     sigmoid gates only (LSTM i, f, o; GRU r, z; simplified GRU z).
     """
     out = {}
-    acts = gate_activations(layer, layer_index, direction)
+    acts = _blocks(layer, layer_index, direction)
     live = _live(layer)
     for n, a in acts.items():
         if n in ("g", "n", "h"):
@@ -74,7 +78,7 @@ def forget_gate_mean(layer, layer_index=0, direction=0):
     key = "f" if "f" in names else "z" if "z" in names else None
     if key is None:
         raise ValueError(f"{type(layer).__name__} has no forget gate; forget_gate_mean needs an LSTM or a GRU")
-    a = gate_activations(layer, layer_index, direction)[key]
+    a = _blocks(layer, layer_index, direction)[key]
     live = _live(layer)
     if live is None:
         return a.mean(axis=(1, 2))

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import count
 from .baselines import ETS, Naive, SeasonalNaive, ets_available
-from .metrics import all_metrics, mase_scale
+from .metrics import all_metrics
 
 
 def origins(n, first, horizon, step=1):
     for name, v in (("first", first), ("horizon", horizon), ("step", step)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        count(name, v, 1)
     out = list(range(first, n - horizon + 1, step))
     if not out:
         raise ValueError(f"no forecast origin: series of {n} steps, training part {first}, horizon {horizon}")
@@ -38,7 +38,7 @@ def backtest(model, y, first, step=1, season=1, past_covariates=None, future_cov
                          "(e.g. rnnkit.forecast.data.fill_missing(y))")
     h = model.horizon
     orig = origins(len(y), first, h, step)
-    mase_scale(y[:first], season)                        # the season checked before anything is fitted
+    count("the season length", season, 1)               # checked before anything is fitted
     past, fut = past_covariates, future_covariates
     if fit:
         model.fit(y[:first], None if past is None else past[:first],

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import count
+
 
 def mae(y, f):
     return float(np.mean(np.abs(np.asarray(y) - np.asarray(f))))
@@ -33,8 +35,7 @@ def mase_scale(train, m=1):
     Missing values are left out; where the scale is 0 (a training part the
     seasonal-naive forecast fits exactly) or has no differences, it is NaN:
     MASE is undefined there, not the MAE."""
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise ValueError(f"the season length must be an integer >= 1, got {m!r}")
+    m = count("the season length", m, 1)
     train = np.asarray(train, float)
     m = m if len(train) > m else 1
     d = np.abs(train[m:] - train[:-m])

@@ -90,9 +90,7 @@ class Forecaster(Params):
 
     def _check_params(self):
         for name in ("lookback", "horizon", "hidden_size", "num_layers", "epochs", "batch_size", "season"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+            count(name, getattr(self, name), 1)
         if self.strategy not in ("direct", "recursive"):
             raise ValueError(f"strategy must be 'direct' or 'recursive', got {self.strategy!r}")
         if self.cell not in CELLS:

@@ -36,11 +36,11 @@ class SequenceEstimator(Params):
     _PREDICT_PARAMS = ("batch_size", "beam_size", "max_length", "exclude_ids")
 
     def __sklearn_tags__(self):  # called by scikit-learn only, so it is importable here
-        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+        from sklearn.utils import InputTags
 
-        return Tags(estimator_type=self._sk_type, target_tags=TargetTags(required=True),
-                    classifier_tags=ClassifierTags() if self._sk_type == "classifier" else None,
-                    input_tags=InputTags(two_d_array=True, three_d_array=True), non_deterministic=False)
+        tags = super().__sklearn_tags__()
+        tags.input_tags = InputTags(two_d_array=True, three_d_array=True)
+        return tags
 
     # -- training ---------------------------------------------------------------------------
     def _check_fitted(self):
@@ -55,10 +55,9 @@ class SequenceEstimator(Params):
         finite_number("learning_rate", self.learning_rate)
         if self.clip is not None and self.clip != float("inf"):    # None, 0 or inf: no clipping
             finite_number("clip", self.clip, strict=False)
-        for flag in ("bidirectional",):
-            v = getattr(self, flag, False)
-            if not (isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and v in (0, 1))):
-                raise ValueError(f"{flag} must be True or False, got {v!r}")
+        v = getattr(self, "bidirectional", False)
+        if not (isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and v in (0, 1))):
+            raise ValueError(f"bidirectional must be True or False, got {v!r}")
         if hasattr(self, "hidden_size"):
             positive_int("hidden_size", self.hidden_size)
 

@@ -37,6 +37,7 @@ class _PooledNet(Module):
         rnn = self.encoder.rnn
         B, T, F = y.shape
         m = np.arange(T)[None, :] < lengths[:, None]                # (B, T)
+        arg = None
         if self.pooling == "last":
             K = rnn.num_directions
             h = hidden_of(h_n)[-K:]                                 # (K, B, H) last layer
@@ -47,10 +48,8 @@ class _PooledNet(Module):
             yy = np.where(m[:, :, None], y, -np.inf)
             arg = yy.argmax(axis=1)                                 # (B, F)
             pooled = np.take_along_axis(y, arg[:, None, :], axis=1)[:, 0]
-            if keep_cache:
-                self._arg = arg
         if keep_cache:                                              # an inference pass leaves the last for backward
-            self._shape, self._m, self._lengths = y.shape, m, lengths
+            self._shape, self._m, self._lengths, self._arg = y.shape, m, lengths, arg
         return self.head(pooled.astype(self.dtype), keep_cache=keep_cache)
 
     __call__ = forward
