@@ -1,8 +1,7 @@
-"""The compiled float32 kernels (numba) compute what the NumPy loops compute.
-
-numba is in the test extra, so CI runs these; ``RNNKIT_KERNELS=numpy`` forces
-the NumPy fast loop, which ``test_fast_path.py`` ties to the readable reference
-loop.  Together: reference == NumPy fast loop == kernels."""
+"""The compiled float32 kernels (numba): the tanh approximation's bound, the
+switches, row and column kernels agreeing to the bit, and repeatability.
+The loops that call them are held to the reference loop in ``tests/engine/``.
+numba is in the test extra, so CI runs these."""
 import subprocess
 import sys
 
@@ -11,11 +10,10 @@ import pytest
 
 pytest.importorskip("numba")
 
-from rnnkit import kernels, sequence  # noqa: E402
-from rnnkit.cells.gru import GRUCell  # noqa: E402
-from rnnkit.cells.lstm import LSTMCell  # noqa: E402
-from rnnkit.cells.rnn import ElmanCell  # noqa: E402
-from rnnkit.kernels import fused  # noqa: E402
+from rnnkit import kernels  # noqa: E402
+from rnnkit.kernels import activations  # noqa: E402
+from rnnkit.kernels import gru as gru_kernels  # noqa: E402
+from rnnkit.kernels import lstm as lstm_kernels  # noqa: E402
 
 import rnnkit  # noqa: E402
 
@@ -24,65 +22,85 @@ def test_tanh_and_sigmoid_approximations_stay_within_their_stated_error():
     x = np.concatenate([np.linspace(-12, 12, 400_001), [-1e30, -100.0, 0.0, 1e-8, 100.0, 1e30]]).astype(np.float32)
     out = np.empty_like(x)
     exact = np.tanh(x.astype(np.float64))
-    fused.tanh_array(x, out)
+    activations.tanh_array(x, out)
     assert np.abs(out - exact).max() < 4e-7
     assert np.all(np.abs(out) <= 1.0)
     assert np.array_equal(np.sign(out), np.sign(x))             # odd, and exact at 0
-    fused.sigmoid_array(x, out)
+    activations.sigmoid_array(x, out)
     exact = 0.5 * np.tanh(0.5 * x.astype(np.float64)) + 0.5
     assert np.abs(out - exact).max() < 2e-7
     assert np.all((out >= 0) & (out <= 1))
 
 
 def test_kernels_serve_float32_only_and_can_be_switched_off(monkeypatch):
-    assert kernels.enabled(np.float32)
-    assert not kernels.enabled(np.float64)
+    assert kernels.available(np.float32)
+    assert not kernels.available(np.float64)
     monkeypatch.setenv("RNNKIT_KERNELS", "numpy")
-    assert not kernels.enabled(np.float32)
+    assert not kernels.available(np.float32)
 
 
-CELLS = {"lstm": LSTMCell(), "gru": GRUCell(reset_after=True), "gru_reset_before": GRUCell(reset_after=False),
-         "rnn_tanh": ElmanCell("tanh"), "rnn_relu": ElmanCell("relu")}
+def _rows_and_columns(rng, B, G):
+    """A (B, G) float32 array and its C-contiguous transpose."""
+    rows = rng.standard_normal((B, G)).astype(np.float32)
+    return rows, np.ascontiguousarray(rows.T)
 
 
-def _case(cell, T=9, B=5, D=3, H=6, seed=0):
-    rng = np.random.default_rng(seed)
-    f, G, S = np.float32, cell.gates, cell.n_states
-    p = {"W_ih": (rng.standard_normal((G * H, D)) * 0.6).astype(f),
-         "W_hh": (rng.standard_normal((G * H, H)) * 0.6).astype(f),
-         "b_ih": (rng.standard_normal(G * H) * 0.3).astype(f), "b_hh": (rng.standard_normal(G * H) * 0.3).astype(f)}
-    x = rng.standard_normal((T, B, D)).astype(f) * 2
-    state0 = tuple(rng.standard_normal((B, H)).astype(f) for _ in range(S))
-    dhs = rng.standard_normal((T, B, H)).astype(f)
-    dT = tuple(rng.standard_normal((B, H)).astype(f) for _ in range(S))
-    lengths = np.array([T, 4, 1, T - 3, 2])
-    mask = np.arange(T)[:, None] < lengths[None, :]
-    rmask = ((rng.random((B, H)) > 0.3) / 0.7).astype(f)
-    return p, x, state0, dhs, dT, mask, rmask
+def test_lstm_row_and_column_kernels_agree_to_the_bit():
+    """One step of the batch-major kernels against the column-layout ones on the
+    same data, forward (the products summed into the columns first) and back."""
+    rng = np.random.default_rng(11)
+    B, H = 13, 21                                        # odd sizes: vector bodies and scalar remainders
+    G, f = 4 * H, np.float32
+    hp, hp_c = _rows_and_columns(rng, B, G)
+    xp, xp_c = _rows_and_columns(rng, B, G)
+    c_prev, c_prev_c = _rows_and_columns(rng, B, H)
+    bx = rng.standard_normal(G).astype(f)
+    scales = lstm_kernels.lstm_gate_scales(H)
+    act, c_out, tc, h_out = np.empty((B, G), f), np.empty((B, H), f), np.empty((B, H), f), np.empty((B, H), f)
+    lstm_kernels.lstm_forward_step(hp, xp, bx, scales, c_prev, act, c_out, tc, h_out)
+
+    a_c = hp_c + xp_c                                    # (hp + xp) + bx, as the row kernel adds
+    c_out_c, tc_c, h_c, hs_t = np.empty((H, B), f), np.empty((H, B), f), np.empty((H, B), f), np.empty((B, H), f)
+    lstm_kernels.lstm_forward_cols_acc(a_c, bx, scales, c_prev_c, c_out_c, tc_c, h_c, hs_t, B)
+    for rows, cols in ((act, a_c), (c_out, c_out_c), (tc, tc_c), (h_out, h_c), (h_out, hs_t.T)):
+        np.testing.assert_array_equal(rows, cols.T)
+
+    dh, dh_c = _rows_and_columns(rng, B, H)
+    dc, dc_c = _rows_and_columns(rng, B, H)
+    da, dc_prev = np.empty((B, G), f), np.empty((B, H), f)
+    lstm_kernels.lstm_backward_step(act, tc, c_prev, dh, dc, da, dc_prev)
+    da_c = np.empty((G, B), f)
+    lstm_kernels.lstm_backward_cols(a_c, tc_c, c_prev_c, dh_c, np.empty((0, 0), f), dc_c, da_c, B)
+    np.testing.assert_array_equal(da, da_c.T)
+    np.testing.assert_array_equal(dc_prev, dc_c.T)
+    np.testing.assert_array_equal(dh, dh_c.T)            # no output gradient: dh unchanged
 
 
-def _run(cell, p, x, state0, dhs, dT, mask, rmask, reverse):
-    hs, final, cache = sequence.forward(cell, p, x, state0, mask, rmask, reverse, keep_cache=True)
-    hs2, final2, _ = sequence.forward(cell, p, x, state0, mask, rmask, reverse, keep_cache=False)
-    dx, d0, grads = sequence.backward(cell, p, cache, dhs, dT)
-    return [hs, hs2, *final, *final2, dx, *d0] + [grads[k] for k in sorted(grads)]
+def test_gru_row_and_column_kernels_agree_to_the_bit():
+    rng = np.random.default_rng(12)
+    B, H = 13, 21
+    G, f = 3 * H, np.float32
+    hp, hp_c = _rows_and_columns(rng, B, G)
+    xp, xp_c = _rows_and_columns(rng, B, G)
+    h_prev, h_prev_c = _rows_and_columns(rng, B, H)
+    bx = rng.standard_normal(G).astype(f)
+    b_hn = rng.standard_normal(H).astype(f)
+    act, hn, h_out = np.empty((B, G), f), np.empty((B, H), f), np.empty((B, H), f)
+    gru_kernels.gru_forward_step(hp, xp, bx, b_hn, h_prev, act, hn, h_out)
 
+    a_c = xp_c.copy()
+    h_new_c, hn_c, hs_t = np.empty((H, B), f), np.empty((H, B), f), np.empty((B, H), f)
+    gru_kernels.gru_forward_cols(hp_c, a_c, bx, b_hn, h_prev_c, h_new_c, hn_c, hs_t, B)
+    for rows, cols in ((act, a_c), (hn, hn_c), (h_out, h_new_c), (h_out, hs_t.T)):
+        np.testing.assert_array_equal(rows, cols.T)
 
-@pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("with_mask", [False, True])
-@pytest.mark.parametrize("with_rmask", [False, True])
-@pytest.mark.parametrize("name", sorted(CELLS))
-def test_kernels_match_the_numpy_loop(monkeypatch, name, reverse, with_mask, with_rmask):
-    cell = CELLS[name]
-    p, x, state0, dhs, dT, mask, rmask = _case(cell)
-    mask = mask if with_mask else None
-    rmask = rmask if with_rmask else None
-    got = _run(cell, p, x, state0, dhs, dT, mask, rmask, reverse)
-    monkeypatch.setenv("RNNKIT_KERNELS", "numpy")
-    want = _run(cell, p, x, state0, dhs, dT, mask, rmask, reverse)
-    for g, w in zip(got, want):
-        assert g.dtype == np.float32
-        np.testing.assert_allclose(g, w, rtol=2e-5, atol=1e-6 * max(1.0, float(np.abs(w).max())))
+    dh, dh_c = _rows_and_columns(rng, B, H)
+    da, dhp, direct = np.empty((B, G), f), np.empty((B, G), f), np.empty((B, H), f)
+    gru_kernels.gru_backward_step(act, hn, h_prev, dh, da, dhp, direct)
+    da_c, dhp_c = np.empty((G, B), f), np.empty((G, B), f)
+    gru_kernels.gru_backward_cols(a_c, hn_c, h_prev_c, dh_c, da_c, dhp_c, B)   # dh_c leaves as the direct path
+    for rows, cols in ((da, da_c), (dhp, dhp_c), (direct, dh_c)):
+        np.testing.assert_array_equal(rows, cols.T)
 
 
 @pytest.mark.parametrize("make", [rnnkit.LSTM, rnnkit.GRU, rnnkit.RNN])
@@ -107,7 +125,8 @@ def test_layer_with_kernels_matches_float64_to_float32_precision(make):
 
 
 def test_importing_rnnkit_does_not_import_numba():
-    code = "import sys, rnnkit; print('numba' in sys.modules)"
+    """``import rnnkit`` and ``import rnnkit.kernels`` stay light: numba loads with the first kernel module."""
+    code = "import sys, rnnkit, rnnkit.kernels, rnnkit.engine; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

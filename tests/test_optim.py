@@ -141,12 +141,12 @@ def test_gradients_for_unknown_parameters_are_rejected():
 
 @pytest.mark.parametrize("cls,wd", [(Adam, 0.0), (Adam, 0.05), (AdamW, 0.05)])
 def test_compiled_adam_update_matches_the_numpy_update_to_the_bit(monkeypatch, cls, wd):
-    """float32 Adam runs one compiled pass (``kernels.fused.adam_update``) where
+    """float32 Adam runs one compiled pass (``kernels.adam.adam_update``) where
     NumPy would run a dozen; parameters and moments agree to the last bit."""
     pytest.importorskip("numba")
     from rnnkit import kernels
 
-    assert kernels.enabled(np.float32)
+    assert kernels.available(np.float32)
 
     def run():
         rng = np.random.default_rng(5)

@@ -19,7 +19,7 @@ def _fused(*arrays):
     """Whether the compiled update serves: float32 kernels on, every array
     float32, C-contiguous and of one shape."""
     a0 = arrays[0]
-    return kernels.enabled(a0.dtype) and all(
+    return kernels.available(a0.dtype) and all(
         a.dtype == a0.dtype and a.shape == a0.shape and a.flags.c_contiguous for a in arrays)
 
 
@@ -247,9 +247,10 @@ class Adam(Optimizer):
         t = int(s["step"])
         m, v = s["exp_avg"], s["exp_avg_sq"]
         if _fused(p, g, m, v):                           # one compiled pass, the same arithmetic to the bit
+            from .kernels import adam                    # imports numba: only when it serves
             f = np.float32
-            kernels.load().adam_update(p, g, m, v, f(b1), f(1 - b1), f(b2), f(1 - b2), f(math.sqrt(1 - b2 ** t)),
-                                       f(self.eps), f(self.lr / (1 - b1 ** t)))
+            adam.adam_update(p, g, m, v, f(b1), f(1 - b1), f(b2), f(1 - b2), f(math.sqrt(1 - b2 ** t)),
+                             f(self.eps), f(self.lr / (1 - b1 ** t)))
             return
         a, c = self._tmp(name, p), self._tmp(name, p, 1)   # the same arithmetic, no temporaries
         m *= b1

@@ -14,8 +14,8 @@ two products over all steps:
     dP[:, v] = sum of dA[t][:, b] over (t, b) with ids[t, b] == v
     dW_ih = dP @ E                 dE = dP.T @ W_ih
 
-:class:`TokenInput` stands for ``E[ids]`` wherever :mod:`rnnkit.sequence` and
-:mod:`rnnkit.sequence_columns` take ``x``: it makes the input projection (in
+:class:`TokenInput` stands for ``E[ids]`` wherever the time loops
+(:mod:`rnnkit.loops`) take ``x``: it makes the input projection (in
 either layout) and turns the gate gradients into ``dW_ih`` and ``dE``.  It
 folds when the table is the cheaper side (``V <= T * B``) and numba is there
 for the gather and the sums; otherwise it looks the vectors up and makes the
@@ -68,13 +68,7 @@ class TokenInput:
         self.dtype = np.dtype(weight.dtype if weight is not None else dtype)
         T, B = ids.shape
         self.shape = (T, B, weight.shape[1] if weight is not None else self.vocab_size)
-        self.fold = self.vocab_size <= T * B and kernels.enabled(np.float32)
-
-    @property
-    def _kernel(self):
-        """The compiled kernels (looked up when used: a module in the layer's
-        cache would keep ``copy.deepcopy`` and ``pickle`` from copying the layer)."""
-        return kernels.load()
+        self.fold = self.vocab_size <= T * B and kernels.available(np.float32)
 
     def take(self, order):
         """The same tokens with the batch reordered (``order`` (B,))."""
@@ -115,7 +109,8 @@ class TokenInput:
         """``out`` ``(T, G, B)``: ``out[t] = W_ih @ x[t].T``, the column layout's
         projection (``dense_projection(W_ih, x, out)`` makes it from vectors)."""
         if self.fold:
-            self._kernel.gather_columns(np.ascontiguousarray(self._table(W_ih)), self.ids, out)
+            from .kernels import tokens as token_kernels    # imports numba: only when it folds
+            token_kernels.gather_columns(np.ascontiguousarray(self._table(W_ih)), self.ids, out)
             return out
         return dense_projection(W_ih, self.dense(), out)
 
@@ -124,8 +119,9 @@ class TokenInput:
         """``(dW_ih, dE)`` from the gate gradients ``dxp`` ``(T*B, G)`` (batch-major);
         ``dE`` is None for one-hot vectors."""
         if self.fold:
+            from .kernels import tokens as token_kernels
             dP = np.zeros((self.vocab_size, dxp.shape[1]), dxp.dtype)      # (V, G)
-            self._kernel.scatter_rows(dxp, self.ids.reshape(-1), dP)
+            token_kernels.scatter_rows(dxp, self.ids.reshape(-1), dP)
             return self._grads_from_table(dP.T, W_ih)
         return self._grads_from_vectors(dxp.T, W_ih)
 
@@ -133,7 +129,8 @@ class TokenInput:
         """``(dW_ih, dE)`` from the gate gradients ``dA`` ``(G, T*B)`` (column layout);
         ``dE`` is None for one-hot vectors."""
         if self.fold:
+            from .kernels import tokens as token_kernels
             dP = np.zeros((dA.shape[0], self.vocab_size), dA.dtype)        # (G, V)
-            self._kernel.scatter_columns(dA, self.ids.reshape(-1), dP)
+            token_kernels.scatter_columns(dA, self.ids.reshape(-1), dP)
             return self._grads_from_table(dP, W_ih)
         return self._grads_from_vectors(dA, W_ih)

@@ -1,19 +1,19 @@
 """NumPy's own ``cblas_sgemm``, as a function the compiled time loops can call.
 
-The column loop (:mod:`rnnkit.sequence_columns`) makes one matrix product and
-one kernel call per step.  Driven from Python, each step also pays for NumPy's
-``matmul`` dispatch, the kernel's dispatch and the loop's own bookkeeping; at
-P5's shape (H 32, B 64) that is about a third of the step.  The compiled loops
-of :mod:`rnnkit.kernels.fused` run the whole sequence in one call and make the
-products through this function pointer instead: the very BLAS NumPy loaded
+The column loop (:mod:`rnnkit.loops.columns`) makes one matrix product and
+one kernel call per step.  Driven from Python, each step would also pay for
+NumPy's ``matmul`` dispatch, the kernel's dispatch and the loop's own
+bookkeeping (about a third of the step at H 32, B 64).  The whole-sequence
+kernels (:mod:`rnnkit.kernels.lstm`, :mod:`rnnkit.kernels.gru`) run the
+sequence in one call and make the products through this function pointer: the very BLAS NumPy loaded
 (its OpenBLAS, same threads, same results), found in the folder of shared
 libraries NumPy's wheels bundle and called through :mod:`ctypes`, which numba
 calls directly.
 
 :func:`sgemm` returns ``None`` where no such library is found (NumPy built
 against Accelerate or MKL, say, or a layout this module does not know); the
-loops then stay in Python, as before.  ``RNNKIT_BLAS_LOOP=off`` turns the
-compiled loops off.  The function found is checked once against ``np.matmul``
+engine then runs the batch-major loop (:mod:`rnnkit.loops.rows`).
+``RNNKIT_BLAS_LOOP=off`` turns the column loop off the same way.  The function found is checked once against ``np.matmul``
 on a small product before it is used.
 """
 from __future__ import annotations
@@ -81,8 +81,8 @@ def sgemm():
 
 @functools.lru_cache(maxsize=1)
 def found():
-    """:func:`sgemm` whatever ``RNNKIT_BLAS_LOOP`` says (for a pass whose
-    forward half already ran compiled)."""
+    """:func:`sgemm` whatever ``RNNKIT_BLAS_LOOP`` says (the column loop's own
+    calls: a pass whose forward half ran there finishes there)."""
     for path in _candidates():
         fn = _bind(path)
         if fn is not None and _works(fn):

@@ -1,0 +1,267 @@
+"""The reset-after GRU's compiled float32 kernels (``reset_after=True``); the
+equations are those of :mod:`rnnkit.cells.gru` (gate blocks ``r, z, n``).
+
+The elementwise arithmetic is written once, in the ``inline="always"`` scalar
+functions :func:`_gate`, :func:`_reset_input`, :func:`_candidate`,
+:func:`_blend`, :func:`_back_zn` and :func:`_back_r`; both layouts call them,
+so they agree to the bit:
+
+* *batch-major* step kernels (:func:`gru_forward_step`,
+  :func:`gru_backward_step`; arrays (B, ·));
+* *column layout* (:mod:`rnnkit.kernels.layout`; arrays (·, B)) step kernels
+  (:func:`gru_forward_cols`, :func:`gru_backward_cols`) and the whole-sequence
+  loops of :mod:`rnnkit.sequence_columns` (:func:`gru_columns_forward`,
+  :func:`gru_columns_backward`), with products through NumPy's own
+  ``cblas_sgemm`` (:mod:`rnnkit.kernels.blas`).
+
+Throughout, ``bx = b_ih + (b_hr, b_hz, 0)`` (3H,) and ``b_hn`` (H,); ``act``
+holds ``r, z, n`` and ``hn = W_hn h_prev + b_hn`` the reset's input, as the
+cell's ``step`` stores them for the backward pass.  Arrays are C-contiguous
+float32; ``n`` is the number of live columns a column kernel works on.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .activations import JIT, sigmoid, tanh
+from .layout import back_step, copy_columns, mean_column_norm, step_indices, zero_columns
+
+_ONE = np.float32(1.0)
+_ZERO = np.float32(0.0)
+
+
+# ----------------------------------------------------------------------------- the arithmetic, once
+@numba.njit(inline="always", **JIT)
+def _gate(hp, xp, bx):
+    """``r`` or ``z`` from its recurrent and input projections and bias."""
+    return sigmoid(hp + xp + bx)
+
+
+@numba.njit(inline="always", **JIT)
+def _reset_input(hp_n, b_hn):
+    """``hn``, the recurrent projection the reset gate scales."""
+    return hp_n + b_hn
+
+
+@numba.njit(inline="always", **JIT)
+def _candidate(xp_n, bx_n, r, hn):
+    """``n`` from its input projection, bias, the reset gate and ``hn``."""
+    return tanh(xp_n + bx_n + r * hn)
+
+
+@numba.njit(inline="always", **JIT)
+def _blend(n, z, h_prev):
+    """The new ``h``."""
+    return n + z * (h_prev - n)
+
+
+@numba.njit(inline="always", **JIT)
+def _back_zn(r, z, n, h_prev, dh):
+    """``(dn, dn r, dz, dh z)`` from ``dh`` w.r.t. the step's ``h``: the gradients
+    w.r.t. ``n``'s and ``z``'s pre-activations, ``n``'s recurrent part
+    (``hn``'s), and the direct path to ``h_prev``."""
+    dn = dh * (_ONE - z) * (_ONE - n * n)
+    return dn, dn * r, dh * (h_prev - n) * z * (_ONE - z), dh * z
+
+
+@numba.njit(inline="always", **JIT)
+def _back_r(dn, hn, r):
+    """The gradient w.r.t. ``r``'s pre-activation from ``dn`` (of :func:`_back_zn`)."""
+    return dn * hn * r * (_ONE - r)
+
+
+# ----------------------------------------------------------------------------- batch-major steps
+@numba.njit(**JIT)
+def gru_forward_step(hp, xp_t, bx, b_hn, h_prev, act, hn, h_out):
+    """One step: ``hp = h_prev @ W_hh.T`` and ``xp_t = x_t @ W_ih.T`` (B, 3H),
+    ``bx``, ``b_hn``, ``h_prev`` (B, H); the gates into ``act`` (B, 3H), the
+    reset's input into ``hn`` (B, H), the new ``h`` into ``h_out`` (B, H)."""
+    B, H = h_prev.shape
+    for b in range(B):
+        p = hp[b]
+        x = xp_t[b]
+        a = act[b]
+        for k in range(2 * H):
+            a[k] = _gate(p[k], x[k], bx[k])
+        hb = hn[b]
+        for j in range(H):
+            hb[j] = _reset_input(p[2 * H + j], b_hn[j])
+        for j in range(H):
+            a[2 * H + j] = _candidate(x[2 * H + j], bx[2 * H + j], a[j], hb[j])
+        hpv = h_prev[b]
+        ho = h_out[b]
+        for j in range(H):
+            ho[j] = _blend(a[2 * H + j], a[H + j], hpv[j])
+
+
+@numba.njit(**JIT)
+def gru_backward_step(act, hn, h_prev, dh, da, dhp, direct):
+    """One step back from ``dh`` (B, H) w.r.t. the step's ``h``, with its cache
+    ``act`` (B, 3H), ``hn``, ``h_prev`` (B, H): into ``da`` (B, 3H) the gradient
+    w.r.t. ``xp_t``, into ``dhp`` (B, 3H) w.r.t. ``hp`` (``W_hh h_prev + b_hh``),
+    into ``direct`` (B, H) the path to ``h_prev`` that bypasses ``W_hh``."""
+    B, H = h_prev.shape
+    for b in range(B):
+        a = act[b]
+        d = da[b]
+        q = dhp[b]
+        g = dh[b]
+        hb = hn[b]
+        hp_ = h_prev[b]
+        dr = direct[b]
+        for j in range(H):
+            dn, dn_r, dz, dd = _back_zn(a[j], a[H + j], a[2 * H + j], hp_[j], g[j])
+            d[2 * H + j] = dn
+            q[2 * H + j] = dn_r
+            d[H + j] = dz
+            q[H + j] = dz
+            dr[j] = dd
+        for j in range(H):
+            v = _back_r(d[2 * H + j], hb[j], a[j])
+            d[j] = v
+            q[j] = v
+
+
+# ----------------------------------------------------------------------------- column layout steps
+@numba.njit(**JIT)
+def gru_forward_cols(hp, a_t, bx, b_hn, h_prev, h_new, hn, hs_t, n):
+    """One step in column layout, the bits of :func:`gru_forward_step`:
+    ``hp = W_hh @ h_prev`` (3H, B); ``a_t`` (3H, B) enters with ``W_ih x_t`` and
+    leaves with the gates; ``bx``, ``b_hn``; ``h_prev``, ``h_new`` (H, B);
+    ``hn`` (H, B) receives the reset's input; ``hs_t`` (B, H) the new ``h``
+    batch-major.  The first ``n`` columns."""
+    G = a_t.shape[0]
+    H = G // 3
+    B = n
+    for k in range(2 * H):
+        bk = bx[k]
+        p = hp[k]
+        a = a_t[k]
+        for b in range(B):
+            a[b] = _gate(p[b], a[b], bk)
+    for j in range(H):
+        bn = b_hn[j]
+        p = hp[2 * H + j]
+        hb = hn[j]
+        for b in range(B):
+            hb[b] = _reset_input(p[b], bn)
+    for j in range(H):
+        bk = bx[2 * H + j]
+        r = a_t[j]
+        z = a_t[H + j]
+        a = a_t[2 * H + j]
+        hb = hn[j]
+        hp_ = h_prev[j]
+        ho = h_new[j]
+        for b in range(B):
+            nv = _candidate(a[b], bk, r[b], hb[b])
+            a[b] = nv
+            ho[b] = _blend(nv, z[b], hp_[b])
+    for b in range(B):
+        for j in range(H):
+            hs_t[b, j] = h_new[j, b]
+
+
+@numba.njit(**JIT)
+def gru_backward_cols(act, hn, h_prev, dh, da, dhp, n):
+    """One step back in column layout, the bits of :func:`gru_backward_step`.
+    ``act`` (3H, B), ``hn``, ``h_prev`` (H, B) the step's cache; ``dh`` (H, B)
+    enters with the whole gradient w.r.t. the step's ``h`` (the caller adds the
+    outputs' part first) and leaves with the direct path to ``h_prev`` (the
+    caller adds ``W_hh.T @ dhp``); ``da`` (3H, B) receives the gradient w.r.t.
+    the input projection, ``dhp`` (3H, B) w.r.t. ``W_hh @ h_prev + b_hh``.  The
+    first ``n`` columns."""
+    G = act.shape[0]
+    H = G // 3
+    B = n
+    for j in range(H):
+        zr = act[H + j]
+        nr = act[2 * H + j]
+        rr = act[j]
+        hpr = h_prev[j]
+        g = dh[j]
+        dz_ = da[H + j]
+        dn_ = da[2 * H + j]
+        qz = dhp[H + j]
+        qn = dhp[2 * H + j]
+        for b in range(B):
+            dn, dn_r, dz, dd = _back_zn(rr[b], zr[b], nr[b], hpr[b], g[b])
+            dn_[b] = dn
+            qn[b] = dn_r
+            dz_[b] = dz
+            qz[b] = dz
+            g[b] = dd
+    for j in range(H):
+        rr = act[j]
+        hb = hn[j]
+        dn_ = da[2 * H + j]
+        dr_ = da[j]
+        qr = dhp[j]
+        for b in range(B):
+            v = _back_r(dn_[b], hb[b], rr[b])
+            dr_[b] = v
+            qr[b] = v
+
+
+# ----------------------------------------------------------------------------- whole sequences
+@numba.njit(**JIT)
+def gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts, reverse, keep_cache):
+    """The column loop in one call: per step ``hp[:, :n] = W_hh @ h_prev[:, :n]``
+    through ``sgemm`` (NumPy's ``cblas_sgemm``, :mod:`rnnkit.kernels.blas`),
+    then :func:`gru_forward_cols`.  ``W_hh`` (3H, H); ``hp`` (3H, B) scratch;
+    ``act`` (T, 3H, B) enters with the input projections and leaves with the
+    gates; ``hcols`` the states in columns, ``(T+1, H, B)`` with a cache (as
+    ``hrows`` (T+1, B, H), index ``t`` the state before step ``t`` going
+    forward, initial state at 0 or ``T`` when ``reverse``) or ``(2, H, B)``
+    ping-ponging from 0 without (``hrows`` is then the output ``(T, B, H)``);
+    ``hn`` ``(T, H, B)`` or one step.  ``counts`` (T,) int64, the live
+    sequences per step (sorted first), or empty for all; only with a cache."""
+    T, G, B = act.shape
+    H = G // 3
+    for k in range(T):
+        t, i_prev, i_new, a, row = step_indices(k, T, reverse, keep_cache)
+        h_out = hrows[row]
+        n = B if counts.shape[0] == 0 else counts[t]
+        hc_prev = hcols[i_prev]
+        hc_new = hcols[i_new]
+        if n < B:                                        # padded sequences: state carried, gates zero
+            h_out[n:] = hrows[i_prev][n:]
+            copy_columns(hc_prev, hc_new, n)
+            zero_columns(hn[a], n)
+            zero_columns(act[t], n)
+        if n > 0:
+            sgemm(101, 111, 111, G, n, H, _ONE, W_hh.ctypes.data, H, hc_prev.ctypes.data, B, _ZERO, hp.ctypes.data,
+                  B)
+            gru_forward_cols(hp, act[t], bx, b_hn, hc_prev, hc_new, hn[a], h_out, n)
+
+
+@numba.njit(**JIT)
+def gru_columns_backward(sgemm, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts, reverse, norms):
+    """The backward column loop in one call: per step (last first)
+    :func:`gru_backward_cols`, then ``dh[:, :n] += W_hh_T @ dHP[t][:, :n]``
+    through ``sgemm`` (``beta = 1``, onto the direct path).  ``W_hh_T`` (H, 3H)
+    contiguous; ``act``, ``hn``, ``hcols`` the forward cache; ``dhs`` (T, B, H)
+    or ``(T, 0, 0)``; ``dh`` (H, B) enters w.r.t. the final ``h`` and leaves
+    w.r.t. the initial one; ``dA``, ``dHP`` (T, 3H, B) receive the gradients of
+    :func:`gru_backward_cols`, padded columns zeroed (their ``dh`` passes
+    through); ``counts`` as in :func:`gru_columns_forward`; ``norms`` (T,)
+    receives at ``t`` the batch mean of ``‖dL/dh_t‖₂``, or is empty."""
+    T, G, B = dA.shape
+    H = G // 3
+    for k in range(T):
+        t, i_prev, n = back_step(k, T, reverse, counts, B)
+        if n < B:
+            zero_columns(dA[t], n)
+            zero_columns(dHP[t], n)
+        if dhs.shape[1] > 0:
+            d = dhs[t]
+            for b in range(n):
+                for j in range(H):
+                    dh[j, b] += d[b, j]
+        if norms.shape[0] > 0:
+            norms[t] = mean_column_norm(dh)
+        if n > 0:
+            gru_backward_cols(act[t], hn[t], hcols[i_prev], dh, dA[t], dHP[t], n)
+            sgemm(101, 111, 111, H, n, G, _ONE, W_hh_T.ctypes.data, G, dHP[t].ctypes.data, B, _ONE,
+                  dh.ctypes.data, B)

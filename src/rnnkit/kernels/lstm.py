@@ -1,0 +1,270 @@
+"""The LSTM's compiled float32 kernels; the equations are those of
+:mod:`rnnkit.cells.lstm` (gate blocks in PyTorch's order ``i, f, g, o``).
+
+The elementwise arithmetic is written once, in the ``inline="always"`` scalar
+functions :func:`_gate`, :func:`_cell` and :func:`_cell_back`; both layouts call
+them, so they agree to the bit:
+
+* *batch-major* step kernels (:func:`lstm_forward_step`,
+  :func:`lstm_backward_step`; arrays (B, ·)), for :meth:`LSTMCell.step_into
+  <rnnkit.cells.lstm.LSTMCell>` and its backward;
+* *column layout* (:mod:`rnnkit.kernels.layout`; arrays (·, B)) step kernels
+  (:func:`lstm_forward_cols_acc`, :func:`lstm_backward_cols`) and the
+  whole-sequence loops of :mod:`rnnkit.sequence_columns`
+  (:func:`lstm_columns_forward`, :func:`lstm_columns_backward`), which make
+  their products through NumPy's own ``cblas_sgemm``
+  (:mod:`rnnkit.kernels.blas`).
+
+Arrays are C-contiguous float32 unless said otherwise; ``n`` is the number of
+live columns (sequences) a column kernel works on, the others left as they are.
+"""
+from __future__ import annotations
+
+import functools
+
+import numba
+import numpy as np
+
+from .activations import JIT, tanh
+from .layout import back_step, copy_columns, mean_column_norm, step_indices, zero_columns
+
+_ONE = np.float32(1.0)
+_ZERO = np.float32(0.0)
+
+
+# ----------------------------------------------------------------------------- the arithmetic, once
+@numba.njit(inline="always", **JIT)
+def _gate(a, s_in, s_out, shift):
+    """A gate's activation from its pre-activation ``a``, with the scales of
+    :func:`lstm_gate_scales` (σ or tanh, by block)."""
+    return s_out * tanh(s_in * a) + shift
+
+
+@numba.njit(inline="always", **JIT)
+def _cell(f, c_prev, i, g, o):
+    """``(c, tanh(c), h)`` of one unit from its gates and ``c_prev``.
+
+    Keep the argument order: the call sites load the values in this order,
+    and LLVM orders the two products of ``c`` by where their operands were
+    loaded, which decides the one fused into an FMA.  This order gives
+    ``fma(f, c_prev, i·g)``, the bits of the kernels written out by hand
+    before (``i, f, g, o`` first gave ``fma(i, g, f·c_prev)``, 1 ulp off in a
+    third of the values)."""
+    c = f * c_prev + i * g
+    t = tanh(c)
+    return c, t, o * t
+
+
+@numba.njit(inline="always", **JIT)
+def _cell_back(i, f, g, o, tanh_c, dh, dc, c_prev):
+    """``(da_i, da_f, da_g, da_o, dc_prev)`` of one unit from its gates, ``tanh(c)``,
+    ``c_prev`` and the gradients ``dh``, ``dc`` w.r.t. the step's ``h``, ``c``."""
+    dcv = dc + dh * o * (_ONE - tanh_c * tanh_c)
+    return (dcv * g * i * (_ONE - i), dcv * c_prev * f * (_ONE - f), dcv * i * (_ONE - g * g),
+            dh * tanh_c * o * (_ONE - o), dcv * f)
+
+
+@functools.lru_cache(maxsize=32)
+def lstm_gate_scales(H):
+    """``s_in, s_out, shift`` (each ``(4H,)``, concatenated, float32, read-only)
+    for the forward kernels: ``s_out · tanh(s_in · a) + shift`` is
+    ``σ(a) = 0.5 tanh(0.5 a) + 0.5`` on the ``i, f, o`` blocks and ``tanh(a)`` on
+    the ``g`` block (the same arithmetic as :mod:`rnnkit.kernels.activations`'
+    ``sigmoid`` and ``tanh``, to the bit), so one loop (which LLVM vectorises)
+    serves all four gates: 40% faster than a loop per block, measured from H 32
+    to 512."""
+    sc = np.full((3, 4 * H), 0.5, np.float32)
+    sc[0, 2 * H : 3 * H], sc[1, 2 * H : 3 * H], sc[2, 2 * H : 3 * H] = 1.0, 1.0, 0.0
+    sc = sc.reshape(-1)
+    sc.flags.writeable = False
+    return sc
+
+
+# ----------------------------------------------------------------------------- batch-major steps
+@numba.njit(**JIT)
+def lstm_forward_step(hp, xp_t, bx, scales, c_prev, act, c_out, tc, h_out):
+    """One step: ``hp = h_prev @ W_hh.T`` and ``xp_t = x_t @ W_ih.T`` (B, 4H),
+    ``bx = b_ih + b_hh`` (4H,), ``scales`` from :func:`lstm_gate_scales`,
+    ``c_prev`` (B, H); the gates into ``act`` (B, 4H), the new ``c`` and
+    ``tanh(c)`` into ``c_out``, ``tc`` and the new ``h`` into ``h_out`` (B, H).
+    The pre-activation is summed ``(hp + xp_t) + bx``."""
+    B, H = c_prev.shape
+    G = 4 * H
+    s_in, s_out, shift = scales[:G], scales[G : 2 * G], scales[2 * G :]
+    for b in range(B):
+        # two loops over few arrays each, so that LLVM vectorises both
+        p = hp[b]
+        x = xp_t[b]
+        a = act[b]
+        for k in range(G):
+            a[k] = _gate(p[k] + x[k] + bx[k], s_in[k], s_out[k], shift[k])
+        cp = c_prev[b]
+        co = c_out[b]
+        t_ = tc[b]
+        ho = h_out[b]
+        for j in range(H):
+            co[j], t_[j], ho[j] = _cell(a[H + j], cp[j], a[j], a[2 * H + j], a[3 * H + j])
+
+
+@numba.njit(**JIT)
+def lstm_backward_step(act, tc, c_prev, dh, dc, da, dc_prev):
+    """One step back: from the step's gates ``act`` (B, 4H), ``tc``, ``c_prev``
+    (B, H) and the gradients ``dh``, ``dc`` (B, H) w.r.t. its new ``h``, ``c``,
+    the pre-activation gradient into ``da`` (B, 4H) and the gradient w.r.t.
+    ``c_prev`` into ``dc_prev`` (B, H); ``dh_prev = da @ W_hh`` is left to BLAS."""
+    B, H = tc.shape
+    for b in range(B):
+        a = act[b]
+        d = da[b]
+        t_ = tc[b]
+        cp = c_prev[b]
+        dhb = dh[b]
+        dcb = dc[b]
+        dcp = dc_prev[b]
+        for j in range(H):
+            d[j], d[H + j], d[2 * H + j], d[3 * H + j], dcp[j] = _cell_back(
+                a[j], a[H + j], a[2 * H + j], a[3 * H + j], t_[j], dhb[j], dcb[j], cp[j])
+
+
+# ----------------------------------------------------------------------------- column layout steps
+@numba.njit(inline="always", **JIT)
+def _cells_columns(act, c_prev, c_out, tc, h_out, hs_t, H, B):
+    """:func:`_cell` over the first ``B`` columns: the gates ``act`` (4H, B) and
+    ``c_prev`` into ``c_out``, ``tc``, ``h_out`` (H, B), and ``h`` batch-major
+    into ``hs_t`` (B, H)."""
+    for j in range(H):
+        ai = act[j]
+        af = act[H + j]
+        ag = act[2 * H + j]
+        ag_o = act[3 * H + j]
+        cp = c_prev[j]
+        cn = c_out[j]
+        tr = tc[j]
+        hn = h_out[j]
+        for b in range(B):
+            cn[b], tr[b], hn[b] = _cell(af[b], cp[b], ai[b], ag[b], ag_o[b])
+    for b in range(B):
+        for j in range(H):
+            hs_t[b, j] = h_out[j, b]
+
+
+@numba.njit(**JIT)
+def lstm_forward_cols_acc(a_t, bx, scales, c_prev, c_out, tc, h_out, hs_t, n):
+    """One step in column layout, in place: ``a_t`` (4H, B) enters with
+    ``W_ih x_t + W_hh h_prev`` (the product accumulated onto the projection)
+    and leaves with the gates; ``bx`` (4H,), ``scales`` from
+    :func:`lstm_gate_scales`, ``c_prev`` (H, B); the new ``c``, ``tanh(c)`` and
+    ``h`` into ``c_out``, ``tc``, ``h_out`` (H, B) and ``h`` batch-major into
+    ``hs_t`` (B, H).  The first ``n`` columns.  With ``a_t = hp + xp_t`` the
+    bits of :func:`lstm_forward_step` (``(hp + xp) + bx``)."""
+    G = a_t.shape[0]
+    B = n
+    H = G // 4
+    s_in, s_out, shift = scales[:G], scales[G : 2 * G], scales[2 * G :]
+    for k in range(G):
+        si = s_in[k]
+        so = s_out[k]
+        sh = shift[k]
+        bk = bx[k]
+        a = a_t[k]
+        for b in range(B):
+            a[b] = _gate(a[b] + bk, si, so, sh)
+    _cells_columns(a_t, c_prev, c_out, tc, h_out, hs_t, H, B)
+
+
+@numba.njit(**JIT)
+def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, n):
+    """One step back in column layout, the bits of :func:`lstm_backward_step`.
+    ``act`` (4H, B), ``tc``, ``c_prev`` (H, B) the step's cache; ``dh`` (H, B)
+    holds the gradient w.r.t. the step's ``h`` from the steps after it and
+    receives ``dhs_t`` (B, H, the gradient from the outputs; skipped when
+    empty), so that it leaves with the total; ``dc`` (H, B) enters w.r.t. the
+    new ``c`` and leaves w.r.t. ``c_prev``; ``da`` (4H, B) receives the
+    pre-activation gradient.  The first ``n`` columns."""
+    G = act.shape[0]
+    B = n
+    H = G // 4
+    if dhs_t.shape[0] > 0:
+        for b in range(B):
+            for j in range(H):
+                dh[j, b] += dhs_t[b, j]
+    for j in range(H):
+        ai = act[j]
+        af = act[H + j]
+        ag = act[2 * H + j]
+        ag_o = act[3 * H + j]
+        tr = tc[j]
+        cp = c_prev[j]
+        dhr = dh[j]
+        dcr = dc[j]
+        d_i = da[j]
+        d_f = da[H + j]
+        d_g = da[2 * H + j]
+        d_o = da[3 * H + j]
+        for b in range(B):
+            d_i[b], d_f[b], d_g[b], d_o[b], dcr[b] = _cell_back(ai[b], af[b], ag[b], ag_o[b], tr[b], dhr[b],
+                                                                dcr[b], cp[b])
+
+
+# ----------------------------------------------------------------------------- whole sequences
+@numba.njit(**JIT)
+def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, counts, reverse, keep_cache):
+    """The column loop of :func:`rnnkit.sequence_columns.forward` in one call:
+    per step ``act[t][:, :n] += W_hh @ hcol[:, :n]`` through ``sgemm`` (NumPy's
+    ``cblas_sgemm``, :mod:`rnnkit.kernels.blas`, with ``beta = 1``), then
+    :func:`lstm_forward_cols_acc` in place.
+
+    ``W_hh`` (4H, H); ``act`` (T, 4H, B) enters with the input projections
+    ``W_ih x_t`` and leaves with the gates; ``hcol`` (H, B) enters with the
+    initial ``h`` in columns and leaves with the last.  With ``keep_cache``:
+    ``hrows`` (T+1, B, H), ``c`` (T+1, H, B), index ``t`` the state before
+    step ``t`` going forward (both enter with the initial state at index 0, or
+    ``T`` when ``reverse``), ``tc`` (T, H, B).  Without: ``hrows`` is the
+    output ``(T, B, H)``, ``c`` ``(2, H, B)`` ping-pongs from index 0, ``tc``
+    holds one step.  ``counts`` (T,) int64, the live sequences per step
+    (sorted first), or empty for all; only with a cache.
+    """
+    T, G, B = act.shape
+    H = G // 4
+    for k in range(T):
+        t, i_prev, i_new, a, row = step_indices(k, T, reverse, keep_cache)
+        h_out = hrows[row]
+        n = B if counts.shape[0] == 0 else counts[t]
+        if n < B:                                        # padded sequences: state carried, gates zero
+            h_out[n:] = hrows[i_prev][n:]
+            copy_columns(c[i_prev], c[i_new], n)
+            zero_columns(tc[a], n)
+            zero_columns(act[t], n)
+        if n > 0:
+            sgemm(101, 111, 111, G, n, H, _ONE, W_hh.ctypes.data, H, hcol.ctypes.data, B, _ONE, act[t].ctypes.data,
+                  B)
+            lstm_forward_cols_acc(act[t], bx, scales, c[i_prev], c[i_new], tc[a], hcol, h_out, n)
+
+
+@numba.njit(**JIT)
+def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, reverse, norms):
+    """The backward loop of :func:`rnnkit.sequence_columns.backward` in one
+    call: per step (last first) :func:`lstm_backward_cols` into ``dA[t]``
+    (4H, B), then ``dh[:, :n] = W_hh_T @ dA[t][:, :n]`` through ``sgemm``.
+
+    ``W_hh_T`` (H, 4H) contiguous; ``act``, ``tc``, ``c`` the forward cache;
+    ``dhs`` (T, B, H) the gradients from the outputs, or ``(T, 0, 0)`` for
+    none; ``dh``, ``dc`` (H, B) enter with the gradients w.r.t. the final state
+    and leave w.r.t. the initial one; ``counts`` as in :func:`lstm_columns_forward`
+    (padded columns of ``dA`` are zeroed, their ``dh``, ``dc`` pass through);
+    ``norms`` (T,) receives at ``t`` the batch mean of ``‖dL/dh_t‖₂`` (float32
+    from float64 sums), or is empty.
+    """
+    T, G, B = dA.shape
+    H = G // 4
+    for k in range(T):
+        t, i_prev, n = back_step(k, T, reverse, counts, B)
+        if n < B:
+            zero_columns(dA[t], n)
+        if n > 0:
+            lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t], dc, dA[t], n)
+        if norms.shape[0] > 0:
+            norms[t] = mean_column_norm(dh)
+        if n > 0:
+            sgemm(101, 111, 111, H, n, G, _ONE, W_hh_T.ctypes.data, G, dA[t].ctypes.data, B, _ZERO,
+                  dh.ctypes.data, B)
