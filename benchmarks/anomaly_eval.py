@@ -1,7 +1,7 @@
 """Event-level precision, recall, F1 and lead time of the anomaly detector on
 labelled series shipped offline and on synthetic series with injected anomalies.
 
-    PYTHONPATH=src python benchmarks/anomaly_eval.py [--epochs 15] [--early 10]
+    PYTHONPATH=src python benchmarks/anomaly_eval.py [--epochs 15] [--early 10] [--out FILE.json | --no-out]
 
 Real series: sktime's ``datasets/data/mitdb/mitdb.csv`` (ECG, 7 500 steps) and
 ``datasets/data/yahoo/yahoo.csv`` (1 000 steps), aeon's UCR
@@ -11,16 +11,17 @@ change and a variance change.  The detector is fitted on the leading part, run o
 the whole series, and scored on the part after it.  A labelled event counts as
 detected when a flag falls within ``early`` steps before its onset or inside it;
 lead time = onset − first flag (positive: before the labelled onset).  Flagged
-runs at most ``merge_gap`` (20) steps apart count as one alert.
+runs at most ``merge_gap`` (20) steps apart count as one alert.  The scores go to
+``benchmarks/results/anomaly_eval.json`` (``--out`` elsewhere).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import numpy as np
 
+import _results  # this folder is on sys.path when run as a script
 from rnnkit.anomaly import AnomalyDetector, event_scores, point_scores
 
 
@@ -87,7 +88,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--early", type=int, default=10)
-    ap.add_argument("--json")
+    _results.add_out_options(ap, __file__, aliases=("--json",))
     args = ap.parse_args()
     data = dict(real_series())
     for k in ("spikes", "level shift", "frequency", "variance"):
@@ -106,9 +107,7 @@ def main():
             print(f"{name:22s} {kind:15s} {thr:8s} {ev['events']:6d} {ev['detected']:4d} {ev['alerts']:6d} "
                   f"{ev['precision']:5.2f} {ev['recall']:5.2f} {ev['f1']:5.2f} {pt['f1']:5.2f} "
                   f"{ev['lead_times']}", flush=True)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=1)
+    _results.write(_results.out_path(args, __file__), results)
 
 
 if __name__ == "__main__":

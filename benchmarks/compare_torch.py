@@ -2,7 +2,7 @@
 
 Usage::
 
-    PYTHONPATH=src python benchmarks/compare_torch.py                   # P1..P7
+    PYTHONPATH=src python benchmarks/compare_torch.py --repeats 7 --sample-seconds 0.3   # P1..P7
     PYTHONPATH=src python benchmarks/compare_torch.py --configs P1,P3 --repeats 15 --out bench.json
     PYTHONPATH=src python benchmarks/compare_torch.py --tiny            # CI smoke: tiny shapes, seconds
 
@@ -43,14 +43,16 @@ a third side, timed in the same blocks, runs ``lstm(embed(ids))``.  torch:
 ``nn.Embedding`` then ``nn.LSTM``.
 
 ``torch.set_num_threads`` is set to NumPy's BLAS thread count (threadpoolctl);
-both are printed.  The table goes to stdout; ``--out`` writes JSON.
+both are printed.  The table goes to stdout; the JSON goes to
+``benchmarks/results/compare_torch.json`` (``--out`` elsewhere, ``--no-out``
+nowhere; a ``--tiny`` run or a subset of ``--configs`` writes only where
+``--out`` says).
 """
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
 import gc
-import json
 import os
 import platform
 import statistics
@@ -63,6 +65,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _results  # noqa: E402
 import rnnkit  # noqa: E402
 from rnnkit.layers import Dense, Embedding  # noqa: E402
 from rnnkit.losses import softmax_cross_entropy  # noqa: E402
@@ -491,7 +494,8 @@ def fmt_ms(s):
 def kernel_backend():
     """What runs rnnkit's float32 elementwise step work: compiled kernels or NumPy."""
     from rnnkit import kernels
-    if kernels.enabled(np.float32):
+    available = getattr(kernels, "available", None) or kernels.enabled     # the name before the engine change
+    if available(np.float32):
         import numba
         return f"numba {numba.__version__}"
     return "numpy (numba not installed or RNNKIT_KERNELS=numpy)"
@@ -541,7 +545,7 @@ def main(argv=None):
                          "from the other side (default 0.3; without it both sides measured slower, e.g. "
                          "P2 rnnkit training 39.1 against 33.6 ms, torch inference 16.5 against 8.2 ms)")
     ap.add_argument("--tiny", action="store_true", help="tiny shapes (CI smoke test; seconds)")
-    ap.add_argument("--out", help="write the results as JSON here")
+    _results.add_out_options(ap, __file__)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: NumPy's BLAS threads)")
     args = ap.parse_args(argv)
     ids = [c.strip().upper() for c in args.configs.split(",") if c.strip()]
@@ -558,7 +562,8 @@ def main(argv=None):
                 torch_threads=torch.get_num_threads(), tiny=args.tiny, repeats=args.repeats,
                 settle_s=0.0 if args.tiny else args.settle,
                 matmul_gflops=matmul_gflops(256 if args.tiny else 1024),
-                kernels=kernel_backend())
+                kernels=kernel_backend(),
+                command=" ".join(["benchmarks/compare_torch.py", *(sys.argv[1:] if argv is None else argv)]))
     results = []
     for cid in ids:
         r = run_config(cid, CONFIGS[cid], torch, args.repeats, args.tiny, info["matmul_gflops"],
@@ -566,9 +571,8 @@ def main(argv=None):
         results.append(r)
         print(f"{cid} done", file=sys.stderr, flush=True)
     print_table(results, info)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(dict(info=info, results=results), f, indent=1)
+    partial = args.tiny or ids != list(CONFIGS)
+    _results.write(_results.out_path(args, __file__, smoke=partial), dict(info=info, results=results))
     return 0
 
 

@@ -2,22 +2,24 @@
 on real series shipped offline by statsmodels (sunspots, co2) and aeon (Lynx,
 ShampooSales, Airline).
 
-    PYTHONPATH=src python benchmarks/forecast_backtests.py [--seeds 0 1 2] [--series airline lynx]
+    PYTHONPATH=src python benchmarks/forecast_backtests.py [--seeds 0 1 2] [--series airline lynx] [--out FILE.json]
 
 Needs statsmodels (ETS, sunspots, co2) and aeon or sktime (Lynx, Shampoo, Airline).
 The RNN is fitted once on the training part; every origin in the test part is then
 forecast from its history (ETS is refitted at every origin).  MASE uses the
-seasonal-naive in-sample MAE with the season length given below.
+seasonal-naive in-sample MAE with the season length given below.  All numbers go to
+``benchmarks/results/forecast_backtests.json`` (``--out`` elsewhere, ``--no-out`` nowhere;
+a subset of ``--series`` writes only where ``--out`` says).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
 import numpy as np
 
+import _results  # this folder is on sys.path when run as a script
 from rnnkit.forecast import Forecaster, backtest
 
 
@@ -58,7 +60,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--series", nargs="*", default=list(CONFIGS))
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
-    ap.add_argument("--json", help="write all numbers here")
+    _results.add_out_options(ap, __file__, aliases=("--json",))
     args = ap.parse_args()
     out = {}
     for name in args.series:
@@ -86,9 +88,7 @@ def main():
               f"naive {b['naive']['MASE']:.3f}  snaive {b['seasonal_naive']['MASE']:.3f}  "
               f"ets {b['ets']['MASE'] if 'ets' in b else float('nan'):.3f}  "
               f"90% interval coverage {np.mean(cover):.2f}  [{time.time() - t0:.0f}s]", flush=True)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=1)
+    _results.write(_results.out_path(args, __file__, smoke=set(args.series) != set(CONFIGS)), out)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The language model's training step, rnnkit against PyTorch, interleaved in one process.
 
-    python benchmarks/lm_step_vs_torch.py [--repeats 15] [--out FILE.json]
+    python benchmarks/lm_step_vs_torch.py [--repeats 15] [--out FILE.json | --no-out]
 
 The network and step of ``benchmarks/lm_vs_torch.py`` (bytes, embedding 64,
 2-layer LSTM 256, dense 256; B 32 stateful streams, T 64; softmax
@@ -16,13 +16,14 @@ same initial weights, timed as three sides in alternating blocks (each side:
 
 ``lm_vs_torch.py`` runs the two libraries one after the other for minutes, so
 a shared machine's drift lands on one side; here it lands on all three alike.
-Prints the median milliseconds per step and the ratios torch / rnnkit.  The
-loop around the step in ``LanguageModel.fit`` (metrics, logging) is not timed.
+Prints the median milliseconds per step and the ratios torch / rnnkit, and
+writes them to ``benchmarks/results/lm_step_vs_torch.json`` (``--out``
+elsewhere).  The loop around the step in ``LanguageModel.fit`` (metrics,
+logging) is not timed.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -33,6 +34,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _results  # noqa: E402
 from rnnkit.losses import softmax_cross_entropy  # noqa: E402
 from rnnkit.models import TokenRNN  # noqa: E402
 from rnnkit.optim import Adam, clip_grad_norm  # noqa: E402
@@ -91,7 +93,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15, help="alternating blocks per side (default 15)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    ap.add_argument("--out", help="write the medians as JSON here")
+    _results.add_out_options(ap, __file__)
     args = ap.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
@@ -117,11 +119,10 @@ def main(argv=None):
           f"{ms['rnnkit_unfolded']:.1f}, torch {ms['torch']:.1f}; torch / rnnkit {ms['torch'] / ms['rnnkit']:.3f} "
           f"(without the fold {ms['torch'] / ms['rnnkit_unfolded']:.3f}); first-step losses "
           + ", ".join(f"{k} {float(v):.5f}" for k, v in first.items()))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"ms_per_step": ms, "first_loss": {k: float(v) for k, v in first.items()},
-                       "repeats": args.repeats, "torch_threads": torch.get_num_threads(),
-                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, f, indent=1)
+    _results.write(_results.out_path(args, __file__),
+                   {"ms_per_step": ms, "first_loss": {k: float(v) for k, v in first.items()},
+                    "repeats": args.repeats, "torch_threads": torch.get_num_threads(),
+                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
     return 0
 
 

@@ -8,20 +8,23 @@ trains for the same number of steps, is scored, and goes on training until its
 loop has run as long as rnnkit's, and is scored again (the same wall time).
 Scores are on the first ``--val-tokens`` held-out bytes (stateful, B streams).
 The runs are sequential, so the machine's matmul rate is measured before,
-between and after them (a shared machine's speed drifts).  Results go to JSON.
+between and after them (a shared machine's speed drifts).  The results, with
+both loss curves and a sample, go to ``benchmarks/results/lm_vs_torch.json``
+(``--out`` elsewhere, ``--no-out`` nowhere; a ``--steps`` run writes only where
+``--out`` says).
 
-    PYTHONPATH=src python benchmarks/lm_vs_torch.py --minutes 10 --out benchmarks/results/lm_vs_torch.json
+    PYTHONPATH=src python benchmarks/lm_vs_torch.py --minutes 10 --run-dir runs/lm-bench
 """
 import argparse
 import json
 import math
-import os
 import sys
 import time
 
 import numpy as np
 
-from compare_torch import matmul_gflops  # this folder is on sys.path when run as a script
+import _results  # this folder is on sys.path when run as a script
+from compare_torch import matmul_gflops
 from rnnkit.data.corpus import stdlib_corpus
 from rnnkit.models import LanguageModel
 
@@ -106,11 +109,12 @@ def torch_run(model0_state, train_x, train_y, val_ids, steps, T, lr, clip, threa
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--steps", type=int, default=None, help="fixed step count instead of --minutes")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="fixed step count instead of --minutes (a check: writes JSON only with --out)")
     ap.add_argument("--val-tokens", type=int, default=131072)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default="benchmarks/results/lm_vs_torch.json")
+    _results.add_out_options(ap, __file__)
     ap.add_argument("--run-dir", default=None, help="keep rnnkit's run (metrics, loss.png) here")
     a = ap.parse_args()
 
@@ -163,9 +167,7 @@ def main():
            "curve_rnnkit": [(h["step"], h["loss"]) for h in lm.history_ if "loss" in h][::25],
            "curve_torch": [(i + 1, l) for i, l in enumerate(th_losses[:steps])][::25],
            "command": " ".join(sys.argv)}
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(res, f, indent=1)
+    _results.write(_results.out_path(a, __file__, smoke=a.steps is not None), res)
     print(json.dumps({k: res[k] for k in ("steps", "difference_nats", "difference_same_wall_nats")}))
 
 

@@ -1,7 +1,7 @@
 """The step products through oneDNN, PyTorch's own CPU engine, instead of NumPy's OpenBLAS.
 
     pip install onednn-cpu-gomp==2023.2.0       # 39 MB, libgomp; not a dependency of rnnkit
-    python benchmarks/onednn_products.py [--repeats 9] [--out FILE.json] [--tiny]
+    python benchmarks/onednn_products.py [--repeats 9] [--out FILE.json | --no-out] [--tiny]
 
 torch's CPU LSTM is oneDNN's RNN primitive: a JIT-compiled product with the
 weights packed once per pass, followed by the gate arithmetic on the same
@@ -22,11 +22,14 @@ and measures three things at the LSTM shapes of ``compare_torch.py``:
    torch (``nn.LSTM`` under ``no_grad``), and a loop with oneDNN's products:
    the input projection and every step's product by oneDNN, the gate
    arithmetic by rnnkit's own batch-major kernel
-   (``rnnkit.kernels.fused.lstm_forward_step``), the steps driven by one
+   (``rnnkit.kernels.lstm.lstm_forward_step``), the steps driven by one
    compiled (numba) call.  The outputs of the three are compared.
 
-Nothing in rnnkit uses oneDNN; ``docs/performance.md`` says why.  Exits with a
-message (status 2) when ``libdnnl.so.3`` is not found.
+The results go to ``benchmarks/results/onednn_products.json`` (``--out``
+elsewhere; a ``--tiny`` run or a subset of ``--shapes`` writes only where
+``--out`` says).  Nothing in
+rnnkit uses oneDNN; ``docs/performance.md`` says why.  Exits with a message
+(status 2) when ``libdnnl.so.3`` is not found.
 """
 from __future__ import annotations
 
@@ -34,7 +37,6 @@ import argparse
 import ctypes
 import ctypes.util
 import glob
-import json
 import os
 import statistics
 import sys
@@ -45,7 +47,9 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _results  # noqa: E402
 from compare_torch import matmul_gflops, numpy_threads  # noqa: E402
+from step_breakdown import kernel  # noqa: E402
 
 SHAPES = {"P2": (64, 64, 256, 32), "P3": (100, 128, 512, 64), "P5": (48, 4, 32, 64)}   # T, D, H, B
 TINY = (5, 3, 8, 4)
@@ -156,16 +160,17 @@ class Packed:
 def compiled_loop():
     """The inference steps with oneDNN's products and rnnkit's batch-major gate kernel, compiled."""
     import numba
-    from rnnkit.kernels import fused
 
-    @numba.njit(**fused.JIT)
+    gate_kernel = kernel("lstm_forward_step")
+
+    @numba.njit(**kernel("JIT"))
     def loop(set_handle, execute, m_src, m_dst, prim, stream, args, xp, hp, bx, scales, h0, c, act, tc, hs):
         hprev = h0
         for t in range(xp.shape[0]):
             set_handle(m_src, hprev.ctypes.data)
             set_handle(m_dst, hp.ctypes.data)
             execute(prim, stream, 3, args)
-            fused.lstm_forward_step(hp, xp[t], bx, scales, c[t % 2], act, c[(t + 1) % 2], tc, hs[t])
+            gate_kernel(hp, xp[t], bx, scales, c[t % 2], act, c[(t + 1) % 2], tc, hs[t])
             hprev = hs[t]
     return loop
 
@@ -220,7 +225,6 @@ def products(dnn, T, D, H, B, repeats, settle, sample):
 
 
 def inference(dnn, torch, loop, T, D, H, B, repeats, settle, sample):
-    from rnnkit.kernels import fused
     from rnnkit.recurrent import LSTM
 
     rng = np.random.default_rng(1)
@@ -238,7 +242,7 @@ def inference(dnn, torch, loop, T, D, H, B, repeats, settle, sample):
     xp, hp, act = np.empty((T, B, 4 * H), np.float32), np.empty((B, 4 * H), np.float32), np.empty((B, 4 * H), np.float32)
     c, tc, hs, h0 = np.zeros((2, B, H), np.float32), np.empty((B, H), np.float32), np.empty((T, B, H), np.float32), \
         np.zeros((B, H), np.float32)
-    scales = fused.lstm_gate_scales(H)
+    scales = kernel("lstm_gate_scales")(H)
 
     def onednn_loop():
         proj(x.ctypes.data, xp.ctypes.data)
@@ -268,7 +272,7 @@ def main(argv=None):
     ap.add_argument("--shapes", default="P2,P3,P5", help="comma-separated, from P2, P3, P5")
     ap.add_argument("--settle", type=float, default=0.3, help="seconds of idle before each timed block")
     ap.add_argument("--sample-seconds", type=float, default=0.2, help="about this long per timed block")
-    ap.add_argument("--out", help="write the results as JSON here")
+    _results.add_out_options(ap, __file__)
     ap.add_argument("--tiny", action="store_true", help="(T, D, H, B) = (5, 3, 8, 4) for every shape (smoke test)")
     args = ap.parse_args(argv)
     shapes = [s.strip() for s in args.shapes.split(",")]
@@ -289,7 +293,7 @@ def main(argv=None):
     sample = 0.002 if args.tiny else args.sample_seconds
     rate = matmul_gflops(256 if args.tiny else 1024)
     info = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "threads": threads,
-            "matmul_gflops": rate, "onednn": "onednn-cpu-gomp 2023.2.0 (oneDNN 3.2)", "results": {}}
+            "matmul_gflops": rate, "onednn": "onednn-cpu-gomp 2023.2.0 (oneDNN 3.2)", "tiny": args.tiny, "results": {}}
     print(f"float32 matmul {rate:.0f} GFLOP/s; {threads} threads; median of {args.repeats}")
     for sid in shapes:
         T, D, H, B = TINY if args.tiny else SHAPES[sid]
@@ -304,9 +308,8 @@ def main(argv=None):
               f"{ms['onednn_loop']:.3f}; torch/rnnkit {inf['ratio_torch_over']['rnnkit']:.2f}, torch/loop "
               f"{inf['ratio_torch_over']['onednn_loop']:.2f}; largest |diff| from torch "
               f"{max(inf['agree_with_torch'].values()):.1e}")
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(info, f, indent=1)
+    partial = args.tiny or shapes != list(SHAPES)
+    _results.write(_results.out_path(args, __file__, smoke=partial), info)
     return 0
 
 

@@ -1,21 +1,26 @@
 """Where a step of the compiled LSTM column loop goes: the product or the gate kernel.
 
-    python benchmarks/step_breakdown.py [--repeats 15] [--out FILE.json]
+    python benchmarks/step_breakdown.py [--repeats 15] [--out FILE.json | --no-out] [--tiny]
 
 For the LSTM shapes of ``compare_torch.py`` (P2: H 256, B 32, T 64; P3: H 512,
 B 64, T 100; P5: H 32, B 64, T 48), runs the forward and the backward loop of
-:mod:`rnnkit.sequence_columns` three ways, each as one compiled call over all
-steps: as the library runs it (product, then kernel), the step products alone
-(``sgemm`` through NumPy's OpenBLAS, as :mod:`rnnkit.kernels.blas` finds it),
-and the kernels alone.  Prints microseconds per step (medians) and the
-products' GFLOP/s beside the machine's float32 matmul rate.  The loops here
-copy the library's (``lstm_columns_forward``, ``lstm_columns_backward``) with
-the two switches added; ``tests/test_column_loop.py`` checks the library's.
+the column layout (:mod:`rnnkit.loops.columns`) three ways, each as one
+compiled call over all steps: as the library runs it (product, then kernel),
+the step products alone (``sgemm`` through NumPy's own BLAS, as
+:mod:`rnnkit.kernels.blas` finds it), and the kernels alone.  Prints
+microseconds per step (medians) and the products' GFLOP/s beside the machine's
+float32 matmul rate, and writes them to ``benchmarks/results/step_breakdown.json``
+(``--out`` elsewhere; a ``--tiny`` run or a subset of ``--shapes`` writes only
+where ``--out`` says).  The
+loops here copy the library's (``lstm_columns_forward``,
+``lstm_columns_backward``) with the two switches added, and the script first
+checks that both switches on give the library's result to the bit;
+``tests/test_column_loop.py`` checks the library's.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import os
 import statistics
 import sys
@@ -26,20 +31,39 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _results  # noqa: E402
 from compare_torch import matmul_gflops  # noqa: E402
 
 SHAPES = {"P2": (64, 256, 32), "P3": (100, 512, 64), "P5": (48, 32, 64)}     # T, H, B
 TINY = (5, 8, 4)                                                               # --tiny: every shape this
 
 
+# where the library keeps what these loops call, newest layout first
+KERNEL_MODULES = ("rnnkit.loops.columns", "rnnkit.kernels.lstm", "rnnkit.kernels.activations",
+                  "rnnkit.kernels.fused")
+
+
+def kernel(name):
+    """The library's compiled kernel (or numba settings, ``JIT``) called ``name``."""
+    for module in KERNEL_MODULES:
+        try:
+            found = importlib.import_module(module)
+        except ImportError:
+            continue
+        if hasattr(found, name):
+            return getattr(found, name)
+    raise ImportError(f"rnnkit has no kernel {name!r} in {', '.join(KERNEL_MODULES)}")
+
+
 def loops():
     """The two switched loops, compiled (numba is needed)."""
     import numba
-    from rnnkit.kernels import fused
+
+    JIT, cell_forward, cell_backward = kernel("JIT"), kernel("lstm_forward_cols_acc"), kernel("lstm_backward_cols")
 
     one, zero = np.float32(1.0), np.float32(0.0)
 
-    @numba.njit(**fused.JIT)
+    @numba.njit(**JIT)
     def forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, products, kernels):
         T, G, B = act.shape
         H = G // 4
@@ -48,35 +72,33 @@ def loops():
                 sgemm(101, 111, 111, G, B, H, one, W_hh.ctypes.data, H, hcol.ctypes.data, B, one,
                       act[t].ctypes.data, B)
             if kernels:
-                fused.lstm_forward_cols_acc(act[t], bx, scales, c[t], c[t + 1], tc[t], hcol, hrows[t + 1], B)
+                cell_forward(act[t], bx, scales, c[t], c[t + 1], tc[t], hcol, hrows[t + 1], B)
 
-    @numba.njit(**fused.JIT)
+    @numba.njit(**JIT)
     def backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, products, kernels):
         T, G, B = dA.shape
         H = G // 4
         for k in range(T):
             t = T - 1 - k
             if kernels:
-                fused.lstm_backward_cols(act[t], tc[t], c[t], dh, dhs[t], dc, dA[t], B)
+                cell_backward(act[t], tc[t], c[t], dh, dhs[t], dc, dA[t], B)
             if products:
                 sgemm(101, 111, 111, H, B, G, one, W_hh_T.ctypes.data, G, dA[t].ctypes.data, B, zero,
                       dh.ctypes.data, B)
 
-    return forward, backward, fused.lstm_gate_scales
+    return forward, backward, kernel("lstm_gate_scales")
 
 
 def agrees(T, H, B, forward, backward, sgemm):
     """The switched loops, both switches on, against the library's
     ``lstm_columns_forward`` / ``lstm_columns_backward`` on the same arrays:
     ``(max |difference|)`` over ``h``, ``c``, the gates and the gate gradients."""
-    from rnnkit.kernels import fused
-
     G = 4 * H
     rng = np.random.default_rng(1)
     W = (rng.standard_normal((G, H)) / np.sqrt(H)).astype(np.float32)
     xp = rng.standard_normal((T, G, B)).astype(np.float32)
     dhs = rng.standard_normal((T, B, H)).astype(np.float32)
-    bx, scales = (rng.standard_normal(G) * 0.1).astype(np.float32), fused.lstm_gate_scales(H)
+    bx, scales = (rng.standard_normal(G) * 0.1).astype(np.float32), kernel("lstm_gate_scales")(H)
     runs = []
     for mine in (True, False):
         act, hrows, c = xp.copy(), np.zeros((T + 1, B, H), np.float32), np.zeros((T + 1, H, B), np.float32)
@@ -88,9 +110,9 @@ def agrees(T, H, B, forward, backward, sgemm):
             backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, True, True)
         else:
             none = np.empty(0, np.int64)
-            fused.lstm_columns_forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, none, False, True)
-            fused.lstm_columns_backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, none, False,
-                                        np.empty(0, np.float32))
+            kernel("lstm_columns_forward")(sgemm, W, bx, scales, hcol, hrows, c, act, tc, none, False, True)
+            kernel("lstm_columns_backward")(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, none, False,
+                                            np.empty(0, np.float32))
         runs.append((hrows, c, act, dA, dh, dc))
     return max(float(np.abs(a - b).max()) for a, b in zip(*runs))
 
@@ -138,7 +160,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15, help="interleaved samples of each way (default 15)")
     ap.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated, from {', '.join(SHAPES)}")
-    ap.add_argument("--out", help="write the results as JSON here")
+    _results.add_out_options(ap, __file__)
     ap.add_argument("--tiny", action="store_true", help=f"(T, H, B) = {TINY} for every shape (smoke test)")
     args = ap.parse_args(argv)
     from rnnkit.kernels import blas
@@ -164,10 +186,10 @@ def main(argv=None):
             d = r[name]
             print(f"{sid:4} {name:9} {d['whole']:8.1f} {d['products']:8.1f} {d['kernels']:8.1f} "
                   f"{d['product_gflops']:13.0f}")
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"matmul_gflops": rate, "us_per_step": results,
-                       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, f, indent=1)
+    partial = args.tiny or list(results) != list(SHAPES)
+    _results.write(_results.out_path(args, __file__, smoke=partial),
+                   {"matmul_gflops": rate, "us_per_step": results, "tiny": args.tiny,
+                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
     return 0
 
 

@@ -2,6 +2,8 @@
 
 No timing assertions: only that every configuration runs, reports its
 figures, and that rnnkit's float32 outputs and gradients match torch's to 1e-5.
+Smoke runs write to a temporary folder and leave ``benchmarks/results/`` (the
+committed results, one file per script) as it was.
 """
 import importlib
 import json
@@ -13,6 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 BENCH = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
+RESULTS = os.path.join(BENCH, "results")
 
 
 def bench_module(name):
@@ -22,6 +25,48 @@ def bench_module(name):
         return importlib.import_module(name)
     finally:
         sys.path.pop(0)
+
+
+def committed_results():
+    """``{name: bytes}`` of the files in ``benchmarks/results/``."""
+    if not os.path.isdir(RESULTS):
+        return {}
+    return {name: open(os.path.join(RESULTS, name), "rb").read() for name in sorted(os.listdir(RESULTS))}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def results_left_alone():
+    """No smoke run here writes into (or next to) the committed results files."""
+    before = committed_results()
+    yield
+    assert committed_results() == before, "a smoke run changed benchmarks/results/"
+
+
+def test_results_files_are_named_after_their_scripts():
+    results = bench_module("_results")
+    scripts = {os.path.splitext(f)[0] for f in os.listdir(BENCH) if f.endswith(".py")}
+    for name in os.listdir(RESULTS):
+        assert name.endswith(".json") and name[:-5] in scripts, f"benchmarks/results/{name} belongs to no script"
+    assert results.default_path("compare_torch.py") == os.path.join(results.FOLDER, "compare_torch.json")
+    assert os.path.samefile(results.FOLDER, RESULTS)
+
+
+def test_results_path_convention():
+    results = bench_module("_results")
+    import argparse
+    ap = argparse.ArgumentParser()
+    results.add_out_options(ap, "step_breakdown.py")
+    default = os.path.join(results.FOLDER, "step_breakdown.json")
+    assert results.out_path(ap.parse_args([]), "step_breakdown.py") == default
+    assert results.out_path(ap.parse_args([]), "step_breakdown.py", smoke=True) is None
+    assert results.out_path(ap.parse_args(["--out", "x.json"]), "step_breakdown.py", smoke=True) == "x.json"
+    assert results.out_path(ap.parse_args(["--no-out"]), "step_breakdown.py") is None
+
+
+def test_a_tiny_run_without_out_writes_nothing(capsys):
+    compare_torch = bench_module("compare_torch")
+    assert compare_torch.main(["--tiny", "--repeats", "1", "--configs", "P1"]) == 0
+    assert "results written" not in capsys.readouterr().err       # and results_left_alone checks the folder
 
 
 @pytest.fixture(scope="module")
