@@ -49,7 +49,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _results  # noqa: E402
 from compare_torch import matmul_gflops, numpy_threads  # noqa: E402
-from step_breakdown import kernel  # noqa: E402
 
 SHAPES = {"P2": (64, 64, 256, 32), "P3": (100, 128, 512, 64), "P5": (48, 4, 32, 64)}   # T, D, H, B
 TINY = (5, 3, 8, 4)
@@ -161,9 +160,11 @@ def compiled_loop():
     """The inference steps with oneDNN's products and rnnkit's batch-major gate kernel, compiled."""
     import numba
 
-    gate_kernel = kernel("lstm_forward_step")
+    from rnnkit.kernels import activations, lstm
 
-    @numba.njit(**kernel("JIT"))
+    gate_kernel = lstm.lstm_forward_step
+
+    @numba.njit(**activations.JIT)
     def loop(set_handle, execute, m_src, m_dst, prim, stream, args, xp, hp, bx, scales, h0, c, act, tc, hs):
         hprev = h0
         for t in range(xp.shape[0]):
@@ -225,6 +226,7 @@ def products(dnn, T, D, H, B, repeats, settle, sample):
 
 
 def inference(dnn, torch, loop, T, D, H, B, repeats, settle, sample):
+    from rnnkit.kernels import lstm
     from rnnkit.recurrent import LSTM
 
     rng = np.random.default_rng(1)
@@ -242,7 +244,7 @@ def inference(dnn, torch, loop, T, D, H, B, repeats, settle, sample):
     xp, hp, act = np.empty((T, B, 4 * H), np.float32), np.empty((B, 4 * H), np.float32), np.empty((B, 4 * H), np.float32)
     c, tc, hs, h0 = np.zeros((2, B, H), np.float32), np.empty((B, H), np.float32), np.empty((T, B, H), np.float32), \
         np.zeros((B, H), np.float32)
-    scales = kernel("lstm_gate_scales")(H)
+    scales = lstm.lstm_gate_scales(H)
 
     def onednn_loop():
         proj(x.ctypes.data, xp.ctypes.data)

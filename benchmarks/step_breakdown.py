@@ -20,7 +20,6 @@ checks that both switches on give the library's result to the bit;
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import statistics
 import sys
@@ -33,33 +32,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _results  # noqa: E402
 from compare_torch import matmul_gflops  # noqa: E402
+from rnnkit.kernels import activations, lstm  # noqa: E402  (numba: this script needs it)
 
 SHAPES = {"P2": (64, 256, 32), "P3": (100, 512, 64), "P5": (48, 32, 64)}     # T, H, B
 TINY = (5, 8, 4)                                                               # --tiny: every shape this
-
-
-# where the library keeps what these loops call, newest layout first
-KERNEL_MODULES = ("rnnkit.loops.columns", "rnnkit.kernels.lstm", "rnnkit.kernels.activations",
-                  "rnnkit.kernels.fused")
-
-
-def kernel(name):
-    """The library's compiled kernel (or numba settings, ``JIT``) called ``name``."""
-    for module in KERNEL_MODULES:
-        try:
-            found = importlib.import_module(module)
-        except ImportError:
-            continue
-        if hasattr(found, name):
-            return getattr(found, name)
-    raise ImportError(f"rnnkit has no kernel {name!r} in {', '.join(KERNEL_MODULES)}")
 
 
 def loops():
     """The two switched loops, compiled (numba is needed)."""
     import numba
 
-    JIT, cell_forward, cell_backward = kernel("JIT"), kernel("lstm_forward_cols_acc"), kernel("lstm_backward_cols")
+    JIT, cell_forward, cell_backward = activations.JIT, lstm.lstm_forward_cols_acc, lstm.lstm_backward_cols
 
     one, zero = np.float32(1.0), np.float32(0.0)
 
@@ -86,7 +69,7 @@ def loops():
                 sgemm(101, 111, 111, H, B, G, one, W_hh_T.ctypes.data, G, dA[t].ctypes.data, B, zero,
                       dh.ctypes.data, B)
 
-    return forward, backward, kernel("lstm_gate_scales")
+    return forward, backward, lstm.lstm_gate_scales
 
 
 def agrees(T, H, B, forward, backward, sgemm):
@@ -98,7 +81,7 @@ def agrees(T, H, B, forward, backward, sgemm):
     W = (rng.standard_normal((G, H)) / np.sqrt(H)).astype(np.float32)
     xp = rng.standard_normal((T, G, B)).astype(np.float32)
     dhs = rng.standard_normal((T, B, H)).astype(np.float32)
-    bx, scales = (rng.standard_normal(G) * 0.1).astype(np.float32), kernel("lstm_gate_scales")(H)
+    bx, scales = (rng.standard_normal(G) * 0.1).astype(np.float32), lstm.lstm_gate_scales(H)
     runs = []
     for mine in (True, False):
         act, hrows, c = xp.copy(), np.zeros((T + 1, B, H), np.float32), np.zeros((T + 1, H, B), np.float32)
@@ -110,8 +93,8 @@ def agrees(T, H, B, forward, backward, sgemm):
             backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, True, True)
         else:
             none = np.empty(0, np.int64)
-            kernel("lstm_columns_forward")(sgemm, W, bx, scales, hcol, hrows, c, act, tc, none, False, True)
-            kernel("lstm_columns_backward")(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, none, False,
+            lstm.lstm_columns_forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, none, False, True)
+            lstm.lstm_columns_backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, none, False,
                                             np.empty(0, np.float32))
         runs.append((hrows, c, act, dA, dh, dc))
     return max(float(np.abs(a - b).max()) for a, b in zip(*runs))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit import sequence
+from rnnkit.loops import frame
 from rnnkit.layers import Embedding, OneHot
 from rnnkit.tokens import TokenInput, sum_rows_by_id
 
@@ -87,7 +87,7 @@ def test_folded_embedding_with_dropout_between_layers_and_recurrent_dropout(kind
 def test_folded_embedding_on_the_column_loop(kind):
     """B >= 4 and float32: the column loop serves these passes, token table and all."""
     folded, plain = _both_ways(kind, B=6, lengths=[8, 5, 8, 2, 7, 8])
-    assert all(c.columns for c in folded[-1]._cache["layers"][0][1]) and _folded(folded[-1])
+    assert all(c.loop == "columns" for c in folded[-1]._cache["layers"][0][1]) and _folded(folded[-1])
     _assert_same(folded, plain, 2e-6)
 
 
@@ -219,7 +219,7 @@ def test_token_input_reorders_with_the_batch():
     ids = np.arange(12).reshape(3, 4) % 5
     tok = TokenInput(ids, np.arange(30.0).reshape(5, 6))
     np.testing.assert_array_equal(tok.take(np.array([2, 0, 3, 1])).dense(), tok.dense()[:, [2, 0, 3, 1]])
-    assert sequence._backward_order(np.array([1, 0, 2, 3]), tok, "dE", (np.eye(4),))[0] == "dE"
+    assert frame.backward_order(np.array([1, 0, 2, 3]), tok, "dE", (np.eye(4),))[0] == "dE"
 
 
 def test_token_inputs_give_the_embedding_gradient_without_the_input_gradient():

@@ -1,6 +1,8 @@
 """PyTorch twin: same weights, same inputs; outputs, final states and every
 gradient agree to ~1e-10 in float64 and 1e-5 in float32.  Mixed lengths go
-through ``pack_padded_sequence(enforce_sorted=False)``."""
+through ``pack_padded_sequence(enforce_sorted=False)``.  Float32 runs on every
+loop of the engine that serves the cell (float64 runs on the reference loop,
+the only one that computes in float64)."""
 import itertools
 
 import numpy as np
@@ -23,6 +25,7 @@ MODULES = {
 
 
 def twin_run(kind, dtype, batch_first, bias, bidirectional, num_layers, mixed, seed=0, T=T):
+    """Run one twin comparison (on whichever loop :func:`rnnkit.engine.choose_loop` gives)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     module = MODULES[kind](num_layers=num_layers, bias=bias, batch_first=batch_first,
@@ -74,15 +77,25 @@ def twin_run(kind, dtype, batch_first, bias, bidirectional, num_layers, mixed, s
         np.testing.assert_allclose(layer.grads[name], p.grad.numpy(), err_msg=name, **tol)
 
 
-GRID = list(itertools.product(MODULES, [np.float64, np.float32], [False, True], [True, False],
-                              [False, True], [1, 2], [False, True]))
+COMPILED = {"rnn_tanh": ("rows",), "rnn_relu": ("rows",), "lstm": ("rows", "columns"), "gru": ("rows", "columns")}
+GRID = [(kind, dtype, loop, *rest)
+        for kind, dtype, *rest in itertools.product(MODULES, [np.float64, np.float32], [False, True], [True, False],
+                                                    [False, True], [1, 2], [False, True])
+        for loop in (("reference",) + (COMPILED[kind] if dtype == np.float32 else ()))]
 
 
-@pytest.mark.parametrize("kind,dtype,batch_first,bias,bidirectional,num_layers,mixed", GRID,
+@pytest.mark.parametrize("kind,dtype,loop,batch_first,bias,bidirectional,num_layers,mixed", GRID,
                          ids=lambda v: getattr(v, "__name__", str(v)))
-def test_matches_torch_outputs_states_and_gradients(kind, dtype, batch_first, bias, bidirectional,
-                                                    num_layers, mixed):
+def test_matches_torch_outputs_states_and_gradients(kind, dtype, loop, batch_first, bias, bidirectional,
+                                                    num_layers, mixed, monkeypatch):
+    from rnnkit import engine
+
+    monkeypatch.setattr(engine, "choose_loop", lambda *args: loop)
+    ran = []
+    real = engine.backward
+    monkeypatch.setattr(engine, "backward", lambda cell, p, cache, *a, **k: ran.append(cache.loop) or real(cell, p, cache, *a, **k))
     twin_run(kind, dtype, batch_first, bias, bidirectional, num_layers, mixed)
+    assert ran and set(ran) == {loop}
 
 
 @pytest.mark.parametrize("kind", list(MODULES))

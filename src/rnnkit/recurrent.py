@@ -12,16 +12,17 @@ Shapes (``L`` layers, ``K`` = 2 if bidirectional else 1):
 
 Parameters are PyTorch's ``state_dict`` one to one: ``weight_ih_l{k}[_reverse]``
 ``(G*H, D_k)``, ``weight_hh_l{k}`` ``(G*H, H)``, ``bias_ih_l{k}``,
-``bias_hh_l{k}`` ``(G*H,)``.
+``bias_hh_l{k}`` ``(G*H,)``, and whatever else the cell declares
+(:mod:`rnnkit.cells`).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import sequence
+from . import engine
 from ._checks import as_dtype, choice, finite_array, lengths_mask, positive_int, probability
 from .cells import ElmanCell, GRUCell, LSTMCell, SimpleGRUCell
-from .init import INITS, layer_biases, layer_weights
+from .init import INITS
 from .layers import Embedding, OneHot
 from .module import Module
 from .tokens import TokenInput
@@ -77,7 +78,7 @@ class Recurrent(Module):
         self.record_grad_norms = False
         self.grad_norms_ = {}
         self._cache = None
-        self._buffers = {}     # (layer, direction) -> arrays lent between passes (sequence._buffer)
+        self._buffers = {}     # (layer, direction) -> arrays lent between passes (rnnkit.loops.frame.buffer)
         self._init_params()
 
     # -- construction ---------------------------------------------------------------------
@@ -86,25 +87,27 @@ class Recurrent(Module):
         return 2 if self.bidirectional else 1
 
     @property
+    def state_sizes(self):
+        """The width of each state of one direction (``h`` first): the cell's."""
+        return self.cell.state_sizes(self.hidden_size)
+
+    @property
     def output_size(self):
         """Features per step of ``y``."""
-        return self.hidden_size * (self.num_directions if self.merge_mode == "concat" else 1)
+        return self.state_sizes[0] * (self.num_directions if self.merge_mode == "concat" else 1)
 
     def _layer_input_size(self, layer):
         return self.input_size if layer == 0 else self.output_size
 
     def _init_params(self):
-        G, H = self.cell.gates, self.hidden_size
+        names = self.cell.param_names
         for l in range(self.num_layers):
             for d in range(self.num_directions):
                 s = _suffix(l, d)
-                W_ih, W_hh = layer_weights(self.rng, G, self._layer_input_size(l), H, self.dtype, self.init)
-                self.params["weight_ih" + s] = W_ih
-                self.params["weight_hh" + s] = W_hh
-                if self.bias:
-                    b_ih, b_hh = layer_biases(self.rng, G, H, self.dtype, self.init)
-                    self.params["bias_ih" + s] = b_ih
-                    self.params["bias_hh" + s] = b_hh
+                p = self.cell.init_params(self.rng, self._layer_input_size(l), self.hidden_size, self.bias,
+                                          self.dtype, self.init)
+                for key, value in p.items():
+                    self.params[names[key] + s] = value
         if self.bias and self.init == "default":
             self._init_gate_biases()
         self.zero_grad()
@@ -113,10 +116,10 @@ class Recurrent(Module):
         """Cell-specific bias starts (forget bias for LSTM, reset bias for GRU)."""
 
     def _p(self, layer, direction):
+        """One direction of one layer as the cell names its parameters (``W_ih``, ...)."""
         s = _suffix(layer, direction)
         P = self.params
-        return {"W_ih": P["weight_ih" + s], "W_hh": P["weight_hh" + s],
-                "b_ih": P.get("bias_ih" + s), "b_hh": P.get("bias_hh" + s)}
+        return {key: P[name + s] for key, name in self.cell.param_names.items() if name + s in P}
 
     # -- input handling --------------------------------------------------------------------
     def _time_major(self, x, name="x"):
@@ -162,28 +165,28 @@ class Recurrent(Module):
 
     def _states_in(self, h0, B, unbatched):
         """``h0`` (PyTorch layout) -> list over (layer, direction) of state tuples."""
-        n, H = self.num_layers * self.num_directions, self.hidden_size
+        n, sizes = self.num_layers * self.num_directions, self.state_sizes
         ns = self.cell.n_states
         if h0 is None:
-            return [tuple(np.zeros((B, H), self.dtype) for _ in range(ns)) for _ in range(n)]
+            return [tuple(np.zeros((B, S), self.dtype) for S in sizes) for _ in range(n)]
         parts = h0 if ns > 1 else (h0,)
         if ns > 1 and (not isinstance(h0, (tuple, list)) or len(h0) != ns):
             raise ValueError("the initial state of an LSTM is a pair (h0, c0); pass a tuple of two arrays")
         arrays = []
-        for name, a in zip(("h0", "c0"), parts):
+        for name, a, S in zip(("h0", "c0"), parts, sizes):
             a = finite_array(name, a, self.dtype)
             if unbatched and a.ndim == 2:
                 a = a[:, None, :]
-            if a.shape != (n, B, H):
-                raise ValueError(f"{name} has shape {a.shape} but this layer needs {(n, B, H)} "
-                                 "(num_layers * num_directions, batch, hidden_size)")
+            if a.shape != (n, B, S):
+                raise ValueError(f"{name} has shape {a.shape} but this layer needs {(n, B, S)} "
+                                 f"(num_layers * num_directions, batch, {_width_name(self, S)})")
             arrays.append(a)
         return [tuple(a[i] for a in arrays) for i in range(n)]
 
     def _final_grads_in(self, dh_n, B, unbatched):
         """``dh_n`` (``h_n``'s layout; LSTM: a pair ``(dh_n, dc_n)``, either part
         ``None``) -> list over (layer, direction) of per-state ``(B, H)`` gradients or ``None``."""
-        n, H = self.num_layers * self.num_directions, self.hidden_size
+        n, sizes = self.num_layers * self.num_directions, self.state_sizes
         ns = self.cell.n_states
         dfinal = [[None] * ns for _ in range(n)]
         if dh_n is None:
@@ -198,10 +201,12 @@ class Recurrent(Module):
             a = np.asarray(a, dtype=self.dtype)
             if unbatched and a.ndim == 2:
                 a = a[:, None, :]
-            if a.shape != (n, B, H):
-                want, dims = ((n, H), "") if unbatched else ((n, B, H), "batch, ")
+            S = sizes[j]
+            if a.shape != (n, B, S):
+                want, dims = ((n, S), "") if unbatched else ((n, B, S), "batch, ")
                 raise ValueError(f"{name} has shape {np.shape(parts[j])} but the final state was {want} "
-                                 f"(num_layers * num_directions, {dims}hidden_size); pass a gradient of h_n's shape")
+                                 f"(num_layers * num_directions, {dims}{_width_name(self, S)}); "
+                                 "pass a gradient of h_n's shape")
             for i in range(n):
                 dfinal[i][j] = a[i]
         return dfinal
@@ -217,7 +222,7 @@ class Recurrent(Module):
         """Draw the dropout masks of one forward pass (inverted dropout: kept
         units scaled by ``1/(1-p)``).  Returns ``{"recurrent": [(B, H) or None per
         (layer, direction)], "between": [(T, B, F) or None per layer]}``."""
-        H, n = self.hidden_size, self.num_layers * self.num_directions
+        H, n = self.state_sizes[0], self.num_layers * self.num_directions
         rec = [None] * n
         between = [None] * self.num_layers
         if self.training and self.recurrent_dropout > 0:
@@ -240,7 +245,8 @@ class Recurrent(Module):
         if not ok:
             raise ValueError(f"masks must be a dict like sample_masks(T, B) returns: 'recurrent' with {n} "
                              f"entries and 'between' with {self.num_layers}")
-        for name, ms, want, shared in (("recurrent", rec, (B, self.hidden_size), (1, self.hidden_size)),
+        S = self.state_sizes[0]
+        for name, ms, want, shared in (("recurrent", rec, (B, S), (1, S)),
                                        ("between", between, (T, B, self.output_size), (T, 1, self.output_size))):
             for m in ms:                                 # batch 1: one mask shared by every sequence
                 if m is not None and np.shape(m) not in (want, shared):
@@ -264,7 +270,7 @@ class Recurrent(Module):
     def _unmerge(self, dy, outs):
         if len(outs) == 1:
             return [dy]
-        H = self.hidden_size
+        H = self.state_sizes[0]
         if self.merge_mode == "concat":
             return [dy[..., :H], dy[..., H:]]
         if self.merge_mode == "sum":
@@ -276,7 +282,7 @@ class Recurrent(Module):
 
     def _buffers_for(self, i):
         """Arrays lent from pass to pass for layer-direction ``i`` (see
-        :func:`rnnkit.sequence.forward`).  A forward pass that keeps a cache
+        :func:`rnnkit.engine.forward`).  A forward pass that keeps a cache
         replaces the previous cache, whose arrays it reuses; one that keeps
         none borrows only the input-projection scratch, which no cache holds."""
         return self._buffers.setdefault(i, {})
@@ -328,7 +334,7 @@ class Recurrent(Module):
             outs, caches = [], []
             for d in range(self.num_directions):
                 i = l * self.num_directions + d
-                hs, final, cache = sequence.forward(self.cell, self._p(l, d), inp, states[i], mask,
+                hs, final, cache = engine.forward(self.cell, self._p(l, d), inp, states[i], mask,
                                                     masks["recurrent"][i], reverse=bool(d),
                                                     keep_cache=keep_cache, buffers=self._buffers_for(i))
                 outs.append(hs)
@@ -395,16 +401,13 @@ class Recurrent(Module):
                 i = l * self.num_directions + d
                 s = _suffix(l, d)
                 norms = np.empty(T, self.dtype) if self.record_grad_norms else None
-                dx, ds0, g = sequence.backward(self.cell, self._p(l, d), caches[d], dhs[d], tuple(dfinal[i]),
-                                               dh_norms=norms, buffers=self._buffers_for(i),
-                                               need_dx=input_grad or l > 0)
+                dx, ds0, g = engine.backward(self.cell, self._p(l, d), caches[d], dhs[d], tuple(dfinal[i]),
+                                             dh_norms=norms, buffers=self._buffers_for(i),
+                                             need_dx=input_grad or l > 0)
                 if norms is not None:
                     self.grad_norms_["l" + s[2:]] = norms
-                self.grads["weight_ih" + s] = g["W_ih"]
-                self.grads["weight_hh" + s] = g["W_hh"]
-                if self.bias:
-                    self.grads["bias_ih" + s] = g["b_ih"]
-                    self.grads["bias_hh" + s] = g["b_hh"]
+                for key, value in g.items():
+                    self.grads[self.cell.param_names[key] + s] = value
                 dstate0[i] = ds0
                 din = dx if din is None else (din if dx is None else din + dx)
             dout = din
@@ -459,6 +462,11 @@ class Recurrent(Module):
         if self.dtype != np.float32:
             opts.append(f"dtype={self.dtype}")
         return f"{type(self).__name__}({', '.join(opts)})"
+
+
+def _width_name(layer, S):
+    """What a state width is called in messages: ``hidden_size``, or ``proj_size``."""
+    return "hidden_size" if S == layer.hidden_size else "proj_size"
 
 
 def _unsqueeze_state(state):
@@ -528,3 +536,4 @@ class SimpleGRU(Recurrent):
                  dropout=0.0, bidirectional=False, **kwargs):
         super().__init__(SimpleGRUCell(), input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, **kwargs)
+

@@ -1,16 +1,12 @@
-"""A lean one-step LSTM for streaming inference, pure NumPy.
+"""A lean one-step LSTM for streaming inference.
 
 The generic :meth:`rnnkit.Recurrent.step` goes through the full layer machinery
-(shape handling, dropout masks, the sequence driver) for every point, which costs
-tens of microseconds.  :class:`LeanLSTM` holds, per layer, the transposed fused
-weights and one summed bias, and does only::
-
-    a = x W_ihᵀ + h W_hhᵀ + (b_ih + b_hh)          (4H,)
-    i, f, o = σ(a_i), σ(a_f), σ(a_o);  g = tanh(a_g)
-    c = f∘c + i∘g;  h = o∘tanh(c)
-
-with ``σ(a) = ½ tanh(a/2) + ½`` as in :mod:`rnnkit.cells.base`.  It is tested
-equal to ``LSTM.step`` (unidirectional layers, any depth).
+(shape handling, dropout masks, the engine) for every point, which costs tens
+of microseconds.  :class:`LeanLSTM` keeps, per layer, the parameters as the
+cell reads them and the summed input bias, and per point makes the input
+projection and calls the LSTM cell's own step (:meth:`rnnkit.cells.LSTMCell.step`,
+the equations written once), nothing else.  It is tested equal to
+``LSTM.step`` (unidirectional layers, any depth).
 """
 from __future__ import annotations
 
@@ -21,39 +17,30 @@ class LeanLSTM:
     def __init__(self, lstm):
         if lstm.bidirectional:
             raise ValueError("streaming needs a unidirectional LSTM (a bidirectional one needs the whole sequence)")
+        self.cell = lstm.cell
         self.H = lstm.hidden_size
+        self.sizes = lstm.state_sizes
+        self.dtype = lstm.dtype
         self.layers = []
         for l in range(lstm.num_layers):
-            P = lstm.params
-            b = (P[f"bias_ih_l{l}"] + P[f"bias_hh_l{l}"]) if lstm.bias else np.zeros(4 * self.H, lstm.dtype)
-            self.layers.append((np.ascontiguousarray(P[f"weight_ih_l{l}"].T),
-                                np.ascontiguousarray(P[f"weight_hh_l{l}"].T), b.copy()))
-        self.dtype = lstm.dtype
+            p = {k: v.copy() for k, v in lstm._p(l, 0).items()}
+            bias = self.cell.input_bias(p)
+            self.layers.append((p, np.zeros(p["W_ih"].shape[0], self.dtype) if bias is None else bias))
+        self._mem = {k: np.empty((1, w), self.dtype) for k, w in self.cell.cache_widths(self.H).items()}
 
     def zero_state(self):
-        return [(np.zeros(self.H, self.dtype), np.zeros(self.H, self.dtype)) for _ in self.layers]
+        return [tuple(np.zeros(S, self.dtype) for S in self.sizes) for _ in self.layers]
 
     def step(self, x, state):
         """``x`` ``(D,)``; ``state`` a list of ``(h, c)`` per layer (from :meth:`zero_state`).
         Returns ``(h_top, new_state)``."""
-        H = self.H
         new = []
-        for (Wx, Wh, b), (h, c) in zip(self.layers, state):
-            a = x @ Wx
-            a += h @ Wh
-            a += b
-            a[: 2 * H] *= 0.5
-            np.tanh(a[: 2 * H], out=a[: 2 * H])
-            a[: 2 * H] *= 0.5
-            a[: 2 * H] += 0.5
-            a[3 * H:] *= 0.5
-            np.tanh(a[3 * H:], out=a[3 * H:])
-            a[3 * H:] *= 0.5
-            a[3 * H:] += 0.5
-            g = np.tanh(a[2 * H: 3 * H])
-            c = a[H: 2 * H] * c
-            c += a[:H] * g
-            h = a[3 * H:] * np.tanh(c)
+        for (p, bias), (h, c) in zip(self.layers, state):
+            xp = p["W_ih"] @ x
+            xp += bias
+            h2 = h[None]
+            h, c = self.cell.step(p, xp[None], (h2, c[None]), h2, self._mem)
+            h, c = h[0], c[0]
             new.append((h, c))
             x = h
         return x, new

@@ -12,7 +12,9 @@
     n = tanh(W_in x + b_in + W_hn (r ∘ h) + b_hn)
 
 Seed 004 writes the last line with ``Γu = 1 − z``; it is the same model.
-Shapes: ``W_ih`` (3H, D), ``W_hh`` (3H, H).
+Shapes: ``W_ih`` (3H, D), ``W_hh`` (3H, H).  These equations run as written
+here in :mod:`rnnkit.loops.reference`; the compiled float32 form of the
+reset-after GRU is :mod:`rnnkit.kernels.gru`, tested against this module.
 """
 from __future__ import annotations
 
@@ -25,18 +27,17 @@ from .base import CellBase, sigmoid
 
 @dataclass(frozen=True)
 class GRUCell(CellBase):
+    """The GRU step and its BPTT step, in NumPy (see the module docstring).
+
+    Cache per step: ``act`` (B, 3H), ``r, z, n`` after their nonlinearities,
+    and ``hn`` (B, H): ``W_hn h + b_hn`` (reset after) or ``r ∘ h`` (reset
+    before), the two things the backward pass needs."""
+
     reset_after: bool = True
 
     gates = 3
     n_states = 1
     gate_names = ("r", "z", "n")
-    has_kernels = True                                # rnnkit.kernels.fused.gru_* (float32, numba)
-    direct_h = True                                   # h_t = ... + z ∘ h_{t-1}
-
-    @property
-    def column_kernels(self):
-        """Reset-after GRUs have kernels for :mod:`rnnkit.sequence_columns` (``gru_*_cols``)."""
-        return self.reset_after
 
     @property
     def distinct_dhp(self):
@@ -51,18 +52,18 @@ class GRUCell(CellBase):
         return folded
 
     def cache_widths(self, H):
-        # act: r, z, n after their nonlinearities; hn: W_hn h + b_hn (reset_after)
-        # or r ∘ h (reset_before), the two things the backward pass needs
         return {"act": 3 * H, "hn": H}
 
-    def step(self, W_hh, b_hh, xp_t, state, hd, mem):
+    def step(self, p, xp_t, state, hd, mem):
         (h,) = state
         H = h.shape[1]
+        W_hh = p["W_hh"]
         act, hn = mem["act"], mem["hn"]
         if self.reset_after:
             np.matmul(hd, W_hh.T, out=act)                     # (B, 3H)
             hn[...] = act[:, 2 * H :]
-            hn += b_hh[2 * H :]
+            if "b_hh" in p:
+                hn += p["b_hh"][2 * H :]
             act[:, : 2 * H] += xp_t[:, : 2 * H]
             sigmoid(act[:, : 2 * H], out=act[:, : 2 * H])
             r = act[:, :H]
@@ -86,37 +87,10 @@ class GRUCell(CellBase):
         h_new += n
         return (h_new,)
 
-    def step_into(self, W_hh, b_hh, xp_t, state, hd, mem, out, ws):
-        """:meth:`step` writing the new ``h`` into ``out[0]``: fused and compiled
-        for float32 reset-after GRUs when kernels serve, :meth:`step` otherwise."""
-        kernel = ws.get("kernel")
-        if self.kernel_serves(kernel):
-            H = state[0].shape[1]
-            hp = ws["hp"]
-            np.matmul(hd, W_hh.T, out=hp)
-            kernel.gru_forward_step(hp, xp_t, ws["bx"], b_hh[2 * H :], state[0], mem["act"], mem["hn"],
-                                    out[0])
-            return
-        out[0][...] = self.step(W_hh, b_hh, xp_t, state, hd, mem)[0]
-
-    def kernel_serves(self, kernel):
-        return kernel is not None and self.reset_after
-
-    def can_step_back_into(self, kernel):
-        return self.kernel_serves(kernel)
-
-    def step_back_into(self, W_hh, mem, prev, dstate, da, dprev, ws):
-        """:meth:`step_back` with the compiled kernel (float32, reset after): ``da``
-        receives ``dxp``, ``ws["dhp_t"]`` the gradient w.r.t. ``hd @ W_hh.T + b_hh``,
-        ``dprev[0]`` the gradient w.r.t. ``hd`` and ``ws["direct"]`` the one
-        through ``z ∘ h_{t-1}`` (the driver adds it after recurrent dropout)."""
-        dhp = ws["dhp_t"]
-        ws["kernel"].gru_backward_step(mem["act"], mem["hn"], prev[0], dstate[0], da, dhp, ws["direct"])
-        np.matmul(dhp, W_hh, out=dprev[0])
-
-    def step_back(self, W_hh, b_hh, mem, prev, hd, new, dstate):
+    def step_back(self, p, mem, prev, hd, new, dstate, dmem):
         (h,) = prev
         (dh,) = dstate
+        W_hh = p["W_hh"]
         act, hn = mem["act"], mem["hn"]
         H = h.shape[1]
         r, z, n = act[:, :H], act[:, H : 2 * H], act[:, 2 * H :]
@@ -138,11 +112,9 @@ class GRUCell(CellBase):
         dhd += drh * r
         return da, da, (direct,), dhd
 
-    def weight_hh_grad(self, dhp, hd, mem):
-        if self.reset_after:
-            return dhp.T @ hd
-        H = hd.shape[1]
-        dW = np.empty((3 * H, H), dtype=hd.dtype)
-        dW[: 2 * H] = dhp[:, : 2 * H].T @ hd
-        dW[2 * H :] = dhp[:, 2 * H :].T @ mem["hn"]            # n block saw r ∘ h
-        return dW
+    def param_grads(self, p, dxp, dhp, hd, mem, dmem):
+        grads = super().param_grads(p, dxp, dhp, hd, mem, dmem)
+        if not self.reset_after:
+            H = hd.shape[1]
+            grads["W_hh"][2 * H :] = dhp[:, 2 * H :].T @ mem["hn"]   # the n block saw r ∘ h
+        return grads

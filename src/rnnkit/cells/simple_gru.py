@@ -26,11 +26,11 @@ class SimpleGRUCell(CellBase):
     def cache_widths(self, H):
         return {"act": 2 * H}
 
-    def step(self, W_hh, b_hh, xp_t, state, hd, mem):
+    def step(self, p, xp_t, state, hd, mem):
         (h,) = state
         H = h.shape[1]
         act = mem["act"]                                       # (B, 2H)
-        np.matmul(hd, W_hh.T, out=act)
+        np.matmul(hd, p["W_hh"].T, out=act)
         act += xp_t
         z = sigmoid(act[:, :H], out=act[:, :H])
         n = np.tanh(act[:, H:], out=act[:, H:])
@@ -39,7 +39,7 @@ class SimpleGRUCell(CellBase):
         h_new += n
         return (h_new,)
 
-    def step_back(self, W_hh, b_hh, mem, prev, hd, new, dstate):
+    def step_back(self, p, mem, prev, hd, new, dstate, dmem):
         (h,) = prev
         (dh,) = dstate
         act = mem["act"]
@@ -48,5 +48,5 @@ class SimpleGRUCell(CellBase):
         da = np.empty_like(act)
         da[:, :H] = dh * (h - n) * z * (1.0 - z)
         da[:, H:] = dh * (1.0 - z) * (1.0 - n * n)
-        dhd = da @ W_hh
+        dhd = da @ p["W_hh"]
         return da, da, (dh * z,), dhd

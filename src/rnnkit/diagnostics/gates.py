@@ -4,7 +4,7 @@ After ``layer.forward(x, keep_cache=True)`` the cache holds each step's
 post-nonlinearity gate activations, shape ``(T, B, G*H)``, blocks in PyTorch
 order (LSTM ``i, f, g, o``; GRU ``r, z, n``; simplified GRU ``z, n``; plain
 RNN a single block ``h``).  With lengths, padded steps hold zeros where the
-layer ran its packed loop (see :mod:`rnnkit.sequence`); the statistics count
+layer ran a compiled loop (see :mod:`rnnkit.loops.frame`); the statistics count
 only the steps inside each sequence's length.
 """
 from __future__ import annotations

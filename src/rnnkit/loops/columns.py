@@ -1,0 +1,209 @@
+"""The column-layout loop: the LSTM's and the reset-after GRU's whole
+sequence in one compiled call, with the state as columns.
+
+The batch-major loops keep a step's state as ``h`` ``(B, H)`` and make the
+recurrent product as ``h @ W_hh.T``.  This loop keeps it feature-major,
+``h`` as ``(H, B)`` columns, and computes the same product as
+
+    gates (G, B) = W_hh (G, H) @ h (H, B)            forward
+    dh    (H, B) = W_hh.T (H, G) @ da (G, B)         backward (W_hh.T copied once per pass)
+
+with the weight matrix as BLAS's untransposed, C-contiguous left operand and
+the batch as the short side, which OpenBLAS (NumPy's) runs faster at these
+shapes.  The products go through NumPy's own ``cblas_sgemm``, found with
+:mod:`ctypes` (:mod:`rnnkit.kernels.blas`), so that the whole loop runs in
+one numba call per sequence and direction (``lstm_columns_forward`` and
+``_backward`` in :mod:`rnnkit.kernels.lstm`, ``gru_columns_*`` in
+:mod:`rnnkit.kernels.gru`): each step's product is accumulated (``beta = 1``)
+onto the input projection, which the kernel turns into the gates in place,
+so the projection buffer *is* the cache's ``act``.
+
+The cache keeps one contiguous block per step, ``act`` ``(T, G, B)``, ``tc``
+or ``hn`` ``(T, H, B)``, ``c`` ``(T+1, H, B)``, so that a step's kernel walks
+memory as the batch-major one does.  ``h`` is kept batch-major, ``(T+1, B, H)``
+(index ``t`` the state before step ``t`` going forward): the product takes it
+as ``h.T`` at the same speed, and it is the right operand of ``dW_hh`` as it
+is; the GRU keeps it in columns too (``hcols``), since its kernels read
+``h_prev``.  The weight gradients are one product each over all steps, after
+one copy of ``dA`` into ``(G, T*B)``:
+
+    dW_ih = dA @ X          dW_hh = dHP @ H_prev          db = dA.sum(1)
+    dX    = dA.T @ W_ih                                    (X, H_prev: (T*B, ·))
+
+(the LSTM's ``dHP`` is ``dA``; the GRU's differs by ``r`` on the ``n`` block).
+Token inputs (:class:`rnnkit.tokens.TokenInput`) make the projection by a
+gather from their table and turn ``dA`` into ``dW_ih`` and the embedding's
+gradient by summing it per id.  Lengths are packed as in the batch-major loop
+(:mod:`rnnkit.loops.frame`), only the live columns computed.  Where it serves
+is decided by :func:`rnnkit.engine.choose_loop`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels import blas, gru, layout, lstm
+from ..tokens import TokenInput
+from .frame import SequenceCache, backward_order, buffer, caller_order, pack, packed_grads_in, packing
+
+
+def forward(cell, family, p, x, state0, mask=None, reverse=False, keep_cache=True, buffers=None):
+    """As :func:`rnnkit.loops.reference.forward` (no recurrent dropout) for a
+    float32 LSTM (``family="lstm"``) or reset-after GRU (``"gru"``).  A mask
+    must come from lengths, and only in passes that keep a cache."""
+    dtype = p["W_hh"].dtype
+    order = counts = None
+    if (packed := packing(mask)) is not None:
+        order, counts = packed                   # sorted by decreasing length: live columns first
+        x, state0, _, _ = pack(order, x, state0, mask, None)
+    if counts is not None and not keep_cache:
+        raise ValueError("the column loop takes lengths in training passes only (keep_cache=True)")
+    buf = lambda name, shape: buffer(buffers, name, shape, dtype)   # noqa: E731
+    run = _lstm_forward if family == "lstm" else _gru_forward
+    hs, final, parts = run(p, x, state0, counts, reverse, keep_cache, buf)
+    hs, final = caller_order(order, hs, final)
+    if parts is None:
+        return hs, final, None
+    return hs, final, SequenceCache("columns", x=x, hd=None, mask=None if counts is None else mask, rmask=None,
+                                    reverse=reverse, order=order, counts=counts, **parts)
+
+
+def _lstm_forward(p, x, state0, counts, reverse, keep_cache, buf):
+    W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
+    T, B, _ = x.shape
+    G, H = W_hh.shape
+    dtype = W_hh.dtype
+    # the input projections (T, 4H, B): the loop accumulates each step's product onto them and turns them
+    # into the gates in place, so that they are the cache's ``act``
+    act = _project(W_ih, x, buf("col_act" if keep_cache else "col_xp", (T, G, B)))
+    bx = b_ih + b_hh if b_ih is not None else np.zeros(G, dtype)
+    h_col = np.empty((H, B), dtype)                      # h in columns: the product's operand
+    hs = np.empty((T, B, H), dtype)
+    if keep_cache:
+        hb, c, tc = buf("col_h", (T + 1, B, H)), buf("col_c", (T + 1, H, B)), buf("col_tc", (T, H, B))
+        start = T if reverse else 0
+    else:
+        hb, c, tc = hs, np.empty((2, H, B), dtype), np.empty((1, H, B), dtype)
+        start = 0
+    if keep_cache:
+        hb[start] = state0[0]
+    c[start] = state0[1].T
+    h_col[:] = state0[0].T
+    lstm.lstm_columns_forward(blas.found(), np.ascontiguousarray(W_hh), bx, lstm.lstm_gate_scales(H), h_col,
+                              hb, c, act, tc, _live(counts), reverse, keep_cache)
+    i_new = (0 if reverse else T) if keep_cache else T % 2
+    final = (h_col.T.copy(), c[i_new].T.copy())          # the last h of every sequence, padded or not
+    if not keep_cache:
+        return hs, final, None
+    hs[:] = hb[:T] if reverse else hb[1:]
+    _zero_padded(hs, counts)
+    return hs, final, dict(states=(hb, c), mem={"act": act, "tc": tc})
+
+
+def _gru_forward(p, x, state0, counts, reverse, keep_cache, buf):
+    """``r, z`` from ``W_ih x + W_hh h + b``; ``n = tanh(W_in x + b_in + r (W_hn h + b_hn))``.
+    The cache holds ``act`` (T, 3H, B), ``hn`` (T, H, B) and ``h`` both ways:
+    ``hcols`` (T+1, H, B) for the kernels, batch-major (T+1, B, H) for ``dW_hh``."""
+    W_ih, W_hh, b_ih, b_hh = p["W_ih"], p["W_hh"], p.get("b_ih"), p.get("b_hh")
+    T, B, _ = x.shape
+    G, H = W_hh.shape
+    dtype = W_hh.dtype
+    act = _project(W_ih, x, buf("col_act", (T, G, B)) if keep_cache else np.empty((T, G, B), dtype))
+    if b_ih is not None:
+        bx = b_ih + b_hh
+        bx[2 * H:] = b_ih[2 * H:]                        # b_hn stays inside r (W_hn h + b_hn)
+        b_hn = np.ascontiguousarray(b_hh[2 * H:])
+    else:
+        bx, b_hn = np.zeros(G, dtype), np.zeros(H, dtype)
+    hs = np.empty((T, B, H), dtype)
+    if keep_cache:
+        hb, hcols, hn = buf("col_h", (T + 1, B, H)), buf("col_hc", (T + 1, H, B)), buf("col_hn", (T, H, B))
+        start = T if reverse else 0
+        hb[start] = state0[0]
+    else:
+        hb, hcols, hn = hs, np.empty((2, H, B), dtype), np.empty((1, H, B), dtype)
+        start = 0
+    hcols[start] = state0[0].T
+    gru.gru_columns_forward(blas.found(), np.ascontiguousarray(W_hh), bx, b_hn, hcols, np.empty((G, B), dtype),
+                            hb, act, hn, _live(counts), reverse, keep_cache)
+    i_new = (0 if reverse else T) if keep_cache else T % 2
+    final = (hcols[i_new].T.copy(),)
+    if not keep_cache:
+        return hs, final, None
+    hs[:] = hb[:T] if reverse else hb[1:]
+    _zero_padded(hs, counts)
+    return hs, final, dict(states=(hb,), mem={"act": act, "hn": hn, "hcols": hcols})
+
+
+def _project(W_ih, x, out):
+    """``out[t] = W_ih @ x[t].T`` (T, G, B) for vectors or a :class:`rnnkit.tokens.TokenInput`."""
+    if isinstance(x, TokenInput):
+        return x.project_columns(W_ih, out, _projection)
+    return _projection(W_ih, x, out)
+
+
+def _projection(W_ih, x, out):
+    """``out[t] = W_ih @ x[t].T`` (T, G, B).  Narrow inputs are copied to (T, D, B)
+    first: the batched product then runs faster, copy included (D <= 32)."""
+    xT = x.transpose(0, 2, 1)
+    if x.shape[2] <= 32:
+        xT = np.ascontiguousarray(xT)
+    return np.matmul(W_ih, xT, out=out)
+
+
+def _live(counts):
+    return np.empty(0, np.int64) if counts is None else np.asarray(counts, np.int64)
+
+
+def _zero_padded(hs, counts):
+    if counts is not None:
+        for t in np.flatnonzero(counts < hs.shape[1]):
+            hs[t, counts[t]:] = 0
+
+
+def backward(cell, family, p, cache, dhs, dstate_T=None, dh_norms=None, buffers=None, need_dx=True):
+    """As :func:`rnnkit.loops.reference.backward`, for a cache of :func:`forward`."""
+    W_ih, W_hh, b_ih = p["W_ih"], p["W_hh"], p.get("b_ih")
+    x, reverse, counts, order = cache.x, cache.reverse, cache.counts, cache.order
+    T, B, D = x.shape
+    G, H = W_hh.shape
+    dtype = W_hh.dtype
+    dhs, dstate_T = packed_grads_in(order, dhs, dstate_T)
+    W_hh_T = np.ascontiguousarray(W_hh.T)                    # (H, G): the fast left operand
+    dstate_T = tuple(dstate_T or (None,) * len(cache.states))
+    dh, *dc = (np.zeros((H, B), dtype) if d is None else np.array(np.asarray(d).T, dtype=dtype, order="C")
+               for d in dstate_T)
+    if dhs is not None and (dhs.dtype != dtype or dhs.strides[-1] != dtype.itemsize):
+        dhs = np.ascontiguousarray(dhs, dtype=dtype)     # rows must be contiguous; a transposed view's are
+    dA = buffer(buffers, "col_dA", (T, G, B), dtype)
+    from_outputs = dhs if dhs is not None else np.empty((T, 0, 0), dtype)   # a batch-first view: read as it is
+    norms = np.empty(T, np.float32) if dh_norms is not None else np.empty(0, np.float32)
+    if family == "gru":
+        dHP = buffer(buffers, "col_dHP", (T, G, B), dtype)
+        gru.gru_columns_backward(blas.found(), W_hh_T, cache.mem["act"], cache.mem["hn"], cache.mem["hcols"],
+                                 from_outputs, dh, dA, dHP, _live(counts), reverse, norms)
+    else:
+        lstm.lstm_columns_backward(blas.found(), W_hh_T, cache.mem["act"], cache.mem["tc"], cache.states[1],
+                                   from_outputs, dh, dc[0], dA, _live(counts), reverse, norms)
+    if dh_norms is not None:
+        dh_norms[:] = norms
+    hb = cache.states[0]
+    h_prev = (hb[1:] if reverse else hb[:T]).reshape(T * B, H)   # row block t: the h that entered step t
+    dA2 = _steps_to_rows(dA, buffer(buffers, "col_dA2", (G, T, B), dtype))
+    if isinstance(x, TokenInput):
+        dW_ih, dx = x.grads_columns(dA2, W_ih)                   # dx: the embedding's gradient (V, D)
+    else:
+        dW_ih = dA2 @ x.reshape(T * B, D)
+        dx = (dA2.T @ W_ih).reshape(T, B, D) if need_dx else None
+    grads = {"W_ih": dW_ih}
+    dHP2 = _steps_to_rows(dHP, buffer(buffers, "col_dHP2", (G, T, B), dtype)) if family == "gru" else dA2
+    grads["W_hh"] = dHP2 @ h_prev
+    if b_ih is not None:
+        grads["b_ih"] = dA2.sum(axis=1)
+        grads["b_hh"] = dHP2.sum(axis=1) if family == "gru" else grads["b_ih"].copy()
+    return backward_order(order, x, dx, tuple(d.T.copy() for d in (dh, *dc))) + (grads,)
+
+
+def _steps_to_rows(blocks, out):
+    """``blocks`` (T, G, B) laid out as one (G, T*B) matrix for the weight products."""
+    layout.steps_to_rows(blocks, out)
+    return out.reshape(out.shape[0], -1)
