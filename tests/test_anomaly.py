@@ -24,10 +24,11 @@ def with_anomalies(n=1200):
     return x, lab
 
 
-@pytest.mark.parametrize("layers,dtype", [(1, np.float64), (2, np.float64), (1, np.float32)])
-def test_lean_lstm_step_equals_layer_step(layers, dtype):
+@pytest.mark.parametrize("layers,dtype,proj", [(1, np.float64, 0), (2, np.float64, 0), (1, np.float32, 0),
+                                               (2, np.float64, 5)])
+def test_lean_lstm_step_equals_layer_step(layers, dtype, proj):
     rng = np.random.default_rng(0)
-    lstm = LSTM(3, 8, layers, dtype=dtype, seed=1)
+    lstm = LSTM(3, 8, layers, dtype=dtype, seed=1, proj_size=proj)
     for p in lstm.params.values():
         p += dtype(0.1) * rng.normal(size=p.shape).astype(dtype)   # non-zero biases too
     lean = LeanLSTM(lstm)

@@ -48,7 +48,7 @@ def test_state_of_wrong_shape_is_named(lstm):
                                            (dict(init="xavier"), "unknown init 'xavier'"),
                                            (dict(dropout=1.2), r"dropout must be a probability"),
                                            (dict(dtype=np.int32), "dtype int32 is not supported"),
-                                           (dict(proj_size=2), "proj_size")])
+                                           (dict(proj_size=4), "proj_size must be smaller than hidden_size")])
 def test_unknown_option_values_are_named(kwargs, match):
     with pytest.raises((ValueError, NotImplementedError), match=match):
         rnnkit.LSTM(3, 4, **kwargs)

@@ -12,6 +12,7 @@ OPTIONS = [
     (torch.nn.RNN, dict(bias=False, batch_first=True)),
     (torch.nn.LSTM, dict(num_layers=2, bidirectional=True, batch_first=True)),
     (torch.nn.LSTM, dict(bias=False)),
+    (torch.nn.LSTM, dict(proj_size=2, num_layers=2, bidirectional=True)),
     (torch.nn.GRU, dict(num_layers=3, bidirectional=True)),
     (torch.nn.GRU, dict(batch_first=True, bias=False, num_layers=2)),
 ]
@@ -57,9 +58,12 @@ def test_torch_to_rnnkit_to_torch_agree_with_variable_lengths(cls, opts, tdtype)
     np.testing.assert_array_equal(y_b, y_t)
 
 
-def test_proj_size_is_refused_clearly():
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        from_torch(torch.nn.LSTM(3, 5, proj_size=2))
+def test_proj_size_converts_both_ways_keeping_weight_hr():
+    m = torch.nn.LSTM(3, 5, proj_size=2, num_layers=2)
+    layer = from_torch(m)
+    assert layer.proj_size == 2 and layer.params["weight_hr_l1"].shape == (2, 5)
+    back = to_torch(layer)
+    assert back.proj_size == 2 and list(back.state_dict()) == list(m.state_dict())
 
 
 def test_options_torch_lacks_are_refused():

@@ -135,5 +135,5 @@ def test_to_torch_refuses_options_torch_lacks():
         to_torch(rnnkit.LSTM(3, 4, bidirectional=True, merge_mode="sum"))
     with pytest.raises(ValueError, match="no PyTorch equivalent"):
         to_torch(rnnkit.SimpleGRU(3, 4))
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        from_torch(torch.nn.LSTM(3, 4, proj_size=2))
+    with pytest.raises(ValueError, match="LayerNormLSTM has no PyTorch equivalent"):
+        to_torch(rnnkit.LayerNormLSTM(3, 4))

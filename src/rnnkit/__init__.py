@@ -2,9 +2,10 @@
 
 Importing ``rnnkit`` loads NumPy and nothing heavier.
 """
-from .recurrent import GRU, LSTM, RNN, Recurrent, SimpleGRU
+from .recurrent import GRU, LSTM, RNN, LayerNormGRU, LayerNormLSTM, Recurrent, SimpleGRU
 from .module import Module
 
 __version__ = "0.1.0"
 
-__all__ = ["GRU", "LSTM", "Module", "RNN", "Recurrent", "SimpleGRU", "__version__"]
+__all__ = ["GRU", "LSTM", "LayerNormGRU", "LayerNormLSTM", "Module", "RNN", "Recurrent", "SimpleGRU",
+           "__version__"]

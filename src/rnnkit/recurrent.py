@@ -9,19 +9,23 @@ Shapes (``L`` layers, ``K`` = 2 if bidirectional else 1):
     x   (T, B, D), or (B, T, D) with ``batch_first``, or (T, D) unbatched
     y   (T, B, K*H) for ``merge_mode="concat"``, (T, B, H) for sum/mean/mul
     h_n (L*K, B, H), ordered layer by layer, forward direction first
+An LSTM with ``proj_size=P`` outputs and feeds back ``h`` of width ``P``:
+``y`` (T, B, K*P), ``h_n`` (L*K, B, P), ``c_n`` (L*K, B, H).
 
 Parameters are PyTorch's ``state_dict`` one to one: ``weight_ih_l{k}[_reverse]``
-``(G*H, D_k)``, ``weight_hh_l{k}`` ``(G*H, H)``, ``bias_ih_l{k}``,
-``bias_hh_l{k}`` ``(G*H,)``, and whatever else the cell declares
-(:mod:`rnnkit.cells`).
+``(G*H, D_k)``, ``weight_hh_l{k}`` ``(G*H, H)`` (``(4H, P)`` with a
+projection), ``bias_ih_l{k}``, ``bias_hh_l{k}`` ``(G*H,)``, and whatever else
+the cell declares (``weight_hr_l{k}`` ``(P, H)`` of the projected LSTM, the
+gains and biases of the layer-normalised cells: :mod:`rnnkit.cells`).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import engine
-from ._checks import as_dtype, choice, finite_array, lengths_mask, positive_int, probability
-from .cells import ElmanCell, GRUCell, LSTMCell, SimpleGRUCell
+from ._checks import as_dtype, choice, count, finite_array, lengths_mask, positive_int, probability
+from .cells import (ElmanCell, GRUCell, LayerNormGRUCell, LayerNormLSTMCell, LSTMCell, ProjectedLSTMCell,
+                    SimpleGRUCell)
 from .init import INITS
 from .layers import Embedding, OneHot
 from .module import Module
@@ -57,11 +61,10 @@ class Recurrent(Module):
                  dropout=0.0, bidirectional=False, proj_size=0, *, merge_mode="concat",
                  recurrent_dropout=0.0, init="default", dtype=np.float32, seed=None):
         super().__init__()
-        if proj_size:
-            what = ("proj_size (LSTM with projections) is not supported yet; use proj_size=0 and a Dense layer "
-                    "on the output") if cell.gates == 4 else (
-                    f"proj_size is an LSTM option ({type(self).__name__} has no projections); leave it at 0")
-            raise NotImplementedError(what)
+        self.proj_size = getattr(cell, "proj_size", 0)     # the width of h when the cell projects it
+        if proj_size != self.proj_size:
+            raise NotImplementedError(f"proj_size is an LSTM option ({type(self).__name__} has no projections); "
+                                      "leave it at 0")
         self.cell = cell
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int("hidden_size", hidden_size)
@@ -454,7 +457,7 @@ class Recurrent(Module):
         if self.num_layers != 1:
             opts.append(f"num_layers={self.num_layers}")
         for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
-                              ("bidirectional", False), ("merge_mode", "concat"),
+                              ("bidirectional", False), ("proj_size", 0), ("merge_mode", "concat"),
                               ("recurrent_dropout", 0.0), ("init", "default")):
             v = getattr(self, name)
             if v != default:
@@ -462,6 +465,16 @@ class Recurrent(Module):
         if self.dtype != np.float32:
             opts.append(f"dtype={self.dtype}")
         return f"{type(self).__name__}({', '.join(opts)})"
+
+
+def _proj_size(proj_size, hidden_size):
+    """``proj_size`` checked as PyTorch checks it: 0 (no projection) or ``0 < P < hidden_size``."""
+    P = count("proj_size", proj_size)
+    if P and P >= positive_int("hidden_size", hidden_size):
+        raise ValueError(f"proj_size must be smaller than hidden_size, got proj_size={P} and "
+                         f"hidden_size={hidden_size}; "
+                         "use 0 < proj_size < hidden_size, or 0 for no projection")
+    return P
 
 
 def _width_name(layer, S):
@@ -495,12 +508,19 @@ class RNN(Recurrent):
 
 class LSTM(Recurrent):
     """LSTM with gates ``i, f, g, o``; ``forget_bias`` (default 1.0) starts the
-    forget gate open under the default initialisation."""
+    forget gate open under the default initialisation.
+
+    ``proj_size=P`` (``0 < P < hidden_size``): PyTorch's LSTM with projections,
+    ``h_t = W_hr (o ∘ tanh(c_t))`` of width ``P``
+    (:class:`rnnkit.cells.ProjectedLSTMCell`; ``W_hr`` starts Glorot-uniform
+    under ``init="default"``)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, *, forget_bias=1.0, **kwargs):
         self.forget_bias = float(forget_bias)
-        super().__init__(LSTMCell(), input_size, hidden_size, num_layers, bias, batch_first,
+        proj_size = _proj_size(proj_size, hidden_size)
+        cell = ProjectedLSTMCell(proj_size) if proj_size else LSTMCell()
+        super().__init__(cell, input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, proj_size, **kwargs)
 
     def _init_gate_biases(self):
@@ -537,3 +557,45 @@ class SimpleGRU(Recurrent):
         super().__init__(SimpleGRUCell(), input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, **kwargs)
 
+
+class LayerNormLSTM(Recurrent):
+    """Layer-normalised LSTM (Ba, Kiros and Hinton 2016): the input and
+    recurrent products and the cell state normalised per sequence
+    (:class:`rnnkit.cells.LayerNormLSTMCell`); PyTorch's LSTM arguments,
+    ``forget_bias`` as :class:`LSTM` (it sets ``bias_ih``'s forget block, added
+    after the normalisation).  Parameters beyond PyTorch's four per layer and
+    direction: ``layernorm_ih_weight``, ``layernorm_ih_bias``,
+    ``layernorm_hh_weight``, ``layernorm_hh_bias`` ``(4H,)``,
+    ``layernorm_c_weight``, ``layernorm_c_bias`` ``(H,)`` (gains start at 1,
+    biases at 0; ``bias=False`` drops ``bias_ih``/``bias_hh`` only).  Runs on
+    the reference loop (:mod:`rnnkit.engine`)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, *, forget_bias=1.0, **kwargs):
+        self.forget_bias = float(forget_bias)
+        super().__init__(LayerNormLSTMCell(), input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, proj_size, **kwargs)
+
+    _init_gate_biases = LSTM._init_gate_biases
+
+
+class LayerNormGRU(Recurrent):
+    """Layer-normalised GRU, reset after the product (PyTorch's form; Ba, Kiros
+    and Hinton 2016): the input and recurrent products normalised per sequence
+    (:class:`rnnkit.cells.LayerNormGRUCell`); PyTorch's GRU arguments,
+    ``reset_bias`` as :class:`GRU`.  Parameters beyond PyTorch's four per
+    layer and direction: ``layernorm_ih_weight``, ``layernorm_ih_bias``,
+    ``layernorm_hh_weight``, ``layernorm_hh_bias`` ``(3H,)`` (gains start at 1,
+    biases at 0).  Runs on the reference loop (:mod:`rnnkit.engine`)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, *, reset_after=True, reset_bias=0.0, **kwargs):
+        if not reset_after:
+            raise ValueError("LayerNormGRU is the reset-after GRU only (the normalised 3H recurrent product "
+                             "needs h, not r ∘ h); leave reset_after=True or use rnnkit.GRU(reset_after=False)")
+        self.reset_after = True
+        self.reset_bias = float(reset_bias)
+        super().__init__(LayerNormGRUCell(), input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, **kwargs)
+
+    _init_gate_biases = GRU._init_gate_biases

@@ -73,6 +73,9 @@ def _op_type(layer):
     if isinstance(layer, SimpleGRU):
         raise ValueError("the simplified GRU (SimpleGRU) has no ONNX operator; export an RNN, LSTM or GRU")
     if isinstance(layer, LSTM):
+        if layer.proj_size:
+            raise ValueError(f"ONNX's LSTM has no projection (proj_size={layer.proj_size}); export an LSTM "
+                             "with proj_size=0")
         return "LSTM"
     if isinstance(layer, GRU):
         return "GRU"

@@ -1,7 +1,8 @@
 """``torch.nn.RNN / LSTM / GRU`` to and from rnnkit layers.
 
 The parameter names and layouts are the same on both sides, so conversion is a
-copy of the ``state_dict``; the dtype is kept (a float64 module gives a float64
+copy of the ``state_dict`` (an LSTM with ``proj_size`` keeps its
+``weight_hr_l{k}``); the dtype is kept (a float64 module gives a float64
 layer and back).  ``torch`` is imported only when these functions run.
 """
 from __future__ import annotations
@@ -34,8 +35,6 @@ def from_torch(module):
     if type(module).forward is not theirs.forward:
         raise TypeError(f"{type(module).__name__} subclasses torch.nn.{theirs.__name__} but overrides forward(), "
                         f"which from_torch cannot convert; convert a plain nn.{theirs.__name__} with its weights")
-    if getattr(module, "proj_size", 0):
-        raise NotImplementedError("LSTM with proj_size > 0 is not supported yet; export a model without projections")
     dtype = _NUMPY_DTYPES.get(str(next(module.parameters()).dtype))
     if dtype is None:
         raise TypeError(f"unsupported parameter dtype {next(module.parameters()).dtype}; use float32 or float64")
@@ -43,6 +42,8 @@ def from_torch(module):
                   dropout=float(module.dropout), bidirectional=module.bidirectional, dtype=dtype)
     if cls is RNN:
         kwargs["nonlinearity"] = module.nonlinearity
+    if cls is LSTM:
+        kwargs["proj_size"] = module.proj_size
     layer = cls(module.input_size, module.hidden_size, **kwargs)
     layer.load_state_dict({k: v.detach().cpu().numpy() for k, v in module.state_dict().items()
                            if k in layer.params})    # a subclass's own extra tensors are not the layer's
@@ -58,7 +59,7 @@ def to_torch(layer):
     """
     torch = _torch()
     if isinstance(layer, LSTM):
-        cls, extra = torch.nn.LSTM, {}
+        cls, extra = torch.nn.LSTM, {"proj_size": layer.proj_size}
     elif isinstance(layer, GRU):
         if not layer.reset_after:
             raise ValueError("PyTorch's GRU is the reset-after form; a GRU with reset_after=False has no "
@@ -116,7 +117,8 @@ def token_rnn_from_torch(state_dict, *, cell=None, nonlinearity="tanh", dtype=No
         raise ValueError("a bidirectional recurrent module cannot drive a next-token TokenRNN; "
                          "convert the layer alone with from_torch")
     if any(k.startswith("weight_hr") for k in rg):
-        raise NotImplementedError("LSTM with proj_size > 0 is not supported yet")
+        raise NotImplementedError("a TokenRNN has no LSTM projections (proj_size > 0); convert the LSTM layer "
+                                  "alone with from_torch")
     H = rg["weight_hh_l0"].shape[1]
     G = rg["weight_hh_l0"].shape[0] // H
     L = sum(1 for k in rg if k.startswith("weight_ih_l"))

@@ -114,7 +114,7 @@ def _dt(obj):
 _REC_COMMON = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
                "bidirectional", "merge_mode", "recurrent_dropout", "init")
 _REC_EXTRA = {"RNN": ("nonlinearity",), "LSTM": ("forget_bias",), "GRU": ("reset_after", "reset_bias"),
-              "SimpleGRU": ()}
+              "SimpleGRU": (), "LayerNormLSTM": ("forget_bias",), "LayerNormGRU": ("reset_bias",)}
 
 
 def _builtins():
@@ -122,13 +122,15 @@ def _builtins():
         return
     from ..layers import Dense, Embedding
     from ..models.token_rnn import TokenRNN
-    from ..recurrent import GRU, LSTM, RNN, SimpleGRU
+    from ..recurrent import GRU, LSTM, RNN, LayerNormGRU, LayerNormLSTM, SimpleGRU
 
-    for name, cls in (("RNN", RNN), ("LSTM", LSTM), ("GRU", GRU), ("SimpleGRU", SimpleGRU)):
+    for name, cls in (("RNN", RNN), ("LSTM", LSTM), ("GRU", GRU), ("SimpleGRU", SimpleGRU),
+                      ("LayerNormLSTM", LayerNormLSTM), ("LayerNormGRU", LayerNormGRU)):
         keys = _REC_COMMON + _REC_EXTRA[name]
 
         def get(obj, keys=keys):
-            return {**{k: getattr(obj, k) for k in keys}, "dtype": _dt(obj)}
+            extra = {"proj_size": obj.proj_size} if obj.proj_size else {}   # absent: files before projections
+            return {**{k: getattr(obj, k) for k in keys}, **extra, "dtype": _dt(obj)}
 
         register(name, cls, get, lambda c, cls=cls: cls(**c))
     register("Embedding", Embedding,
