@@ -15,7 +15,7 @@ product plus one call.  One module per concept:
 * :mod:`~rnnkit.kernels.lstm`, :mod:`~rnnkit.kernels.gru` (reset-after),
   :mod:`~rnnkit.kernels.elman`: each cell's step kernels, batch-major, and for
   the LSTM and GRU the column-layout kernels and whole-sequence loops of
-  :mod:`rnnkit.sequence_columns`, each cell's arithmetic written once;
+  :mod:`rnnkit.loops.columns`, each cell's arithmetic written once;
 * :mod:`~rnnkit.kernels.layout`: ``steps_to_rows`` and the bookkeeping the
   whole-sequence loops share;
 * :mod:`~rnnkit.kernels.tokens`: the gather and per-id sums of token inputs

@@ -7,10 +7,11 @@ functions :func:`_gate`, :func:`_reset_input`, :func:`_candidate`,
 so they agree to the bit:
 
 * *batch-major* step kernels (:func:`gru_forward_step`,
-  :func:`gru_backward_step`; arrays (B, ·));
+  :func:`gru_backward_step`; arrays (B, ·)), one call a step in
+  :mod:`rnnkit.loops.rows`;
 * *column layout* (:mod:`rnnkit.kernels.layout`; arrays (·, B)) step kernels
   (:func:`gru_forward_cols`, :func:`gru_backward_cols`) and the whole-sequence
-  loops of :mod:`rnnkit.sequence_columns` (:func:`gru_columns_forward`,
+  loops that :mod:`rnnkit.loops.columns` calls (:func:`gru_columns_forward`,
   :func:`gru_columns_backward`), with products through NumPy's own
   ``cblas_sgemm`` (:mod:`rnnkit.kernels.blas`).
 

@@ -3,7 +3,7 @@
 *Column layout* (feature-major): a step's gates are a ``(G, B)`` block, row
 ``k`` holding gate ``k`` of every sequence, so that the recurrent product is
 ``W_hh @ h`` with ``W_hh`` as BLAS's untransposed left operand (see
-:mod:`rnnkit.sequence_columns` for why).  :func:`steps_to_rows` is a kernel of
+:mod:`rnnkit.loops.columns` for why).  :func:`steps_to_rows` is a kernel of
 its own; the others are ``inline="always"`` helpers of the loops in
 :mod:`rnnkit.kernels.lstm` and :mod:`rnnkit.kernels.gru`.
 """

@@ -6,11 +6,11 @@ functions :func:`_gate`, :func:`_cell` and :func:`_cell_back`; both layouts call
 them, so they agree to the bit:
 
 * *batch-major* step kernels (:func:`lstm_forward_step`,
-  :func:`lstm_backward_step`; arrays (B, ·)), for :meth:`LSTMCell.step_into
-  <rnnkit.cells.lstm.LSTMCell>` and its backward;
+  :func:`lstm_backward_step`; arrays (B, ·)), one call a step in
+  :mod:`rnnkit.loops.rows`;
 * *column layout* (:mod:`rnnkit.kernels.layout`; arrays (·, B)) step kernels
   (:func:`lstm_forward_cols_acc`, :func:`lstm_backward_cols`) and the
-  whole-sequence loops of :mod:`rnnkit.sequence_columns`
+  whole-sequence loops that :mod:`rnnkit.loops.columns` calls
   (:func:`lstm_columns_forward`, :func:`lstm_columns_backward`), which make
   their products through NumPy's own ``cblas_sgemm``
   (:mod:`rnnkit.kernels.blas`).
@@ -209,7 +209,7 @@ def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, n):
 # ----------------------------------------------------------------------------- whole sequences
 @numba.njit(**JIT)
 def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, counts, reverse, keep_cache):
-    """The column loop of :func:`rnnkit.sequence_columns.forward` in one call:
+    """The column loop of :func:`rnnkit.loops.columns.forward` in one call:
     per step ``act[t][:, :n] += W_hh @ hcol[:, :n]`` through ``sgemm`` (NumPy's
     ``cblas_sgemm``, :mod:`rnnkit.kernels.blas`, with ``beta = 1``), then
     :func:`lstm_forward_cols_acc` in place.
@@ -243,7 +243,7 @@ def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, count
 
 @numba.njit(**JIT)
 def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, reverse, norms):
-    """The backward loop of :func:`rnnkit.sequence_columns.backward` in one
+    """The backward loop of :func:`rnnkit.loops.columns.backward` in one
     call: per step (last first) :func:`lstm_backward_cols` into ``dA[t]``
     (4H, B), then ``dh[:, :n] = W_hh_T @ dA[t][:, :n]`` through ``sgemm``.
 
