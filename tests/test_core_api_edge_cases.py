@@ -13,7 +13,7 @@ from rnnkit.layers import Dense, Dropout, Embedding
 from rnnkit.models.token_rnn import TokenRNN
 from rnnkit.optim import SGD, Adam, clip_grad_norm, clip_grad_value
 from rnnkit.recurrent import GRU, LSTM, RNN
-from rnnkit.tasks import adding_problem
+from rnnkit.diagnostics.adding import adding_problem
 
 RNG = np.random.default_rng(0)
 

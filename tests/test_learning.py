@@ -3,8 +3,8 @@ problem at T = 100 where gates win and the plain RNN struggles."""
 import numpy as np
 import pytest
 
-from rnnkit.casestudy import sample_text, train_hello
-from rnnkit.tasks import adding_problem, train_adding
+from rnnkit.models.hello import sample_text, train_hello
+from rnnkit.diagnostics.adding import adding_problem, train_adding
 
 
 def test_hello_case_study_samples_hello_exactly():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .losses import softmax_cross_entropy
-from .optim import clip_grad_norm, clip_grad_value, grad_norm
+from .training import Callback, Trainer, carried
 
 
 def tbptt_schedule(n_steps, k1, k2=None):
@@ -34,54 +34,50 @@ def tbptt_schedule(n_steps, k1, k2=None):
     return out
 
 
-def _copy_state(state):
-    if state is None:
-        return None
-    if isinstance(state, tuple):
-        return tuple(s.copy() for s in state)
-    return state.copy()
+def _window_start(net, inputs, carried, start):
+    """The state at ``start``, from the ``carried`` ``(at, state at, stop, state at stop)``
+    of the window before: its final state when ``start`` is where it stopped
+    (``k1 == k2``), else its start state run forward to ``start`` with the
+    weights as updated since (``k2 > k1``)."""
+    at, s_at, stop, s_stop = carried
+    if start == stop:
+        return s_stop
+    if start > at:
+        _, s_at = net.forward(inputs[:, at:start], s_at, keep_cache=False)
+    return s_at
 
 
 def fit_stream(net, inputs, targets, optimizer, k1, k2=None, clip_norm=None, clip_value=None,
                state=None, callback=None):
-    """One pass of TBPTT(k1, k2) over batched token streams.
+    """One pass of TBPTT(k1, k2) over batched token streams (the loop of
+    :class:`rnnkit.training.Trainer`, one window a step).
 
     ``net`` is a :class:`rnnkit.models.TokenRNN` (or anything with the same
     ``forward(ids, state, keep_cache)`` / ``backward(dlogits)`` /
     ``named_parameters()`` / ``named_grads()``); ``inputs`` and ``targets``
-    ``(B, N)`` ints.  ``callback(window_index, loss, grad_norm)`` runs after
-    each update, ``grad_norm`` the global gradient norm before any clipping.
+    ``(B, N)`` ints.  Gradients are clipped by value (``clip_value``), then by
+    global norm (``clip_norm``).  ``callback(window_index, loss, grad_norm)`` runs
+    after each update, ``grad_norm`` the global gradient norm before any clipping.
     Returns ``(mean loss per window list, final state)``.
     """
     inputs, targets = np.asarray(inputs), np.asarray(targets)
     B, N = inputs.shape
     windows = tbptt_schedule(N, k1, k2)
-    s0 = _copy_state(state)                   # the state at windows[w][0]
-    losses = []
-    for w, (start, stop, loss_from) in enumerate(windows):
+    if not windows:
+        return [], state
+
+    def train_step(window, carried):
+        start, stop, loss_from = window
+        s0 = _window_start(net, inputs, carried, start)
         logits, s_end = net.forward(inputs[:, start:stop], s0)
         mask = np.zeros((B, stop - start), dtype=bool)
-        mask[:, loss_from - start:] = True
+        mask[:, loss_from - start:] = True                    # the loss counts the k1 new steps only
         loss, dlogits = softmax_cross_entropy(logits, targets[:, start:stop], mask=mask)
         net.backward(dlogits)
-        grads = net.named_grads()
-        norm = None                           # the global norm before any clipping, for the callback
-        if clip_value is not None:
-            norm = clip_grad_value(grads, clip_value)
-        if clip_norm is not None:
-            after_value = clip_grad_norm(grads, clip_norm)
-            norm = after_value if norm is None else norm
-        if norm is None and callback is not None:
-            norm = grad_norm(grads)
-        optimizer.step(grads)
-        losses.append(loss)
-        if callback is not None:
-            callback(w, loss, norm)
-        if w + 1 < len(windows):
-            nxt = windows[w + 1][0]
-            if nxt == stop:                   # k1 == k2: carry the final state
-                s0 = _copy_state(s_end)
-            elif nxt > start:                 # k2 > k1: advance with the updated weights
-                _, s0 = net.forward(inputs[:, start:nxt], s0, keep_cache=False)
-        state = s_end
-    return losses, state
+        return loss, (start, s0, stop, s_end)
+
+    hooks = [Callback(on_step_end=lambda step, m: callback(step - 1, m["loss"], m["grad_norm"]))] if callback else []
+    trainer = Trainer(train_step, net.named_grads, optimizer, clip_norm=clip_norm, clip_value=clip_value,
+                      measure_norm=callback is not None, callbacks=hooks, state=(0, carried(state), 0, carried(state)))
+    trainer.fit(lambda epoch: windows)
+    return trainer.losses, trainer.state[3]

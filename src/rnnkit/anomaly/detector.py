@@ -30,10 +30,13 @@ import numpy as np
 
 from .._checks import count, finite_number, not_fitted
 from .._params import Params
+from ..io import estimators
+from ..io.estimators import EstimatorFile
 from ..layers import Dense
 from ..losses import mse
-from ..optim import Adam, clip_grad_norm
+from ..optim import Adam
 from ..recurrent import LSTM
+from ..training import Callback, Trainer, joint_grads, joint_parameters
 from ..forecast.data import fill_missing
 from ..forecast.transforms import Scaler
 from .evaluate import intervals
@@ -46,7 +49,7 @@ def _real(v):
     return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and bool(np.isfinite(v))
 
 
-class AnomalyDetector(Params):
+class AnomalyDetector(EstimatorFile, Params):
     """Scikit-learn-style detector; see the module docstring.
 
     Arguments:
@@ -129,57 +132,69 @@ class AnomalyDetector(Params):
         self.rnn_ = LSTM(C, self.hidden_size, self.num_layers, batch_first=True, dtype=np.float64, seed=rng)
         out = C if self.kind == "forecast" else C * self.window
         self.head_ = Dense(self.hidden_size, out, dtype=np.float64, seed=rng)
-        params = {**self.rnn_.named_parameters("rnn."), **self.head_.named_parameters("head.")}
-        opt = Adam(params, lr=self.lr)
-        self.loss_curve_ = []
-
-        def update(X, Y, h0):
-            y, st = self.rnn_(X, h0)
-            if self.kind == "forecast":
-                out_ = self.head_(y)                             # (B, k, C)
-                loss, g = mse(out_, Y)
-                dy = self.head_.backward(g)
-            else:
-                out_ = self.head_(y[:, -1])                      # (B, W·C)
-                loss, g = mse(out_, Y)
-                dy = np.zeros_like(y)
-                dy[:, -1] = self.head_.backward(g)
-            self.rnn_.backward(dy, input_grad=False)
-            grads = {**self.rnn_.named_grads("rnn."), **self.head_.named_grads("head.")}
-            clip_grad_norm(grads, self.clip)
-            opt.step(grads)
-            return loss, st
-
-        for epoch in range(self.epochs):
-            losses = []
-            if self.kind == "forecast":
-                B = max(1, min(self.batch_size, (T - 1) // (self.window + 1)))
-                Ts = (T - 1) // B
-                off = int(rng.integers(0, (T - 1) - B * Ts + 1))
-                X = s[off: off + B * Ts].reshape(B, Ts, C)
-                Y = s[off + 1: off + 1 + B * Ts].reshape(B, Ts, C)
-                state = None
-                for a in range(0, Ts, self.window):
-                    loss, st = update(X[:, a: a + self.window], Y[:, a: a + self.window], state)
-                    state = tuple(v.copy() for v in st)
-                    losses.append(loss)
-            else:
-                W = self.window
-                wins = np.stack([s[e - W + 1: e + 1] for e in range(W - 1, T)])
-                order = rng.permutation(len(wins))
-                for a in range(0, len(order), self.batch_size):
-                    b = wins[order[a: a + self.batch_size]]
-                    loss, _ = update(b, b.reshape(len(b), -1), None)
-                    losses.append(loss)
-            self.loss_curve_.append(float(np.mean(losses)))
-            if verbose:
-                verbose(epoch, self.loss_curve_[-1])
+        opt = Adam(joint_parameters(rnn=self.rnn_, head=self.head_), lr=self.lr)
+        if self.kind == "forecast":
+            train_step, batches = self._stream_chunks(s, rng)
+        else:
+            train_step, batches = self._window_batches(s, rng)
+        curve = _MeanLosses(verbose)
+        Trainer(train_step, lambda: joint_grads(rnn=self.rnn_, head=self.head_), opt, clip_norm=self.clip,
+                callbacks=[curve]).fit(batches, self.epochs)
+        self.loss_curve_ = curve.curve
         self.rnn_.eval()
         _, sm = self.score(x)
         self.static_threshold_ = static_threshold(sm, self.quantile)
         self.floor_ = static_threshold(sm, self.floor_quantile)
         self.train_tail_ = sm[-self.dyn_window:].copy()
         return self
+
+    def _stream_chunks(self, s, rng):
+        """``kind="forecast"``: truncated BPTT over the scaled series ``s`` cut into
+        ``B`` parallel streams at a random offset each epoch; a chunk is ``window``
+        steps of every stream, the state carried from chunk to chunk (zeros at an
+        epoch's first).  Returns ``(train_step, batches)`` for the trainer."""
+        T, C = s.shape
+
+        def train_step(chunk, state):
+            X, Y, first = chunk
+            y, state = self.rnn_(X, None if first else state)
+            out = self.head_(y)                                   # (B, k, C)
+            loss, g = mse(out, Y)
+            self.rnn_.backward(self.head_.backward(g), input_grad=False)
+            return loss, state
+
+        def batches(epoch):
+            B = max(1, min(self.batch_size, (T - 1) // (self.window + 1)))
+            Ts = (T - 1) // B
+            off = int(rng.integers(0, (T - 1) - B * Ts + 1))
+            X = s[off: off + B * Ts].reshape(B, Ts, C)
+            Y = s[off + 1: off + 1 + B * Ts].reshape(B, Ts, C)
+            for a in range(0, Ts, self.window):
+                yield X[:, a: a + self.window], Y[:, a: a + self.window], a == 0
+
+        return train_step, batches
+
+    def _window_batches(self, s, rng):
+        """``kind="reconstruction"``: the windows of ``window`` steps ending at each
+        step, in mini-batches shuffled each epoch, each window rebuilt by the read-out
+        of its last state.  Returns ``(train_step, batches)`` for the trainer."""
+        W = self.window
+        wins = np.stack([s[e - W + 1: e + 1] for e in range(W - 1, len(s))])
+
+        def train_step(b, state):
+            y, _ = self.rnn_(b)
+            out = self.head_(y[:, -1])                            # (B, W·C)
+            loss, g = mse(out, b.reshape(len(b), -1))
+            dy = np.zeros_like(y)
+            dy[:, -1] = self.head_.backward(g)
+            self.rnn_.backward(dy, input_grad=False)
+            return loss, None
+
+        def batches(epoch):
+            order = rng.permutation(len(wins))
+            return (wins[order[a: a + self.batch_size]] for a in range(0, len(order), self.batch_size))
+
+        return train_step, batches
 
     # -- batch scoring ------------------------------------------------------------------------
     def _check_fitted(self):
@@ -277,38 +292,42 @@ class AnomalyDetector(Params):
             yield t, e, sm, thr, flag, alert
 
     # -- files --------------------------------------------------------------------------------
-    def save(self, path, meta=None):
-        from ..io.files import write_file
+    FILE_KIND = "anomaly-detector"            # save / load: rnnkit.io.estimators
 
-        arrays = {**{"rnn." + k: v for k, v in self.rnn_.params.items()},
-                  **{"head." + k: v for k, v in self.head_.params.items()},
+    def _file_contents(self):
+        arrays = {**joint_parameters(rnn=self.rnn_, head=self.head_),
                   "scaler.shift": self.scaler_.shift_, "scaler.scale": self.scaler_.scale_,
                   "train_tail": self.train_tail_, "loss_curve": np.asarray(self.loss_curve_)}
         config = {"params": self.plain_params(), "n_features": self.n_features_,
                   "static_threshold": self.static_threshold_, "floor": self.floor_}
-        return write_file(path, "anomaly-detector", config, arrays, meta)
+        return config, arrays
 
     @classmethod
-    def load(cls, path):
-        from ..io.files import ModelFileError, read_file
-
-        header, a = read_file(path, "anomaly-detector")
-        cfg = header["config"]
-        try:
-            self = cls(**cfg["params"])
-            self.n_features_ = cfg["n_features"]
-            self.static_threshold_, self.floor_ = cfg["static_threshold"], cfg["floor"]
-            self.scaler_ = Scaler("standard")
-            self.scaler_.shift_, self.scaler_.scale_ = a["scaler.shift"], a["scaler.scale"]
-            self.rnn_ = LSTM(self.n_features_, self.hidden_size, self.num_layers, batch_first=True,
-                             dtype=np.float64)
-            self.rnn_.load_state_dict({k[4:]: v for k, v in a.items() if k.startswith("rnn.")})
-            hw = a["head.weight"]
-            self.head_ = Dense(hw.shape[1], hw.shape[0], dtype=np.float64)
-            self.head_.load_state_dict({k[5:]: v for k, v in a.items() if k.startswith("head.")})
-            self.rnn_.eval()
-            self.train_tail_ = a["train_tail"]
-            self.loss_curve_ = list(a["loss_curve"])
-        except (KeyError, TypeError) as exc:
-            raise ModelFileError(f"{path}: detector file is incomplete ({exc}); re-save the model") from None
+    def _from_file(cls, cfg, a):
+        self = cls(**cfg["params"])
+        self.n_features_ = cfg["n_features"]
+        self.static_threshold_, self.floor_ = cfg["static_threshold"], cfg["floor"]
+        self.scaler_ = Scaler("standard")
+        self.scaler_.shift_, self.scaler_.scale_ = a["scaler.shift"], a["scaler.scale"]
+        self.rnn_, self.head_ = estimators.load_readout(a, LSTM(self.n_features_, self.hidden_size, self.num_layers,
+                                                                batch_first=True, dtype=np.float64))
+        self.train_tail_ = a["train_tail"]
+        self.loss_curve_ = list(a["loss_curve"])
         return self
+
+
+class _MeanLosses(Callback):
+    """The detector's loss curve: each epoch's plain mean of its chunk (or batch)
+    losses; ``verbose(epoch index, loss)`` after each epoch when given."""
+
+    def __init__(self, verbose=None):
+        self.verbose, self.curve, self.losses = verbose, [], []
+
+    def on_step_end(self, step, metrics):
+        self.losses.append(metrics["loss"])
+
+    def on_epoch_end(self, epoch, metrics):
+        self.curve.append(float(np.mean(self.losses)))
+        self.losses = []
+        if self.verbose:
+            self.verbose(epoch - 1, self.curve[-1])

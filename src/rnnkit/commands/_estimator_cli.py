@@ -1,5 +1,5 @@
-"""What ``rnnkit classify|tag|seq2seq`` share: the run directory, the training
-loop with progress bar, metrics log, checkpoints and ``--resume``, and loading
+"""What ``rnnkit classify|tag|seq2seq`` share: the run directory, training (the
+estimator's loop, with a progress bar, metrics log, checkpoints and ``--resume``), and loading
 a trained model for ``predict`` / ``eval``.
 
 A task module supplies a :class:`Task`: how to read its files into model
@@ -15,7 +15,9 @@ import time
 
 import numpy as np
 
+from ..registry import cell_names
 from ..runs import RunDir, progress, started_run
+from ..training import Callback
 from ._args import count, nonnegative_float, positive_float, positive_int, refuse_changed
 
 
@@ -98,7 +100,7 @@ def add_common_train_args(p, hidden=64, epochs=20, lr=1e-2, batch=32):
     p.add_argument("--val", help="validation data file (scored after every epoch; with --resume: "
                                  "replaces the run's)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
-    add_option(p, "--cell", choices=["lstm", "gru", "rnn"], default="lstm")
+    add_option(p, "--cell", choices=cell_names(), default="lstm")
     add_option(p, "--hidden", type=positive_int, default=hidden, help=f"hidden units (default: {hidden})")
     add_option(p, "--layers", type=positive_int, default=1, help="stacked layers (default: 1)")
     add_option(p, "--embedding", type=positive_int, default=32, help="token embedding size (default: 32)")
@@ -233,28 +235,35 @@ def _train(task, args, run):
     n = len(data["lengths"])
     bar = progress(epochs * n, f"{task.name} train", disable=True if args.quiet else None, unit="ex")
     bar.update(start * n)
-    t0, seen = time.perf_counter(), 0
-
-    def on_batch(k, loss):
-        nonlocal seen
-        seen += k
-        bar.update(k)
-        bar.set_postfix(loss=f"{loss:.4f}", ex_s=f"{seen / max(time.perf_counter() - t0, 1e-9):.0f}")
-
-    for epoch in range(start + 1, epochs + 1):
-        loss = est._run_epoch(data, on_batch)
-        est.loss_curve_.append(loss)
-        line = {"step": epoch, "loss": loss}
-        if val is not None:
-            line.update({f"val_{k}": v for k, v in task.metrics(est, *val).items()})
-        run.log(**line)
-        run.save_checkpoint(est.net_, est.optimizer_, epoch, rng=est.rng_, config=config)
+    est._train_epochs(data, epochs, start, callbacks=[_RunLog(task, est, run, config, val, bar)])
     bar.close()
     run.plot_losses(keys=("loss",))
     last = run.read_metrics()[-1] if run.read_metrics() else {}
     summary = "  ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "step" and v is not None)
     print(f"trained {epochs} epochs: {summary}; run saved in {run.path}")
     return 0
+
+
+class _RunLog(Callback):
+    """A command's training run: the progress bar after each batch; after each
+    epoch a metrics line (with the validation scores) and a checkpoint."""
+
+    def __init__(self, task, est, run, config, val, bar):
+        self.task, self.est, self.run, self.config, self.val, self.bar = task, est, run, config, val, bar
+        self.t0, self.seen = time.perf_counter(), 0
+
+    def on_step_end(self, step, metrics):
+        self.seen += metrics["batch_size"]
+        self.bar.update(metrics["batch_size"])
+        self.bar.set_postfix(loss=f"{metrics['loss']:.4f}",
+                             ex_s=f"{self.seen / max(time.perf_counter() - self.t0, 1e-9):.0f}")
+
+    def on_epoch_end(self, epoch, metrics):
+        line = {"step": epoch, "loss": metrics["loss"]}
+        if self.val is not None:
+            line.update({f"val_{k}": v for k, v in self.task.metrics(self.est, *self.val).items()})
+        self.run.log(**line)
+        self.run.save_checkpoint(self.est.net_, self.est.optimizer_, epoch, rng=self.est.rng_, config=self.config)
 
 
 def _from_config(task, run, config):

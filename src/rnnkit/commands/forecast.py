@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from ..registry import cell_names
 from ._args import count, positive_float, positive_int
 
 
@@ -48,7 +49,7 @@ def _add_model(p):
     p.add_argument("--lookback", type=positive_int, default=24, help="input window length (default 24)")
     p.add_argument("--horizon", type=positive_int, default=1, help="steps ahead (default 1)")
     p.add_argument("--strategy", choices=["direct", "recursive"], default="direct")
-    p.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
+    p.add_argument("--cell", choices=cell_names(), default="lstm")
     p.add_argument("--hidden", type=positive_int, default=32)
     p.add_argument("--layers", type=positive_int, default=1)
     p.add_argument("--scaler", choices=["standard", "minmax", "log", "none"], default="standard")

@@ -1,7 +1,8 @@
 """``rnnkit gradflow``: how far gradients reach back in time, per cell."""
 from __future__ import annotations
 
-from ..diagnostics.flow import CELLS, RECORD_EVERY
+from ..diagnostics.flow import RECORD_EVERY
+from ..registry import cell_names
 from ._args import _checked, count, positive_float, positive_int
 
 DEFAULT_CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0")
@@ -20,8 +21,8 @@ def register(sub):
     p.add_argument("--batch", type=positive_int, default=64)
     p.add_argument("--lr", type=positive_float, default=1e-2)
     p.add_argument("--clip", type=positive_float, default=1.0, help="gradient-norm clip (default: 1.0)")
-    p.add_argument("--cells", nargs="+", choices=sorted(CELLS), default=list(DEFAULT_CELLS), metavar="CELL",
-                   help=f"cells to run (default: {' '.join(DEFAULT_CELLS)}; also sgru)")
+    p.add_argument("--cells", nargs="+", choices=cell_names(), default=list(DEFAULT_CELLS), metavar="CELL",
+                   help=f"cells to run (default: {' '.join(DEFAULT_CELLS)}; any of {', '.join(cell_names())})")
     p.add_argument("--no-extras", action="store_true", help="skip the runs without clipping")
     p.add_argument("--seed", type=count, default=0)
     p.add_argument("--out", default=".", help="output directory (default: current)")

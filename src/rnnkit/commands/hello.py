@@ -17,7 +17,7 @@ def register(sub):
 
 
 def run(args):
-    from ..casestudy import sample_text, train_hello
+    from ..models.hello import sample_text, train_hello
 
     net, vocab, losses = train_hello(args.text, args.hidden, args.steps, seed=args.seed,
                                      log=lambda s, l: print(f"step {s:4d}  loss {l:.4f}"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ..registry import cell_names
 from ._args import count, nonnegative_float, positive_float, positive_int, refuse_changed
 
 # option -> (LanguageModel parameter, default for a new run)
@@ -31,7 +32,7 @@ def register(sub):
     t.add_argument("--level", choices=["byte", "char", "word"], help="tokens (default byte)")
     t.add_argument("--unknown", choices=["unk", "error"],
                    help="char/word tokens unseen in training: map to <unk> (default), or refuse the text")
-    t.add_argument("--cell", choices=["lstm", "gru", "rnn"], help="default lstm")
+    t.add_argument("--cell", choices=cell_names(), help="default lstm")
     t.add_argument("--hidden", type=positive_int, help="default 256")
     t.add_argument("--layers", type=positive_int, help="default 2")
     t.add_argument("--embed", type=count, help="embedding size (0: one-hot; default 64)")

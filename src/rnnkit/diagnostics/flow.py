@@ -11,6 +11,12 @@ import time
 
 import numpy as np
 
+from ..layers import Dense
+from ..optim import Adam
+from ..registry import build_layer
+from ..training import Callback, Trainer, joint_grads, joint_parameters
+from .adding import adding_problem, readout_loss
+
 RECORD_EVERY = 20          # training steps per history row and loss-curve block (gradflow.json records it)
 
 
@@ -50,29 +56,10 @@ def step_metrics(net, grad_norm=None, clip_norm=None, history=None):
     return out
 
 
-def adding_problem(n, T, rng):
-    """The adding problem at length ``T`` (see :func:`rnnkit.tasks.adding_problem`):
-    ``x (n, T, 2)``, target ``y (n, 1)``."""
-    from ..tasks import adding_problem as _adding
-
-    return _adding(n, T, rng)
-
-
-#: Cells the experiment knows: name -> (layer class name, constructor keywords).
-CELLS = {"rnn_tanh": ("RNN", {"nonlinearity": "tanh"}), "rnn_relu": ("RNN", {"nonlinearity": "relu"}),
-         "lstm": ("LSTM", {"forget_bias": 1.0}), "lstm_fb0": ("LSTM", {"forget_bias": 0.0}),
-         "gru": ("GRU", {}), "sgru": ("SimpleGRU", {})}
-
-
 def _make(cell, hidden, seed, dtype=np.float32):
-    from .. import recurrent
-    from ..layers import Dense
-
-    if cell not in CELLS:
-        raise ValueError(f"unknown cell {cell!r}; use one of {', '.join(CELLS)}")
-    cls, kw = CELLS[cell]
+    """A one-layer net of cell ``cell`` recording its gradient flow, and its read-out."""
     rng = np.random.default_rng(seed)
-    layer = getattr(recurrent, cls)(2, hidden, batch_first=True, seed=rng, dtype=dtype, **kw)
+    layer = build_layer(cell, 2, hidden, batch_first=True, seed=rng, dtype=dtype)
     layer.record_grad_norms = True
     return layer, Dense(hidden, 1, seed=rng, dtype=dtype)
 
@@ -83,37 +70,43 @@ def _probe(cell, layer, head, x, y):
     twin, twin_head = _make(cell, layer.hidden_size, 0, dtype=np.float64)
     twin.load_state_dict({k: v.astype(np.float64) for k, v in layer.state_dict().items()})
     twin_head.load_state_dict({k: v.astype(np.float64) for k, v in head.state_dict().items()})
-    return _pass(twin, twin_head, x.astype(np.float64), y.astype(np.float64))
-
-
-def _pass(layer, head, x, y, backward=True):
-    """Forward (and BPTT) of the last-step read-out; returns ``(loss, ‖∂L_T/∂h_t‖ (T,))``."""
-    from ..losses import mse
-
-    h, _ = layer.forward(x, keep_cache=backward)              # (B, T, H)
-    pred = head(h[:, -1])                                     # (B, 1)
-    loss, dpred = mse(pred, y)
-    if not backward:
-        return float(loss), None
-    dh = np.zeros_like(h)
-    dh[:, -1] = head.backward(dpred)
-    layer.backward(dh, input_grad=False)
-    return float(loss), layer.grad_norms_["l0"].copy()
+    loss = readout_loss(twin, twin_head, x.astype(np.float64), y.astype(np.float64))
+    return float(loss), twin.grad_norms_["l0"].copy()
 
 
 def _ratio(norms):
     return float(norms[0] / norms[-1]) if norms[-1] > 0 else float("nan")
 
 
+class _FlowRecord(Callback):
+    """What the experiment keeps of a cell's training: how many steps clipped,
+    and ``‖∂L_T/∂h_t‖`` of the batch every ``record_every`` steps; a non-finite
+    loss ends training before its update."""
+
+    def __init__(self, layer, clip_norm, record_every):
+        self.layer, self.clip_norm, self.record_every = layer, clip_norm, record_every
+        self.clipped, self.history = 0, {"step": [], "dh_norms": []}
+
+    def on_before_update(self, grads, metrics):
+        return not np.isfinite(metrics["loss"])
+
+    def on_step_end(self, step, metrics):
+        if self.clip_norm is not None:
+            self.clipped += metrics["grad_norm"] > self.clip_norm
+        if self.record_every and (step - 1) % self.record_every == 0:
+            self.history["step"].append(step - 1)
+            self.history["dh_norms"].append([float(v) for v in self.layer.grad_norms_["l0"][::-1]])
+
+
 def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"), T=100, hidden=32, batch=64,
                         steps=1500, lr=1e-2, clip_norm=1.0, seed=0, n_test=512, record_every=RECORD_EVERY, log=None):
     """Gradient flow through time before and after training on the adding problem.
 
-    Each cell (see :data:`CELLS`; ``lstm_fb0`` is the LSTM with forget bias 0)
-    gets a one-layer recurrent net of ``hidden`` units and a linear read-out of
-    the last state, trained for ``steps`` Adam steps (``lr``; global-norm
-    clipping at ``clip_norm``, or none when ``None``) on fresh batches of
-    ``batch`` sequences (float32).  ``‖∂L_T/∂h_t‖`` is the batch mean over a
+    Each cell (a :mod:`rnnkit.registry` name; ``lstm_fb0`` is the LSTM with
+    forget bias 0) gets a one-layer recurrent net of ``hidden`` units and a
+    linear read-out of the last state, trained for ``steps`` Adam steps (``lr``;
+    global-norm clipping at ``clip_norm``, or none when ``None``) on fresh batches
+    of ``batch`` sequences (float32).  ``‖∂L_T/∂h_t‖`` is the batch mean over a
     fixed probe set of ``n_test`` held-out sequences, at initialisation and
     after training, measured in float64 on a copy of the net (so that tiny
     flows do not underflow to 0); the ratio is ``‖∂L_T/∂h_1‖ / ‖∂L_T/∂h_T‖``.
@@ -127,8 +120,6 @@ def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"
     train MSE of each block of ``record_every`` steps), "solved_step" (end of the
     first block whose mean train MSE is below 0.05, or ``None``), "seconds"}}``.
     """
-    from ..optim import Adam, clip_grad_norm
-
     xe, ye = adding_problem(n_test, T, np.random.default_rng(seed + 999))
     out = {}
     for cell in cells:
@@ -136,24 +127,11 @@ def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"
         data_rng = np.random.default_rng(seed + 1000)           # same training batches for every cell
         layer, head = _make(cell, hidden, seed)
         mse_init, init = _probe(cell, layer, head, xe, ye)
-        params = {**{"rnn." + k: v for k, v in layer.params.items()},
-                  **{"head." + k: v for k, v in head.params.items()}}
-        opt = Adam(params, lr=lr)
-        losses, clipped, hist = [], 0, {"step": [], "dh_norms": []}
-        for step in range(steps):
-            x, y = adding_problem(batch, T, data_rng)
-            loss, norms = _pass(layer, head, x, y)
-            if not np.isfinite(loss):
-                break
-            if record_every and step % record_every == 0:
-                hist["step"].append(step)
-                hist["dh_norms"].append([float(v) for v in norms[::-1]])
-            grads = {**{"rnn." + k: v for k, v in layer.grads.items()},
-                     **{"head." + k: v for k, v in head.grads.items()}}
-            if clip_norm is not None:
-                clipped += clip_grad_norm(grads, clip_norm) > clip_norm
-            opt.step(grads)
-            losses.append(loss)
+        record = _FlowRecord(layer, clip_norm, record_every)
+        trainer = Trainer(lambda batch, state: (float(readout_loss(layer, head, *batch)), None),
+                          lambda: joint_grads(rnn=layer, head=head),
+                          Adam(joint_parameters(rnn=layer, head=head), lr=lr), clip_norm=clip_norm, callbacks=[record])
+        losses = trainer.fit(lambda epoch: (adding_problem(batch, T, data_rng) for _ in range(steps))).losses
         test_mse, trained = _probe(cell, layer, head, xe, ye)
         n = len(losses)
         w = max(record_every, 1)
@@ -163,7 +141,7 @@ def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"
              "test_mse_init": mse_init, "test_mse": test_mse,
              "loss_first": float(np.mean(losses[:10])) if losses else float("nan"),
              "loss_last": float(np.mean(losses[-10:])) if losses else float("nan"),
-             "clip_rate": clipped / max(n, 1), "steps_run": n, "history": hist,
+             "clip_rate": record.clipped / max(n, 1), "steps_run": n, "history": record.history,
              "loss_curve": curve, "solved_step": solved,
              "seconds": time.perf_counter() - t0}
         out[cell] = r

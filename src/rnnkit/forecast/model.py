@@ -27,14 +27,16 @@ import numpy as np
 
 from .._checks import count, finite_number, not_fitted
 from .._params import Params
+from ..io import estimators
+from ..io.estimators import EstimatorFile
 from ..layers import Dense
 from ..losses import mse
-from ..optim import Adam, clip_grad_norm
-from ..recurrent import GRU, LSTM
+from ..optim import Adam
+from ..registry import build_layer, check_cell
+from ..training import Callback, Trainer, joint_grads, joint_parameters
 from .data import fill_missing
 from .transforms import SCALERS, Scaler, TargetTransform
 
-CELLS = {"lstm": LSTM, "gru": GRU}
 log = logging.getLogger("rnnkit")
 
 
@@ -54,7 +56,7 @@ def _as2d(a, name):
     return a
 
 
-class Forecaster(Params):
+class Forecaster(EstimatorFile, Params):
     """Scikit-learn-style recurrent forecaster; see the module docstring.
 
     Arguments:
@@ -93,8 +95,7 @@ class Forecaster(Params):
             count(name, getattr(self, name), 1)
         if self.strategy not in ("direct", "recursive"):
             raise ValueError(f"strategy must be 'direct' or 'recursive', got {self.strategy!r}")
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {self.cell!r}")
+        check_cell(self.cell)
         if self.scaler not in SCALERS:
             raise ValueError(f"scaler must be one of {SCALERS}, got {self.scaler!r}")
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float, np.number)) or not 0 < self.alpha < 1:
@@ -109,6 +110,10 @@ class Forecaster(Params):
             count(name, getattr(self, name))
         if self.seasonal_diff and self.season < 2:
             raise ValueError(f"seasonal_diff needs a season length >= 2, got season={self.season}")
+
+    def _check_fitted(self):
+        if not hasattr(self, "rnn_"):
+            raise not_fitted(self)
 
     def _need(self):
         """Fewest steps a training series needs: lookback + horizon + differencing + 1,
@@ -225,27 +230,25 @@ class Forecaster(Params):
         fut_s = self.fut_scaler_.transform(fut[self.transform_.lost:]) if fut is not None else None
         X, E, Y = self._windows(w, u, fut_s)
         rng = np.random.default_rng(self.random_state)
-        self.rnn_ = CELLS[self.cell](u.shape[1], self.hidden_size, self.num_layers, batch_first=True,
-                                     dtype=np.float64, seed=rng)
+        self.rnn_ = build_layer(self.cell, u.shape[1], self.hidden_size, self.num_layers, batch_first=True,
+                                dtype=np.float64, seed=rng)
         self.head_ = Dense(self.hidden_size + E.shape[1], Y.shape[1], dtype=np.float64, seed=rng)
-        params = {**self.rnn_.named_parameters("rnn."), **self.head_.named_parameters("head.")}
-        opt = Adam(params, lr=self.lr)
-        self.loss_curve_ = []
-        for epoch in range(self.epochs):
+
+        def train_step(b, state):
+            out, shape = self._forward(X[b], E[b], train=True)
+            loss, g = mse(out, Y[b])
+            self._backward(g, shape)
+            return loss, None
+
+        def batches(epoch):
             order = rng.permutation(len(X))
-            total = 0.0
-            for s in range(0, len(X), self.batch_size):
-                b = order[s: s + self.batch_size]
-                out, shape = self._forward(X[b], E[b], train=True)
-                loss, g = mse(out, Y[b])
-                self._backward(g, shape)
-                grads = {**self.rnn_.named_grads("rnn."), **self.head_.named_grads("head.")}
-                clip_grad_norm(grads, self.clip)
-                opt.step(grads)
-                total += loss * len(b)
-            self.loss_curve_.append(total / len(X))
-            if verbose:
-                verbose(epoch, self.loss_curve_[-1])
+            return (order[s: s + self.batch_size] for s in range(0, len(X), self.batch_size))
+
+        opt = Adam(joint_parameters(rnn=self.rnn_, head=self.head_), lr=self.lr)
+        callbacks = [Callback(on_epoch_end=lambda epoch, m: verbose(epoch - 1, m["loss"]))] if verbose else []
+        trainer = Trainer(train_step, lambda: joint_grads(rnn=self.rnn_, head=self.head_), opt,
+                          clip_norm=self.clip, batch_size=len, callbacks=callbacks)
+        self.loss_curve_ = [m["loss"] for m in trainer.fit(batches, self.epochs).history]
         self.rnn_.eval()
 
     def _calibrate(self, y, past, fut, origins):
@@ -266,8 +269,7 @@ class Forecaster(Params):
         ``future_covariates`` must cover the history and the horizon
         (``len(y) + horizon`` rows).  Returns ``(h, C)``; with
         ``return_interval=True`` also ``(lower, upper)`` each ``(h, C)``."""
-        if not hasattr(self, "rnn_"):
-            raise not_fitted(self)
+        self._check_fitted()
         y, past, fut = self._check_data(y, past_covariates, future_covariates, False)
         if y.shape[1] != self.n_targets_:
             raise ValueError(f"model was fitted on {self.n_targets_} target column(s), got {y.shape[1]}")
@@ -308,12 +310,10 @@ class Forecaster(Params):
         return -float(np.mean(np.abs(f[: len(t)] - t)))
 
     # -- files -------------------------------------------------------------------------
-    def save(self, path, meta=None):
-        """Write the fitted model to ``path`` (an rnnkit file: JSON config + arrays)."""
-        from ..io.files import write_file
+    FILE_KIND = "forecaster"                  # save / load: rnnkit.io.estimators
 
-        arrays = {**{"rnn." + k: v for k, v in self.rnn_.params.items()},
-                  **{"head." + k: v for k, v in self.head_.params.items()},
+    def _file_contents(self):
+        arrays = {**joint_parameters(rnn=self.rnn_, head=self.head_),
                   "target.shift": self.transform_.scaler_.shift_, "target.scale": self.transform_.scaler_.scale_,
                   "residual_quantiles": self.residual_quantiles_,
                   "loss_curve": np.asarray(self.loss_curve_)}
@@ -322,36 +322,25 @@ class Forecaster(Params):
                 arrays[name + ".shift"], arrays[name + ".scale"] = sc.shift_, sc.scale_
         config = {"params": self.plain_params(), "n_targets": self.n_targets_, "n_past": self.n_past_,
                   "n_future": self.n_future_}
-        return write_file(path, "forecaster", config, arrays, meta)
+        return config, arrays
 
     @classmethod
-    def load(cls, path):
-        from ..io.files import ModelFileError, read_file
-
-        header, a = read_file(path, "forecaster")
-        cfg = header["config"]
-        try:
-            self = cls(**cfg["params"])
-            self.n_targets_, self.n_past_, self.n_future_ = cfg["n_targets"], cfg["n_past"], cfg["n_future"]
-            self.out_steps_ = self.horizon if self.strategy == "direct" else 1
-            self.transform_ = TargetTransform(self.scaler, self.diff, self.seasonal_diff, self.season)
-            self.transform_.scaler_ = Scaler("standard" if self.scaler == "log" else self.scaler)
-            self.transform_.scaler_.shift_, self.transform_.scaler_.scale_ = a["target.shift"], a["target.scale"]
-            self.past_scaler_ = self.fut_scaler_ = None
-            for name in ("past", "fut"):
-                if name + ".shift" in a:
-                    sc = Scaler("standard")
-                    sc.shift_, sc.scale_ = a[name + ".shift"], a[name + ".scale"]
-                    setattr(self, name + "_scaler_", sc)
-            D = self.n_targets_ + self.n_past_ + self.n_future_
-            self.rnn_ = CELLS[self.cell](D, self.hidden_size, self.num_layers, batch_first=True, dtype=np.float64)
-            self.rnn_.load_state_dict({k[4:]: v for k, v in a.items() if k.startswith("rnn.")})
-            hw = a["head.weight"]
-            self.head_ = Dense(hw.shape[1], hw.shape[0], dtype=np.float64)
-            self.head_.load_state_dict({k[5:]: v for k, v in a.items() if k.startswith("head.")})
-            self.rnn_.eval()
-            self.residual_quantiles_ = a["residual_quantiles"]
-            self.loss_curve_ = list(a["loss_curve"])
-        except (KeyError, TypeError) as exc:
-            raise ModelFileError(f"{path}: forecaster file is incomplete ({exc}); re-save the model") from None
+    def _from_file(cls, cfg, a):
+        self = cls(**cfg["params"])
+        self.n_targets_, self.n_past_, self.n_future_ = cfg["n_targets"], cfg["n_past"], cfg["n_future"]
+        self.out_steps_ = self.horizon if self.strategy == "direct" else 1
+        self.transform_ = TargetTransform(self.scaler, self.diff, self.seasonal_diff, self.season)
+        self.transform_.scaler_ = Scaler("standard" if self.scaler == "log" else self.scaler)
+        self.transform_.scaler_.shift_, self.transform_.scaler_.scale_ = a["target.shift"], a["target.scale"]
+        self.past_scaler_ = self.fut_scaler_ = None
+        for name in ("past", "fut"):
+            if name + ".shift" in a:
+                sc = Scaler("standard")
+                sc.shift_, sc.scale_ = a[name + ".shift"], a[name + ".scale"]
+                setattr(self, name + "_scaler_", sc)
+        D = self.n_targets_ + self.n_past_ + self.n_future_
+        self.rnn_, self.head_ = estimators.load_readout(a, build_layer(
+            self.cell, D, self.hidden_size, self.num_layers, batch_first=True, dtype=np.float64))
+        self.residual_quantiles_ = a["residual_quantiles"]
+        self.loss_curve_ = list(a["loss_curve"])
         return self

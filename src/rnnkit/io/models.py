@@ -141,10 +141,9 @@ def _builtins():
              lambda o: {"in_features": o.in_features, "out_features": o.out_features,
                         "bias": "bias" in o.params, "dtype": _dt(o)},
              lambda c: Dense(**c))
-    cells = {v: k for k, v in {"rnn": RNN, "lstm": LSTM, "gru": GRU, "sgru": SimpleGRU}.items()}
     register("TokenRNN", TokenRNN,
              lambda o: {"vocab_size": o.vocab_size, "hidden_size": o.rnn.hidden_size,
-                        "num_layers": o.rnn.num_layers, "cell": cells[type(o.rnn)],
+                        "num_layers": o.rnn.num_layers, "cell": o.cell,      # a rnnkit.registry name
                         "embedding_dim": o.embedding_dim, "dropout": o.rnn.dropout,
                         "recurrent_dropout": o.rnn.recurrent_dropout, "init": o.rnn.init, "dtype": _dt(o)},
              lambda c: TokenRNN(**c))

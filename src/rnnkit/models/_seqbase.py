@@ -1,6 +1,7 @@
 """What the sequence estimators share: scikit-learn's parameter protocol
 (without importing scikit-learn), input handling for token ids or vectors,
-the recurrent encoder, the mini-batch training loop, and saving.
+the recurrent encoder, what they give the training loop
+(:class:`rnnkit.training.Trainer`), and saving (:mod:`rnnkit.io.estimators`).
 
 Inputs ``X`` are a list of sequences, each ``(n_i,)`` integer token ids or
 ``(n_i, D)`` real vectors, or a padded array ``(N, T)`` / ``(N, T, D)`` with
@@ -15,17 +16,15 @@ import numpy as np
 from .._checks import finite_number, not_fitted, positive_int
 from .._params import Params, plain
 from ..data.batching import as_sequences, bucket_batches, pad
-from ..io.files import read_file, write_file
+from ..io.estimators import EstimatorFile
 from ..layers import Embedding
 from ..module import Module
-from ..optim import Adam, clip_grad_norm
-from ..recurrent import GRU, LSTM, RNN
-
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-MODEL_KIND = "sequence-estimator"
+from ..optim import Adam
+from ..registry import build_layer, check_cell
+from ..training import Trainer, TrainMode
 
 
-class SequenceEstimator(Params):
+class SequenceEstimator(EstimatorFile, Params):
     """Base class: ``get_params``/``set_params`` as scikit-learn's ``clone``,
     ``GridSearchCV`` and ``Pipeline`` expect (:class:`rnnkit._params.Params`), a
     training loop, ``save``/``load``."""
@@ -70,27 +69,26 @@ class SequenceEstimator(Params):
         self.optimizer_ = Adam(self.net_.named_parameters(), lr=self.learning_rate)
         self.loss_curve_ = []
 
-    def _run_epoch(self, data, on_batch=None):
-        """One pass over ``data`` in length buckets; returns the mean loss."""
-        self.net_.train()
-        total = count = 0.0
-        for idx in bucket_batches(data["lengths"], self.batch_size, self.rng_):
-            loss = self._loss_backward(data, idx)
-            grads = self.net_.named_grads()
-            if self.clip:
-                clip_grad_norm(grads, self.clip)
-            self.optimizer_.step(grads)
-            total += loss * len(idx)
-            count += len(idx)
-            if on_batch is not None:
-                on_batch(len(idx), loss)
-        self.net_.eval()
-        return total / max(count, 1)
+    def _train_epochs(self, data, epochs, start=0, callbacks=()):
+        """Train on ``data`` (from :meth:`prepare`) from epoch ``start`` until
+        ``epochs`` are done, mini-batches in length buckets; returns the
+        :class:`~rnnkit.training.Trainer` (its ``history``: each epoch's mean
+        loss).  ``callbacks`` run after the estimator's own, which leaves the
+        network in evaluation mode at each epoch's end."""
+        def train_step(idx, state):
+            return self._loss_backward(data, idx), None
+
+        trainer = Trainer(train_step, self.net_.named_grads, self.optimizer_, clip_norm=self.clip or None,
+                          batch_size=len, callbacks=[TrainMode(self.net_), *callbacks])
+        return trainer.fit(lambda epoch: bucket_batches(data["lengths"], self.batch_size, self.rng_), epochs, start)
+
+    def _run_epoch(self, data):
+        """One more pass over ``data``; returns its mean loss."""
+        return self._train_epochs(data, 1).history[0]["loss"]
 
     def _fit_data(self, data):
         self._start(len(data["lengths"]))
-        for _ in range(self.epochs):
-            self.loss_curve_.append(self._run_epoch(data))
+        self.loss_curve_ += [m["loss"] for m in self._train_epochs(data, self.epochs).history]
         self.n_epochs_ = self.epochs
         return self
 
@@ -120,20 +118,15 @@ class SequenceEstimator(Params):
         est.net_.eval()
         return est
 
-    def save(self, path):
-        """Write the model (config and weights) as one rnnkit file."""
-        self._check_fitted()
-        write_file(path, MODEL_KIND, self.get_config(), self.net_.state_dict())
-        return path
+    FILE_KIND = "sequence-estimator"          # config and weights (save / load: rnnkit.io.estimators)
+
+    def _file_contents(self):
+        return self.get_config(), self.net_.state_dict()
 
     @classmethod
-    def load(cls, path):
-        header, arrays = read_file(path, kind=MODEL_KIND)
-        est = cls.from_config(header["config"])
-        try:
-            est.net_.load_state_dict(arrays)
-        except (KeyError, ValueError) as exc:
-            raise ValueError(f"{path} does not fit its own config: {exc}") from None
+    def _from_file(cls, config, arrays):
+        est = cls.from_config(config)
+        est.net_.load_state_dict(arrays)
         return est
 
 
@@ -304,14 +297,14 @@ class RecurrentEncoder(Module):
     """``x`` (ids ``(B, T)`` or vectors ``(B, T, D)``) -> optional embedding ->
     recurrent stack -> ``y`` ``(B, T, K*H)`` and ``h_n``."""
 
-    def __init__(self, spec, embedding_dim, cell, hidden_size, num_layers, bidirectional, dropout, dtype, rng):
+    def __init__(self, spec, embedding_dim, cell, hidden_size, num_layers, bidirectional, dropout, dtype, rng,
+                 merge_mode="concat"):
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"unknown cell {cell!r}; use one of {', '.join(CELLS)}")
+        check_cell(cell)
         self.embed = Embedding(spec.n_in, embedding_dim, dtype=dtype, seed=rng) if spec.kind == "tokens" else None
         n_in = embedding_dim if self.embed is not None else spec.n_in
-        self.rnn = CELLS[cell](n_in, hidden_size, num_layers, batch_first=True, dropout=dropout,
-                               bidirectional=bidirectional, dtype=dtype, seed=rng)
+        self.rnn = build_layer(cell, n_in, hidden_size, num_layers, batch_first=True, dropout=dropout,
+                               bidirectional=bidirectional, merge_mode=merge_mode, dtype=dtype, seed=rng)
 
     def forward(self, x, lengths, h0=None, keep_cache=True):
         return self.rnn.forward(x, h0, lengths=lengths, keep_cache=keep_cache,

@@ -21,16 +21,12 @@ from .._checks import choice, count, finite_number, not_fitted, positive_int
 from .._params import Params, plain, restored_on_failure
 from ..data.vocab import SPECIALS, Vocabulary
 from ..losses import log_softmax, softmax_cross_entropy
-from ..optim import Adam, clip_grad_norm, grad_norm
+from ..optim import Adam, grad_norm
+from ..registry import check_cell
+from ..training import Callback, Trainer
 from .token_rnn import TokenRNN
 
 LN2 = math.log(2.0)
-
-
-def _copy(state):
-    if state is None:
-        return None
-    return tuple(s.copy() for s in state) if isinstance(state, tuple) else state.copy()
 
 
 def _state_arrays(state):
@@ -93,7 +89,7 @@ class LanguageModel(Params):
     def _check_params(self, minutes=None):
         """Refuse hyperparameters no run can use, each in one sentence."""
         choice("level", self.level, ("byte", "char", "word"))
-        choice("cell", self.cell, ("lstm", "gru", "rnn"))
+        check_cell(self.cell)
         choice("unknown", self.unknown, ("unk", "error"))
         for name in ("hidden_size", "num_layers", "seq_len", "batch_size") + (("steps",) if minutes is None else ()):
             positive_int(name, getattr(self, name))
@@ -208,9 +204,7 @@ class LanguageModel(Params):
         return x, y, val_ids, config
 
     def _train(self, x, y, val_ids, config, run, minutes, checkpoint_every, progress):
-        """The training loop of :meth:`fit`, then the run's files."""
-        T = self.seq_len
-        n_windows = x.shape[1] // T
+        """The training loop of :meth:`fit` (:class:`rnnkit.training.Trainer`), then the run's files."""
         target = self.step_ + 10 ** 9 if minutes is not None else int(self.steps)
         deadline = time.monotonic() + 60.0 * minutes if minutes is not None else None
         bar = None
@@ -218,55 +212,19 @@ class LanguageModel(Params):
             from ..runs import progress as make_bar
             bar = make_bar(None if minutes is not None else target, "lm train", unit="step")
             bar.update(self.step_) if minutes is None else None
-        t0, tok0 = time.monotonic(), 0
+        log = _StepLog(self, run, config, val_ids, target, checkpoint_every, bar)
+        trainer = Trainer(self._train_step, self.net_.named_grads, self.optimizer_, clip_norm=self.clip or None,
+                          measure_norm=True, batch_size=lambda window: window[0].size, callbacks=[log],
+                          step=self.step_, state=self.state_)
         self.train_seconds_ = 0.0              # this call's training loop, wall time, validation excluded
         try:
-            while self.step_ < target and (deadline is None or time.monotonic() < deadline):
-                w = self.step_ % n_windows
-                if w == 0:
-                    self.state_ = None
-                xs, ys = x[:, w * T:(w + 1) * T], y[:, w * T:(w + 1) * T]
-                t_step = time.perf_counter()
-                logits, state = self.net_.forward(xs, self.state_)
-                loss, dlogits = softmax_cross_entropy(logits, ys)
-                self.net_.rnn.record_grad_norms = bool(self.record_gradflow)
-                self.net_.backward(dlogits)
-                grads = self.net_.named_grads()
-                norm = clip_grad_norm(grads, self.clip) if self.clip else grad_norm(grads)
-                diag = self._diagnostics(grads, norm) if self.record_gradflow else None
-                self.optimizer_.step(grads)
-                self.state_ = _copy(state)
-                self.step_ += 1
-                tok0 += xs.size
-                rec = {"step": self.step_, "loss": float(loss), "bpc": float(loss) / LN2}
-                rec["grad_norm"] = norm
-                if diag is not None:
-                    seconds = time.perf_counter() - t_step
-                    rec.update(diag, seconds=seconds, tokens_per_s=xs.size / max(seconds, 1e-9))
-                last = self.step_ >= target
-                if (self.eval_every and self.step_ % self.eval_every == 0) or last:
-                    if len(val_ids) > 1:
-                        t_eval = time.monotonic()
-                        v = self._nats(val_ids)
-                        t0 += time.monotonic() - t_eval         # validation is not training time
-                        rec.update(val_loss=v, val_bpc=v / LN2)
-                self.history_.append(rec)
-                if run is not None:
-                    run.log(**rec)
-                    if checkpoint_every and self.step_ % checkpoint_every == 0:
-                        self.save(run, config)
-                if bar is not None:
-                    rate = tok0 / max(time.monotonic() - t0, 1e-9)
-                    bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}")
-                    bar.update(1)
+            trainer.fit(lambda epoch: self._windows(x, y, target, deadline))
         except KeyboardInterrupt:
             if run is not None:
                 self.save(run, config)
             raise
         finally:
-            self.train_seconds_ = time.monotonic() - t0
-            if bar is not None:
-                bar.close()
+            self.train_seconds_ = log.close()
         if run is not None:
             if not self.history_ or "val_loss" not in self.history_[-1]:
                 if len(val_ids) > 1:
@@ -278,15 +236,27 @@ class LanguageModel(Params):
             self._write_samples(run)
         return self
 
-    def _diagnostics(self, grads, norm):
-        """Per-step diagnostics (``record_gradflow``): call after clipping, before the update."""
-        from ..diagnostics import gate_metrics, step_metrics
+    def _windows(self, x, y, stop, deadline):
+        """The batches from step ``step_`` until step ``stop`` (or the ``deadline``):
+        at step ``s``, window ``w = s mod (L // T)`` of every stream, ``(inputs (B, T),
+        targets (B, T), w == 0)``."""
+        T = self.seq_len
+        n_windows = x.shape[1] // T
+        for step in range(self.step_, stop):
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            w = step % n_windows
+            yield x[:, w * T:(w + 1) * T], y[:, w * T:(w + 1) * T], w == 0
 
-        out = step_metrics(self.net_, norm, self.clip or None)
-        # measured, not inferred: the norm the optimizer will actually see
-        out["grad_norm_clipped"] = grad_norm(grads)
-        out.update(gate_metrics(self.net_.rnn))
-        return out
+    def _train_step(self, window, state):
+        """Forward and BPTT of one window from the carried ``state`` (zeros at each
+        pass's first window); returns ``(loss, final state)``."""
+        xs, ys, first = window
+        logits, state = self.net_.forward(xs, None if first else state)
+        loss, dlogits = softmax_cross_entropy(logits, ys)
+        self.net_.rnn.record_grad_norms = bool(self.record_gradflow)
+        self.net_.backward(dlogits)
+        return loss, state
 
     def _write_samples(self, run, n=3, length=200):
         """``RUN_DIR/samples.txt``: a few samples at temperature 0.8 (seeded), for the report."""
@@ -432,3 +402,60 @@ class LanguageModel(Params):
         _, meta = run.load_checkpoint(model.net_, model.optimizer_, model.rng_, extra=extra)
         model.step_, model.state_ = int(meta["step"]), _arrays_state(extra)
         return model
+
+
+class _StepLog(Callback):
+    """What a language model does after each update: take the carried state and
+    step count, log the step (with diagnostics when ``record_gradflow``, and the
+    validation loss every ``eval_every`` steps and at step ``target``) into
+    ``history_`` and the run, checkpoint every ``checkpoint_every`` steps, and
+    show progress on ``bar`` (a progress bar, or ``None``)."""
+
+    def __init__(self, model, run, config, val_ids, target, checkpoint_every, bar):
+        self.model, self.run, self.config, self.val_ids = model, run, config, val_ids
+        self.target, self.checkpoint_every, self.bar = target, checkpoint_every, bar
+        self.t0, self.tokens = time.monotonic(), 0
+
+    def on_train_begin(self, trainer):
+        self.trainer = trainer
+
+    def on_before_update(self, grads, metrics):
+        """The per-step diagnostics of ``record_gradflow``, after clipping, before the update."""
+        if self.model.record_gradflow:
+            from ..diagnostics import gate_metrics, step_metrics
+
+            net = self.model.net_
+            diag = step_metrics(net, metrics["grad_norm"], self.model.clip or None)
+            diag["grad_norm_clipped"] = grad_norm(grads)     # measured: the norm the optimizer will see
+            diag.update(gate_metrics(net.rnn))
+            metrics["diagnostics"] = diag
+
+    def on_step_end(self, step, metrics):
+        m = self.model
+        m.state_, m.step_ = self.trainer.state, step
+        loss, tokens = metrics["loss"], metrics["batch_size"]
+        self.tokens += tokens
+        rec = {"step": step, "loss": float(loss), "bpc": float(loss) / LN2, "grad_norm": metrics["grad_norm"]}
+        if "diagnostics" in metrics:
+            seconds = metrics["seconds"]
+            rec.update(metrics["diagnostics"], seconds=seconds, tokens_per_s=tokens / max(seconds, 1e-9))
+        if ((m.eval_every and step % m.eval_every == 0) or step >= self.target) and len(self.val_ids) > 1:
+            t_eval = time.monotonic()
+            v = m._nats(self.val_ids)
+            self.t0 += time.monotonic() - t_eval          # validation is not training time
+            rec.update(val_loss=v, val_bpc=v / LN2)
+        m.history_.append(rec)
+        if self.run is not None:
+            self.run.log(**rec)
+            if self.checkpoint_every and step % self.checkpoint_every == 0:
+                m.save(self.run, self.config)
+        if self.bar is not None:
+            rate = self.tokens / max(time.monotonic() - self.t0, 1e-9)
+            self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}")
+            self.bar.update(1)
+
+    def close(self):
+        """Close the progress bar; returns the training wall time, validation excluded."""
+        if self.bar is not None:
+            self.bar.close()
+        return time.monotonic() - self.t0

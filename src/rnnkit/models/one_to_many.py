@@ -11,6 +11,7 @@ import numpy as np
 from .._params import keeps_fitted_state_on_failure
 from ..layers import Dense
 from ..module import Module
+from ..registry import state_count
 from ._seqbase import SequenceEstimator
 from .seq2seq import Decoder, check_beam, check_targets, exact_match, learn_targets, output_limit
 
@@ -61,7 +62,7 @@ class OneToMany(SequenceEstimator):
 
     def _build_net(self, rng):
         return _OneToManyNet(self.n_features_in_, self.n_targets_, self.get_params(), rng,
-                             2 if self.cell == "lstm" else 1)
+                             state_count(self.cell))
 
     def _learned(self):
         return {"n_features": self.n_features_in_, "n_targets": self.n_targets_, "max_target": self.max_target_}

@@ -18,7 +18,8 @@ from ..data.batching import length_mask, pad
 from ..layers import Dense, Embedding
 from ..losses import log_softmax, softmax_cross_entropy
 from ..module import Module
-from ._seqbase import CELLS, InputSpec, RecurrentEncoder, SequenceEstimator, check_batch_size, read_X
+from ..registry import build_layer, check_cell
+from ._seqbase import InputSpec, RecurrentEncoder, SequenceEstimator, check_batch_size, read_X
 
 BOS, EOS, SHIFT = 0, 1, 2
 
@@ -70,10 +71,9 @@ class Decoder(Module):
 
     def __init__(self, n_classes, embedding_dim, cell, hidden_size, num_layers, dropout, rng, dtype=np.float32):
         super().__init__()
-        if cell not in CELLS:
-            raise ValueError(f"unknown cell {cell!r}; use one of {', '.join(CELLS)}")
+        check_cell(cell)
         self.embed = Embedding(n_classes, embedding_dim, dtype=dtype, seed=rng)
-        self.rnn = CELLS[cell](embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout,
+        self.rnn = build_layer(cell, embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout,
                                dtype=dtype, seed=rng)
         self.head = Dense(hidden_size, n_classes, dtype=dtype, seed=rng)
 

@@ -10,9 +10,7 @@ import numpy as np
 from ..layers import Dense, Embedding, OneHot
 from ..losses import softmax
 from ..module import Module
-from ..recurrent import GRU, LSTM, RNN, SimpleGRU
-
-CELL_LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU, "sgru": SimpleGRU}
+from ..registry import build_layer, check_cell
 
 
 class TokenRNN(Module):
@@ -20,7 +18,8 @@ class TokenRNN(Module):
 
     Arguments:
         vocab_size: number of token ids ``V``.
-        hidden_size, num_layers, cell (``"rnn"``, ``"lstm"``, ``"gru"``, ``"sgru"``).
+        hidden_size, num_layers, cell (a name of :mod:`rnnkit.registry`: ``"lstm"``,
+            ``"gru"``, ``"rnn"``, ``"sgru"``, ...; kept as ``cell``).
         embedding_dim: ``E``; 0 feeds one-hot vectors (the seeds' setting).
         dropout, recurrent_dropout: as in :class:`rnnkit.Recurrent`.
         init, dtype, seed: as in :class:`rnnkit.Recurrent`.
@@ -29,15 +28,14 @@ class TokenRNN(Module):
     def __init__(self, vocab_size, hidden_size=128, num_layers=1, cell="lstm", embedding_dim=0,
                  dropout=0.0, recurrent_dropout=0.0, init="default", dtype=np.float32, seed=None):
         super().__init__()
-        if cell not in CELL_LAYERS:
-            raise ValueError(f"unknown cell {cell!r}; use one of {', '.join(CELL_LAYERS)}")
+        self.cell = check_cell(cell)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self.vocab_size, self.embedding_dim = int(vocab_size), int(embedding_dim)
         self.dtype = np.dtype(dtype)
         self.embed = Embedding(vocab_size, embedding_dim, dtype=dtype, seed=rng) if embedding_dim else None
         in_size = embedding_dim or vocab_size
-        self.rnn = CELL_LAYERS[cell](in_size, hidden_size, num_layers, batch_first=True, dropout=dropout,
-                                     recurrent_dropout=recurrent_dropout, init=init, dtype=dtype, seed=rng)
+        self.rnn = build_layer(cell, in_size, hidden_size, num_layers, batch_first=True, dropout=dropout,
+                               recurrent_dropout=recurrent_dropout, init=init, dtype=dtype, seed=rng)
         self.head = Dense(self.rnn.output_size, vocab_size, dtype=dtype, seed=rng)
 
     def _tokens(self):
