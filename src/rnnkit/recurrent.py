@@ -84,6 +84,19 @@ class Recurrent(Module):
         self._buffers = {}     # (layer, direction) -> arrays lent between passes (rnnkit.loops.frame.buffer)
         self._init_params()
 
+    # what a model file records of a layer (rnnkit.io): the common options and each class's own
+    CONFIG_KEYS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
+                   "merge_mode", "recurrent_dropout", "init")
+    OWN_CONFIG_KEYS = ()
+
+    def get_config(self):
+        """The constructor's arguments that rebuild this layer (``dtype`` and
+        ``seed`` aside); ``proj_size`` only when set, as files before it lack it."""
+        config = {k: getattr(self, k) for k in self.CONFIG_KEYS + self.OWN_CONFIG_KEYS}
+        if self.proj_size:
+            config["proj_size"] = self.proj_size
+        return config
+
     # -- construction ---------------------------------------------------------------------
     @property
     def num_directions(self):
@@ -499,6 +512,8 @@ def _squeeze_state(state):
 class RNN(Recurrent):
     """Elman RNN, ``h_t = tanh|relu(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``."""
 
+    OWN_CONFIG_KEYS = ("nonlinearity",)
+
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, **kwargs):
         self.nonlinearity = choice("nonlinearity", nonlinearity, ("tanh", "relu"))
@@ -514,6 +529,8 @@ class LSTM(Recurrent):
     ``h_t = W_hr (o ∘ tanh(c_t))`` of width ``P``
     (:class:`rnnkit.cells.ProjectedLSTMCell`; ``W_hr`` starts Glorot-uniform
     under ``init="default"``)."""
+
+    OWN_CONFIG_KEYS = ("forget_bias",)
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, *, forget_bias=1.0, **kwargs):
@@ -534,6 +551,8 @@ class GRU(Recurrent):
     """GRU with gates ``r, z, n``.  ``reset_after=True`` is PyTorch's form,
     ``False`` the seeds' (Cho 2014).  ``reset_bias`` (default 0) sets the
     reset gate's starting bias (−1 is a common choice)."""
+
+    OWN_CONFIG_KEYS = ("reset_after", "reset_bias")
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, *, reset_after=True, reset_bias=0.0, **kwargs):
@@ -570,6 +589,8 @@ class LayerNormLSTM(Recurrent):
     biases at 0; ``bias=False`` drops ``bias_ih``/``bias_hh`` only).  Runs on
     the reference loop (:mod:`rnnkit.engine`)."""
 
+    OWN_CONFIG_KEYS = ("forget_bias",)
+
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, *, forget_bias=1.0, **kwargs):
         self.forget_bias = float(forget_bias)
@@ -587,6 +608,8 @@ class LayerNormGRU(Recurrent):
     layer and direction: ``layernorm_ih_weight``, ``layernorm_ih_bias``,
     ``layernorm_hh_weight``, ``layernorm_hh_bias`` ``(3H,)`` (gains start at 1,
     biases at 0).  Runs on the reference loop (:mod:`rnnkit.engine`)."""
+
+    OWN_CONFIG_KEYS = ("reset_bias",)
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, *, reset_after=True, reset_bias=0.0, **kwargs):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .recurrent import GRU, LSTM, RNN, SimpleGRU
+from .recurrent import GRU, LSTM, RNN, LayerNormGRU, LayerNormLSTM, SimpleGRU
 
 
 class Cell(NamedTuple):
@@ -30,6 +30,8 @@ CELLS = {
     "rnn_tanh": Cell(RNN, {"nonlinearity": "tanh"}),
     "rnn_relu": Cell(RNN, {"nonlinearity": "relu"}),
     "lstm_fb0": Cell(LSTM, {"forget_bias": 0.0}),
+    "lnlstm": Cell(LayerNormLSTM),
+    "lngru": Cell(LayerNormGRU),
 }
 
 

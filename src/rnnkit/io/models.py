@@ -111,28 +111,15 @@ def _dt(obj):
     return np.dtype(obj.dtype).name
 
 
-_REC_COMMON = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
-               "bidirectional", "merge_mode", "recurrent_dropout", "init")
-_REC_EXTRA = {"RNN": ("nonlinearity",), "LSTM": ("forget_bias",), "GRU": ("reset_after", "reset_bias"),
-              "SimpleGRU": (), "LayerNormLSTM": ("forget_bias",), "LayerNormGRU": ("reset_bias",)}
-
-
 def _builtins():
     if "LSTM" in _REGISTRY:
         return
     from ..layers import Dense, Embedding
     from ..models.token_rnn import TokenRNN
-    from ..recurrent import GRU, LSTM, RNN, LayerNormGRU, LayerNormLSTM, SimpleGRU
+    from ..registry import CELLS
 
-    for name, cls in (("RNN", RNN), ("LSTM", LSTM), ("GRU", GRU), ("SimpleGRU", SimpleGRU),
-                      ("LayerNormLSTM", LayerNormLSTM), ("LayerNormGRU", LayerNormGRU)):
-        keys = _REC_COMMON + _REC_EXTRA[name]
-
-        def get(obj, keys=keys):
-            extra = {"proj_size": obj.proj_size} if obj.proj_size else {}   # absent: files before projections
-            return {**{k: getattr(obj, k) for k in keys}, **extra, "dtype": _dt(obj)}
-
-        register(name, cls, get, lambda c, cls=cls: cls(**c))
+    for cls in dict.fromkeys(cell.layer for cell in CELLS.values()):     # every registered layer class
+        register(cls.__name__, cls, lambda o: {**o.get_config(), "dtype": _dt(o)}, lambda c, cls=cls: cls(**c))
     register("Embedding", Embedding,
              lambda o: {"num_embeddings": o.num_embeddings, "embedding_dim": o.embedding_dim,
                         "padding_idx": o.padding_idx, "dtype": _dt(o)},
