@@ -43,7 +43,8 @@ from lm_vs_torch import torch_twin  # noqa: E402
 V, E, H, L, B, T, LR, CLIP = 256, 64, 256, 2, 32, 64, 2e-3, 5.0
 
 
-def rnnkit_stepper(ids, fold):
+def rnnkit_stepper(ids, fold, H=H, V=V, E=E, L=L):
+    """rnnkit's training step on window ``w`` of ``ids`` (B, ·): returns ``(net, step)``."""
     net = TokenRNN(V, H, L, "lstm", E, seed=0)
     opt = Adam(net.named_parameters(), lr=LR)
     state = [None]
@@ -69,7 +70,8 @@ def rnnkit_stepper(ids, fold):
     return net, step
 
 
-def torch_stepper(torch, weights, ids):
+def torch_stepper(torch, weights, ids, H=H, V=V, E=E, L=L):
+    """The PyTorch twin's training step from ``weights`` (rnnkit's state dict)."""
     from torch import nn
 
     net = torch_twin(torch, weights, V, E, H, L)

@@ -79,7 +79,8 @@ def choose_loop(cell, dtype, mask, rmask, B, keep_cache):
     return "rows"
 
 
-def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache=True, buffers=None, loop=None):
+def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache=True, buffers=None, loop=None,
+            threads=None):
     """Run ``cell`` over ``x`` ``(T, B, D)`` (or a :class:`rnnkit.tokens.TokenInput`)
     from ``state0`` (tuple of ``(B, ·)``), as :func:`rnnkit.loops.reference.forward`.
 
@@ -88,7 +89,8 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
     ``buffers`` (a dict the caller keeps) lends arrays from one pass to the
     next; the caller must no longer need the cache of the pass before.
     ``loop`` forces one of :data:`LOOPS` (tests); by default
-    :func:`choose_loop` decides.
+    :func:`choose_loop` decides.  ``threads``: a :class:`rnnkit.threads.ThreadTuner`
+    that picks the BLAS threads of the pass (``None``: as they are).
     """
     T, B, _ = x.shape
     dtype = p["W_ih"].dtype
@@ -99,13 +101,22 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
         _check_forced(loop, cell, dtype, mask, rmask, keep_cache)
         chosen = loop
     if chosen == "reference":
-        return reference.forward(cell, p, x, state0, mask, rmask, reverse, keep_cache, buffers)
-    family = compiled_family(cell)
-    if chosen == "rows":
+        run, args = reference.forward, (cell, p, x, state0, mask, rmask, reverse, keep_cache, buffers)
+    elif chosen == "rows":
         from .loops import rows
-        return rows.forward(cell, family, p, x, state0, mask, rmask, reverse, keep_cache, buffers)
-    from .loops import columns
-    return columns.forward(cell, family, p, x, state0, mask, reverse, keep_cache, buffers)
+        run, args = rows.forward, (cell, compiled_family(cell), p, x, state0, mask, rmask, reverse, keep_cache,
+                                   buffers)
+    else:
+        from .loops import columns
+        run, args = columns.forward, (cell, compiled_family(cell), p, x, state0, mask, reverse, keep_cache, buffers)
+    if threads is None:
+        return run(*args)
+    return threads.run((chosen, "forward", keep_cache, x.shape), _step_work(p, B), run, *args)
+
+
+def _step_work(p, B):
+    """Multiply-adds of one step's recurrent product ``(B, S) @ (S, G*H)``."""
+    return B * p["W_hh"].size
 
 
 def _check_forced(loop, cell, dtype, mask, rmask, keep_cache):
@@ -124,7 +135,7 @@ def _check_forced(loop, cell, dtype, mask, rmask, keep_cache):
                          "with lengths in training passes only, where NumPy's cblas_sgemm is found")
 
 
-def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, buffers=None, need_dx=True):
+def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, buffers=None, need_dx=True, threads=None):
     """BPTT through one :func:`forward` pass, by the loop that made ``cache``.
 
     ``dhs`` ``(T, B, S)`` is the gradient w.r.t. the outputs (may be ``None``),
@@ -133,12 +144,17 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, buffers=None, ne
     the gradient w.r.t. ``state0`` (tuple) and ``grads`` keyed like ``p``.
     ``dh_norms`` ``(T,)``, if given, receives at each ``t`` the batch mean of
     ``‖dL/dh_t‖₂``.  ``need_dx=False`` skips the input gradient (``None``).
+    ``threads`` as in :func:`forward`.
     """
+    args = (cell, p, cache, dhs, dstate_T, dh_norms, buffers, need_dx)
     if cache.loop == "reference":
-        return reference.backward(cell, p, cache, dhs, dstate_T, dh_norms, buffers, need_dx)
-    family = compiled_family(cell)
-    if cache.loop == "rows":
+        run = reference.backward
+    elif cache.loop == "rows":
         from .loops import rows
-        return rows.backward(cell, family, p, cache, dhs, dstate_T, dh_norms, buffers, need_dx)
-    from .loops import columns
-    return columns.backward(cell, family, p, cache, dhs, dstate_T, dh_norms, buffers, need_dx)
+        run, args = rows.backward, (cell, compiled_family(cell)) + args[1:]
+    else:
+        from .loops import columns
+        run, args = columns.backward, (cell, compiled_family(cell)) + args[1:]
+    if threads is None:
+        return run(*args)
+    return threads.run((cache.loop, "backward", cache.x.shape), _step_work(p, cache.x.shape[1]), run, *args)

@@ -29,6 +29,7 @@ from .cells import (ElmanCell, GRUCell, LayerNormGRUCell, LayerNormLSTMCell, LST
 from .init import INITS
 from .layers import Embedding, OneHot
 from .module import Module
+from .threads import ThreadTuner
 from .tokens import TokenInput
 
 MERGE_MODES = ("concat", "sum", "mean", "mul")
@@ -82,6 +83,7 @@ class Recurrent(Module):
         self.grad_norms_ = {}
         self._cache = None
         self._buffers = {}     # (layer, direction) -> arrays lent between passes (rnnkit.loops.frame.buffer)
+        self._threads = ThreadTuner()   # the BLAS threads of each kind of pass (rnnkit.threads)
         self._init_params()
 
     # what a model file records of a layer (rnnkit.io): the common options and each class's own
@@ -351,8 +353,9 @@ class Recurrent(Module):
             for d in range(self.num_directions):
                 i = l * self.num_directions + d
                 hs, final, cache = engine.forward(self.cell, self._p(l, d), inp, states[i], mask,
-                                                    masks["recurrent"][i], reverse=bool(d),
-                                                    keep_cache=keep_cache, buffers=self._buffers_for(i))
+                                                  masks["recurrent"][i], reverse=bool(d),
+                                                  keep_cache=keep_cache, buffers=self._buffers_for(i),
+                                                  threads=self._threads)
                 outs.append(hs)
                 caches.append(cache)
                 finals.append(final)
@@ -419,7 +422,7 @@ class Recurrent(Module):
                 norms = np.empty(T, self.dtype) if self.record_grad_norms else None
                 dx, ds0, g = engine.backward(self.cell, self._p(l, d), caches[d], dhs[d], tuple(dfinal[i]),
                                              dh_norms=norms, buffers=self._buffers_for(i),
-                                             need_dx=input_grad or l > 0)
+                                             need_dx=input_grad or l > 0, threads=self._threads)
                 if norms is not None:
                     self.grad_norms_["l" + s[2:]] = norms
                 for key, value in g.items():

@@ -1,0 +1,116 @@
+"""The BLAS thread policy (rnnkit.threads): the user's settings win; where
+there are none, each kind of pass runs with the thread count that measured
+faster, follows a change of the machine's load, and leaves the count as it
+found it."""
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit import threads
+
+
+class FakeBlas(threads._Blas):
+    def __init__(self, default=2):
+        super().__init__([], default)
+        self.seen = []
+
+    def set(self, n):
+        super().set(n)
+        self.seen.append(n)
+
+
+class Clock:
+    """A stand-in for time.perf_counter that a pass advances by its cost at the current thread count."""
+
+    def __init__(self, blas, cost):
+        self.blas, self.cost, self.now = blas, cost, 0.0
+
+    def __call__(self):
+        return self.now
+
+    def work(self):
+        self.now += self.cost[self.blas.current]
+        return self.blas.current
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    blas = FakeBlas()
+    clock = Clock(blas, {1: 1.0, 2: 3.0})                # a busy machine: one thread is faster
+    monkeypatch.setattr(threads, "_blas_or_fixed", lambda: (blas, None))
+    monkeypatch.setattr(threads.time, "perf_counter", clock)
+    return blas, clock
+
+
+def test_the_faster_setting_wins_and_the_count_is_put_back_after_every_pass(fake):
+    blas, clock = fake
+    tuner = threads.ThreadTuner()
+    used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(40)]
+    assert set(used[:1 + 2 * threads.WARMUP]) == {1, 2}          # warm-up tries both
+    assert used[1 + 2 * threads.WARMUP:] == [1] * (40 - 1 - 2 * threads.WARMUP)
+    assert blas.current == 2 and blas.seen[-1] == 2               # the caller's count again
+    assert tuner.choices() == {"k": 1}
+
+
+def test_the_choice_follows_the_machine_when_it_gets_quiet_or_busy(fake):
+    blas, clock = fake
+    tuner = threads.ThreadTuner()
+    for _ in range(20):
+        tuner.run("k", threads.MIN_WORK, clock.work)
+    assert tuner.choices()["k"] == 1
+    clock.cost = {1: 1.0, 2: 0.4}                                 # quiet now: two threads are faster
+    used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(2 * threads.PROBE_EVERY)]
+    assert used[-10:] == [2] * 10
+    clock.cost = {1: 1.0, 2: 5.0}                                 # busy again: a slow pass probes at once
+    used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(12)]
+    assert used[-4:] == [1] * 4
+
+
+def test_kinds_of_pass_are_timed_apart_and_small_passes_are_left_alone(fake):
+    blas, clock = fake
+    tuner = threads.ThreadTuner()
+    for _ in range(20):
+        tuner.run("forward", threads.MIN_WORK, clock.work)
+    assert tuner.run("small", threads.MIN_WORK - 1, clock.work) == 2   # untouched: the default
+    assert set(tuner.choices()) == {"forward"}
+
+
+@pytest.mark.parametrize("variable", ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"])
+def test_a_thread_setting_of_the_user_turns_the_policy_off(monkeypatch, variable):
+    threads._blas_or_fixed.cache_clear()
+    monkeypatch.setenv(variable, "2")
+    try:
+        assert threads._blas_or_fixed() == (None, None)
+    finally:
+        threads._blas_or_fixed.cache_clear()
+
+
+def test_rnnkit_threads_fixes_the_count_and_a_bad_value_is_named(monkeypatch):
+    pytest.importorskip("threadpoolctl")
+    threads._blas_or_fixed.cache_clear()
+    try:
+        monkeypatch.setenv("RNNKIT_THREADS", "1")
+        blas, fixed = threads._blas_or_fixed()
+        assert fixed == 1 and blas is not None
+        threads._blas_or_fixed.cache_clear()
+        monkeypatch.setenv("RNNKIT_THREADS", "many")
+        with pytest.raises(ValueError, match="RNNKIT_THREADS='many' is not a number of threads"):
+            threads._blas_or_fixed()
+    finally:
+        threads._blas_or_fixed.cache_clear()
+
+
+def test_a_layer_computes_the_same_bits_whatever_the_thread_count(monkeypatch):
+    """OpenBLAS splits a product's output between threads, not its sums, so the
+    tuner's choice never changes a result."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    x = np.random.default_rng(0).standard_normal((20, 16, 32)).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        with threadpoolctl.threadpool_limits(n, user_api="blas"):
+            layer = rnnkit.LSTM(32, 128, num_layers=2, seed=0)
+            y, _ = layer(x)
+            dx, _ = layer.backward(np.ones_like(y))
+            results.append([y, dx] + [layer.grads[k] for k in sorted(layer.grads)])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
