@@ -15,7 +15,7 @@ where ``--out`` says).  The
 loops here copy the library's (``lstm_columns_forward``,
 ``lstm_columns_backward``) with the two switches added, and the script first
 checks that both switches on give the library's result to the bit;
-``tests/test_column_loop.py`` checks the library's.
+``tests/engine/test_loops.py`` checks the library's.
 """
 from __future__ import annotations
 

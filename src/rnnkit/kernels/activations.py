@@ -7,7 +7,7 @@
 and ``x`` clamped outside that range, where float32 ``tanh`` is within one
 unit in the last place of ±1.  Measured against float64 ``tanh`` on 2,000,001
 points in [-12, 12]: largest absolute error 3.2e-7 (NumPy's float32 tanh:
-6.0e-8); ``tests/test_kernels.py`` checks the bound.
+6.0e-8); ``tests/engine/test_kernels.py`` checks the bound.
 
 ``sigmoid(x) = 0.5 · tanh(x / 2) + 0.5`` inherits half that absolute error and
 never overflows.
@@ -21,7 +21,7 @@ approximate reciprocal (``arcp``, which turns a division into ``vrcpps`` plus a
 Newton step in vector lanes but an exact ``vdivss`` in the remainder) and no
 reassociation.  With ``fastmath=True`` a resumed training run drifted from the
 uninterrupted one in the last bits, in one run out of two to four
-(``tests/test_cli_lm.py``); without, the divisions are IEEE ``vdivps`` and the
+(``tests/cli/test_cli_lm.py``); without, the divisions are IEEE ``vdivps`` and the
 same seed gives the same weights.
 
 ## numba's cache
