@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from ._params import plain
+
 DTYPES = (np.float32, np.float64)
 
 
@@ -22,14 +24,14 @@ def as_dtype(dtype):
 
 def positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be a positive integer, got {plain(value)!r}")
     return int(value)
 
 
 def count(name, value, minimum=0):
     """An integer ``>= minimum`` (``bool`` refused), or a one-line ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {plain(value)!r}")
     return int(value)
 
 
@@ -38,19 +40,19 @@ def finite_number(name, value, strict=True):
     ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
           and math.isfinite(value) and (value > 0 if strict else value >= 0))
     if not ok:
-        raise ValueError(f"{name} must be a finite number {'> 0' if strict else '>= 0'}, got {value!r}")
+        raise ValueError(f"{name} must be a finite number {'> 0' if strict else '>= 0'}, got {plain(value)!r}")
     return float(value)
 
 
 def probability(name, value):
     if not (isinstance(value, (int, float, np.floating)) and 0.0 <= float(value) < 1.0):
-        raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
+        raise ValueError(f"{name} must be a probability in [0, 1), got {plain(value)!r}")
     return float(value)
 
 
 def choice(name, value, options):
     if value not in options:
-        raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(map(repr, options))}")
+        raise ValueError(f"unknown {name} {plain(value)!r}; use one of {', '.join(map(repr, options))}")
     return value
 
 

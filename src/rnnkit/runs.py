@@ -5,23 +5,46 @@
     RUN_DIR/checkpoint.npz   model weights, optimizer state, step, RNG state
                              (an rnnkit file: no pickle, written atomically)
     RUN_DIR/loss.png         the loss curve
+    RUN_DIR/attention.png    an attention seq2seq model's map of one example
 
 A run killed at any moment (even SIGKILL) leaves the last checkpoint intact;
 ``resume`` reloads it and drops metric lines logged after it, so the curve of
 a resumed run is the curve of an uninterrupted one.
+
+One writer at a time: a command that trains into RUN_DIR holds an exclusive
+``flock`` on ``RUN_DIR/.rnnkit-lock`` (which holds its pid and command line) while
+it runs, and a second one is refused in one line naming the first.  The kernel
+releases the lock when its process ends, however it ends, so a killed run
+never leaves it stuck; the next writer also removes the temporary files a
+killed write left (``.tmp-*``).  Files are never written through symbolic
+links (:func:`rnnkit.io.files.refuse_link`).
 """
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import math
 import os
+import sys
+import tempfile
 
 import numpy as np
 
-from .io.files import atomic_write_text, read_file, write_file
+from .io.files import atomic_write_text, read_file, refuse_link, remove_stale_temps, save_figure, write_error, \
+    write_file
+
+try:
+    import fcntl
+except ImportError:                      # not POSIX: no run lock
+    fcntl = None
 
 CHECKPOINT_KIND = "checkpoint"
+LOCK_FILE = ".rnnkit-lock"
+
+
+class RunBusyError(RuntimeError):
+    """Another process is writing into the run directory."""
 
 
 def finite_or_null(record):
@@ -54,7 +77,10 @@ class RunDir:
 
     # what rnnkit's commands save in a run directory (outputs must not overwrite them)
     SAVED = ("config.json", "metrics.jsonl", "checkpoint.npz", "loss.png", "samples.txt", "report.html",
-             "gradflow.json", "model.rnnkit")
+             "gradflow.json", "model.rnnkit", "attention.png")
+    # every file a command writes into a run directory (none may be a symbolic link)
+    WRITTEN = SAVED + ("gradflow.png", "gradflow_noclip.png", "forecast.csv", "forecast.png", "backtest.json",
+                       "backtest.csv", "backtest.png", "scores.csv", "detect.json", "detect.png")
 
     def __init__(self, path, create=True):
         self.path = os.fspath(path)
@@ -65,9 +91,8 @@ class RunDir:
         if create:
             try:
                 os.makedirs(self.path, exist_ok=True)
-                probe = os.path.join(self.path, ".write-test")
-                with open(probe, "w") as f:
-                    f.write("ok")
+                fd, probe = tempfile.mkstemp(prefix=f".tmp-{os.getpid()}-", suffix=".probe", dir=self.path)
+                os.close(fd)                               # a new file: never one that exists, nor a link
                 os.unlink(probe)
             except OSError as exc:
                 raise OSError(f"cannot write to run directory {self.path} ({exc.strerror or exc}); "
@@ -78,6 +103,54 @@ class RunDir:
 
     def file(self, name):
         return os.path.join(self.path, name)
+
+    def refuse_links(self):
+        """Refuse to start when a file the commands write here is a symbolic link."""
+        for name in self.WRITTEN:
+            refuse_link(self.file(name))
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold this run directory's writer lock (see the module docstring) for
+        the ``with`` block; a :class:`RunBusyError` when another process holds it.
+        Stale temporary files are removed once it is held."""
+        if fcntl is None:
+            yield self
+            return
+        path = self.file(LOCK_FILE)
+        refuse_link(path)
+        made = not os.path.exists(path)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        except OSError as exc:
+            raise write_error(path, exc) from None
+        held = True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 400, 0).decode("utf-8", "replace").split("\n")
+            os.close(fd)
+            pid = holder[0] if holder and holder[0].isdigit() else "unknown"
+            what = f": {holder[1]}" if len(holder) > 1 and holder[1] else ""
+            raise RunBusyError(f"{self.path} is in use by another rnnkit process (pid {pid}{what}); wait for it "
+                               "to finish, or choose another --out") from None
+        except OSError:                                  # a file system without locks (some network ones)
+            held = False
+        try:
+            if held:
+                started = datetime.datetime.now().isoformat(timespec="seconds")
+                command = " ".join(["rnnkit", *sys.argv[1:]])[:200].replace("\n", " ")
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n{command}, started {started}\n".encode("utf-8"), 0)
+                remove_stale_temps(self.path, unnamed=True)
+            yield self
+        except BaseException:
+            if made:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)                      # a failed first run leaves no lock file behind
+            raise
+        finally:
+            os.close(fd)                                 # releases the lock
 
     # -- config --------------------------------------------------------------------------
     def write_config(self, config):
@@ -105,9 +178,16 @@ class RunDir:
     # -- metrics -------------------------------------------------------------------------
     def log(self, **metrics):
         """Append one JSON line to ``metrics.jsonl`` (flushed at once; NaN and
-        infinities written as ``null``)."""
-        with open(self.file("metrics.jsonl"), "a", encoding="utf-8") as f:
-            f.write(_json_line(metrics))
+        infinities written as ``null``; never through a symbolic link)."""
+        path = self.file("metrics.jsonl")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+            with os.fdopen(fd, "a", encoding="utf-8") as f:
+                f.write(_json_line(metrics))
+        except OSError as exc:
+            if os.path.islink(path):
+                refuse_link(path)
+            raise write_error(path, exc) from None
 
     def reset_metrics(self):
         """Start ``metrics.jsonl`` afresh: a new run in a directory that an
@@ -199,8 +279,10 @@ class RunDir:
             ax.legend()
         fig.tight_layout()
         path = self.file(name)
-        fig.savefig(path)
-        plt.close(fig)
+        try:
+            save_figure(fig, path)
+        finally:
+            plt.close(fig)
         return path
 
 
@@ -209,14 +291,18 @@ def started_run(path):
     """``RunDir(path)`` for a command that starts a run, as a context: if the
     command fails before anything was written there, the directories this call
     created are removed again, so a refused or interrupted first run leaves no
-    empty RUN_DIR behind.  A directory that existed, or holds any file, stays."""
+    empty RUN_DIR behind.  A directory that existed, or holds any file, stays.
+    The run's writer lock is held throughout (:meth:`RunDir.lock`), and a file
+    the run would write that is a symbolic link is refused before anything runs."""
     made, p = [], os.path.abspath(os.fspath(path))
     while not os.path.lexists(p) and os.path.dirname(p) != p:
         made.append(p)                                   # deepest first
         p = os.path.dirname(p)
     run = RunDir(path)
     try:
-        yield run
+        with run.lock():
+            run.refuse_links()
+            yield run
     except BaseException:
         for d in made:
             try:
@@ -226,8 +312,9 @@ def started_run(path):
         raise
 
 
-def progress(total, desc, disable=None, unit="step"):
-    """A tqdm progress bar (ETA, rate); postfix carries loss and throughput."""
-    from tqdm.auto import tqdm
+def progress(total, desc, disable=None, unit="step", initial=0):
+    """A progress bar (time left, rate) on a terminal, plain log lines elsewhere
+    (:mod:`rnnkit.progress`); postfix carries loss and throughput."""
+    from .progress import progress as bar
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=disable, dynamic_ncols=True, leave=True)
+    return bar(total, desc, disable, unit, initial)

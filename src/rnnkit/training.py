@@ -27,9 +27,29 @@ training (``on_before_update``: before that update is made).  Callbacks run in
 the order given and share one ``metrics`` dict per step and per epoch, so a
 callback can add entries for those after it (a validation loss for an
 early-stopping rule, diagnostics for a logger).
+
+Divergence is caught here, once, for every model.  Before each update the
+trainer checks the step: a loss or global gradient norm that is NaN or
+infinite, a carried state that is not finite, or a loss above
+``explode`` (default 100) times ``max(the first loss, the median of the last
+50 losses)``, which no run that is still learning reaches (a fresh model's
+loss is the loss of knowing nothing; a spike of a few times it is ordinary
+noise, a hundred times is weights blown up).  Such a step's update is not
+made, and the update before it, which made the weights that diverged, is
+undone (the trainer keeps the weights from before each update); an update
+that would itself make a parameter non-finite is undone at once.  Then
+training stops with a :class:`DivergenceError` naming the step, the cause and
+the fix (a lower learning rate, gradient clipping), before the callbacks see
+the step: the model holds the weights of the last step whose loss was seen in
+range, and nothing is written from the diverged ones (``divergence="stop"``
+ends training quietly instead, the error kept in ``diverged``).  A model that
+checkpoints should write a step's checkpoint once the next step passed this
+check (in ``on_before_update``), as the language model does.  NumPy's
+overflow warnings inside a step are silenced: this check reports the step once.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -128,6 +148,29 @@ def joint_grads(**modules):
     return {k: v for name, m in modules.items() for k, v in m.named_grads(name + ".").items()}
 
 
+EXPLODE = 100.0          # a loss this many times its reference is divergence (see the module docstring)
+RECENT = 50              # losses in the running median of that reference
+
+
+class DivergenceError(RuntimeError):
+    """Training diverged (see the module docstring).  ``step``: the step whose
+    check failed (its update was not made); ``cause``: what was seen, in words;
+    ``weights_step``: the step whose weights the model holds now."""
+
+    def __init__(self, message, step, cause, weights_step):
+        super().__init__(message)
+        self.step, self.cause, self.weights_step = step, cause, weights_step
+
+
+def _finite_state(state):
+    """Whether every array in a carried ``state`` (nested tuples) is finite."""
+    if isinstance(state, np.ndarray):
+        return state.dtype.kind not in "fc" or bool(np.isfinite(state).all())
+    if isinstance(state, tuple):
+        return all(_finite_state(s) for s in state)
+    return True
+
+
 class Trainer:
     """The step loop (see the module docstring).
 
@@ -143,19 +186,31 @@ class Trainer:
         callbacks: objects following :class:`Callback`.
         step: updates done before (a resumed run).   state: the state carried
             into the first step.
+        explode: the factor of the divergence rule (``None``: only non-finite
+            values are divergence).   start_loss: the reference loss of that
+            rule for a resumed run (default: the first loss of this trainer).
+        divergence: ``"raise"`` (default) a :class:`DivergenceError`, or
+            ``"stop"``: end training as a callback's stop would, the error in
+            ``diverged``.
 
     After :meth:`fit`: ``step``, ``state``, ``losses`` (the loss of each update of
-    that call) and ``history`` (its epochs' metrics).
+    that call), ``history`` (its epochs' metrics) and ``diverged`` (``None``, or
+    the :class:`DivergenceError` that stopped it).
     """
 
     def __init__(self, train_step, grads, optimizer, *, clip_norm=None, clip_value=None, measure_norm=False,
-                 batch_size=None, callbacks=(), step=0, state=None):
+                 batch_size=None, callbacks=(), step=0, state=None, explode=EXPLODE, start_loss=None,
+                 divergence="raise"):
+        if divergence not in ("raise", "stop"):
+            raise ValueError(f"divergence must be 'raise' or 'stop', got {divergence!r}")
         self.train_step, self.grads, self.optimizer = train_step, grads, optimizer
         self.clip_norm, self.clip_value, self.measure_norm = clip_norm, clip_value, measure_norm
         self.batch_size = batch_size or (lambda batch: 1)
         self.callbacks = list(callbacks)
         self.step, self.state = step, state
-        self.losses, self.history = [], []
+        self.explode, self.start_loss, self.divergence = explode, start_loss, divergence
+        self.losses, self.history, self.diverged = [], [], None
+        self._recent, self._backup, self._undoable = [], {}, False
 
     def _call(self, hook, *args):
         """Call ``hook`` on every callback that has it; True when one asks to stop."""
@@ -171,25 +226,102 @@ class Trainer:
         the state carried.  Returns the step's metrics, or ``None`` when a
         callback stopped training before the update."""
         t0 = time.perf_counter()
-        loss, state = self.train_step(batch, self.state)
-        grads = self.grads()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):     # reported below, once
+            loss, state = self.train_step(batch, self.state)
+            grads = self.grads()
+            norm = clip_gradients(grads, self.clip_norm, self.clip_value, measure=True)
         metrics = {"loss": loss, "batch_size": self.batch_size(batch)}
-        norm = clip_gradients(grads, self.clip_norm, self.clip_value, self.measure_norm)
-        if norm is not None:
+        if self.clip_norm is not None or self.clip_value is not None or self.measure_norm:
             metrics["grad_norm"] = norm
+        cause = self._divergence(loss, norm, state)
+        if cause is not None:                     # the update before made this: undone too
+            return self._diverge(cause, undo=True)
         if self._call("on_before_update", grads, metrics):
             return None
-        self.optimizer.step(grads)
+        cause = self._apply(grads)
+        if cause is not None:
+            return self._diverge(cause, undo=False)
         self.state = carried(state)
         self.step += 1
         metrics["seconds"] = time.perf_counter() - t0
         return metrics
 
+    def _divergence(self, loss, norm, state):
+        """What makes this step a divergence, in words, or ``None`` (see the module docstring)."""
+        loss = float(loss)
+        if not math.isfinite(loss):
+            return f"the loss is {loss}"
+        if not math.isfinite(norm):
+            return f"the gradient norm is {norm}"
+        if not _finite_state(state):
+            return "the hidden state carried to the next step is not finite"
+        if self.start_loss is None:
+            self.start_loss = loss
+        median = float(np.median(self._recent)) if self._recent else 0.0
+        ref = max(self.start_loss, median)
+        if self.explode is not None and ref > 0 and loss > self.explode * ref:
+            what = "its start" if ref == self.start_loss else "its recent median"
+            return f"the loss rose to {loss:.4g}, over {self.explode:g} times {what} ({ref:.4g})"
+        self._recent = self._recent[-(RECENT - 1):] + [loss]
+        return None
+
+    def _apply(self, grads):
+        """The optimizer's step, the weights before it kept (in place) so that it
+        can be undone; one that makes a parameter non-finite is undone at once,
+        and its cause returned; else ``None``."""
+        params = getattr(self.optimizer, "params", None)
+        if not isinstance(params, dict):
+            self.optimizer.step(grads)
+            return None
+        for k in grads:
+            self._backup.setdefault(k, np.empty_like(params[k]))
+            np.copyto(self._backup[k], params[k])
+        self._undoable = True
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.optimizer.step(grads)
+        bad = next((k for k in grads if not np.isfinite(params[k]).all()), None)
+        if bad is None:
+            return None
+        self._undo()
+        return f"the update made {bad!r} non-finite"
+
+    def _undo(self):
+        """Put back the weights from before the last update (and the optimizer's
+        step count; its moments keep that step); ``False`` when there is none."""
+        if not self._undoable:
+            return False
+        params = self.optimizer.params
+        for k, saved in self._backup.items():
+            np.copyto(params[k], saved)
+        if isinstance(getattr(self.optimizer, "steps", None), int):
+            self.optimizer.steps -= 1
+        self._undoable = False
+        return True
+
+    def _diverge(self, cause, undo):
+        """Stop on divergence (``undo``: the last update made the diverging
+        weights, so it is undone too): raise, or (``divergence="stop"``) keep the
+        error and return ``None``."""
+        weights = self.step - 1 if undo and self._undo() else self.step
+        lr = getattr(self.optimizer, "lr", None)
+        fix = f"lower the learning rate ({'now ' + format(lr, 'g') + ': ' if lr is not None else ''}--lr, lr=)"
+        if self.clip_norm is None and self.clip_value is None:
+            fix += " or turn on gradient clipping (--clip 1, clip=1)"
+        else:
+            fix += f" or clip harder (now {self.clip_norm if self.clip_norm is not None else self.clip_value:g}: " \
+                   "a smaller --clip, clip=)"
+        err = DivergenceError(f"training diverged at step {self.step + 1}: {cause}; stopped with the weights of "
+                              f"step {weights}, the last that did not diverge; {fix}", self.step + 1, cause, weights)
+        if self.divergence == "raise":
+            raise err
+        self.diverged = err
+        return None
+
     def fit(self, batches, epochs=1, start_epoch=0):
         """Train from epoch ``start_epoch`` until ``epochs`` are done;
         ``batches(epoch)`` gives each epoch's batches (drawn as it begins).
         Returns ``self``."""
-        self.losses, self.history = [], []
+        self.losses, self.history, self.diverged = [], [], None
         self._call("on_train_begin", self)
         stop = False
         for epoch in range(start_epoch, epochs):

@@ -171,7 +171,7 @@ def test_json_null_fields_are_refused_not_read_as_none(tmp_path, capsys, task, c
 
 # -- run directories: the metrics log, resuming, a damaged config.json ---------------------------------------
 CLS_CSV = "text,label\ngood movie,pos\ngreat fun,pos\nloved it,pos\nbad movie,neg\nawful,neg\nhated it,neg\n"
-TINY = ["--hidden", "4", "--embedding", "4", "--quiet"]
+TINY = ["--hidden", "4", "--embedding-dim", "4", "--quiet"]
 
 
 def train(*argv):

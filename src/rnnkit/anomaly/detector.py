@@ -29,7 +29,8 @@ from collections import deque
 import numpy as np
 
 from .._checks import count, finite_number, not_fitted
-from .._params import Params
+from ..callbacks import Validation, check_control_params, needs_validation, stop_reason, training_controls
+from .._params import Params, keeps_fitted_state_on_failure, plain
 from ..io import estimators
 from ..io.estimators import EstimatorFile
 from ..layers import Dense
@@ -62,16 +63,27 @@ class AnomalyDetector(EstimatorFile, Params):
         floor_quantile: the dynamic threshold's floor; dyn_window, refresh: dynamic window and refresh period.
         merge_gap: flagged runs at most this many steps apart form one interval (one alert).
         random_state: int seed.
+        early_stopping: None/False: off; an int: stop after that many epochs without a
+            lower validation loss (True: 10), best weights restored (:mod:`rnnkit.callbacks`).
+        validation_fraction: the last share of the training series held out for early
+            stopping or ``lr_schedule="plateau"`` (the thresholds still see all of it).
+        lr_schedule: ``None``, ``"step"``, ``"cosine"`` or ``"plateau"`` (over ``epochs``).
+
+    Learned: ``loss_curve_``, ``val_loss_curve_`` (when validating), ``n_epochs_``,
+    ``stop_reason_``, ``rnn_``, ``head_``, ``scaler_`` and the thresholds.
     """
 
     def __init__(self, kind="forecast", window=32, hidden_size=32, num_layers=1, epochs=20, batch_size=16,
                  lr=0.01, clip=1.0, span=5, threshold="dynamic", quantile=0.995, floor_quantile=0.95,
-                 dyn_window=500, refresh=50, merge_gap=20, random_state=0):
+                 dyn_window=500, refresh=50, merge_gap=20, random_state=0, early_stopping=None,
+                 validation_fraction=0.1, lr_schedule=None):
         self.kind, self.window, self.hidden_size, self.num_layers = kind, window, hidden_size, num_layers
         self.epochs, self.batch_size, self.lr, self.clip, self.span = epochs, batch_size, lr, clip, span
         self.threshold, self.quantile, self.floor_quantile = threshold, quantile, floor_quantile
         self.dyn_window, self.refresh, self.random_state = dyn_window, refresh, random_state
         self.merge_gap = merge_gap
+        self.early_stopping, self.validation_fraction = early_stopping, validation_fraction
+        self.lr_schedule = lr_schedule
 
     @property
     def n_features_in_(self):
@@ -87,14 +99,15 @@ class AnomalyDetector(EstimatorFile, Params):
         for n in ("window", "hidden_size", "num_layers", "epochs", "batch_size", "dyn_window", "refresh"):
             count(n, getattr(self, n), 1)
         if not _real(self.span) or self.span < 1:
-            raise ValueError(f"span must be a number >= 1 (1: no smoothing), got {self.span!r}")
+            raise ValueError(f"span must be a number >= 1 (1: no smoothing), got {plain(self.span)!r}")
         for n in ("lr", "clip"):
             finite_number(n, getattr(self, n))
         for n in ("quantile", "floor_quantile"):
             v = getattr(self, n)
             if not _real(v) or not 0 < v <= 1:
-                raise ValueError(f"{n} must be in (0, 1], got {v!r}")
+                raise ValueError(f"{n} must be in (0, 1], got {plain(v)!r}")
         count("merge_gap", self.merge_gap)
+        check_control_params(self.early_stopping, self.lr_schedule, self.validation_fraction)
 
     def _prep(self, x, fitting=False):
         try:
@@ -120,8 +133,10 @@ class AnomalyDetector(EstimatorFile, Params):
         return x
 
     # -- training --------------------------------------------------------------------------
-    def fit(self, x, verbose=False):
-        """Fit on a (mostly normal) series ``x`` ``(T,)`` or ``(T, C)``."""
+    @keeps_fitted_state_on_failure                 # a failed fit (a diverged one) leaves the detector as it was
+    def fit(self, x, verbose=False, callbacks=None):
+        """Fit on a (mostly normal) series ``x`` ``(T,)`` or ``(T, C)``; ``callbacks``:
+        :mod:`rnnkit.callbacks` objects, after the constructor's controls."""
         self._check_params()
         x = self._prep(x, fitting=True)
         T, C = x.shape
@@ -133,20 +148,49 @@ class AnomalyDetector(EstimatorFile, Params):
         out = C if self.kind == "forecast" else C * self.window
         self.head_ = Dense(self.hidden_size, out, dtype=np.float64, seed=rng)
         opt = Adam(joint_parameters(rnn=self.rnn_, head=self.head_), lr=self.lr)
+        callbacks = [*training_controls(self.early_stopping, self.lr_schedule, epochs=self.epochs, base_lr=self.lr),
+                     *(callbacks or ())]
+        cut = self._validation_cut(T) if needs_validation(callbacks) else T
         if self.kind == "forecast":
-            train_step, batches = self._stream_chunks(s, rng)
+            train_step, batches = self._stream_chunks(s[:cut], rng)
         else:
-            train_step, batches = self._window_batches(s, rng)
+            train_step, batches = self._window_batches(s[:cut], rng)
         curve = _MeanLosses(verbose)
-        Trainer(train_step, lambda: joint_grads(rnn=self.rnn_, head=self.head_), opt, clip_norm=self.clip,
-                callbacks=[curve]).fit(batches, self.epochs)
+        own = [curve] + ([Validation(lambda: self._tail_loss(s, cut))] if cut < T else [])
+        trainer = Trainer(train_step, lambda: joint_grads(rnn=self.rnn_, head=self.head_), opt, clip_norm=self.clip,
+                          callbacks=[*own, *callbacks]).fit(batches, self.epochs)
         self.loss_curve_ = curve.curve
+        self.val_loss_curve_ = [m["val_loss"] for m in trainer.history if "val_loss" in m] or None
+        self.n_epochs_, self.stop_reason_ = len(trainer.history), stop_reason(trainer.callbacks)
         self.rnn_.eval()
         _, sm = self.score(x)
         self.static_threshold_ = static_threshold(sm, self.quantile)
         self.floor_ = static_threshold(sm, self.floor_quantile)
         self.train_tail_ = sm[-self.dyn_window:].copy()
         return self
+
+    def _validation_cut(self, T):
+        """Where the held-out tail of a ``T``-step training series begins."""
+        cut = T - int(round(T * self.validation_fraction))
+        if cut < self.window + 2 or T - cut < 2:
+            raise ValueError(f"validation_fraction={self.validation_fraction} of {T} steps leaves {cut} for "
+                             f"training and {T - cut} for validation; early stopping needs more than window + 1 "
+                             "and 2: pass a longer series or another validation_fraction")
+        return cut
+
+    def _tail_loss(self, s, cut):
+        """The training loss on the held-out tail ``s[cut:]``: one-step forecasts from
+        the state run over the whole series (``kind="forecast"``), or the rebuilt
+        windows ending in the tail (``"reconstruction"``)."""
+        if self.kind == "forecast":
+            y, _ = self.rnn_(s[None], keep_cache=False)
+            p = self.head_(y[0, cut - 1:-1], keep_cache=False)    # predicts s[cut:]
+            return float(np.mean((p - s[cut:]) ** 2))
+        W = self.window
+        wins = np.stack([s[e - W + 1: e + 1] for e in range(max(cut, W - 1), len(s))])
+        y, _ = self.rnn_(wins, keep_cache=False)
+        rec = self.head_(y[:, -1], keep_cache=False)
+        return float(np.mean((rec - wins.reshape(len(wins), -1)) ** 2))
 
     def _stream_chunks(self, s, rng):
         """``kind="forecast"``: truncated BPTT over the scaled series ``s`` cut into
@@ -305,6 +349,7 @@ class AnomalyDetector(EstimatorFile, Params):
     @classmethod
     def _from_file(cls, cfg, a):
         self = cls(**cfg["params"])
+        self._check_params()                         # as fit checks them: a hand-edited file is refused
         self.n_features_ = cfg["n_features"]
         self.static_threshold_, self.floor_ = cfg["static_threshold"], cfg["floor"]
         self.scaler_ = Scaler("standard")

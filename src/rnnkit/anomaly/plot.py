@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..io.files import save_figure
+
 
 def plot_detection(path, x, result, labels=None, title="anomaly detection"):
     import matplotlib
@@ -28,6 +30,8 @@ def plot_detection(path, x, result, labels=None, title="anomaly detection"):
     a2.plot(t, result["threshold"], lw=0.8, color="k", ls="--", label="threshold")
     a2.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=80)          # atomic, never through a link
+    finally:
+        plt.close(fig)
     return path

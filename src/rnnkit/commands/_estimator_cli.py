@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import copy
 import os
 import sys
 import time
@@ -17,8 +18,11 @@ import numpy as np
 
 from ..registry import cell_names
 from ..runs import RunDir, progress, started_run
+from ..callbacks import LogStop, stop_reason
 from ..training import Callback
 from ._args import count, nonnegative_float, positive_float, positive_int, refuse_changed
+from ._controls import add_control_args, controls, settings
+from ._dialect import old_spelling
 
 
 class Task:
@@ -26,6 +30,12 @@ class Task:
 
     name = ""
     estimator = None
+    # (option, config "extra" key, help): options of predict and eval that override the run's setting
+    use_options = ()
+
+    def use_overrides(self, args):
+        """The ``use_options`` given on the command line, as ``{extra key: value}``."""
+        return {key: getattr(args, key) for _, key, _ in self.use_options if getattr(args, key, None) is not None}
 
     def build(self, args):
         """``(estimator, extra config)`` for a fresh run (vocabularies etc.)."""
@@ -44,8 +54,9 @@ class Task:
         ``--resume`` can refuse a differing one."""
         p, extra = config["model"].get("params", {}), config["extra"]
         return {"cell": p.get("cell"), "hidden": p.get("hidden_size"), "layers": p.get("num_layers"),
-                "embedding": p.get("embedding_dim"), "batch_size": p.get("batch_size"),
-                "lr": p.get("learning_rate"), "clip": p.get("clip"), "seed": config.get("seed"),
+                "embedding_dim": p.get("embedding_dim"), "batch_size": p.get("batch_size"),
+                "lr": p["lr"] if "lr" in p else p.get("learning_rate"),        # rnnkit 0.1's name
+                "clip": p.get("clip"), "seed": config.get("seed"),
                 "encoding": extra.get("encoding")}
 
     def check_loaded(self, est, extra, config_path):
@@ -58,6 +69,10 @@ class Task:
 
     def format_predictions(self, est, X, extra):
         raise NotImplementedError
+
+    def after_training(self, est, run, config):
+        """Anything more a finished run writes into its directory ``run`` (a
+        :class:`~rnnkit.runs.RunDir`); ``config`` is the run's config.json."""
 
 
 # -- option types: checked at parse time, one-line messages ------------------------------------------
@@ -81,6 +96,8 @@ def add_option(p, *flags, default=None, **kw):
     """An option left ``None`` unless given on the command line, so that
     ``--resume`` can tell what the user passed; a fresh run fills in
     ``default`` (see :func:`fill_defaults`)."""
+    if default not in (None, False) and "default" not in kw.get("help", ""):
+        kw["help"] = f"{kw.get('help', '')} (default: {default})".strip()
     action = p.add_argument(*flags, default=None, **kw)
     defaults = dict(p.get_default("fresh_defaults") or {})
     defaults[action.dest] = default
@@ -100,22 +117,24 @@ def add_common_train_args(p, hidden=64, epochs=20, lr=1e-2, batch=32):
     p.add_argument("--val", help="validation data file (scored after every epoch; with --resume: "
                                  "replaces the run's)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
-    add_option(p, "--cell", choices=cell_names(), default="lstm")
+    add_option(p, "--cell", choices=cell_names(), default="lstm", help="recurrent cell")
     add_option(p, "--hidden", type=positive_int, default=hidden, help=f"hidden units (default: {hidden})")
     add_option(p, "--layers", type=positive_int, default=1, help="stacked layers (default: 1)")
-    add_option(p, "--embedding", type=positive_int, default=32, help="token embedding size (default: 32)")
+    old_spelling(p, "--embedding", add_option(p, "--embedding-dim", type=positive_int, default=32,
+                                              help="token embedding size (default: 32)"))
     p.add_argument("--epochs", type=positive_int, default=None,
                    help=f"passes over the data (default: {epochs}; with --resume, the run's own)")
     p.set_defaults(default_epochs=epochs)
-    add_option(p, "--batch-size", type=positive_int, default=batch, help=f"(default: {batch})")
+    add_option(p, "--batch-size", type=positive_int, default=batch, help=f"examples per update (default: {batch})")
     add_option(p, "--lr", type=positive_float, default=lr, help=f"Adam learning rate (default: {lr})")
     add_option(p, "--clip", type=nonnegative_float, default=5.0,
                help="gradient norm clip, 0 = off (default: 5)")
-    add_option(p, "--seed", type=count, default=0)
+    add_option(p, "--seed", type=count, default=0, help="random seed: weights, data order and sampling")
     add_option(p, "--encoding", type=encoding_name, default="utf-8",
                help="text encoding of the data files (default: utf-8)")
     p.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_control_args(p, validation="--val, else a held-out share of --data")
 
 
 def add_use_args(p, verb):
@@ -161,10 +180,7 @@ def _resume(task, args, run):
     if not run.has_checkpoint():
         raise ValueError(f"{run.file('checkpoint.npz')} does not exist; nothing to resume, "
                          "drop --resume to start a new run")
-    config = run.read_config(require=("extra", "model"))
-    if config.get("task") != task.name:
-        raise ValueError(f"{run.path} holds a {config.get('task')!r} run, not {task.name!r}; "
-                         f"use rnnkit {config.get('task')} or another --out")
+    config = task_config(task, run, "train --resume")
     _refuse_conflicts(task, args, config, run.file("config.json"))
     est = _from_config(task, run, config)
     _, meta = run.load_checkpoint(est.net_, est.optimizer_, est.rng_)
@@ -231,26 +247,54 @@ def _train(task, args, run):
     else:
         est, config, extra, data, val, start, epochs = _fresh(task, args, run)
         run.reset_metrics()
+    config["controls"] = settings(args)
     run.write_config(config)
+    est.validation_fraction = args.validation_fraction
+    val_data = None if val is None else task.prepare(est, *val, False, extra)
     n = len(data["lengths"])
-    bar = progress(epochs * n, f"{task.name} train", disable=True if args.quiet else None, unit="ex")
-    bar.update(start * n)
-    est._train_epochs(data, epochs, start, callbacks=[_RunLog(task, est, run, config, val, bar)])
+    bar = progress(epochs * n, f"{task.name} train", disable=True if args.quiet else None, unit="ex",
+                   initial=start * n)
+    trainer = est._train_epochs(data, epochs, start, val=val_data, log=[_RunLog(task, est, run, config, val, bar)],
+                                callbacks=[*controls(args, epochs, est._lr()), _RunEnd(est, run, config)])
     bar.close()
     run.plot_losses(keys=("loss",))
-    last = run.read_metrics()[-1] if run.read_metrics() else {}
-    summary = "  ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "step" and v is not None)
-    print(f"trained {epochs} epochs: {summary}; run saved in {run.path}")
+    task.after_training(est, run, config)
+    last = next((m for m in reversed(run.read_metrics()) if "loss" in m), {})
+    summary = "  ".join(f"{k} {v:.4f}" for k, v in last.items() if k not in ("step", "lr") and v is not None)
+    done = start + len(trainer.history)
+    stopped = stop_reason(trainer.callbacks)
+    print(f"trained {done} epochs: {summary}" + (f" ({stopped})" if stopped else "") + f"; run saved in {run.path}")
     return 0
 
 
 class _RunLog(Callback):
     """A command's training run: the progress bar after each batch; after each
-    epoch a metrics line (with the validation scores) and a checkpoint."""
+    epoch a metrics line (with the validation scores) and a checkpoint.  An
+    epoch's checkpoint is written once the next step passed the trainer's
+    divergence check (or training ended), so none holds weights that diverged."""
 
     def __init__(self, task, est, run, config, val, bar):
         self.task, self.est, self.run, self.config, self.val, self.bar = task, est, run, config, val, bar
         self.t0, self.seen = time.perf_counter(), 0
+        self.pending = None                  # (epoch, its RNG) of a checkpoint not written yet
+
+    def on_train_begin(self, trainer):
+        """A resumed run's divergence check measures losses against the run's first one."""
+        first = next((m["loss"] for m in self.run.read_metrics() if isinstance(m.get("loss"), (int, float))), None)
+        if first is not None and trainer.start_loss is None:
+            trainer.start_loss = float(first)
+
+    def on_before_update(self, grads, metrics):
+        self._save_pending()
+
+    def on_train_end(self, trainer):
+        self._save_pending()
+
+    def _save_pending(self):
+        if self.pending is not None:
+            epoch, rng = self.pending
+            self.pending = None
+            self.run.save_checkpoint(self.est.net_, self.est.optimizer_, epoch, rng=rng, config=self.config)
 
     def on_step_end(self, step, metrics):
         self.seen += metrics["batch_size"]
@@ -259,11 +303,27 @@ class _RunLog(Callback):
                              ex_s=f"{self.seen / max(time.perf_counter() - self.t0, 1e-9):.0f}")
 
     def on_epoch_end(self, epoch, metrics):
-        line = {"step": epoch, "loss": metrics["loss"]}
+        line = {"step": epoch, "loss": metrics["loss"], "lr": self.est.optimizer_.lr,
+                **{k: v for k, v in metrics.items() if k.startswith("val_")}}
         if self.val is not None:
             line.update({f"val_{k}": v for k, v in self.task.metrics(self.est, *self.val).items()})
         self.run.log(**line)
-        self.run.save_checkpoint(self.est.net_, self.est.optimizer_, epoch, rng=self.est.rng_, config=self.config)
+        self.pending = (epoch, copy.deepcopy(self.est.rng_))
+
+
+class _RunEnd(LogStop):
+    """After the controls: the ``stop`` line, and the checkpoint saved again when
+    early stopping restored the best weights."""
+
+    def __init__(self, est, run, config):
+        super().__init__(run.log)
+        self.est, self.run, self.config = est, run, config
+
+    def on_train_end(self, trainer):
+        super().on_train_end(trainer)
+        if any(getattr(cb, "restored", False) for cb in trainer.callbacks):
+            self.run.save_checkpoint(self.est.net_, self.est.optimizer_, self.epoch, rng=self.est.rng_,
+                                     config=self.config)
 
 
 def _from_config(task, run, config):
@@ -275,12 +335,34 @@ def _from_config(task, run, config):
                          "from the run or train again") from None
 
 
+def run_kind(config):
+    """The command that made the run whose ``config.json`` is ``config``, or ``None``."""
+    if config.get("task"):
+        return str(config["task"])
+    model = config.get("model")
+    return "lm" if isinstance(model, dict) and isinstance(model.get("vocab"), dict) else None
+
+
+def task_config(task, run, actions):
+    """``config.json`` of a ``task`` run (with its ``extra`` and ``model``
+    sections); another kind of run is refused in one line naming its kind and
+    the command (``rnnkit KIND ACTIONS``) that reads it."""
+    config = run.read_config()
+    kind = run_kind(config)
+    if kind != task.name:
+        if kind is None:
+            raise ValueError(f"{run.file('config.json')} names no kind of run (no 'task'); pass the --out "
+                             f"directory of `rnnkit {task.name} train`")
+        if kind == "lm" and "predict" in actions:
+            actions = "{sample,eval}"
+        raise ValueError(f"{run.path} holds a {kind!r} run, not {task.name!r}; use rnnkit {kind} {actions} "
+                         "or another --out")
+    return run.read_config(require=("extra", "model"))
+
+
 def load(task, run_dir):
     run = RunDir(run_dir, create=False)
-    config = run.read_config(require=("extra", "model"))
-    if config.get("task") != task.name:
-        raise ValueError(f"{run.path} holds a {config.get('task')!r} run, not {task.name!r}; "
-                         f"use rnnkit {config.get('task')} {{predict,eval}}")
+    config = task_config(task, run, "{predict,eval}")
     est = _from_config(task, run, config)
     try:
         run.load_checkpoint(est.net_)
@@ -302,18 +384,15 @@ def predict(task, args):
         check_output(args.output, "--output", protect=[(args.data, "the input file")] + [
             (run.file(name), f"the run's {name}") for name in RunDir.SAVED])
     est, extra = load(task, args.run_dir)
-    extra = dict(extra, read_encoding=args.encoding)
+    extra = dict(extra, read_encoding=args.encoding, **task.use_overrides(args))
     if getattr(args, "beam", None):
         est.beam_size = args.beam
     X, _ = _with_file(args.data, task.load_xy, args.data, extra, est, False, False)
     lines = _with_file(args.data, task.format_predictions, est, X, extra)
     text = "".join(line + "\n" for line in lines)
     if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except OSError as exc:
-            raise OSError(f"cannot write {args.output} ({exc.strerror}); choose a writable --output") from None
+        from ..io.files import atomic_write_text
+        atomic_write_text(args.output, text)         # a full disk leaves an earlier file as it was
     else:
         sys.stdout.write(text)
     return 0
@@ -321,7 +400,7 @@ def predict(task, args):
 
 def evaluate(task, args):
     est, extra = load(task, args.run_dir)
-    extra = dict(extra, read_encoding=args.encoding)
+    extra = dict(extra, read_encoding=args.encoding, **task.use_overrides(args))
     X, y = _with_file(args.data, task.load_xy, args.data, extra, est, True, False)
     _with_file(args.data, task.prepare, est, X, y, False, extra)
     scores = _with_file(args.data, task.metrics, est, X, y)
@@ -344,6 +423,9 @@ def register_task(subparsers, task, help, train_defaults, add_model_args, add_pr
     pr.set_defaults(func=lambda a: predict(task, a))
     e = sub.add_parser("eval", help="score a trained model on labelled data")
     add_use_args(e, "eval")
+    for q in (pr, e):
+        for flag, key, text in task.use_options:
+            q.add_argument(flag, dest=key, default=None, help=f"{text} (default: the one the run was trained with)")
     e.set_defaults(func=lambda a: evaluate(task, a))
     return p
 

@@ -12,7 +12,9 @@ import os
 import sys
 
 from ._args import count, positive_float, positive_int
-from .forecast import _cols, check_roles
+from ._controls import add_control_args, controls, settings
+from ._dialect import data_argument, data_path, renamed
+from .forecast import _cols, add_network_args, check_roles
 
 
 def register(sub):
@@ -21,34 +23,36 @@ def register(sub):
     s = p.add_subparsers(dest="action", metavar="ACTION")
     s.required = True
     f = s.add_parser("fit", help="fit a detector on (mostly normal) data and save it")
-    f.add_argument("csv")
-    f.add_argument("--time-col")
+    data_argument(f)
+    f.add_argument("--time-col", help="time column (default: one named time/date/timestamp, or an unnamed index)")
     f.add_argument("--columns", help="value columns, comma-separated (default: all but time and label)")
     f.add_argument("--label-col", help="a 0/1 label column to leave out of the features")
     f.add_argument("--train-size", type=positive_float, default=1.0,
                    help="leading part used for training: a fraction (<=1) or a number of rows")
-    f.add_argument("--kind", choices=["forecast", "reconstruction"], default="forecast")
-    f.add_argument("--window", type=positive_int, default=32)
-    f.add_argument("--hidden", type=positive_int, default=32)
-    f.add_argument("--layers", type=positive_int, default=1)
-    f.add_argument("--epochs", type=positive_int, default=20)
-    f.add_argument("--lr", type=positive_float, default=0.01)
+    f.add_argument("--kind", choices=["forecast", "reconstruction"], default="forecast",
+                   help="score by next-step forecast error, or by window reconstruction error")
+    f.add_argument("--window", type=positive_int, default=32,
+                   help="truncated-BPTT chunk (forecast) or autoencoder window (reconstruction), in steps")
+    add_network_args(f, "LSTM", epochs=20, over="the training rows")
     f.add_argument("--span", type=positive_int, default=5, help="EWMA span for smoothing scores (>= 1; 1: none)")
-    f.add_argument("--threshold", choices=["dynamic", "static"], default="dynamic")
+    f.add_argument("--threshold", choices=["dynamic", "static"], default="dynamic",
+                   help="dynamic (telemanom, causal) or static (a quantile of the training scores)")
     f.add_argument("--quantile", type=positive_float, default=0.995, help="static threshold quantile")
     f.add_argument("--merge-gap", type=count, default=20,
                    help="flagged runs at most this many steps apart are one interval / one alert")
-    f.add_argument("--seed", type=count, default=0)
+    f.add_argument("--seed", type=count, default=0, help="random seed: weights, data order and sampling")
     f.add_argument("--out", required=True, help="run directory to create")
+    f.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
+    add_control_args(f, validation="the last part of the training rows")
     f.set_defaults(func=fit)
     for name, fn, hlp in (("score", score, "write per-step scores to CSV"),
                           ("detect", detect, "flag anomalies, print alerts and metrics")):
         q = s.add_parser(name, help=hlp)
         q.add_argument("run", help="run directory (or model.rnnkit) from 'anomaly fit'")
-        q.add_argument("csv")
-        q.add_argument("--time-col")
+        data_argument(q, "CSV file with the columns the detector was fitted on")
+        q.add_argument("--time-col", help="time column (default: the one the detector was fitted with)")
         q.add_argument("--label-col", help="0/1 label column to evaluate against")
-        q.add_argument("--out", help="output CSV (default RUN/scores.csv)")
+        renamed(q, "--output", "--out", help="output CSV of per-step scores (default RUN/scores.csv)")
         if name == "detect":
             q.add_argument("--stream", action="store_true",
                            help="score one point at a time and print an ALERT line as each crossing happens")
@@ -67,13 +71,24 @@ def _read(args, columns=None, time_col=None, fill=True):
     if args.label_col:
         if args.label_col not in names:
             raise ValueError(f"{args.csv}: no label column {args.label_col!r}; columns are {names}")
-        label = values[:, names.index(args.label_col)] > 0.5
+        label = _labels(args.csv, args.label_col, values[:, names.index(args.label_col)])
     if columns is None:
         columns = [n for n in names if n != args.label_col]
     for c in columns:
         if c not in names:
             raise ValueError(f"{args.csv}: no column {c!r}; columns are {names}")
     return times, values[:, [names.index(c) for c in columns]], columns, label
+
+
+def _labels(path, col, values):
+    """A 0/1 label column as booleans; any other value (a 7, a 0.5 from a filled gap) is refused."""
+    import numpy as np
+
+    bad = np.flatnonzero((values != 0) & (values != 1))
+    if len(bad):
+        raise ValueError(f"{path}: label column {col!r} holds {values[bad[0]]:g} at data row {bad[0] + 1}; labels "
+                         "must be 0 (normal) or 1 (anomaly), with no empty cells")
+    return values == 1
 
 
 def _train_rows(train_size, n_rows, path):
@@ -94,21 +109,30 @@ def _train_rows(train_size, n_rows, path):
 
 def fit(args):
     from ..anomaly import AnomalyDetector
+    from ..callbacks import EpochProgress, MetricsLog
+    from ..progress import progress
     from ..forecast.data import new_run_dir
 
+    data_path(args)
     columns = _cols(args.columns, "--columns")
     check_roles({"--columns": columns, "--label-col": [args.label_col] if args.label_col else None})
     times, x, cols, _ = _read(args, columns)
     n = _train_rows(args.train_size, len(x), args.csv)
     d = AnomalyDetector(kind=args.kind, window=args.window, hidden_size=args.hidden, num_layers=args.layers,
-                        epochs=args.epochs, lr=args.lr, span=args.span, threshold=args.threshold,
-                        quantile=args.quantile, merge_gap=args.merge_gap, random_state=args.seed)
+                        epochs=args.epochs, lr=args.lr, clip=args.clip, span=args.span, threshold=args.threshold,
+                        quantile=args.quantile, merge_gap=args.merge_gap, random_state=args.seed,
+                        validation_fraction=args.validation_fraction)
     d._check_params()
     d._prep(x[:n], fitting=True)               # refuse bad data before the run directory is made
-    with new_run_dir(args.out, "a fitted anomaly detector"):
-        d.fit(x[:n])
-        path = d.save(os.path.join(args.out, "model.rnnkit"), {"columns": cols, "time_col": args.time_col})
-    print(f"fitted a {args.kind} detector on {n} steps of {cols}, final loss {d.loss_curve_[-1]:.5f}; saved {path}")
+    with new_run_dir(args.out, "a fitted anomaly detector") as run:
+        run.reset_metrics()
+        bar = progress(args.epochs, "anomaly fit", disable=args.quiet or None, unit="epoch")
+        d.fit(x[:n], callbacks=[*controls(args, args.epochs, args.lr), MetricsLog(run.log), EpochProgress(bar)])
+        path = d.save(os.path.join(args.out, "model.rnnkit"), {"columns": cols, "time_col": args.time_col,
+                                                                "controls": settings(args)})
+    stopped = f" ({d.stop_reason_})" if d.stop_reason_ else ""
+    print(f"fitted a {args.kind} detector on {n} steps of {cols}, final loss {d.loss_curve_[-1]:.5f}{stopped}; "
+          f"saved {path}")
     return 0
 
 
@@ -138,8 +162,9 @@ def _write_scores(path, times, res, labels):
 def score(args):
     from ..io.files import check_output
 
+    data_path(args)
     d, meta, run = _load(args)
-    out = check_output(args.out or os.path.join(run, "scores.csv"), "--out",
+    out = check_output(args.output or os.path.join(run, "scores.csv"), "--output",
                        [(_model_path(args), "the model file"), (args.csv, "the input CSV")])
     times, x, _, labels = _read(args, meta["columns"], meta.get("time_col"))
     res = d.detect(x)
@@ -155,9 +180,10 @@ def detect(args):
     from ..anomaly.plot import plot_detection
     from ..io.files import atomic_write_text, check_output, check_plot
 
+    data_path(args)
     d, meta, run = _load(args)
     named = [(p or os.path.join(run, name), opt) for p, name, opt in
-             ((args.out, "scores.csv", "--out"), (args.report, "detect.json", "--report"),
+             ((args.output, "scores.csv", "--output"), (args.report, "detect.json", "--report"),
               (args.plot, "detect.png", "--plot"))]
     inputs = [(_model_path(args), "the model file"), (args.csv, "the input CSV")]
     outs = []

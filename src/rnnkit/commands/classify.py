@@ -28,13 +28,15 @@ def is_series(path):
 class ClassifyTask(Task):
     name = "classify"
     estimator = SequenceClassifier
+    use_options = (("--text-col", "text_col", "text column/key of --data"),
+                   ("--label-col", "label_col", "label column/key of --data"))
 
     def build(self, args):
         series = is_series(args.data)
         est = SequenceClassifier(cell=args.cell, hidden_size=args.hidden, num_layers=args.layers,
                                  bidirectional=args.bidirectional, pooling=args.pooling,
-                                 embedding_dim=args.embedding, batch_size=args.batch_size,
-                                 learning_rate=args.lr, clip=args.clip, epochs=args.epochs or args.default_epochs,
+                                 embedding_dim=args.embedding_dim, batch_size=args.batch_size,
+                                 lr=args.lr, clip=args.clip, epochs=args.epochs or args.default_epochs,
                                  random_state=args.seed)
         extra = {"input": "series" if series else "text", "text_col": args.text_col, "label_col": args.label_col,
                  "encoding": args.encoding, "level": args.level, "vocab": None}

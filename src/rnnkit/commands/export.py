@@ -4,7 +4,8 @@ MODEL may be
   * an rnnkit model file (``rnnkit.io.save``: a layer or a TokenRNN), or a classifier/tagger file (``est.save``);
   * the ``--out`` directory of ``rnnkit lm train`` (its TokenRNN);
   * the ``--out`` directory of ``rnnkit classify train`` or ``rnnkit tag train``.
-Seq2seq runs, forecasters and anomaly detectors have no ONNX export: a one-line error says so.
+Seq2seq runs and files (with or without attention), forecasters and anomaly detectors have no ONNX
+export: a one-line error says so.
 """
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ def _opset():
 
 def register(sub):
     p = sub.add_parser("export", help="convert a saved model to another format",
-                       description="Convert an rnnkit model file, or a training run's directory "
-                                   "(lm, classify, tag), to ONNX (opset 14 unless --opset).")
-    p.add_argument("format", choices=["onnx"], help="target format")
+                       description="Convert an rnnkit model file, or a training run's directory, to ONNX "
+                                   "(lm, classify, tag; opset 14 unless --opset) or to safetensors (every model "
+                                   "and run).")
+    p.add_argument("format", choices=["onnx", "safetensors"],
+                   help="target format: onnx (a graph for ONNX Runtime), or safetensors (the weights under "
+                        "PyTorch's state_dict names, rnnkit's config in the metadata; any model or run)")
     p.add_argument("model", help="rnnkit model file (saved with rnnkit.io.save) or a training run's directory")
     p.add_argument("out", help="output path, e.g. model.onnx")
     p.add_argument("--initial-state", action="store_true",
@@ -55,8 +59,7 @@ def load_run(path):
     if task not in ("lm", "classify", "tag"):
         what = f"a {task!r} run" if task else "an unknown kind of run"
         raise ValueError(f"{path} holds {what}; ONNX export supports lm, classify and tag runs"
-                         + (" (a seq2seq model decodes token by token in a search loop, which is not exported)"
-                            if task == "seq2seq" else ""))
+                         + (f" ({_seq2seq_why(config['model'])})" if task == "seq2seq" else ""))
     if not run.has_checkpoint():
         raise FileNotFoundError(f"{run.file('checkpoint.npz')} does not exist; the run saved no weights yet, "
                                 "train it (or let it reach its first checkpoint) before exporting")
@@ -68,6 +71,14 @@ def load_run(path):
     from .tag import TagTask
     est, _ = _estimator_cli.load(ClassifyTask() if task == "classify" else TagTask(), path)
     return est
+
+
+def _seq2seq_why(model_config):
+    """Why a seq2seq model (its saved config) is not exported, in a few words."""
+    params = model_config.get("params") if isinstance(model_config, dict) else None
+    attention = params.get("attention", "none") if isinstance(params, dict) else "none"
+    why = "a seq2seq model decodes token by token in a search loop, which is not exported"
+    return why + (f"; attention models ({attention} attention) are not exported either" if attention != "none" else "")
 
 
 def run_vocabulary(path):
@@ -90,7 +101,8 @@ def load_model_file(path):
         from ..models import SequenceClassifier, SequenceTagger
         cls = {c.__name__: c for c in (SequenceClassifier, SequenceTagger)}.get(header["config"].get("class"))
         if cls is None:
-            raise ValueError(f"{path} holds a {header['config'].get('class')}; ONNX export supports layers, "
+            why = f" ({_seq2seq_why(header['config'])})" if header["config"].get("class") == "Seq2Seq" else ""
+            raise ValueError(f"{path} holds a {header['config'].get('class')}{why}; ONNX export supports layers, "
                              "TokenRNN, SequenceClassifier and SequenceTagger files")
         return cls.load(path)
     return load(path)
@@ -104,13 +116,16 @@ def check_out(model, out):
 
     if os.path.isdir(model):
         protect = [(os.path.join(model, name), "one of the run directory's saved files")
-                   for name in os.listdir(model) if not name.lower().endswith(".onnx")]
+                   for name in os.listdir(model) if not name.lower().endswith((".onnx", ".safetensors"))]
     else:
         protect = [(model, "the input model file")]
     check_output(out, "output", protect=protect)
 
 
 def run(args):
+    if args.format == "safetensors":
+        from ._export_safetensors import run as to_safetensors
+        return to_safetensors(args)
     from ..interop.onnx_export import OPSET, to_onnx
 
     check_out(args.model, args.out)

@@ -10,6 +10,8 @@ import os
 
 from ..registry import cell_names
 from ._args import count, positive_float, positive_int
+from ._controls import add_control_args, controls, settings
+from ._dialect import data_argument, data_path, renamed
 
 
 def _cols(s, option=None):
@@ -38,29 +40,37 @@ def check_roles(roles):
 
 
 def _add_data(p):
-    p.add_argument("csv", help="CSV file with a header row")
+    data_argument(p)
     p.add_argument("--time-col", help="time column (default: one named time/date/timestamp, or an unnamed index)")
     p.add_argument("--target", help="target column(s), comma-separated (default: all non-covariate columns)")
     p.add_argument("--past", help="past-only covariate columns, comma-separated")
     p.add_argument("--future", help="known-future covariate columns, comma-separated")
 
 
+def add_network_args(p, kind, epochs, over):
+    """``--hidden``, ``--layers``, ``--epochs``, ``--lr``, ``--clip`` of the forecaster and the detector."""
+    p.add_argument("--hidden", type=positive_int, default=32, help=f"{kind} hidden units")
+    p.add_argument("--layers", type=positive_int, default=1, help=f"stacked {kind} layers")
+    p.add_argument("--epochs", type=positive_int, default=epochs, help=f"passes over {over}")
+    p.add_argument("--lr", type=positive_float, default=0.01, help="Adam's learning rate")
+    p.add_argument("--clip", type=positive_float, default=1.0, help="global gradient-norm clip (default 1)")
+
+
 def _add_model(p):
     p.add_argument("--lookback", type=positive_int, default=24, help="input window length (default 24)")
     p.add_argument("--horizon", type=positive_int, default=1, help="steps ahead (default 1)")
-    p.add_argument("--strategy", choices=["direct", "recursive"], default="direct")
-    p.add_argument("--cell", choices=cell_names(), default="lstm")
-    p.add_argument("--hidden", type=positive_int, default=32)
-    p.add_argument("--layers", type=positive_int, default=1)
-    p.add_argument("--scaler", choices=["standard", "minmax", "log", "none"], default="standard")
+    p.add_argument("--strategy", choices=["direct", "recursive"], default="direct",
+                   help="direct: one output per horizon step; recursive: one step fed back")
+    p.add_argument("--cell", choices=cell_names(), default="lstm", help="recurrent cell")
+    add_network_args(p, "recurrent", epochs=100, over="the training windows")
+    p.add_argument("--scaler", choices=["standard", "minmax", "log", "none"], default="standard",
+                   help="scaling of the target before training")
     p.add_argument("--diff", type=count, default=0, help="differencing order d")
     p.add_argument("--seasonal-diff", type=count, default=0, help="seasonal differencing order D")
     p.add_argument("--season", type=positive_int, default=1, help="season length m (MASE, seasonal naive, ETS, D)")
-    p.add_argument("--epochs", type=positive_int, default=100)
-    p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--lr", type=positive_float, default=0.01)
+    p.add_argument("--batch-size", type=positive_int, default=32, help="windows per update")
     p.add_argument("--alpha", type=positive_float, default=0.1, help="interval miss rate (0.1: 90%% intervals)")
-    p.add_argument("--seed", type=count, default=0)
+    p.add_argument("--seed", type=count, default=0, help="random seed: weights, data order and sampling")
 
 
 def register(sub):
@@ -72,13 +82,15 @@ def register(sub):
     _add_data(t)
     _add_model(t)
     t.add_argument("--out", required=True, help="run directory to create")
+    t.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
+    add_control_args(t, validation="the last training windows")
     t.set_defaults(func=train)
     q = s.add_parser("predict", help="forecast the steps after the CSV's last row")
     q.add_argument("run", help="run directory (or model.rnnkit file) from 'forecast train'")
-    q.add_argument("csv", help="history CSV with the same columns")
-    q.add_argument("--time-col")
+    data_argument(q, "history CSV with the columns the model was trained on")
+    q.add_argument("--time-col", help="time column (default: the one the model was trained with)")
     q.add_argument("--future-csv", help="CSV with the future covariates for the horizon rows")
-    q.add_argument("--out", help="forecast CSV (default RUN/forecast.csv)")
+    renamed(q, "--output", "--out", help="forecast CSV (default RUN/forecast.csv)")
     q.add_argument("--plot", help="PNG (default RUN/forecast.png)")
     q.set_defaults(func=predict)
     e = s.add_parser("eval", help="rolling-origin backtest against naive, seasonal naive and ETS")
@@ -95,6 +107,7 @@ def register(sub):
 def _load(args):
     from ..forecast.data import read_csv
 
+    data_path(args)
     past, fut = _cols(args.past, "--past"), _cols(args.future, "--future")
     targets = _cols(args.target, "--target")
     check_roles({"--target": targets, "--past": past, "--future": fut})
@@ -118,22 +131,29 @@ def _model(args):
     return Forecaster(lookback=args.lookback, horizon=args.horizon, strategy=args.strategy, cell=args.cell,
                       hidden_size=args.hidden, num_layers=args.layers, scaler=args.scaler, diff=args.diff,
                       seasonal_diff=args.seasonal_diff, season=args.season, epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, alpha=args.alpha, random_state=args.seed)
+                      batch_size=args.batch_size, lr=args.lr, clip=args.clip, alpha=args.alpha, random_state=args.seed)
 
 
 def train(args):
+    from ..callbacks import EpochProgress, MetricsLog
     from ..forecast.data import new_run_dir
+    from ..progress import progress
 
     times, y, past, fut, targets = _load(args)
     model = _model(args)
     model._check_params()
     model._check_data(y, past, fut, True)      # refuse bad data before the run directory is made
     meta = {"targets": targets, "past": _cols(args.past) or [], "future": _cols(args.future) or [],
-            "time_col": args.time_col, "source": os.path.abspath(args.csv)}
-    with new_run_dir(args.out, "a trained forecaster"):
-        model.fit(y, past, fut)
+            "time_col": args.time_col, "source": os.path.abspath(args.csv), "controls": settings(args)}
+    model.validation_fraction = args.validation_fraction
+    with new_run_dir(args.out, "a trained forecaster") as run:
+        run.reset_metrics()
+        bar = progress(args.epochs, "forecast train", disable=args.quiet or None, unit="epoch")
+        model.fit(y, past, fut, callbacks=[*controls(args, args.epochs, args.lr), MetricsLog(run.log),
+                                           EpochProgress(bar)])
         path = model.save(os.path.join(args.out, "model.rnnkit"), meta)
-    print(f"trained on {len(y)} steps, final loss {model.loss_curve_[-1]:.5f}; saved {path}")
+    stopped = f" ({model.stop_reason_})" if model.stop_reason_ else ""
+    print(f"trained on {len(y)} steps, final loss {model.loss_curve_[-1]:.5f}{stopped}; saved {path}")
     return 0
 
 
@@ -149,15 +169,16 @@ def predict(args):
     from ..forecast.plot import plot_forecast
     from ..io.files import check_output, check_plot, read_file
 
+    data_path(args)
     path = _run_file(args.run)
     meta = read_file(path, "forecaster")[0]["meta"]
     model = Forecaster.load(path)
     run = args.run if os.path.isdir(args.run) else os.path.dirname(args.run) or "."
-    out = args.out or os.path.join(run, "forecast.csv")
+    out = args.output or os.path.join(run, "forecast.csv")
     png = args.plot or os.path.join(run, "forecast.png")
     inputs = ((path, "the model file"), (args.csv, "the input CSV"), (args.future_csv, "the --future-csv file"))
-    check_output(out, "--out", inputs + ((png, "the --plot output"),))
-    check_plot(png, "--plot", inputs + ((out, "the --out output"),))
+    check_output(out, "--output", inputs + ((png, "the --plot output"),))
+    check_plot(png, "--plot", inputs + ((out, "the --output file"),))
     times, values, names = read_csv(args.csv, args.time_col or meta.get("time_col"))
     get = lambda cs, v=values, n=names, src=args.csv: v[:, [_idx(n, c, src) for c in cs]] if cs else None  # noqa
     y, past, fut = get(meta["targets"]), get(meta["past"]), get(meta["future"])
@@ -193,7 +214,7 @@ def evaluate(args):
     from ..forecast.data import number, write_csv
     from ..forecast.plot import plot_forecast
     from ..io.files import atomic_write_text, check_output
-    from ..runs import strict_json
+    from ..runs import RunDir, strict_json
 
     times, y, past, fut, targets = _load(args)
     n = len(y)
@@ -205,36 +226,37 @@ def evaluate(args):
             check_output(os.path.join(args.out, name), "the eval output (in --out)",
                          [(args.csv, "the input CSV")])
     _eval_out(args.out)
-    r = backtest(model, y, n - test, step=args.step, season=args.season, past_covariates=past,
-                 future_covariates=fut)
-    report = format_report(r["metrics"])
-    print(f"rolling-origin backtest: {len(r['origins'])} origins, horizon {args.horizon}, "
-          f"train {n - test} steps, season {args.season}")
-    print(report)
-    iv = r["interval"]
-    print(f"rnn interval coverage {iv['coverage']:.3f} (nominal {iv['nominal']:.2f})")
-    summary = {"metrics": r["metrics"], "origins": r["origins"], "horizon": args.horizon,
-              "interval_coverage": iv["coverage"], "interval_nominal": iv["nominal"],
-              "train_size": n - test, "season": args.season, "targets": targets}
-    atomic_write_text(os.path.join(args.out, "backtest.json"), strict_json(summary, indent=1),   # an undefined
-                      suffix=".json")                                                          # MASE: null
-    rows = []
-    for i, o in enumerate(r["origins"]):
-        for k in range(args.horizon):
-            for j, name in enumerate(targets):
-                rows.append([times[o - 1], k + 1, times[o + k], name, number(r['actuals'][i, k, j])] +
-                            [number(r['forecasts'][m][i, k, j]) for m in r["forecasts"]] +
-                            [number(iv['lower'][i, k, j]), number(iv['upper'][i, k, j])])
-    write_csv(os.path.join(args.out, "backtest.csv"),
-              ["origin", "step", "time", "target", "actual"] + list(r["forecasts"]) + ["rnn_lower", "rnn_upper"],
-              rows)
-    first = np.array([r["forecasts"]["rnn"][i, 0] for i in range(len(r["origins"]))])
-    plot_forecast(os.path.join(args.out, "backtest.png"), y[: n - test], first,
-                  actual=y[n - test: n - test + len(first)], title="1-step rolling forecasts", names=targets)
-    model.save(os.path.join(args.out, "model.rnnkit"), {"targets": targets, "past": _cols(args.past) or [],
-                                                         "future": _cols(args.future) or [],
-                                                         "time_col": args.time_col})
-    return 0
+    with RunDir(args.out).lock():                   # one writer in --out at a time
+        r = backtest(model, y, n - test, step=args.step, season=args.season, past_covariates=past,
+                     future_covariates=fut)
+        report = format_report(r["metrics"])
+        print(f"rolling-origin backtest: {len(r['origins'])} origins, horizon {args.horizon}, "
+              f"train {n - test} steps, season {args.season}")
+        print(report)
+        iv = r["interval"]
+        print(f"rnn interval coverage {iv['coverage']:.3f} (nominal {iv['nominal']:.2f})")
+        summary = {"metrics": r["metrics"], "origins": r["origins"], "horizon": args.horizon,
+                  "interval_coverage": iv["coverage"], "interval_nominal": iv["nominal"],
+                  "train_size": n - test, "season": args.season, "targets": targets}
+        atomic_write_text(os.path.join(args.out, "backtest.json"), strict_json(summary, indent=1),
+                          suffix=".json")                                      # an undefined MASE: null
+        rows = []
+        for i, o in enumerate(r["origins"]):
+            for k in range(args.horizon):
+                for j, name in enumerate(targets):
+                    rows.append([times[o - 1], k + 1, times[o + k], name, number(r['actuals'][i, k, j])] +
+                                [number(r['forecasts'][m][i, k, j]) for m in r["forecasts"]] +
+                                [number(iv['lower'][i, k, j]), number(iv['upper'][i, k, j])])
+        write_csv(os.path.join(args.out, "backtest.csv"),
+                  ["origin", "step", "time", "target", "actual"] + list(r["forecasts"]) + ["rnn_lower",
+                                                                                           "rnn_upper"], rows)
+        first = np.array([r["forecasts"]["rnn"][i, 0] for i in range(len(r["origins"]))])
+        plot_forecast(os.path.join(args.out, "backtest.png"), y[: n - test], first,
+                      actual=y[n - test: n - test + len(first)], title="1-step rolling forecasts", names=targets)
+        model.save(os.path.join(args.out, "model.rnnkit"), {"targets": targets, "past": _cols(args.past) or [],
+                                                             "future": _cols(args.future) or [],
+                                                             "time_col": args.time_col})
+        return 0
 
 
 def _test_steps(test_size, n, horizon, need):

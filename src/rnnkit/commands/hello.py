@@ -7,12 +7,12 @@ from ._args import count, positive_int
 
 
 def register(sub):
-    p = sub.add_parser("hello", help="train the seeds' 'hello' character RNN and sample it back",
+    p = sub.add_parser("hello", help="train a tiny character RNN on one word and sample it (a first check)",
                        description="Train a plain tanh RNN on one word (Adagrad, clip to ±5) and sample it.")
     p.add_argument("--text", default="hello", help="the word to learn (default: hello)")
     p.add_argument("--hidden", type=positive_int, default=16, help="hidden units (default: 16)")
     p.add_argument("--steps", type=positive_int, default=300, help="training steps (default: 300)")
-    p.add_argument("--seed", type=count, default=0)
+    p.add_argument("--seed", type=count, default=0, help="random seed: weights, data order and sampling")
     p.set_defaults(func=run)
 
 

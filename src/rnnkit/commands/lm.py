@@ -10,13 +10,15 @@ import sys
 
 from ..registry import cell_names
 from ._args import count, nonnegative_float, positive_float, positive_int, refuse_changed
+from ._controls import add_control_args, controls, settings
+from ._dialect import renamed
 
 # option -> (LanguageModel parameter, default for a new run)
 MODEL_OPTIONS = {"level": ("level", "byte"), "unknown": ("unknown", "unk"), "cell": ("cell", "lstm"),
-                 "hidden": ("hidden_size", 256), "layers": ("num_layers", 2), "embed": ("embedding_dim", 64),
-                 "seq_len": ("seq_len", 64), "batch": ("batch_size", 32), "lr": ("lr", 2e-3),
+                 "hidden": ("hidden_size", 256), "layers": ("num_layers", 2), "embedding_dim": ("embedding_dim", 64),
+                 "seq_len": ("seq_len", 64), "batch_size": ("batch_size", 32), "lr": ("lr", 2e-3),
                  "clip": ("clip", 5.0), "seed": ("random_state", 0), "eval_every": ("eval_every", 200),
-                 "val_tokens": ("val_tokens", 65536)}
+                 "val_tokens": ("val_tokens", 65536), "min_count": ("min_count", 1)}
 
 
 def register(sub):
@@ -32,46 +34,51 @@ def register(sub):
     t.add_argument("--level", choices=["byte", "char", "word"], help="tokens (default byte)")
     t.add_argument("--unknown", choices=["unk", "error"],
                    help="char/word tokens unseen in training: map to <unk> (default), or refuse the text")
+    t.add_argument("--min-count", type=positive_int,
+                   help="char/word tokens seen fewer times in the training text become <unk> (default 1: keep all)")
     t.add_argument("--cell", choices=cell_names(), help="default lstm")
     t.add_argument("--hidden", type=positive_int, help="default 256")
     t.add_argument("--layers", type=positive_int, help="default 2")
-    t.add_argument("--embed", type=count, help="embedding size (0: one-hot; default 64)")
+    renamed(t, "--embedding-dim", "--embed", type=count, help="embedding size (0: one-hot; default 64)")
     t.add_argument("--seq-len", type=positive_int, help="TBPTT window T (default 64)")
-    t.add_argument("--batch", type=positive_int, help="parallel streams B (default 32)")
+    renamed(t, "--batch-size", "--batch", type=positive_int, help="parallel streams B (default 32)")
     t.add_argument("--lr", type=positive_float, help="Adam's learning rate (default 2e-3)")
     t.add_argument("--clip", type=nonnegative_float, help="global gradient-norm clip (0: none; default 5)")
     g = t.add_mutually_exclusive_group()
     g.add_argument("--steps", type=positive_int, default=None, help="updates in all (default 1000)")
     g.add_argument("--minutes", type=positive_float, default=None, help="train for this much wall time")
-    t.add_argument("--seed", type=count, help="default 0")
+    t.add_argument("--seed", type=count, help="random seed: weights, data order and samples (default 0)")
     t.add_argument("--eval-every", type=count, help="validate every N steps (0: at the end only; default 200)")
     t.add_argument("--val-tokens", type=count,
                    help="held-out tokens scored during training (0: all of them; default 65536)")
     t.add_argument("--checkpoint-every", type=count, default=100,
                    help="checkpoint every N steps (0: at the end only; default 100)")
     t.add_argument("--resume", action="store_true", help="continue from RUN_DIR's last checkpoint")
-    t.add_argument("--no-progress", action="store_true")
+    renamed(t, "--quiet", "--no-progress", action="store_true", help="no progress bar or progress lines")
     t.add_argument("--record-gradflow", action="store_true",
                    help="log per-step diagnostics into RUN_DIR/metrics.jsonl: gradient norm before/after "
                         "clipping, clipped or not, ‖∂L/∂h_t‖ per layer and direction, gate saturation, "
                         "forget-gate mean over time, step time (see `rnnkit report RUN_DIR`)")
-    t.add_argument("--out", required=True, metavar="RUN_DIR")
+    t.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory: config, metrics, checkpoints")
+    add_control_args(t, unit="validations", validation="the held-out tail of the text, every --eval-every steps",
+                     validation_fraction=0.05)
     t.set_defaults(func=train)
 
     s = lm.add_parser("sample", help="generate text from a trained model")
-    s.add_argument("run_dir", metavar="RUN_DIR")
+    s.add_argument("run_dir", metavar="RUN_DIR", help="the --out directory of `rnnkit lm train`")
     s.add_argument("--length", type=count, default=300, help="tokens to generate (default 300)")
     s.add_argument("--prime", default=None,
                    help="text to start from (default: a newline; word level: no text)")
     s.add_argument("--temperature", type=nonnegative_float, default=0.8, help="0: greedy (default 0.8)")
     s.add_argument("--top-k", type=positive_int, default=None, help="sample among the K likeliest tokens")
-    s.add_argument("--seed", type=count, default=None)
+    s.add_argument("--seed", type=count, default=None, help="random seed of the draws (default: a fresh one)")
     s.set_defaults(func=sample)
 
     e = lm.add_parser("eval", help="nats and bits per character of a text")
-    e.add_argument("run_dir", metavar="RUN_DIR")
-    e.add_argument("--data", required=True, nargs="+", metavar="FILE")
-    e.add_argument("--json", action="store_true")
+    e.add_argument("run_dir", metavar="RUN_DIR", nargs="?",      # may follow --data's files: see _eval_run_dir
+                   help="the --out directory of `rnnkit lm train`")
+    e.add_argument("--data", required=True, nargs="+", metavar="FILE", help="text files to score, read as one text")
+    e.add_argument("--json", action="store_true", help="print the scores as one JSON object")
     e.set_defaults(func=evaluate)
 
 
@@ -87,7 +94,9 @@ def _load_text(data, level):
 def _resumed_params(args, cfg, config_path):
     """The run's parameters, with ``--steps`` and ``--record-gradflow`` applied;
     other options must agree with the run's config (or be left out)."""
-    params = {k: v for k, v in cfg["model"].items() if k != "vocab"}
+    from ..models.language_model import renamed_params
+
+    params = renamed_params({k: v for k, v in cfg["model"].items() if k != "vocab"})
     refuse_changed([(option, getattr(args, option), params.get(name)) for option, (name, _) in MODEL_OPTIONS.items()],
                    config_path)
     if args.steps is not None:
@@ -127,7 +136,8 @@ def _train(args, run):
         model = LanguageModel(**params)
         # config.json is rewritten (with --steps, and --data's new place) only once the checkpoint loaded
         model.fit(text, run=run, resume=True, minutes=args.minutes, checkpoint_every=args.checkpoint_every,
-                  progress=not args.no_progress, run_config={**cfg, "data": {**data, **info}})
+                  progress=not args.quiet, run_config={**cfg, "data": {**data, **info}, "controls": settings(args)},
+                  callbacks=controls(args, model.steps, model.lr, "step"))
     else:
         if run.has_checkpoint():
             raise FileExistsError(f"{run.file('checkpoint.npz')} already exists; pass --resume to continue "
@@ -136,13 +146,17 @@ def _train(args, run):
                 for option, (name, default) in MODEL_OPTIONS.items()}
         text, info = _load_text(args.data, opts["level"])
         steps = args.steps if args.steps is not None else (10 ** 9 if args.minutes else 1000)
-        model = LanguageModel(steps=steps, record_gradflow=args.record_gradflow, **opts)
+        model = LanguageModel(steps=steps, record_gradflow=args.record_gradflow,
+                              validation_fraction=args.validation_fraction, **opts)
         model.fit(text, run=run, minutes=args.minutes, checkpoint_every=args.checkpoint_every,
-                  progress=not args.no_progress, run_config={"data": info})
+                  progress=not args.quiet, run_config={"data": info, "controls": settings(args)},
+                  callbacks=controls(args, steps, model.lr, "step"))
     last = [m for m in model.history_ if m.get("val_loss") is not None]
     msg = f"step {model.step_}"
     if last:
         msg += f": validation {last[-1]['val_loss']:.4f} nats/token, {last[-1]['val_bpc']:.4f} bits/token"
+    if model.stop_reason_:
+        msg += f" ({model.stop_reason_})"
     print(f"{msg}; saved to {args.out}")
     return 0
 
@@ -155,7 +169,17 @@ def sample(args):
     return 0
 
 
+def _eval_run_dir(args):
+    """RUN_DIR, given before or after ``--data FILE...`` (which takes every word after it)."""
+    if args.run_dir is None:
+        if len(args.data) < 2:
+            raise ValueError("RUN_DIR is missing: rnnkit lm eval RUN_DIR --data FILE [FILE ...]")
+        args.run_dir = args.data.pop()
+    return args.run_dir
+
+
 def evaluate(args):
+    _eval_run_dir(args)
     from ..data.corpus import read_texts
     from ..models.language_model import LanguageModel
     model = LanguageModel.load(args.run_dir)

@@ -5,14 +5,26 @@ Inputs: ``.csv`` / ``.tsv`` with a header naming the source and target columns
 ``.jsonl`` with those keys.  Both sides are tokenised at ``--level`` (char by
 default, or word).  ``eval`` prints exact-match accuracy; ``predict`` prints
 one output a line (``--beam K`` for beam search).
+
+``train --attention additive|general|dot`` gives the decoder attention over
+the encoder's outputs and draws the attention map of the first example (of
+the ``--val`` file, else of ``--data``) into ``RUN_DIR/attention.png``;
+``--sampling-schedule`` trains with scheduled sampling
+(:mod:`rnnkit.models.sampling`).
 """
 from __future__ import annotations
+
+import argparse
+import os
 
 import numpy as np
 
 from ..data.tables import column_texts, read_records
 from ..data.vocab import SPECIALS, Vocabulary
+from ..attention import SCORES
 from ..models import Seq2Seq
+from ..models.sampling import parse_schedule
+from ..recurrent import MERGE_MODES
 from ._args import positive_int
 from ._estimator_cli import Task, add_option, check_vocab_size, data_encoding, register_task, saved_vocabulary
 
@@ -31,10 +43,13 @@ class Seq2SeqTask(Task):
         rows = read_records(args.data, [args.source_col, args.target_col], args.encoding)
         src = Vocabulary.build(column_texts(args.data, rows, args.source_col), level=args.level)
         tgt = Vocabulary.build(column_texts(args.data, rows, args.target_col), level=args.level)
-        est = Seq2Seq(cell=args.cell, hidden_size=args.hidden, num_layers=args.layers, embedding_dim=args.embedding,
-                      beam_size=args.beam, batch_size=args.batch_size, learning_rate=args.lr, clip=args.clip,
+        est = Seq2Seq(cell=args.cell, hidden_size=args.hidden, num_layers=args.layers, embedding_dim=args.embedding_dim,
+                      beam_size=args.beam, batch_size=args.batch_size, lr=args.lr, clip=args.clip,
                       epochs=args.epochs or args.default_epochs, random_state=args.seed,
-                      exclude_ids=special_ids(tgt))
+                      exclude_ids=special_ids(tgt), attention=args.attention, input_feeding=args.input_feeding,
+                      bidirectional=args.bidirectional, merge_mode=args.merge_mode,
+                      sampling_schedule=args.sampling_schedule)
+        est._check_model_params()
         extra = {"source_vocab": src.get_config(), "target_vocab": tgt.get_config(), "source_col": args.source_col,
                  "target_col": args.target_col, "encoding": args.encoding}
         return est, extra
@@ -64,7 +79,9 @@ class Seq2SeqTask(Task):
         p, extra = config["model"].get("params", {}), config["extra"]
         return dict(super().saved_options(config), level=(extra.get("source_vocab") or {}).get("level"),
                     beam=p.get("beam_size"), source_col=extra.get("source_col"),
-                    target_col=extra.get("target_col"))
+                    target_col=extra.get("target_col"), attention=p.get("attention", "none"),
+                    input_feeding=p.get("input_feeding", False), bidirectional=p.get("bidirectional", False),
+                    merge_mode=p.get("merge_mode", "concat"), sampling_schedule=p.get("sampling_schedule") or "none")
 
     def check_loaded(self, est, extra, config_path):
         """Vocabulary sizes must fit the weights; runs saved before
@@ -84,9 +101,44 @@ class Seq2SeqTask(Task):
         tgt = Vocabulary.from_config(extra["target_vocab"])
         return [tgt.decode(np.clip(ids, 0, len(tgt) - 1)) for ids in est.predict(X)]
 
+    def after_training(self, est, run, config):
+        """An attention model's map of its first example (of the validation file,
+        else the training file) in ``RUN_DIR/attention.png``."""
+        if est.attention == "none":
+            return
+        from ..diagnostics.attention_map import draw_attention
+
+        path, extra = config.get("val") or config["data"], config["extra"]
+        X, _ = self.load_xy(path, extra, est, need_y=False)
+        out, weights = est.predict(X[:1], return_attention=True)
+        src = Vocabulary.from_config(extra["source_vocab"])
+        tgt = Vocabulary.from_config(extra["target_vocab"])
+        draw_attention(weights[0], [src.tokens[i] for i in X[0]],
+                       [tgt.tokens[i] if 0 <= i < len(tgt) else "?" for i in out[0]], run.file("attention.png"),
+                       title=f"{est.attention} attention, first example of {os.path.basename(path)}")
+
+
+def sampling_schedule(text):
+    """argparse type of ``--sampling-schedule``: a schedule :func:`parse_schedule` reads."""
+    try:
+        parse_schedule(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
 
 def _model_args(p):
     add_option(p, "--level", choices=["char", "word"], default="char", help="tokens (default: char)")
+    add_option(p, "--attention", choices=["none", *SCORES], default="none",
+               help="attention over the encoder's outputs (default: none)")
+    add_option(p, "--input-feeding", action="store_true", default=False,
+               help="with attention: the last context joins the decoder's next input")
+    add_option(p, "--bidirectional", action="store_true", default=False, help="read the source both ways")
+    add_option(p, "--merge-mode", choices=list(MERGE_MODES), default="concat",
+               help="how a bidirectional encoder joins its directions (default: concat)")
+    add_option(p, "--sampling-schedule", type=sampling_schedule, default="none", metavar="SCHEDULE",
+               help="scheduled sampling: none (default), linear[:k=1,c=0.001,min=0], exponential[:k=0.999], "
+                    "inverse_sigmoid[:k=100]")
     add_option(p, "--beam", type=positive_int, default=1, help="beam width at prediction, 1 = greedy (default: 1)")
     add_option(p, "--source-col", default="source", help="(default: source)")
     add_option(p, "--target-col", default="target", help="(default: target)")

@@ -18,11 +18,13 @@ from ._estimator_cli import (Task, add_option, check_vocab_size, data_encoding, 
 class TagTask(Task):
     name = "tag"
     estimator = SequenceTagger
+    use_options = (("--tokens-key", "tokens_key", "key of the token list in --data"),
+                   ("--tags-key", "tags_key", "key of the tag list in --data"))
 
     def build(self, args):
         est = SequenceTagger(cell=args.cell, hidden_size=args.hidden, num_layers=args.layers,
-                             bidirectional=not args.unidirectional, embedding_dim=args.embedding,
-                             batch_size=args.batch_size, learning_rate=args.lr, clip=args.clip,
+                             bidirectional=not args.unidirectional, embedding_dim=args.embedding_dim,
+                             batch_size=args.batch_size, lr=args.lr, clip=args.clip,
                              epochs=args.epochs or args.default_epochs, random_state=args.seed)
         sents = read_tagged(args.data, args.tokens_key, args.tags_key, args.encoding)
         words = sorted({w.lower() if args.lower else w for toks, _ in sents for w in toks} - set(SPECIALS))

@@ -29,6 +29,7 @@ def read_ts(path, encoding="utf-8"):
     """Read a ``.ts`` file; errors name the file, the line and the fix."""
     text = read_text(path, encoding)
     header, has_labels, label_set, dims = {}, False, None, None
+    first = None                                                    # (line, dimensions) of the first case
     series, labels = [], []
     in_data = False
     for no, raw in enumerate(lines(text), 1):
@@ -65,6 +66,11 @@ def read_ts(path, encoding="utf-8"):
                              "comma-separated list of numbers (or ?)") from None
         if dims is not None and len(chans) != dims:
             raise ValueError(f"{path} line {no}: {len(chans)} dimensions, the header says {dims}")
+        if first is None:
+            first = (no, len(chans))
+        elif len(chans) != first[1]:
+            raise ValueError(f"{path} line {no}: {len(chans)} dimensions, but the case on line {first[0]} has "
+                             f"{first[1]}; give every case the same dimensions (or an @dimensions header)")
         if len({len(c) for c in chans}) != 1:
             raise ValueError(f"{path} line {no}: dimensions of one case differ in length; "
                              "rnnkit reads cases whose dimensions have equal length")
@@ -79,13 +85,12 @@ def read_ts(path, encoding="utf-8"):
         raise ValueError(f"{path}: no @data line; is this a .ts file (UCR/UEA format)?")
     if not series:
         raise ValueError(f"{path}: no cases after @data; the file is empty")
-    if len({s.shape[1] for s in series}) != 1:
-        raise ValueError(f"{path}: cases have different numbers of dimensions")
     labels = np.asarray(labels) if has_labels else None
     if label_set and labels is not None:
         unknown = sorted(set(labels) - set(label_set))
         if unknown:
-            raise ValueError(f"{path}: label {unknown[0]!r} is not in the @classLabel list; fix the header or the case")
+            raise ValueError(f"{path}: label {str(unknown[0])!r} is not in the @classLabel list; fix the header or "
+                             "the case")
     return series, labels
 
 

@@ -104,6 +104,6 @@ def activation_page(text, acts, path, units=None, features=None, title="activati
         parts.append(f"<h2>unit {int(u)}</h2><div class='text activation' data-unit='{int(u)}'>"
                      + "".join(_span(ch, acts[i, u]) for i, ch in enumerate(text)) + "</div>")
     parts.append("</body></html>")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write("".join(parts))
+    from ..io.files import atomic_write_text
+    atomic_write_text(path, "".join(parts), suffix=".html")
     return found

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from ..io.files import save_figure
 from ..layers import Dense
 from ..optim import Adam
 from ..registry import build_layer
@@ -80,15 +81,13 @@ def _ratio(norms):
 
 class _FlowRecord(Callback):
     """What the experiment keeps of a cell's training: how many steps clipped,
-    and ``‖∂L_T/∂h_t‖`` of the batch every ``record_every`` steps; a non-finite
-    loss ends training before its update."""
+    and ``‖∂L_T/∂h_t‖`` of the batch every ``record_every`` steps (a diverging
+    step, a non-finite loss or gradient, ends training before its update: the
+    trainer's ``divergence="stop"``)."""
 
     def __init__(self, layer, clip_norm, record_every):
         self.layer, self.clip_norm, self.record_every = layer, clip_norm, record_every
         self.clipped, self.history = 0, {"step": [], "dh_norms": []}
-
-    def on_before_update(self, grads, metrics):
-        return not np.isfinite(metrics["loss"])
 
     def on_step_end(self, step, metrics):
         if self.clip_norm is not None:
@@ -114,8 +113,8 @@ def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"
     Returns ``{cell: {"init" (T,), "trained" (T,), "ratio_init", "ratio_trained",
     "test_mse_init", "test_mse" (held-out MSE after training; the constant answer
     scores 1/6 ≈ 0.167), "loss_first", "loss_last" (mean train MSE of the first
-    and last 10 steps), "clip_rate", "steps_run" (fewer than ``steps`` if the
-    loss became non-finite), "history" ({"step": [...], "dh_norms": [[lag 0..T-1], ...]}
+    and last 10 steps), "clip_rate", "steps_run" (fewer than ``steps`` if training
+    diverged: :mod:`rnnkit.training`), "history" ({"step": [...], "dh_norms": [[lag 0..T-1], ...]}
     every ``record_every`` steps, from the training batches), "loss_curve" (mean
     train MSE of each block of ``record_every`` steps), "solved_step" (end of the
     first block whose mean train MSE is below 0.05, or ``None``), "seconds"}}``.
@@ -130,7 +129,8 @@ def gradflow_experiment(cells=("rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_fb0"
         record = _FlowRecord(layer, clip_norm, record_every)
         trainer = Trainer(lambda batch, state: (float(readout_loss(layer, head, *batch)), None),
                           lambda: joint_grads(rnn=layer, head=head),
-                          Adam(joint_parameters(rnn=layer, head=head), lr=lr), clip_norm=clip_norm, callbacks=[record])
+                          Adam(joint_parameters(rnn=layer, head=head), lr=lr), clip_norm=clip_norm, callbacks=[record],
+                          divergence="stop", explode=None)      # an experiment: only NaN/inf stop it
         losses = trainer.fit(lambda epoch: (adding_problem(batch, T, data_rng) for _ in range(steps))).losses
         test_mse, trained = _probe(cell, layer, head, xe, ye)
         n = len(losses)
@@ -170,6 +170,8 @@ def plot_gradflow(results, path, title="‖∂L_T/∂h_t‖ vs T − t"):
     axes[0].set_ylabel("batch-mean ‖∂L_T/∂h_t‖")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=100)         # atomic, never through a link
+    finally:
+        plt.close(fig)
     return path

@@ -1,11 +1,13 @@
 """``RUN_DIR/report.html``: one self-contained offline page about a training run.
 
 Renders what exists in the run directory (``config.json``, ``metrics.jsonl``,
-``checkpoint.npz`` header, ``samples.txt``, ``gradflow.json``) and says what is
-absent.  Plots are inline SVG; no scripts, no network.
+``checkpoint.npz`` header, ``samples.txt``, ``gradflow.json``, ``attention.png``)
+and says what is absent.  Plots are inline SVG (a PNG inline as a data URL); no
+scripts, no network.
 """
 from __future__ import annotations
 
+import base64
 import html
 import json
 import math
@@ -13,6 +15,7 @@ import os
 
 import numpy as np
 
+from .controls_report import controls_section
 from .svg import heatmap, line_chart
 
 _CSS = ("body{font-family:sans-serif;max-width:1150px;margin:20px auto;color:#222}"
@@ -225,6 +228,7 @@ def _metrics_sections(rows, skipped):
     if skipped:
         out.append(_absent(f"{skipped} unreadable or ill-shaped line(s) in metrics.jsonl, skipped"))
     out.append(_guarded("loss", src, _loss_section, rows))
+    out += ["<h2>Learning rate and early stopping</h2>", _guarded("lr / stop", src, controls_section, rows)]
     out += ["<h2>Gradient norm and clipping</h2>", _guarded("gradient norm", src, _grad_section, rows)]
     out += ["<h2>Gradient flow through time</h2>", _guarded("dh_norms", src, _flow_section, rows)]
     out += ["<h2>Gate saturation and forget gate</h2>",
@@ -258,6 +262,19 @@ def _samples_section(path):
         return _absent(f"samples.txt unreadable ({exc.strerror or exc})")
 
 
+def _attention_section(path):
+    """A seq2seq run's attention map (``attention.png``), inline."""
+    if not os.path.isfile(path):
+        return _absent("attention.png (not a file)")
+    try:
+        with open(path, "rb") as fh:
+            data = base64.b64encode(fh.read()).decode("ascii")
+    except OSError as exc:
+        return _absent(f"attention.png unreadable ({exc.strerror or exc})")
+    return ("<p>Attention weights of the first example, source across, output down.</p>"
+            f"<img alt='attention map' src='data:image/png;base64,{data}'>")
+
+
 def build_report(run_dir):
     """The report page's HTML for ``run_dir``; files that are missing, unreadable or
     of the wrong shape are reported as absent (naming the file), never raised."""
@@ -269,6 +286,8 @@ def build_report(run_dir):
     out += _metrics_sections(*_read_metrics(f("metrics.jsonl")))
     out += ["<h2>Gradient-flow experiment</h2>", _gradflow_file_section(f("gradflow.json"))]
     out += ["<h2>Samples</h2>", _samples_section(f("samples.txt"))]
+    if os.path.lexists(f("attention.png")):            # a seq2seq run with attention draws it
+        out += ["<h2>Attention</h2>", _attention_section(f("attention.png"))]
     out.append("<h2>Checkpoint</h2>")
     if os.path.isfile(f("checkpoint.npz")):
         out.append(f"<p>checkpoint.npz present ({os.path.getsize(f('checkpoint.npz'))} bytes).</p>")
@@ -283,16 +302,20 @@ def _ratio_text(v):
 
 
 def _num(v, fmt):
-    """``v`` formatted, or "—" for a missing or non-finite value (gradflow.json writes a diverged one as null)."""
-    return format(v, fmt) if isinstance(v, (int, float)) and math.isfinite(v) else "—"
+    """``v`` formatted, or "—" for a missing or non-finite value (gradflow.json writes a diverged one as null)
+    and for anything that is not a number (a crafted file's text never reaches the page)."""
+    if fmt == "d" and isinstance(v, float) and v.is_integer():
+        v = int(v)
+    ok = _real(v) and math.isfinite(v) and (fmt != "d" or isinstance(v, int))
+    return format(v, fmt) if ok else "—"
 
 
 def _gradflow_table(cells):
     e = html.escape
     rows = "".join(f"<tr><td>{e(c)}</td><td>{_ratio_text(r['ratio_init'])}</td><td>{_ratio_text(r['ratio_trained'])}</td>"
                    f"<td>{_num(r.get('test_mse_init'), '.4f')} → {_num(r.get('test_mse', r.get('loss_last')), '.4f')}"
-                   f"</td><td>{_num(r.get('clip_rate', 0), '.2f')}</td><td>{r.get('steps_run', '')}</td>"
-                   f"<td>{r.get('solved_step') or '—'}</td></tr>"
+                   f"</td><td>{_num(r.get('clip_rate', 0), '.2f')}</td><td>{_num(r.get('steps_run'), 'd')}</td>"
+                   f"<td>{_num(r.get('solved_step'), 'd')}</td></tr>"
                    for c, r in cells.items())
     return ("<table><tr><th>cell</th><th>‖∂L/∂h₁‖/‖∂L/∂h_T‖ at init</th><th>after training</th>"
             "<th>test MSE init → trained (constant answer: 0.167)</th><th>share of steps clipped</th>"
@@ -302,8 +325,8 @@ def _gradflow_table(cells):
 def gradflow_section(gf):
     """HTML for a saved ``gradflow_experiment`` result (lists, as in gradflow.json)."""
     e = html.escape
-    head = (f"<p>Adding problem, T = {gf.get('T')}, {gf.get('steps')} Adam steps per cell "
-            f"(lr {gf.get('lr', '?')}, batch {gf.get('batch', '?')}), clip {gf.get('clip')}; "
+    head = (f"<p>Adding problem, T = {_num(gf.get('T'), 'd')}, {_num(gf.get('steps'), 'd')} Adam steps per cell "
+            f"(lr {_num(gf.get('lr'), 'g')}, batch {_num(gf.get('batch'), 'd')}), clip {_num(gf.get('clip'), 'g')}; "
             f"{e(str(gf.get('date', '')))}.</p>")
     s = head + _gradflow_table(gf["cells"])
     plots = []
@@ -311,7 +334,7 @@ def gradflow_section(gf):
         series = {c: (list(range(len(r[key]))), r[key][::-1]) for c, r in gf["cells"].items()}
         plots.append(line_chart(series, f"‖∂L_T/∂h_t‖ vs T − t ({key})", xlabel="T − t", ylabel="norm", logy=True))
     curves = {}
-    every = gf.get("record_every")
+    every = gf.get("record_every") if _real(gf.get("record_every")) else None
     for c, r in gf["cells"].items():
         if r.get("loss_curve"):
             w = every or -(-r["steps_run"] // len(r["loss_curve"]))   # block width (older files: a guess)

@@ -13,8 +13,9 @@ def _fmt(v):
     return f"{v:.3g}"
 
 
-def line_chart(series, title, xlabel="step", ylabel="", logy=False, width=560, height=260):
-    """``series``: ``{label: (xs, ys)}`` -> an ``<svg class="plot">`` string."""
+def line_chart(series, title, xlabel="step", ylabel="", logy=False, width=560, height=260, markers=()):
+    """``series``: ``{label: (xs, ys)}`` -> an ``<svg class="plot">`` string;
+    ``markers``: ``(x, label)`` pairs drawn as labelled dashed vertical lines."""
     ml, mr, mt, mb = 60, 12, 24, 36
     pts = []
     for xs, ys in series.values():
@@ -69,6 +70,12 @@ def line_chart(series, title, xlabel="step", ylabel="", logy=False, width=560, h
         parts.append(f'<rect x="{ml + pw - 150}" y="{mt + 6 + 14 * i}" width="10" height="3" fill="{c}"/>'
                      f'<text x="{ml + pw - 136}" y="{mt + 10 + 14 * i}" font-size="10" '
                      f'style="paint-order:stroke" stroke="#fff" stroke-width="3">{e(label)}</text>')
+    for j, (x, label) in enumerate(markers):
+        if x0 <= float(x) <= x1:
+            parts.append(f'<line x1="{sx(float(x)):.1f}" x2="{sx(float(x)):.1f}" y1="{mt}" y2="{mt + ph}" '
+                         f'stroke="#555" stroke-dasharray="4 3"/><text x="{sx(float(x)) - 3:.1f}" '
+                         f'y="{mt + ph - 6 - 12 * j}" text-anchor="end" font-size="10" style="paint-order:stroke" '
+                         f'stroke="#fff" stroke-width="3">{e(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

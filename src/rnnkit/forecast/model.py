@@ -26,7 +26,8 @@ import logging
 import numpy as np
 
 from .._checks import count, finite_number, not_fitted
-from .._params import Params
+from ..callbacks import Validation, check_control_params, needs_validation, stop_reason, training_controls
+from .._params import Params, keeps_fitted_state_on_failure, plain
 from ..io import estimators
 from ..io.estimators import EstimatorFile
 from ..layers import Dense
@@ -71,18 +72,28 @@ class Forecaster(EstimatorFile, Params):
         calibration, interval: the tail fraction used for interval residuals, and
             ``"holdout"`` (out of sample, refit; default) or ``"insample"``.
         random_state: int seed for weights and shuffling.
+        early_stopping: None/False: off; an int: stop after that many epochs without a
+            lower validation loss (True: 10), best weights restored (:mod:`rnnkit.callbacks`).
+        validation_fraction: the last share of the training windows held out (in time
+            order) for early stopping or ``lr_schedule="plateau"``.
+        lr_schedule: ``None``, ``"step"``, ``"cosine"`` or ``"plateau"`` (over ``epochs``).
+
+    Learned: ``loss_curve_``, ``val_loss_curve_`` (when validating), ``n_epochs_``,
+    ``stop_reason_`` (of the final training), ``rnn_``, ``head_`` and the scalers.
     """
 
     def __init__(self, lookback=24, horizon=1, strategy="direct", cell="lstm", hidden_size=32,
                  num_layers=1, scaler="standard", diff=0, seasonal_diff=0, season=1, epochs=100,
                  batch_size=32, lr=0.01, clip=1.0, alpha=0.1, calibration=0.3, interval="holdout",
-                 random_state=0):
+                 random_state=0, early_stopping=None, validation_fraction=0.1, lr_schedule=None):
         self.lookback, self.horizon, self.strategy, self.cell = lookback, horizon, strategy, cell
         self.hidden_size, self.num_layers, self.scaler = hidden_size, num_layers, scaler
         self.diff, self.seasonal_diff, self.season = diff, seasonal_diff, season
         self.epochs, self.batch_size, self.lr, self.clip = epochs, batch_size, lr, clip
         self.alpha, self.calibration, self.random_state = alpha, calibration, random_state
         self.interval = interval
+        self.early_stopping, self.validation_fraction = early_stopping, validation_fraction
+        self.lr_schedule = lr_schedule
 
     # -- checks ------------------------------------------------------------------------
     @property
@@ -99,7 +110,7 @@ class Forecaster(EstimatorFile, Params):
         if self.scaler not in SCALERS:
             raise ValueError(f"scaler must be one of {SCALERS}, got {self.scaler!r}")
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float, np.number)) or not 0 < self.alpha < 1:
-            raise ValueError(f"alpha must be a number in (0, 1), got {self.alpha!r}")
+            raise ValueError(f"alpha must be a number in (0, 1), got {plain(self.alpha)!r}")
         if not 0 < self.calibration < 1:
             raise ValueError(f"calibration must be in (0, 1), got {self.calibration}")
         if self.interval not in ("holdout", "insample"):
@@ -110,6 +121,7 @@ class Forecaster(EstimatorFile, Params):
             count(name, getattr(self, name))
         if self.seasonal_diff and self.season < 2:
             raise ValueError(f"seasonal_diff needs a season length >= 2, got season={self.season}")
+        check_control_params(self.early_stopping, self.lr_schedule, self.validation_fraction)
 
     def _check_fitted(self):
         if not hasattr(self, "rnn_"):
@@ -176,14 +188,18 @@ class Forecaster(EstimatorFile, Params):
         dy[:, -1] = dz[:, : self.hidden_size]
         self.rnn_.backward(dy, input_grad=False)
 
-    def fit(self, y, past_covariates=None, future_covariates=None, verbose=False):
+    @keeps_fitted_state_on_failure                 # a failed fit (a diverged one) leaves the model as it was
+    def fit(self, y, past_covariates=None, future_covariates=None, verbose=False, callbacks=None):
         """Fit on ``y`` ``(T,)`` or ``(T, C)``; covariates ``(T, P)`` / ``(T, F)``.
 
         With ``interval="holdout"`` the network is first fitted on the leading
         ``1 − calibration`` of the series, its residuals on the held-out tail give the
         interval quantiles, and then it is refitted on the whole series (twice the cost).
         With ``interval="insample"`` the residuals come from the final model on the same
-        tail (cheaper, intervals too narrow when the model overfits)."""
+        tail (cheaper, intervals too narrow when the model overfits).
+
+        ``callbacks`` (:mod:`rnnkit.callbacks` objects) join the final training, after
+        the constructor's controls (which steer both trainings)."""
         self._check_params()
         y, past, fut = self._check_data(y, past_covariates, future_covariates, True)
         n, h = len(y), self.horizon
@@ -196,22 +212,22 @@ class Forecaster(EstimatorFile, Params):
                 log.warning("%s; using in-sample residuals for interval calibration",
                             f"series too short to hold out {100 * self.calibration:.0f}%" if short else
                             "the part before the calibration tail is constant")
-                self._train(y, past, fut, verbose)
+                self._train(y, past, fut, verbose, callbacks)
                 self._calibrate(y, past, fut, list(range(self.lookback + self.transform_.lost + 1, n - h + 1)))
                 return self
             self._train(y[:cut], sl(past, cut), sl(fut, cut), None)
             self._calibrate(y, past, fut, origins)
             q = self.residual_quantiles_
-            self._train(y, past, fut, verbose)
+            self._train(y, past, fut, verbose, callbacks)
             self.residual_quantiles_ = q
         else:
-            self._train(y, past, fut, verbose)
+            self._train(y, past, fut, verbose, callbacks)
             if len(origins) < 2:
                 origins = list(range(self.lookback + self.transform_.lost + 1, n - h + 1))
             self._calibrate(y, past, fut, origins)
         return self
 
-    def _train(self, y, past, fut, verbose):
+    def _train(self, y, past, fut, verbose, callbacks=None):
         self.n_targets_ = y.shape[1]
         self.out_steps_ = self.horizon if self.strategy == "direct" else 1
         self.transform_ = TargetTransform(self.scaler, self.diff, self.seasonal_diff, self.season)
@@ -229,6 +245,18 @@ class Forecaster(EstimatorFile, Params):
         w, u = self._features(y, past, fut)
         fut_s = self.fut_scaler_.transform(fut[self.transform_.lost:]) if fut is not None else None
         X, E, Y = self._windows(w, u, fut_s)
+        controls = training_controls(self.early_stopping, self.lr_schedule, epochs=self.epochs, base_lr=self.lr)
+        callbacks = [*controls, *(callbacks or ())]
+        own = []
+        if needs_validation(callbacks):                          # the last windows, in time order
+            n_val = int(round(len(X) * self.validation_fraction))
+            if n_val < 1 or n_val >= len(X):
+                raise ValueError(f"validation_fraction={self.validation_fraction} of {len(X)} training windows "
+                                 f"holds out {n_val}; early stopping needs at least one on each side: pass a "
+                                 "longer series or another validation_fraction")
+            Xv, Ev, Yv = X[-n_val:], E[-n_val:], Y[-n_val:]
+            X, E, Y = X[:-n_val], E[:-n_val], Y[:-n_val]
+            own.append(Validation(lambda: mse(self._forward(Xv, Ev)[0], Yv)[0]))
         rng = np.random.default_rng(self.random_state)
         self.rnn_ = build_layer(self.cell, u.shape[1], self.hidden_size, self.num_layers, batch_first=True,
                                 dtype=np.float64, seed=rng)
@@ -245,10 +273,14 @@ class Forecaster(EstimatorFile, Params):
             return (order[s: s + self.batch_size] for s in range(0, len(X), self.batch_size))
 
         opt = Adam(joint_parameters(rnn=self.rnn_, head=self.head_), lr=self.lr)
-        callbacks = [Callback(on_epoch_end=lambda epoch, m: verbose(epoch - 1, m["loss"]))] if verbose else []
+        if verbose:
+            own.append(Callback(on_epoch_end=lambda epoch, m: verbose(epoch - 1, m["loss"])))
         trainer = Trainer(train_step, lambda: joint_grads(rnn=self.rnn_, head=self.head_), opt,
-                          clip_norm=self.clip, batch_size=len, callbacks=callbacks)
-        self.loss_curve_ = [m["loss"] for m in trainer.fit(batches, self.epochs).history]
+                          clip_norm=self.clip, batch_size=len, callbacks=[*own, *callbacks])
+        history = trainer.fit(batches, self.epochs).history
+        self.loss_curve_ = [m["loss"] for m in history]
+        self.val_loss_curve_ = [m["val_loss"] for m in history if "val_loss" in m] or None
+        self.n_epochs_, self.stop_reason_ = len(history), stop_reason(trainer.callbacks)
         self.rnn_.eval()
 
     def _calibrate(self, y, past, fut, origins):
@@ -327,6 +359,7 @@ class Forecaster(EstimatorFile, Params):
     @classmethod
     def _from_file(cls, cfg, a):
         self = cls(**cfg["params"])
+        self._check_params()                         # as fit checks them: a hand-edited file is refused
         self.n_targets_, self.n_past_, self.n_future_ = cfg["n_targets"], cfg["n_past"], cfg["n_future"]
         self.out_steps_ = self.horizon if self.strategy == "direct" else 1
         self.transform_ = TargetTransform(self.scaler, self.diff, self.seasonal_diff, self.season)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..io.files import save_figure
+
 
 def plot_forecast(path, history, forecast, lower=None, upper=None, actual=None, title="forecast", names=None):
     import matplotlib
@@ -28,6 +30,8 @@ def plot_forecast(path, history, forecast, lower=None, upper=None, actual=None, 
         ax.set_title(f"{title}: {names[j] if names else j}")
         ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=80)          # atomic, never through a link
+    finally:
+        plt.close(fig)
     return path

@@ -222,9 +222,12 @@ def _unwrap(obj):
     from ..models.tagger import SequenceTagger
 
     if isinstance(obj, Seq2Seq):
+        attention = getattr(obj, "attention", "none")
         raise ValueError("Seq2Seq models cannot be exported to ONNX: the decoder's token-by-token search "
-                         "loop has no ONNX form here; export RNN/LSTM/GRU layers, TokenRNN, language models, "
-                         "classifiers or taggers")
+                         "loop has no ONNX form here"
+                         + (f", and attention models ({attention} attention) are not exported either"
+                            if attention != "none" else "")
+                         + "; export RNN/LSTM/GRU layers, TokenRNN, language models, classifiers or taggers")
     if isinstance(obj, (LanguageModel, SequenceClassifier, SequenceTagger)):
         if not hasattr(obj, "net_"):
             raise ValueError(f"this {type(obj).__name__} is not trained yet; fit or load it before exporting")
@@ -370,6 +373,7 @@ def to_onnx(obj, path=None, *, opset=OPSET, initial_states=False, dtype=None, me
         import json
         helper.set_model_props(model, {k: json.dumps(v) for k, v in meta.items()})
     onnx.checker.check_model(model)
-    if path is not None:
-        onnx.save(model, path)
+    if path is not None:                    # atomic: a full disk leaves an earlier file as it was
+        from ..io.files import atomic_write
+        atomic_write(path, lambda f: f.write(model.SerializeToString()), suffix=".onnx")
     return model

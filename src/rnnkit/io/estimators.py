@@ -20,21 +20,27 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers import Dense
-from .files import ModelFileError, read_file, write_file
+from . import safetensors
+from .files import ModelFileError, write_file
+from .models import read
+from .safetensors import resolve_format
 
 
-def save(est, path, meta=None):
+def save(est, path, meta=None, format=None):
     """Write the fitted ``est`` to ``path`` (``meta``: a JSON-able dict kept in
-    the header, e.g. the data's column names); returns the path."""
+    the header, e.g. the data's column names); returns the path.  ``format``:
+    ``"rnnkit"`` or ``"safetensors"`` (:func:`rnnkit.io.models.save`)."""
     est._check_fitted()
     config, arrays = est._file_contents()
+    if resolve_format(path, format) == "safetensors":
+        return safetensors.write(path, est.FILE_KIND, config, arrays, meta)
     return write_file(path, est.FILE_KIND, config, arrays, meta)
 
 
 def load(cls, path):
     """The ``cls`` estimator saved in ``path``; a :class:`ModelFileError` naming
     the file when it is not one, or its contents do not fit ``cls``."""
-    header, arrays = read_file(path, cls.FILE_KIND)
+    header, arrays = read(path, cls.FILE_KIND)
     try:
         return cls._from_file(header["config"], arrays)
     except (KeyError, TypeError, ValueError) as exc:
@@ -45,10 +51,11 @@ def load(cls, path):
 class EstimatorFile:
     """``save`` and ``load`` of an estimator following the protocol above."""
 
-    def save(self, path, meta=None):
+    def save(self, path, meta=None, format=None):
         """Write the fitted estimator to ``path`` as one rnnkit file (``meta``: a
-        JSON-able dict kept in its header); returns the path."""
-        return save(self, path, meta)
+        JSON-able dict kept in its header; ``format="safetensors"``, or a
+        ``.safetensors`` path, for that format); returns the path."""
+        return save(self, path, meta, format)
 
     @classmethod
     def load(cls, path):

@@ -4,16 +4,30 @@
 Layout (a zip archive, as ``numpy.savez`` writes it):
 
 ``__rnnkit__``   the JSON header as UTF-8 bytes (a ``uint8`` array):
-                 ``{"format": "rnnkit", "format_version": 1, "kind": ...,
-                 "config": {...}, "meta": {...}, "sha256": {array name: hex}}``
+                 ``{"format": "rnnkit", "format_version": 2, "kind": ...,
+                 "config": {...}, "meta": {...}, "sha256": {array name: hex},
+                 "header_sha256": hex}``
 every other entry  one array, under its dotted name.
+
+Integrity: ``sha256`` holds each array's digest and ``header_sha256`` the
+digest of the header itself (its canonical JSON without that entry), so an
+edited config (a hyperparameter changed by hand) is refused like a flipped
+bit in the weights.  Version 1 files (no header digest) still load.  Arrays
+must be numeric and finite: a NaN or infinity (a diverged model) is refused on
+writing and on reading, and an object array (a pickle, which could run code)
+is never loaded.
 
 Writes are atomic: the file is written beside its target, flushed to disk and
 renamed over it, so a reader (or a run killed mid-write) sees either the old
-file or the new one, never half of one.
+file or the new one, never half of one.  :func:`atomic_write` serves every file
+rnnkit writes: it refuses a symbolic link (it would replace the link, and a
+plain write would change the file it points to), names the file and the fix
+when the disk is full (the earlier file stays as it was), and removes
+``.tmp-PID-*`` files that killed writers left in the folder.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -22,8 +36,9 @@ import zipfile
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # 2: the header carries its own digest (header_sha256)
 _HEADER = "__rnnkit__"
+_TMP = ".tmp-"              # temporary files: .tmp-PID-XXXXXXXX[suffix]
 
 
 class ModelFileError(ValueError):
@@ -34,6 +49,17 @@ def _digest(a):
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
+def _header_digest(header):
+    """The digest of ``header`` (a dict) without its ``header_sha256`` entry, over canonical JSON."""
+    rest = {k: v for k, v in header.items() if k != "header_sha256"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def _non_finite(arrays):
+    """The name of the first float array holding NaN or an infinity, or ``None``."""
+    return next((k for k, v in arrays.items() if v.dtype.kind in "fc" and not np.isfinite(v).all()), None)
+
+
 def write_file(path, kind, config, arrays, meta=None):
     """Write ``arrays`` (``{name: ndarray}``) with ``config`` and ``meta`` (JSON-able
     dicts) to ``path`` atomically.  ``kind`` names what the file holds."""
@@ -42,8 +68,14 @@ def write_file(path, kind, config, arrays, meta=None):
     for k, v in arrays.items():
         if v.dtype == object:
             raise TypeError(f"array {k!r} has dtype object; only numeric arrays can be saved")
+    bad = _non_finite(arrays)
+    if bad is not None:
+        raise ValueError(f"refusing to write {path}: {bad!r} holds NaN or infinite values (a diverged model); "
+                         "nothing was written, the earlier file is kept; retrain with a lower learning rate "
+                         "or gradient clipping")
     header = {"format": "rnnkit", "format_version": FORMAT_VERSION, "kind": kind,
               "config": config, "meta": meta or {}, "sha256": {k: _digest(v) for k, v in arrays.items()}}
+    header["header_sha256"] = _header_digest(json.loads(json.dumps(header)))    # as a reader will see it
     blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     return atomic_write(path, lambda f: np.savez(f, **{_HEADER: blob}, **arrays), suffix=".npz")
 
@@ -53,22 +85,95 @@ def atomic_write(path, write, suffix=""):
     rename it over ``path``: readers (and a run killed mid-write) see the old
     file or the new one, never half of one.  The file gets the permissions a
     plain ``open`` would give it (``0o666`` less the umask), not ``mkstemp``'s
-    ``0o600``."""
+    ``0o600``.  A symbolic link at ``path`` is refused (:func:`refuse_link`);
+    an ``OSError`` (a full disk) names the file and the fix, the old file intact;
+    stale temporary files of killed writers in the folder are removed first."""
     path = os.fspath(path)
+    refuse_link(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
+    remove_stale_temps(folder)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f"{_TMP}{os.getpid()}-", suffix=suffix, dir=folder)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise write_error(path, exc) from None
         raise
     return path
+
+
+def write_error(path, exc):
+    """An ``OSError`` for a failed write of ``path`` (from ``exc``) that names the
+    file and the fix in one line; ``errno`` kept."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        msg = (f"cannot write {path}: no space left on the device; free some space (or write elsewhere) and "
+               "run again (the earlier file, if any, is unchanged)")
+    elif str(path) in str(exc):
+        return exc                                          # already says which file
+    else:
+        msg = (f"cannot write {path} ({exc.strerror or exc}); check that its folder is writable, or choose "
+               "another path")
+    err = OSError(msg)
+    err.errno = exc.errno
+    return err
+
+
+def refuse_link(path, what=None):
+    """Refuse ``path`` when it is a symbolic link: rnnkit writes a new file in its
+    place, never through it (which would change the file it points to)."""
+    if os.path.islink(path):
+        name = f"{what} {path}" if what else str(path)
+        raise ValueError(f"{name} is a symbolic link (to {os.readlink(path)}); rnnkit does not write through "
+                         "links: remove the link, or choose another path")
+    return path
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True                                         # someone else's process, or no way to tell
+    return True
+
+
+def remove_stale_temps(folder, unnamed=False):
+    """Remove ``.tmp-PID-*`` files in ``folder`` left by writers that were killed
+    (their process no longer runs).  ``unnamed``: also ``.tmp-*`` files without a
+    pid (older rnnkit versions'); only safe while holding the folder's run lock.
+    Returns the names removed."""
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(_TMP):
+            continue
+        pid, dash, _ = name[len(_TMP):].partition("-")
+        named = pid.isdigit() and dash == "-"                    # .tmp-PID-XXXXXXXX[suffix]
+        if (named and not _pid_alive(int(pid))) or (unnamed and not named):
+            try:
+                os.unlink(os.path.join(folder, name))
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
+
+
+def save_figure(fig, path, **kw):
+    """``fig.savefig`` through :func:`atomic_write` (the format from the extension, PNG without one)."""
+    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    return atomic_write(path, lambda f: fig.savefig(f, format=fmt, **kw), suffix="." + fmt)
 
 
 def check_output(path, what, protect=()):
@@ -98,6 +203,7 @@ def check_output(path, what, protect=()):
             desc = desc or "a file this command reads or writes"
             raise ValueError(f"{what} {path} is {desc} ({other}), which must not be overwritten; "
                              "choose another path")
+    refuse_link(path, what)
     if not os.path.isdir(folder):
         raise ValueError(f"{what} {path}: folder {folder} does not exist (or is a file); create it or "
                          "choose another path")
@@ -140,9 +246,10 @@ def read_file(path, kind=None):
     """Read a file written by :func:`write_file`.
 
     Returns ``(header, arrays)``.  Raises :class:`ModelFileError` naming the
-    file and what is wrong: not an rnnkit file, truncated or corrupted, written
-    by a newer format version, another kind than ``kind``, or a checksum that
-    does not match.
+    file and what is wrong: not an rnnkit file, truncated or corrupted, a
+    malformed header, written by a newer format version, another kind than
+    ``kind``, a checksum (of an array or of the header) that does not match, a
+    pickled object, or weights that are not finite.
     """
     path = os.fspath(path)
     if os.path.isdir(path):
@@ -154,21 +261,20 @@ def read_file(path, kind=None):
             if _HEADER not in z.files:
                 raise ModelFileError(f"{path}: not an rnnkit model file (no rnnkit header); "
                                      "pass a file saved by rnnkit")
-            header = json.loads(z[_HEADER].tobytes().decode("utf-8"))
-            arrays = {k: z[k] for k in z.files if k != _HEADER}
+            header = json.loads(_entry(z, _HEADER, path).tobytes().decode("utf-8"))
+            arrays = {k: _entry(z, k, path) for k in z.files if k != _HEADER}
     except ModelFileError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"{path}: not a readable rnnkit file, truncated or corrupted ({type(exc).__name__}); "
                              "use an intact copy or re-save the model") from None
-    if header.get("format") != "rnnkit":
-        raise ModelFileError(f"{path}: not an rnnkit model file; pass a file saved by rnnkit")
-    version = header.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelFileError(f"{path}: written with file format version {version}, newer than this rnnkit "
-                             f"reads ({FORMAT_VERSION}); upgrade rnnkit")
-    if kind is not None and header.get("kind") != kind:
-        raise ModelFileError(f"{path}: holds a {header.get('kind')!r}, not a {kind!r}; pass the right file")
+    return check_contents(path, header, arrays, kind)
+
+
+def check_contents(path, header, arrays, kind=None):
+    """``(header, arrays)`` read from ``path`` (an rnnkit or safetensors file),
+    checked as :func:`read_file` describes; a :class:`ModelFileError` when not."""
+    _check_header(path, header, kind)
     sums = header.get("sha256", {})
     for k, a in arrays.items():
         if sums.get(k) != _digest(a):
@@ -177,4 +283,46 @@ def read_file(path, kind=None):
     missing = set(sums) - set(arrays)
     if missing:
         raise ModelFileError(f"{path}: arrays {sorted(missing)} are missing, the file is corrupted")
+    bad = _non_finite(arrays)
+    if bad is not None:
+        raise ModelFileError(f"{path}: {bad!r} holds NaN or infinite values (saved from a diverged model); "
+                             "use an earlier checkpoint, or retrain with a lower learning rate or gradient clipping")
     return header, arrays
+
+
+def _entry(z, name, path):
+    """Array ``name`` of the open ``.npz`` ``z``; an object array (a pickle) is refused by name."""
+    try:
+        return z[name]
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise
+        raise ModelFileError(f"{path}: {name!r} is a pickled Python object, which rnnkit never loads (unpickling "
+                             "can run any code); use a file saved by rnnkit") from None
+
+
+def _check_header(path, header, kind):
+    """Refuse a header of the wrong shape, version, kind or digest (one line each)."""
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path}: malformed rnnkit header (a JSON {type(header).__name__}, not an object); "
+                             "the file is corrupted: use an intact copy or re-save the model")
+    if header.get("format") != "rnnkit":
+        raise ModelFileError(f"{path}: not an rnnkit model file; pass a file saved by rnnkit")
+    version = header.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(f"{path}: written with file format version {version}, newer than this rnnkit "
+                             f"reads ({FORMAT_VERSION}); upgrade rnnkit")
+    for key, types, what in (("sha256", dict, "an object"), ("config", dict, "an object"),
+                             ("meta", dict, "an object"), ("kind", str, "a string")):
+        if key in header and not isinstance(header[key], types):
+            raise ModelFileError(f"{path}: malformed rnnkit header ({key!r} is a JSON "
+                                 f"{type(header[key]).__name__}, not {what}); the file is corrupted: use an "
+                                 "intact copy or re-save the model")
+    if not all(isinstance(v, str) for v in header.get("sha256", {}).values()):
+        raise ModelFileError(f"{path}: malformed rnnkit header (a checksum in 'sha256' is not a string); the "
+                             "file is corrupted: use an intact copy or re-save the model")
+    if version >= 2 and header.get("header_sha256") != _header_digest(header):
+        raise ModelFileError(f"{path}: checksum mismatch for the header (config or metadata changed after "
+                             "saving), the file is corrupted or was edited; use an intact copy or re-save the model")
+    if kind is not None and header.get("kind") != kind:
+        raise ModelFileError(f"{path}: holds a {header.get('kind')!r}, not a {kind!r}; pass the right file")

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import safetensors
 from .files import ModelFileError, read_file, write_file
+from .safetensors import resolve_format
 
 KIND = "model"
 _REGISTRY: dict[str, tuple] = {}
@@ -63,14 +65,24 @@ def from_config(spec):
     return _REGISTRY[name][2](dict(spec.get("config", {})))
 
 
-def save(obj, path, meta=None):
-    """Write ``obj`` (a layer or model) to ``path``; returns the path."""
+def save(obj, path, meta=None, format=None):
+    """Write ``obj`` (a layer or model) to ``path``; returns the path.  ``format``:
+    ``"rnnkit"`` (``.npz``) or ``"safetensors"`` (tensors under PyTorch's
+    ``state_dict`` names, rnnkit's config in ``__metadata__``:
+    :mod:`rnnkit.io.safetensors`); ``None``: safetensors for a ``.safetensors`` path."""
+    if resolve_format(path, format) == "safetensors":
+        return safetensors.write(path, KIND, get_config(obj), obj.state_dict(), meta)
     return write_file(path, KIND, get_config(obj), obj.state_dict(), meta)
 
 
+def read(path, kind):
+    """``(header, arrays)`` of an rnnkit file in either format."""
+    return (safetensors.read if safetensors.is_safetensors(path) else read_file)(path, kind)
+
+
 def load(path):
-    """Read a model file and return the rebuilt object (in evaluation mode)."""
-    header, arrays = read_file(path, KIND)
+    """Read a model file (either format) and return the rebuilt object (in evaluation mode)."""
+    header, arrays = read(path, KIND)
     try:
         obj = from_config(header["config"])
     except ModelFileError as exc:
@@ -84,7 +96,7 @@ def load(path):
 def load_weights(obj, path):
     """Copy the weights of the model file ``path`` into the existing ``obj``,
     which must be of the same class and configuration; returns ``obj``."""
-    header, arrays = read_file(path, KIND)
+    header, arrays = read(path, KIND)
     saved, own = header["config"], get_config(obj)
     if saved.get("class") != own["class"]:
         raise ModelFileError(f"{path}: holds a {saved.get('class')}, not a {own['class']}; "

@@ -10,11 +10,13 @@ Inputs ``X`` are a list of sequences, each ``(n_i,)`` integer token ids or
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
 from .._checks import finite_number, not_fitted, positive_int
 from .._params import Params, plain
+from ..callbacks import Validation, check_control_params, needs_validation, stop_reason, training_controls
 from ..data.batching import as_sequences, bucket_batches, pad
 from ..io.estimators import EstimatorFile
 from ..layers import Embedding
@@ -51,7 +53,12 @@ class SequenceEstimator(EstimatorFile, Params):
         ``fit`` changes anything)."""
         positive_int("epochs", self.epochs)
         positive_int("batch_size", self.batch_size)
-        finite_number("learning_rate", self.learning_rate)
+        if self._deprecated_lr():
+            warnings.warn("learning_rate is deprecated and will be removed in rnnkit 0.3; use lr (PyTorch's and "
+                          "the other rnnkit models' name)", DeprecationWarning, stacklevel=4)
+            finite_number("learning_rate", self.learning_rate)
+        else:
+            finite_number("lr", self.lr)
         if self.clip is not None and self.clip != float("inf"):    # None, 0 or inf: no clipping
             finite_number("clip", self.clip, strict=False)
         v = getattr(self, "bidirectional", False)
@@ -59,6 +66,16 @@ class SequenceEstimator(EstimatorFile, Params):
             raise ValueError(f"bidirectional must be True or False, got {v!r}")
         if hasattr(self, "hidden_size"):
             positive_int("hidden_size", self.hidden_size)
+        check_control_params(self.early_stopping, self.lr_schedule, self.validation_fraction)
+
+    def _deprecated_lr(self):
+        """Whether the deprecated ``learning_rate`` was given (it then wins over ``lr``)."""
+        v = getattr(self, "learning_rate", "deprecated")
+        return not (isinstance(v, str) and v == "deprecated")
+
+    def _lr(self):
+        """The learning rate: ``lr``, or the deprecated ``learning_rate`` when given."""
+        return self.learning_rate if self._deprecated_lr() else self.lr
 
     def _start(self, n_train):
         """Make the network, optimizer and RNG (after the data set learned sizes)."""
@@ -66,31 +83,80 @@ class SequenceEstimator(EstimatorFile, Params):
         net = self._build_net(np.random.default_rng(rng.integers(2**63)))   # its checks first: a failed
         self.fit_params_ = dict(self.get_params())                          # refit changes nothing
         self.rng_, self.net_ = rng, net
-        self.optimizer_ = Adam(self.net_.named_parameters(), lr=self.learning_rate)
+        self.optimizer_ = Adam(self.net_.named_parameters(), lr=self._lr())
         self.loss_curve_ = []
 
-    def _train_epochs(self, data, epochs, start=0, callbacks=()):
+    def _train_epochs(self, data, epochs, start=0, callbacks=(), val=None, log=()):
         """Train on ``data`` (from :meth:`prepare`) from epoch ``start`` until
         ``epochs`` are done, mini-batches in length buckets; returns the
         :class:`~rnnkit.training.Trainer` (its ``history``: each epoch's mean
-        loss).  ``callbacks`` run after the estimator's own, which leaves the
-        network in evaluation mode at each epoch's end."""
+        loss, and ``val_loss`` when validating).
+
+        ``val``: validation data (prepared like ``data``), scored after each epoch
+        as ``val_loss``; without it, when a control watches a validation metric,
+        ``validation_fraction`` of ``data`` is held out.  Callbacks run in this
+        order: the estimator's own (evaluation mode at each epoch's end, the
+        validation), ``log``, the constructor's controls (``early_stopping``,
+        ``lr_schedule``), ``callbacks``."""
+        controls = training_controls(self.early_stopping, self.lr_schedule, epochs=epochs,
+                                     base_lr=self._lr())
+        if val is None and needs_validation(controls + list(callbacks)):
+            data, val = self._hold_out(data)
+        own = [TrainMode(self.net_)] + ([Validation(lambda: self._validation_loss(val))] if val is not None else [])
+
         def train_step(idx, state):
             return self._loss_backward(data, idx), None
 
         trainer = Trainer(train_step, self.net_.named_grads, self.optimizer_, clip_norm=self.clip or None,
-                          batch_size=len, callbacks=[TrainMode(self.net_), *callbacks])
+                          batch_size=len, callbacks=[*own, *log, *controls, *callbacks])
         return trainer.fit(lambda epoch: bucket_batches(data["lengths"], self.batch_size, self.rng_), epochs, start)
+
+    def _hold_out(self, data):
+        """``(train, validation)``: a random ``validation_fraction`` of ``data`` held out."""
+        n = len(data["lengths"])
+        n_val = int(round(n * self.validation_fraction))
+        if n_val < 1 or n_val >= n:
+            raise ValueError(f"validation_fraction={self.validation_fraction} of {n} sequences holds out "
+                             f"{n_val}; early stopping needs at least one sequence on each side: pass more "
+                             "data, another validation_fraction, or validation_data")
+        rng = self.rng_ if self.random_state is None else np.random.default_rng(self.random_state)
+        order = rng.permutation(n)                  # with a seed, a resumed run holds out the same examples
+        return subset(data, np.sort(order[n_val:])), subset(data, np.sort(order[:n_val]))
+
+    def _validation_loss(self, val):
+        """The mean loss over ``val``, batch by batch in evaluation mode (the
+        training pass: it overwrites the gradients, which the next update refills)."""
+        n = len(val["lengths"])
+        total = 0.0
+        for a in range(0, n, self.batch_size):
+            idx = np.arange(a, min(a + self.batch_size, n))
+            total += float(self._loss_backward(val, idx)) * len(idx)
+        return total / n
 
     def _run_epoch(self, data):
         """One more pass over ``data``; returns its mean loss."""
         return self._train_epochs(data, 1).history[0]["loss"]
 
-    def _fit_data(self, data):
+    def _fit_data(self, data, validation_data=None, callbacks=None):
+        """Train a new network on ``data``; ``validation_data`` ``(X, y[, lengths])``
+        and ``callbacks`` as ``fit`` takes them."""
         self._start(len(data["lengths"]))
-        self.loss_curve_ += [m["loss"] for m in self._train_epochs(data, self.epochs).history]
-        self.n_epochs_ = self.epochs
+        val = None if validation_data is None else self._prepare_validation(validation_data)
+        trainer = self._train_epochs(data, self.epochs, callbacks=callbacks or (), val=val)
+        self.loss_curve_ += [m["loss"] for m in trainer.history]
+        self.val_loss_curve_ = [m["val_loss"] for m in trainer.history if "val_loss" in m] or None
+        self.n_epochs_ = len(trainer.history)
+        self.stop_reason_ = stop_reason(trainer.callbacks)
         return self
+
+    def _prepare_validation(self, validation_data):
+        """``fit``'s ``validation_data`` ``(X, y[, lengths])`` prepared as training data is."""
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be a pair (X_val, y_val) (or (X_val, y_val, lengths_val))")
+        try:
+            return self.prepare(*validation_data, learn=False)
+        except ValueError as exc:
+            raise ValueError(f"validation_data: {exc}") from None
 
     # -- saving -------------------------------------------------------------------------------
     def get_config(self):
@@ -108,12 +174,16 @@ class SequenceEstimator(EstimatorFile, Params):
         """An estimator with the network built (weights at their initial values)."""
         if config.get("class") != cls.__name__:
             raise ValueError(f"the saved model is a {config.get('class')}, not a {cls.__name__}")
-        est = cls(**config["params"])
+        params = dict(config["params"])
+        if params.get("learning_rate", "deprecated") != "deprecated":   # rnnkit 0.1's name: read as lr, no warning
+            params["lr"] = params.pop("learning_rate")
+        est = cls(**params)
+        est._check_training_params()                # as fit checks them: a hand-edited file is refused
         est.fit_params_ = dict(est.get_params())
         est._set_learned(config["learned"])
         est.rng_ = np.random.default_rng(est.random_state)
         est.net_ = est._build_net(np.random.default_rng(0))
-        est.optimizer_ = Adam(est.net_.named_parameters(), lr=est.learning_rate)
+        est.optimizer_ = Adam(est.net_.named_parameters(), lr=est._lr())
         est.loss_curve_ = []
         est.net_.eval()
         return est
@@ -128,6 +198,14 @@ class SequenceEstimator(EstimatorFile, Params):
         est = cls.from_config(config)
         est.net_.load_state_dict(arrays)
         return est
+
+
+def subset(data, idx):
+    """The examples ``idx`` of a prepared data dict (lists and per-example arrays
+    indexed alike; anything else kept)."""
+    n = len(data["lengths"])
+    return {k: [v[i] for i in idx] if isinstance(v, list) else
+            v[idx] if isinstance(v, np.ndarray) and v.ndim and len(v) == n else v for k, v in data.items()}
 
 
 class LabelledSequences:
@@ -218,7 +296,7 @@ def read_X(X, lengths=None, name="X"):
         n, T = np.asarray(lengths), X.shape[1]
         if n.size and (n.dtype.kind not in "iuf" or not np.all(n == np.round(n)) or n.min() < 1 or n.max() > T):
             raise ValueError(f"lengths must be whole numbers in [1, {T}] (the padded {name} has {T} steps); "
-                             f"got {n.min()!r}..{n.max()!r}")
+                             f"got {plain(n.min())!r}..{plain(n.max())!r}")
     seqs = as_sequences(X, lengths, name)
     if len(seqs) == 0:
         raise ValueError(f"{name} holds no sequences; pass at least one")

@@ -83,8 +83,14 @@ class SequenceClassifier(LabelledSequences, SequenceEstimator):
         embedding_dim: size of the token embedding (token-id inputs only).
         dropout: between stacked layers.   standardize: scale vector inputs
             to zero mean, unit variance per feature (statistics of the training set).
-        epochs, batch_size, learning_rate (Adam), clip (global gradient norm, 0 = off).
-        random_state: seed for initialisation and batch order.
+        epochs, batch_size, lr (Adam's learning rate), clip (global gradient norm, 0 = off).
+        random_state: seed for initialisation and batch order (default 0; None: a fresh one).
+        learning_rate: the deprecated name of ``lr`` (a DeprecationWarning at ``fit``).
+        early_stopping: None/False: off; an int: stop after that many epochs without a lower
+            validation loss (True: 10), best weights restored (:mod:`rnnkit.callbacks`).
+        validation_fraction: share of the training data held out for early stopping (or
+            ``lr_schedule="plateau"``) when ``fit`` gets no ``validation_data``.
+        lr_schedule: ``None``, ``"step"``, ``"cosine"`` or ``"plateau"`` (over ``epochs``).
 
     Learned: ``classes_``, ``n_features_in_`` (features or vocabulary size),
     ``input_kind_``, ``loss_curve_``, ``net_``, ``optimizer_``.
@@ -94,7 +100,8 @@ class SequenceClassifier(LabelledSequences, SequenceEstimator):
 
     def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False, pooling="last",
                  embedding_dim=32, dropout=0.0, standardize=True, epochs=20, batch_size=32,
-                 learning_rate=1e-2, clip=5.0, random_state=None):
+                 lr=1e-2, clip=5.0, random_state=0, early_stopping=None, validation_fraction=0.1, lr_schedule=None,
+                 learning_rate="deprecated"):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -105,9 +112,13 @@ class SequenceClassifier(LabelledSequences, SequenceEstimator):
         self.standardize = standardize
         self.epochs = epochs
         self.batch_size = batch_size
-        self.learning_rate = learning_rate
+        self.lr = lr
         self.clip = clip
         self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.lr_schedule = lr_schedule
+        self.learning_rate = learning_rate
 
     # -- learned metadata -----------------------------------------------------------------------
     def _build_net(self, rng):
@@ -158,10 +169,12 @@ class SequenceClassifier(LabelledSequences, SequenceEstimator):
         return loss
 
     @keeps_fitted_state_on_failure
-    def fit(self, X, y, lengths=None):
-        """Train on ``X`` (see the module docstring) and labels ``y`` ``(N,)``."""
+    def fit(self, X, y, lengths=None, validation_data=None, callbacks=None):
+        """Train on ``X`` (see the module docstring) and labels ``y`` ``(N,)``;
+        ``validation_data`` ``(X_val, y_val[, lengths_val])`` is scored after each
+        epoch (``val_loss``); ``callbacks``: :mod:`rnnkit.callbacks` objects."""
         self._check_training_params()
-        return self._fit_data(self.prepare(X, y, lengths, learn=True))
+        return self._fit_data(self.prepare(X, y, lengths, learn=True), validation_data, callbacks)
 
     # -- inference ------------------------------------------------------------------------------------
     def _logits(self, X, lengths=None, batch_size=256):

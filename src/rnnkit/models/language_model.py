@@ -11,22 +11,28 @@ characters and ``n`` tokens, bits per character ``= n * nats / (C ln 2)``.
 """
 from __future__ import annotations
 
+import copy
+import logging
 import math
 import os
 import time
+import warnings
 
 import numpy as np
 
 from .._checks import choice, count, finite_number, not_fitted, positive_int
 from .._params import Params, plain, restored_on_failure
+from ..callbacks import LogStop, check_control_params, needs_validation, stop_reason, training_controls
 from ..data.vocab import SPECIALS, Vocabulary
 from ..losses import log_softmax, softmax_cross_entropy
 from ..optim import Adam, grad_norm
 from ..registry import check_cell
-from ..training import Callback, Trainer
+from ..training import Callback, DivergenceError, Trainer
 from .token_rnn import TokenRNN
 
 LN2 = math.log(2.0)
+LARGE_VOCAB = 50_000           # a vocabulary this large gets a warning (most of it seen once or twice)
+log = logging.getLogger("rnnkit")
 
 
 def _state_arrays(state):
@@ -52,7 +58,16 @@ def model_config(run):
     if not isinstance(cfg, dict) or not isinstance(cfg.get("vocab"), dict):
         raise ValueError(f"{run.file('config.json')} holds no language model; pass the --out directory "
                          "of `rnnkit lm train`")
-    return dict(cfg)
+    return renamed_params(cfg)
+
+
+def renamed_params(params):
+    """Saved parameters with the names of this version (``val_fraction``, rnnkit 0.1's, is
+    ``validation_fraction``)."""
+    params = dict(params)
+    if "val_fraction" in params and "validation_fraction" not in params:
+        params["validation_fraction"] = params.pop("val_fraction")
+    return params
 
 
 class LanguageModel(Params):
@@ -61,29 +76,39 @@ class LanguageModel(Params):
     Hyperparameters: ``level`` (``"byte"``, ``"char"``, ``"word"``), ``cell``,
     ``hidden_size``, ``num_layers``, ``embedding_dim`` (0: one-hot), ``seq_len``
     (TBPTT window ``T``), ``batch_size`` (``B`` streams), ``lr`` (Adam),
-    ``clip`` (global gradient-norm clip), ``steps``, ``val_fraction`` (tail of
+    ``clip`` (global gradient-norm clip), ``steps``, ``validation_fraction`` (tail of
     the text held out when no validation text is given), ``eval_every``,
     ``val_tokens`` (cap on held-out tokens scored during training),
-    ``unknown`` (``"unk"`` or ``"error"`` for unseen chars/words), ``random_state``,
+    ``unknown`` (``"unk"`` or ``"error"`` for unseen chars/words), ``min_count``
+    (char/word tokens seen fewer times in training become ``<unk>``), ``random_state``,
     ``record_gradflow`` (log per-step diagnostics into the run's metrics:
     gradient norm before/after clipping, whether it clipped, the batch-mean
     ``‖∂L/∂h_t‖`` of every layer and direction, gate saturation, the forget
     gate's mean over time, step time; off by default, and then nothing is
-    recorded or computed).
+    recorded or computed).  Training controls (:mod:`rnnkit.callbacks`), counted
+    in updates: ``early_stopping`` (``None``: off; an int: stop after that many
+    validations, every ``eval_every`` steps, without a lower ``val_loss``, best
+    weights restored), ``lr_schedule`` (``None``, ``"step"``, ``"cosine"`` over
+    ``steps``, ``"plateau"`` on the validations); ``fit(callbacks=[...])`` takes more.
 
     Learned: ``vocab_``, ``net_``, ``optimizer_``, ``step_``, ``state_``
     (carried hidden state), ``history_`` (logged metrics), ``train_seconds_``
-    (wall time of the last ``fit``'s training loop, validation excluded).
+    (wall time of the last ``fit``'s training loop, validation excluded),
+    ``stop_reason_`` (why a control stopped the last ``fit``, or ``None``).
     """
 
     def __init__(self, level="byte", cell="lstm", hidden_size=256, num_layers=2, embedding_dim=64,
-                 seq_len=64, batch_size=32, lr=2e-3, clip=5.0, steps=1000, val_fraction=0.05,
-                 eval_every=200, val_tokens=65536, unknown="unk", random_state=None, record_gradflow=False):
+                 seq_len=64, batch_size=32, lr=2e-3, clip=5.0, steps=1000, validation_fraction=0.05,
+                 eval_every=200, val_tokens=65536, unknown="unk", random_state=0, record_gradflow=False,
+                 early_stopping=None, lr_schedule=None, min_count=1, val_fraction="deprecated"):
         self.level, self.cell, self.hidden_size, self.num_layers = level, cell, hidden_size, num_layers
         self.embedding_dim, self.seq_len, self.batch_size, self.lr = embedding_dim, seq_len, batch_size, lr
-        self.clip, self.steps, self.val_fraction, self.eval_every = clip, steps, val_fraction, eval_every
+        self.clip, self.steps, self.validation_fraction, self.eval_every = clip, steps, validation_fraction, eval_every
         self.val_tokens, self.unknown, self.random_state = val_tokens, unknown, random_state
         self.record_gradflow = record_gradflow
+        self.early_stopping, self.lr_schedule = early_stopping, lr_schedule
+        self.min_count = min_count
+        self.val_fraction = val_fraction                 # deprecated name of validation_fraction
 
     # -- hyperparameters (get_params / set_params: rnnkit._params.Params) ------------------------------
     def _check_params(self, minutes=None):
@@ -95,13 +120,27 @@ class LanguageModel(Params):
             positive_int(name, getattr(self, name))
         for name in ("embedding_dim", "eval_every", "val_tokens"):
             count(name, getattr(self, name))
+        positive_int("min_count", self.min_count)
+        if self.min_count > 1 and self.unknown == "error" and self.level != "byte":
+            raise ValueError(f"min_count={self.min_count} maps rarer tokens to <unk>, which unknown='error' "
+                             "refuses; pass unknown='unk' (--unknown unk) or min_count=1")
         finite_number("lr", self.lr)
         finite_number("clip", self.clip, strict=False)
-        if isinstance(self.val_fraction, bool) or not (isinstance(self.val_fraction, (int, float, np.number))
-                                                       and 0.0 <= self.val_fraction < 1.0):
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+        name, fraction = "validation_fraction", self._validation_fraction()
+        if fraction is not self.validation_fraction:
+            warnings.warn("val_fraction is deprecated and will be removed in rnnkit 0.3; use validation_fraction "
+                          "(scikit-learn's name)", DeprecationWarning, stacklevel=4)
+            name = "val_fraction"
+        if isinstance(fraction, bool) or not (isinstance(fraction, (int, float, np.number)) and 0.0 <= fraction < 1.0):
+            raise ValueError(f"{name} must be in [0, 1), got {plain(fraction)!r}")
         if minutes is not None:
             finite_number("minutes", minutes)
+        check_control_params(self.early_stopping, self.lr_schedule)
+
+    def _validation_fraction(self):
+        """``validation_fraction``, or the deprecated ``val_fraction`` when given."""
+        v = self.val_fraction
+        return self.validation_fraction if isinstance(v, str) and v == "deprecated" else v
 
     def _check_fitted(self):
         if not hasattr(self, "net_"):
@@ -132,8 +171,13 @@ class LanguageModel(Params):
         else:
             if isinstance(text, (bytes, bytearray)):
                 text = bytes(text).decode("utf-8")
-            self.vocab_ = Vocabulary.build([text], self.level, unknown=self.unknown)
+            self.vocab_ = Vocabulary.build([text], self.level, min_freq=self.min_count, unknown=self.unknown)
         self._init_net()
+        if len(self.vocab_) > LARGE_VOCAB:
+            mb = 3 * sum(p.nbytes for p in self.net_.named_parameters().values()) / 1e6   # weights + Adam's moments
+            log.warning("the %s-level vocabulary has %s tokens, which makes a checkpoint of about %.0f MB at "
+                        "hidden size %d; pass --min-count 2 or more (min_count=; rarer %ss become <unk>) or use "
+                        "--level char or byte", self.level, f"{len(self.vocab_):,}", mb, self.hidden_size, self.level)
 
     def _init_net(self):
         self.fit_params_ = dict(self.get_params())        # what the network is built with
@@ -144,9 +188,9 @@ class LanguageModel(Params):
         self.step_, self.state_, self.history_ = 0, None, []
 
     def split(self, text):
-        """``(train ids, validation ids)``: the last ``val_fraction`` held out."""
+        """``(train ids, validation ids)``: the last ``validation_fraction`` held out."""
         ids = self.encode(text)
-        n_val = int(round(len(ids) * self.val_fraction))
+        n_val = int(round(len(ids) * self._validation_fraction()))
         return (ids[: len(ids) - n_val], ids[len(ids) - n_val:]) if n_val else (ids, ids[:0])
 
     def streams(self, ids):
@@ -155,14 +199,14 @@ class LanguageModel(Params):
         L = (len(ids) - 1) // B
         if L < T:
             raise ValueError(f"the training text has {len(ids)} tokens, too few for {B} streams of "
-                             f"{T}-token windows; pass more text or lower --batch/--seq-len")
+                             f"{T}-token windows; pass more text or lower --batch-size/--seq-len")
         x = ids[: B * L].reshape(B, L)
         y = ids[1: B * L + 1].reshape(B, L)
         return x, y
 
     # -- training --------------------------------------------------------------------------------------
     def fit(self, text, val_text=None, run=None, minutes=None, resume=False, checkpoint_every=100,
-            progress=False, run_config=None):
+            progress=False, run_config=None, callbacks=None):
         """Train on ``text`` for ``steps`` updates (or ``minutes`` of wall time).
 
         ``run``: a :class:`rnnkit.runs.RunDir` for metrics and checkpoints;
@@ -170,15 +214,27 @@ class LanguageModel(Params):
         step, carried hidden state, RNG) and drops metric lines logged after it.
         A failure before training starts leaves the model as it was; once
         training has started, the model keeps what it trained (as the run's
-        checkpoint does), Ctrl-C included.
+        checkpoint does), Ctrl-C included.  ``callbacks``: :mod:`rnnkit.callbacks`
+        objects, after the constructor's controls; their ``val_loss`` is measured
+        every ``eval_every`` steps.
         """
         with restored_on_failure(self, Exception):
             x, y, val_ids, config = self._prepare_fit(text, val_text, run, minutes, resume, run_config)
-        return self._train(x, y, val_ids, config, run, minutes, checkpoint_every, progress)
+            controls = training_controls(self.early_stopping, self.lr_schedule, epochs=self.steps, interval="step",
+                                         base_lr=self.lr)
+            callbacks = [*controls, *(callbacks or ())]
+            if needs_validation(callbacks) and (len(val_ids) < 2 or not self.eval_every):
+                raise ValueError("early stopping and the plateau schedule need validation every eval_every (>= 1) "
+                                 "steps on held-out text: pass val_text or a validation_fraction above 0, and "
+                                 "eval_every >= 1")
+        return self._train(x, y, val_ids, config, run, minutes, checkpoint_every, progress, callbacks)
 
     def _prepare_fit(self, text, val_text, run, minutes, resume, run_config):
         """The checks, the network (or the resumed one) and the token streams of :meth:`fit`."""
         self._check_params(minutes)
+        _check_text(text, "text")
+        if val_text is not None:
+            _check_text(val_text, "val_text")
         if resume:
             self._restore(run)
             if minutes is None and self.step_ >= int(self.steps):
@@ -203,19 +259,21 @@ class LanguageModel(Params):
                 run.write_config(config)
         return x, y, val_ids, config
 
-    def _train(self, x, y, val_ids, config, run, minutes, checkpoint_every, progress):
+    def _train(self, x, y, val_ids, config, run, minutes, checkpoint_every, progress, callbacks=()):
         """The training loop of :meth:`fit` (:class:`rnnkit.training.Trainer`), then the run's files."""
         target = self.step_ + 10 ** 9 if minutes is not None else int(self.steps)
         deadline = time.monotonic() + 60.0 * minutes if minutes is not None else None
         bar = None
-        if progress:
-            from ..runs import progress as make_bar
-            bar = make_bar(None if minutes is not None else target, "lm train", unit="step")
-            bar.update(self.step_) if minutes is None else None
+        if progress:                           # a bar counting steps, or with --minutes the seconds given
+            from ..progress import progress as make_bar
+            bar = (make_bar(target, "lm train", unit="step", initial=self.step_) if minutes is None else
+                   make_bar(round(60 * minutes), "lm train", unit="s"))
         log = _StepLog(self, run, config, val_ids, target, checkpoint_every, bar)
+        stop = LogStop(run.log if run is not None else None, unit="step")
         trainer = Trainer(self._train_step, self.net_.named_grads, self.optimizer_, clip_norm=self.clip or None,
-                          measure_norm=True, batch_size=lambda window: window[0].size, callbacks=[log],
-                          step=self.step_, state=self.state_)
+                          measure_norm=True, batch_size=lambda window: window[0].size,
+                          callbacks=[log, *callbacks, stop], step=self.step_, state=self.state_,
+                          start_loss=next((m["loss"] for m in self.history_ if _real(m.get("loss"))), None))
         self.train_seconds_ = 0.0              # this call's training loop, wall time, validation excluded
         try:
             trainer.fit(lambda epoch: self._windows(x, y, target, deadline))
@@ -223,18 +281,37 @@ class LanguageModel(Params):
             if run is not None:
                 self.save(run, config)
             raise
+        except DivergenceError as err:             # the model keeps the weights of the last good step
+            self._rewind(err.weights_step)
+            raise
         finally:
             self.train_seconds_ = log.close()
+        self.stop_reason_ = stop_reason(trainer.callbacks)
         if run is not None:
             if not self.history_ or "val_loss" not in self.history_[-1]:
                 if len(val_ids) > 1:
                     v = self._nats(val_ids)
                     self.history_.append({"step": self.step_, "val_loss": v, "val_bpc": v / LN2})
                     run.log(**self.history_[-1])
+            v = self.history_[-1].get("val_loss", 0.0) if self.history_ else 0.0
+            if not _real(v):                        # the last update, which no training step checked
+                trainer._undo()
+                self._rewind(self.step_ - 1)
+                raise DivergenceError(f"training diverged at its last step ({self.step_ + 1}): the validation "
+                                      f"loss is {v}; the run keeps its last checkpoint; lower the learning rate "
+                                      "(--lr, lr=) or clip gradients (--clip, clip=)", self.step_ + 1,
+                                      "non-finite validation loss", self.step_)
             self.save(run, config)
             run.plot_losses(("loss", "val_loss"))
             self._write_samples(run)
         return self
+
+    def _rewind(self, step):
+        """After a divergence: the model is at ``step`` (its weights already are);
+        the history after it is dropped, and a carried state no longer known is cleared."""
+        if step != self.step_:
+            self.step_, self.state_ = step, None
+            self.history_ = [m for m in self.history_ if m.get("step", 0) <= step]
 
     def _windows(self, x, y, stop, deadline):
         """The batches from step ``step_`` until step ``stop`` (or the ``deadline``):
@@ -264,10 +341,10 @@ class LanguageModel(Params):
             texts = [self.sample(length, temperature=0.8, random_state=i) for i in range(n)]
         except ValueError:
             return
-        with open(run.file("samples.txt"), "w", encoding="utf-8") as fh:
-            fh.write(f"# step {self.step_}, temperature 0.8, seeds 0..{n - 1}\n")
-            for i, t in enumerate(texts):
-                fh.write(f"--- sample {i} ---\n{t}\n")
+        from ..io.files import atomic_write_text
+
+        atomic_write_text(run.file("samples.txt"), f"# step {self.step_}, temperature 0.8, seeds 0..{n - 1}\n"
+                          + "".join(f"--- sample {i} ---\n{t}\n" for i, t in enumerate(texts)), suffix=".txt")
 
     # -- scoring ---------------------------------------------------------------------------------------
     def _nats(self, ids, batch=None):
@@ -394,6 +471,11 @@ class LanguageModel(Params):
         run = run if isinstance(run, RunDir) else RunDir(run, create=False)
         cfg = model_config(run)
         model = cls(**{k: cfg[k] for k in cls._param_names() if k in cfg})
+        try:
+            model._check_params()                 # as fit checks them: a hand-edited config.json is refused
+        except ValueError as exc:
+            raise ValueError(f"{run.file('config.json')}: {exc}; restore the run's config.json or train "
+                             "again") from None
         model.vocab_ = Vocabulary.from_config(cfg["vocab"])
         model._init_net()
         if not run.has_checkpoint():
@@ -404,23 +486,49 @@ class LanguageModel(Params):
         return model
 
 
+def _real(v):
+    """A finite int or float (not a bool)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_text(text, name):
+    """Refuse a training text that is not one ``str`` or ``bytes`` (a list of texts, ids)."""
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise TypeError(f"{name} must be one str (or bytes at byte level), got a {type(text).__name__}; "
+                        "join several texts into one, e.g. '\\n'.join(texts)")
+
+
 class _StepLog(Callback):
     """What a language model does after each update: take the carried state and
     step count, log the step (with diagnostics when ``record_gradflow``, and the
     validation loss every ``eval_every`` steps and at step ``target``) into
     ``history_`` and the run, checkpoint every ``checkpoint_every`` steps, and
-    show progress on ``bar`` (a progress bar, or ``None``)."""
+    show progress on ``bar`` (a progress bar, or ``None``).
+
+    A step's checkpoint is written once the next step passed the trainer's
+    divergence check (in ``on_before_update``, before that step's update, with
+    the RNG as the step left it), so no checkpoint holds weights that diverged."""
 
     def __init__(self, model, run, config, val_ids, target, checkpoint_every, bar):
         self.model, self.run, self.config, self.val_ids = model, run, config, val_ids
         self.target, self.checkpoint_every, self.bar = target, checkpoint_every, bar
         self.t0, self.tokens = time.monotonic(), 0
+        self.t_start = self.t0                             # wall time, validation included (--minutes)
+        self.pending = None                 # the RNG of a step whose checkpoint waits for the next step's check
 
     def on_train_begin(self, trainer):
         self.trainer = trainer
 
     def on_before_update(self, grads, metrics):
-        """The per-step diagnostics of ``record_gradflow``, after clipping, before the update."""
+        """The checkpoint of the step before (its weights passed the check), and the
+        per-step diagnostics of ``record_gradflow``, after clipping, before the update."""
+        if self.pending is not None:
+            m, live = self.model, self.model.rng_
+            m.rng_ = self.pending
+            try:
+                m.save(self.run, self.config)
+            finally:
+                m.rng_, self.pending = live, None
         if self.model.record_gradflow:
             from ..diagnostics import gate_metrics, step_metrics
 
@@ -435,7 +543,8 @@ class _StepLog(Callback):
         m.state_, m.step_ = self.trainer.state, step
         loss, tokens = metrics["loss"], metrics["batch_size"]
         self.tokens += tokens
-        rec = {"step": step, "loss": float(loss), "bpc": float(loss) / LN2, "grad_norm": metrics["grad_norm"]}
+        rec = {"step": step, "loss": float(loss), "bpc": float(loss) / LN2, "grad_norm": metrics["grad_norm"],
+               "lr": self.trainer.optimizer.lr}
         if "diagnostics" in metrics:
             seconds = metrics["seconds"]
             rec.update(metrics["diagnostics"], seconds=seconds, tokens_per_s=tokens / max(seconds, 1e-9))
@@ -444,15 +553,17 @@ class _StepLog(Callback):
             v = m._nats(self.val_ids)
             self.t0 += time.monotonic() - t_eval          # validation is not training time
             rec.update(val_loss=v, val_bpc=v / LN2)
+            metrics["val_loss"] = v                       # for the controls after this callback
         m.history_.append(rec)
         if self.run is not None:
             self.run.log(**rec)
             if self.checkpoint_every and step % self.checkpoint_every == 0:
-                m.save(self.run, self.config)
+                self.pending = copy.deepcopy(m.rng_)
         if self.bar is not None:
             rate = self.tokens / max(time.monotonic() - self.t0, 1e-9)
-            self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}")
-            self.bar.update(1)
+            shown = {"step": step} if self.bar.unit == "s" else {}       # a bar of seconds says the step
+            self.bar.set_postfix(**shown, loss=f"{loss:.3f}", tok_s=f"{rate:,.0f}")
+            self.bar.update(int(time.monotonic() - self.t_start) - self.bar.n if self.bar.unit == "s" else 1)
 
     def close(self):
         """Close the progress bar; returns the training wall time, validation excluded."""

@@ -42,11 +42,15 @@ class OneToMany(SequenceEstimator):
 
     ``X`` ``(N, D)`` real vectors; ``y`` a list of token id sequences (ints ``>= 0``).
     ``predict`` returns a list of id arrays (greedy, or beam search with
-    ``beam_size > 1``); ``score`` is exact-match accuracy.
+    ``beam_size > 1``); ``score`` is exact-match accuracy.  Training controls
+    (``early_stopping``, ``validation_fraction``, ``lr_schedule``) as
+    :class:`~rnnkit.models.SequenceClassifier` takes them.
     """
 
     def __init__(self, cell="lstm", hidden_size=64, num_layers=1, embedding_dim=16, dropout=0.0, beam_size=1,
-                 max_length=None, epochs=50, batch_size=32, learning_rate=5e-3, clip=5.0, random_state=None):
+                 max_length=None, epochs=50, batch_size=32, lr=5e-3, clip=5.0, random_state=0,
+                 early_stopping=None, validation_fraction=0.1, lr_schedule=None,
+                 learning_rate="deprecated"):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -56,9 +60,13 @@ class OneToMany(SequenceEstimator):
         self.max_length = max_length
         self.epochs = epochs
         self.batch_size = batch_size
-        self.learning_rate = learning_rate
+        self.lr = lr
         self.clip = clip
         self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.lr_schedule = lr_schedule
+        self.learning_rate = learning_rate
 
     def _build_net(self, rng):
         return _OneToManyNet(self.n_features_in_, self.n_targets_, self.get_params(), rng,
@@ -82,9 +90,10 @@ class OneToMany(SequenceEstimator):
         return X
 
     @keeps_fitted_state_on_failure
-    def fit(self, X, y):
+    def fit(self, X, y, validation_data=None, callbacks=None):
         """Train on vectors ``X`` ``(N, D)`` and target id sequences ``y``; a
-        failed check leaves a fitted estimator as it was."""
+        failed check leaves a fitted estimator as it was.  ``validation_data``
+        ``(X_val, y_val)`` and ``callbacks`` as :meth:`SequenceClassifier.fit`."""
         self._check_training_params()
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2:
@@ -96,8 +105,21 @@ class OneToMany(SequenceEstimator):
         ys = check_targets(y, len(X), "vectors")
         n_targets, longest = learn_targets(ys)
         self.n_features_in_, self.n_targets_, self.max_target_ = X.shape[1], n_targets, longest
-        data = {"X": X, "targets": ys, "lengths": np.array([len(t) for t in ys])}
-        return self._fit_data(data)
+        return self._fit_data(self._data(X, ys), validation_data, callbacks)
+
+    @staticmethod
+    def _data(X, ys):
+        return {"X": X, "targets": ys, "lengths": np.array([len(t) for t in ys])}
+
+    def _prepare_validation(self, validation_data):
+        X, y = validation_data
+        X = self._vectors(X)
+        ys = check_targets(y, len(X), "vectors")
+        for i, t in enumerate(ys):
+            if t.size and t.max() >= self.n_targets_:
+                raise ValueError(f"validation_data: y[{i}] holds target id {t.max()} outside the model's "
+                                 f"{self.n_targets_} target tokens")
+        return self._data(X, ys)
 
     def _loss_backward(self, data, idx):
         state = self.net_.state0(data["X"][idx])

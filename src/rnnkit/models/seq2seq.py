@@ -1,9 +1,15 @@
 """``Seq2Seq``: encoder-decoder for unaligned many-to-many (Sutskever et al. 2014).
 
-    source ids (B, S) -> encoder RNN -> final state h_S (L, B, H)
+    source ids (B, S) -> encoder RNN -> outputs M (B, S, E), final state h_S (L, B, H)
     decoder: state_0 = h_S;  input at step t = embedding of the previous target
              token (<bos> first; teacher forcing in training: the true one)
              logits_t (B, C) = Dense(h_t);  stops at <eos>
+
+A bidirectional encoder's two final states are summed, layer by layer, into
+the decoder's ``state_0`` (and its gradient goes to both).  With
+``attention`` the decoder also reads ``M`` at every step
+(:mod:`rnnkit.models.attention_decoder`); with ``sampling_schedule`` training
+feeds the model's own tokens more and more often (:mod:`rnnkit.models.sampling`).
 
 Target ids are shifted inside the model: ``<bos>`` = 0 (input only),
 ``<eos>`` = 1, a user token ``k`` is class ``k + 2``.  Decoding is greedy or
@@ -13,13 +19,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import choice
 from .._params import keeps_fitted_state_on_failure
+from ..attention import SCORES
 from ..data.batching import length_mask, pad
 from ..layers import Dense, Embedding
 from ..losses import log_softmax, softmax_cross_entropy
 from ..module import Module
+from ..recurrent import MERGE_MODES
 from ..registry import build_layer, check_cell
 from ._seqbase import InputSpec, RecurrentEncoder, SequenceEstimator, check_batch_size, read_X
+from .sampling import mixed_inputs, parse_schedule
 
 BOS, EOS, SHIFT = 0, 1, 2
 
@@ -69,12 +79,13 @@ class Decoder(Module):
     """Token decoder from a given initial state: embedding -> RNN -> Dense.
     Shared by :class:`Seq2Seq` and :class:`~rnnkit.models.OneToMany`."""
 
-    def __init__(self, n_classes, embedding_dim, cell, hidden_size, num_layers, dropout, rng, dtype=np.float32):
+    def __init__(self, n_classes, embedding_dim, cell, hidden_size, num_layers, dropout, rng, dtype=np.float32,
+                 extra_input=0):
         super().__init__()
         check_cell(cell)
         self.embed = Embedding(n_classes, embedding_dim, dtype=dtype, seed=rng)
-        self.rnn = build_layer(cell, embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout,
-                               dtype=dtype, seed=rng)
+        self.rnn = build_layer(cell, embedding_dim + extra_input, hidden_size, num_layers, batch_first=True,
+                               dropout=dropout, dtype=dtype, seed=rng)
         self.head = Dense(hidden_size, n_classes, dtype=dtype, seed=rng)
 
     @staticmethod
@@ -86,10 +97,13 @@ class Decoder(Module):
         y, _ = pad(outs, EOS, np.int64)
         return x, y, n
 
-    def loss_backward(self, state0, targets):
+    def loss_backward(self, state0, targets, sampling=None):
         """Teacher-forced cross-entropy over real steps; fills grads, returns
-        ``(loss, dstate0)``."""
+        ``(loss, dstate0)``.  ``sampling``: ``(p_teacher, rng)`` for scheduled
+        sampling (:func:`~rnnkit.models.sampling.mixed_inputs`), ``None``: teacher forcing."""
         x, y, n = self.teacher_batch(targets)
+        if sampling is not None:
+            x = mixed_inputs(self._step, state0, x, *sampling)
         h, _ = self.rnn.forward(x, state0, lengths=n, embedding=self.embed)   # (B, T, H)
         logits = self.head(h)                                       # (B, T, C)
         loss, dlogits = softmax_cross_entropy(logits, y, mask=length_mask(n, x.shape[1]))
@@ -100,10 +114,20 @@ class Decoder(Module):
         y, state = self.rnn.step(self.embed(tokens), state)         # (B, H)
         return log_softmax(self.head(y, keep_cache=False).astype(np.float64)), state  # (B, C)
 
+    @staticmethod
+    def _batch_size(state):
+        """The number of sequences a decoding state holds."""
+        return (state[0] if isinstance(state, tuple) else state).shape[1]
+
+    @staticmethod
+    def _take(state, rows):
+        """The decoding state of the sequences ``rows`` (an index array), in that order."""
+        return tuple(a[:, rows] for a in state) if isinstance(state, tuple) else state[:, rows]
+
     def greedy(self, state, max_length, banned=(BOS,)):
         """Most likely token at each step, for the whole batch at once; classes
         in ``banned`` are never chosen."""
-        B = (state[0] if isinstance(state, tuple) else state).shape[1]
+        B = self._batch_size(state)
         if max_length == 0:
             return [np.zeros(0, np.int64) for _ in range(B)]
         tok = np.full(B, BOS, np.int64)
@@ -123,9 +147,6 @@ class Decoder(Module):
         """Beam search for one sequence (``state`` with batch 1); returns the
         finished hypothesis of highest total log-probability.  Classes in
         ``banned`` are never chosen."""
-        def take(s, rows):
-            return tuple(a[:, rows] for a in s) if isinstance(s, tuple) else s[:, rows]
-
         seqs = [[]]
         scores = np.zeros(1)
         tok = np.array([BOS])
@@ -154,7 +175,7 @@ class Decoder(Module):
             seqs = [seqs[r] + [c] for r, c in zip(keep_r, keep_c)]
             scores = np.array(keep_s)
             tok = np.array(keep_c, np.int64)
-            state = take(state, np.array(keep_r))
+            state = self._take(state, np.array(keep_r))
         if not finished:
             finished = [(scores[0], seqs[0])]
         best = max(finished, key=lambda f: f[0])[1]
@@ -166,19 +187,43 @@ class Decoder(Module):
         banned = banned_classes(exclude_ids, self.head.out_features)
         if beam_size <= 1:
             return self.greedy(state, max_length, banned)
-        B = (state[0] if isinstance(state, tuple) else state).shape[1]
-        one = (lambda s, b: tuple(a[:, b:b + 1] for a in s)) if isinstance(state, tuple) else \
-            (lambda s, b: s[:, b:b + 1])
-        return [self.beam(one(state, b), beam_size, max_length, banned) for b in range(B)]
+        return [self.beam(self._take(state, np.array([b])), beam_size, max_length, banned)
+                for b in range(self._batch_size(state))]
 
 
 class _Seq2SeqNet(Module):
     def __init__(self, spec, n_out, p, rng, dtype=np.float32):
         super().__init__()
         self.encoder = RecurrentEncoder(spec, p["embedding_dim"], p["cell"], p["hidden_size"], p["num_layers"],
-                                        False, p["dropout"], dtype, rng)
-        self.decoder = Decoder(n_out + SHIFT, p["embedding_dim"], p["cell"], p["hidden_size"], p["num_layers"],
-                               p["dropout"], rng, dtype)
+                                        p["bidirectional"], p["dropout"], dtype, rng, merge_mode=p["merge_mode"])
+        args = (n_out + SHIFT, p["embedding_dim"], p["cell"], p["hidden_size"], p["num_layers"], p["dropout"], rng,
+                dtype)
+        if p["attention"] == "none":
+            self.decoder = Decoder(*args)
+        else:
+            from .attention_decoder import AttentionDecoder      # it builds on Decoder, from this module
+            self.decoder = AttentionDecoder(*args, memory_size=self.encoder.rnn.output_size, score=p["attention"],
+                                            input_feeding=p["input_feeding"])
+
+
+def join_directions(state, bidirectional):
+    """A bidirectional encoder's final state ``(L*2, B, H)`` (LSTM: each of
+    ``(h, c)``) as the decoder's ``(L, B, H)``: the two directions of each layer
+    summed.  Unidirectional: ``state`` itself."""
+    if not bidirectional:
+        return state
+    def join(a):
+        return a.reshape(-1, 2, *a.shape[1:]).sum(axis=1)          # (L, 2, B, H) -> (L, B, H)
+    return tuple(join(a) for a in state) if isinstance(state, tuple) else join(state)
+
+
+def split_directions(dstate, bidirectional):
+    """The gradient of :func:`join_directions`: each layer's to both directions."""
+    if not bidirectional:
+        return dstate
+    def split(a):
+        return np.repeat(a, 2, axis=0)                              # (L, B, H) -> (L*2, B, H)
+    return tuple(split(a) for a in dstate) if isinstance(dstate, tuple) else split(dstate)
 
 
 class Seq2Seq(SequenceEstimator):
@@ -196,12 +241,29 @@ class Seq2Seq(SequenceEstimator):
             (default: 2 × the longest training target + 5).
         exclude_ids: target ids never to output (e.g. the target vocabulary's
             ``<pad>``, ``<unk>``, ``<bos>``, ``<eos>`` tokens); default none.
-        epochs, batch_size, learning_rate, clip, random_state: training.
+        epochs, batch_size, lr, clip, random_state: training (``learning_rate``: the deprecated name of
+            ``lr``; ``random_state`` default 0).
+        early_stopping, validation_fraction, lr_schedule: training controls, as
+            :class:`~rnnkit.models.SequenceClassifier` takes them.
+        attention: ``"none"`` (the decoder sees the final state only),
+            ``"additive"`` (Bahdanau), ``"general"`` or ``"dot"`` (Luong; dot needs
+            encoder outputs as wide as ``hidden_size``): the decoder reads the
+            encoder's outputs at every step (:mod:`rnnkit.models.attention_decoder`).
+        input_feeding: with attention, the last context joins the decoder's next input.
+        bidirectional, merge_mode: a bidirectional encoder, its directions
+            joined by ``"concat"``, ``"sum"``, ``"mean"`` or ``"mul"`` in its outputs
+            (the final states are summed into the decoder's first state).
+        sampling_schedule: scheduled sampling, e.g. ``"inverse_sigmoid:k=100"``
+            (:mod:`rnnkit.models.sampling`); ``None``: teacher forcing.  The draws
+            come from ``random_state``.
     """
 
     def __init__(self, cell="lstm", hidden_size=128, num_layers=1, embedding_dim=32, dropout=0.0,
                  reverse_source=True, beam_size=1, max_length=None, standardize=True, epochs=20, batch_size=32,
-                 learning_rate=5e-3, clip=5.0, random_state=None, exclude_ids=None):
+                 lr=5e-3, clip=5.0, random_state=0, exclude_ids=None, attention="none",
+                 input_feeding=False, bidirectional=False, merge_mode="concat", sampling_schedule=None,
+                 early_stopping=None, validation_fraction=0.1, lr_schedule=None,
+                 learning_rate="deprecated"):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -214,9 +276,34 @@ class Seq2Seq(SequenceEstimator):
         self.standardize = standardize
         self.epochs = epochs
         self.batch_size = batch_size
-        self.learning_rate = learning_rate
+        self.lr = lr
         self.clip = clip
         self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.lr_schedule = lr_schedule
+        self.learning_rate = learning_rate
+        self.attention = attention
+        self.input_feeding = input_feeding
+        self.bidirectional = bidirectional
+        self.merge_mode = merge_mode
+        self.sampling_schedule = sampling_schedule
+
+    def _check_model_params(self):
+        """Refuse attention, encoder and schedule settings that do not fit (before
+        ``fit`` changes anything)."""
+        choice("attention", self.attention, ("none",) + SCORES)
+        choice("merge_mode", self.merge_mode, MERGE_MODES)
+        if not isinstance(self.input_feeding, (bool, np.bool_)):
+            raise ValueError(f"input_feeding must be True or False, got {self.input_feeding!r}")
+        if self.input_feeding and self.attention == "none":
+            raise ValueError("input_feeding feeds the attention context to the decoder; set attention "
+                             "('additive', 'general' or 'dot') or leave input_feeding off")
+        if self.attention == "dot" and self.bidirectional and self.merge_mode == "concat":
+            raise ValueError("dot attention needs encoder outputs as wide as the decoder state, but a "
+                             "bidirectional encoder that concatenates doubles them; use attention='general' "
+                             "or 'additive', or merge_mode 'sum', 'mean' or 'mul'")
+        parse_schedule(self.sampling_schedule)
 
     def _build_net(self, rng):
         return _Seq2SeqNet(self.spec_, self.n_targets_, self.get_params(), rng)
@@ -257,40 +344,75 @@ class Seq2Seq(SequenceEstimator):
         return {"seqs": seqs, "targets": ys, "lengths": np.array([len(s) for s in seqs])}
 
     def _encode(self, seqs, keep_cache=True):
+        """``(the decoder's first state, the attention memory or None)``."""
         x, n = self.spec_.batch(seqs, np.float32)
-        _, h_n = self.net_.encoder(x, n, keep_cache=keep_cache)
-        return h_n, x.shape[:2]
+        y, h_n = self.net_.encoder(x, n, keep_cache=keep_cache)     # (B, S, E)
+        enc, dec = self.net_.encoder.rnn, self.net_.decoder
+        memory = dec.attention.memory(y, n) if hasattr(dec, "attention") else None
+        return join_directions(h_n, enc.bidirectional), memory
+
+    def _sampling(self):
+        """``(p_teacher, rng)`` of this update under the sampling schedule, or
+        ``None``: teacher forcing (no schedule, or a pass in evaluation mode such
+        as a validation loss)."""
+        schedule = parse_schedule(self.sampling_schedule)
+        if schedule is None or not self.net_.training:
+            return None
+        return schedule.probability(self.optimizer_.steps), self.rng_
 
     def _loss_backward(self, data, idx):
-        state, (B, S) = self._encode([data["seqs"][i] for i in idx])
-        loss, dstate = self.net_.decoder.loss_backward(state, [data["targets"][i] for i in idx])
-        H = self.hidden_size
-        self.net_.encoder.backward(np.zeros((B, S, H), self.net_.encoder.rnn.dtype), dstate)
+        seqs, targets = [data["seqs"][i] for i in idx], [data["targets"][i] for i in idx]
+        state, memory = self._encode(seqs)
+        enc = self.net_.encoder.rnn
+        if memory is None:
+            loss, dstate = self.net_.decoder.loss_backward(state, targets, self._sampling())
+            dy = np.zeros((len(seqs), max(len(s) for s in seqs), enc.output_size), enc.dtype)
+        else:
+            loss, dstate, dy = self.net_.decoder.loss_backward(state, targets, memory, self._sampling())
+        self.net_.encoder.backward(dy, split_directions(dstate, enc.bidirectional))
         return loss
 
     @keeps_fitted_state_on_failure
-    def fit(self, X, y, lengths=None):
+    def fit(self, X, y, lengths=None, validation_data=None, callbacks=None):
+        """Train; ``validation_data`` ``(X_val, y_val[, lengths_val])`` is scored after
+        each epoch (``val_loss``); ``callbacks``: :mod:`rnnkit.callbacks` objects."""
         self._check_training_params()
+        self._check_model_params()
         ex = self.exclude_ids
         if ex is not None and (isinstance(ex, (str, bytes)) or not hasattr(ex, "__iter__")
                                or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in ex)):
             raise ValueError(f"exclude_ids must be a list of target ids (integers), got {ex!r}")
-        return self._fit_data(self.prepare(X, y, lengths, learn=True))
+        return self._fit_data(self.prepare(X, y, lengths, learn=True), validation_data, callbacks)
 
-    def predict(self, X, lengths=None, beam_size=None, max_length=None, batch_size=256):
+    def predict(self, X, lengths=None, beam_size=None, max_length=None, batch_size=256, return_attention=False):
         """Decoded target id arrays, one per source sequence (``max_length``
-        given here overrides the estimator's; 0 gives empty outputs)."""
+        given here overrides the estimator's; 0 gives empty outputs).
+
+        ``return_attention``: ``(outputs, weights)``, with ``weights[i]`` the
+        ``(len(outputs[i]), len(X[i]))`` attention weights each output token
+        was decoded with, over the source in its given order (rows sum to 1)."""
         self._check_fitted()
         batch_size = check_batch_size(batch_size)
         seqs = self.spec_.check(self._sources(X, lengths))
         beam = check_beam(self.beam_size if beam_size is None else beam_size)
         limit = output_limit(self.max_length if max_length is None else max_length, 2 * self.max_target_ + 5)
+        decoder = self.net_.decoder
+        if return_attention and not hasattr(decoder, "attention"):
+            raise ValueError("this model has no attention (attention='none'); train one with attention="
+                             "'additive', 'general' or 'dot' to get attention weights")
         self.net_.eval()
-        out = []
+        out, weights = [], []
         for i in range(0, len(seqs), batch_size):
-            state, _ = self._encode(seqs[i:i + batch_size], keep_cache=False)
-            out.extend(self.net_.decoder.decode(state, limit, beam, self.exclude_ids))
-        return out
+            chunk = seqs[i:i + batch_size]
+            state, memory = self._encode(chunk, keep_cache=False)
+            start = state if memory is None else decoder.start(state, memory)
+            decoded = decoder.decode(start, limit, beam, self.exclude_ids)
+            out.extend(decoded)
+            if return_attention:
+                for w, s in zip(decoder.attention_weights(start, decoded), chunk):
+                    w = w[:, :len(s)]                                # (len(output), len(source))
+                    weights.append(w[:, ::-1] if self.reverse_source else w)   # in the source's own order
+        return (out, weights) if return_attention else out
 
     def score(self, X, y, lengths=None):
         """Exact-match accuracy: the whole output sequence must be right."""

@@ -44,12 +44,19 @@ class SequenceTagger(LabelledSequences, SequenceEstimator):
     ``score`` is per-token accuracy; :meth:`f1_score` entity-level BIO F1.
 
     Arguments as :class:`SequenceClassifier` (no pooling); ``bidirectional``
-    defaults to True.
+    defaults to True.  Training controls:
+
+        early_stopping: None/False: off; an int: stop after that many epochs without a lower
+            validation loss (True: 10), best weights restored (:mod:`rnnkit.callbacks`).
+        validation_fraction: share of the training data held out for early stopping (or
+            ``lr_schedule="plateau"``) when ``fit`` gets no ``validation_data``.
+        lr_schedule: ``None``, ``"step"``, ``"cosine"`` or ``"plateau"`` (over ``epochs``).
     """
 
     def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=True, embedding_dim=32,
-                 dropout=0.0, standardize=True, epochs=20, batch_size=32, learning_rate=1e-2, clip=5.0,
-                 random_state=None):
+                 dropout=0.0, standardize=True, epochs=20, batch_size=32, lr=1e-2, clip=5.0,
+                 random_state=0, early_stopping=None, validation_fraction=0.1, lr_schedule=None,
+                 learning_rate="deprecated"):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -59,9 +66,13 @@ class SequenceTagger(LabelledSequences, SequenceEstimator):
         self.standardize = standardize
         self.epochs = epochs
         self.batch_size = batch_size
-        self.learning_rate = learning_rate
+        self.lr = lr
         self.clip = clip
         self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.lr_schedule = lr_schedule
+        self.learning_rate = learning_rate
 
     def _build_net(self, rng):
         return _TaggerNet(self.spec_, len(self.classes_), self.get_params(), rng)
@@ -112,9 +123,10 @@ class SequenceTagger(LabelledSequences, SequenceEstimator):
         return loss
 
     @keeps_fitted_state_on_failure
-    def fit(self, X, y, lengths=None):
+    def fit(self, X, y, lengths=None, validation_data=None, callbacks=None):
+        """Train; ``validation_data`` and ``callbacks`` as :meth:`SequenceClassifier.fit`."""
         self._check_training_params()
-        return self._fit_data(self.prepare(X, y, lengths, learn=True))
+        return self._fit_data(self.prepare(X, y, lengths, learn=True), validation_data, callbacks)
 
     def predict(self, X, lengths=None, batch_size=256):
         """A list of label arrays, one per sequence."""
