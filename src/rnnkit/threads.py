@@ -11,9 +11,10 @@ number is right on both, so :class:`ThreadTuner` measures:
   passes alternate between one thread and all of them (after one untimed
   warm-up pass), then the setting with the lower median time runs;
 * the other setting is timed again every :data:`PROBE_EVERY` passes, at once
-  when a pass takes more than twice its setting's median (the machine got
-  busier), and again while it keeps beating the chosen one's median, so the
-  choice follows the machine's load within a few passes;
+  when two passes in a row take more than twice their setting's median (the
+  machine got busier; one slow pass is noise), and again while it keeps
+  beating the chosen one's median, so the choice follows the machine's load
+  within a few passes;
 * after each pass the thread count is put back, so the caller's own NumPy
   code runs as before.
 
@@ -107,7 +108,7 @@ class ThreadTuner:
 
     def _choice(self, key, most):
         kind = self._kinds.setdefault(key, {"passes": 0, "times": {1: deque(maxlen=5), most: deque(maxlen=5)},
-                                            "probe": False})
+                                            "probe": False, "slow": False})
         kind["passes"] += 1
         times = kind["times"]
         if kind["passes"] <= 1 + 2 * WARMUP:             # warm-up, then alternate
@@ -126,9 +127,11 @@ class ThreadTuner:
         times = kind["times"]
         if kind["passes"] > 1 + 2 * WARMUP:
             best = min(times, key=lambda m: statistics.median(times[m]))
-            if n == best and seconds > 2 * statistics.median(times[n]):
-                kind["probe"] = True                     # slower than usual: time the other setting next
-            elif n != best and seconds < statistics.median(times[best]):
+            slow = n == best and seconds > 2 * statistics.median(times[n])
+            if slow and kind["slow"]:
+                kind["probe"] = True                     # twice slower than usual: time the other setting next
+            kind["slow"] = slow
+            if n != best and seconds < statistics.median(times[best]):
                 kind["probe"] = True                     # the other got faster: time it again until it wins
         times[n].append(seconds)
 
