@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import PARAM_NAMES, CellBase, sigmoid
+from .lstm import gates, gates_back
 
 EPS = 1e-5
 
@@ -154,17 +155,13 @@ class LayerNormLSTMCell(_LayerNormCell):
 
     def step(self, p, xp_t, state, hd, mem):
         _, c = state
-        H = c.shape[1]
         u, v = self.normalised_products(p, xp_t, hd, mem)
         act = mem["act"]                                   # (B, 4H)
         np.add(u, v, out=act)
         if "b_ih" in p:
             act += p["b_ih"]
             act += p["b_hh"]
-        sigmoid(act[:, : 2 * H], out=act[:, : 2 * H])      # i, f
-        np.tanh(act[:, 2 * H : 3 * H], out=act[:, 2 * H : 3 * H])  # g
-        sigmoid(act[:, 3 * H :], out=act[:, 3 * H :])      # o
-        i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
+        i, f, g, o = gates(act)                            # the LSTM's (rnnkit.cells.lstm)
         c_new = f * c + i * g
         cn = layer_norm(c_new, p["g_c"], p["beta_c"], mem["chat"], mem["rstd"][:, 2:3])
         tc = np.tanh(cn, out=mem["tc"])
@@ -174,20 +171,16 @@ class LayerNormLSTMCell(_LayerNormCell):
         _, c_prev = prev
         dh, dc = dstate
         act, tc = mem["act"], mem["tc"]
-        H = tc.shape[1]
-        i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
+        o = act[:, 3 * tc.shape[1] :]
         # backprop into LN(c_t) through h = o ∘ tanh(LN(c_t)), then into c_t
         dcn = dmem["dcn"]
         np.multiply(dh * o, 1.0 - tc * tc, out=dcn)
         dc = dc + layer_norm_back(dcn, p["g_c"], mem["chat"], mem["rstd"][:, 2:3])
         da = dmem["da"]                                    # (B, 4H)
-        da[:, :H] = dc * g * i * (1.0 - i)
-        da[:, H : 2 * H] = dc * c_prev * f * (1.0 - f)
-        da[:, 2 * H : 3 * H] = dc * i * (1.0 - g * g)
-        da[:, 3 * H :] = dh * tc * o * (1.0 - o)
+        dc_prev = gates_back(act, c_prev, tc, dh, dc, da)  # the LSTM's gates (rnnkit.cells.lstm)
         # a = u + v + biases: u and v get da, and through their normalisations the raw products
         dxp, dhp, dhd = self.products_back(p, mem, da, da)
-        return dxp, dhp, (None, dc * f), dhd
+        return dxp, dhp, (None, dc_prev), dhd
 
     def param_grads(self, p, dxp, dhp, hd, mem, dmem):
         da, dcn = dmem["da"], dmem["dcn"]

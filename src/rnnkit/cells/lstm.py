@@ -43,14 +43,10 @@ class LSTMCell(CellBase):
 
     def step(self, p, xp_t, state, hd, mem):
         _, c = state
-        H = c.shape[1]
         act = mem["act"]                              # (B, 4H)
         np.matmul(hd, p["W_hh"].T, out=act)
         act += xp_t
-        sigmoid(act[:, : 2 * H], out=act[:, : 2 * H])  # i, f
-        np.tanh(act[:, 2 * H : 3 * H], out=act[:, 2 * H : 3 * H])  # g
-        sigmoid(act[:, 3 * H :], out=act[:, 3 * H :])  # o
-        i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
+        i, f, g, o = gates(act)
         c_new = f * c
         c_new += i * g
         tc = np.tanh(c_new, out=mem["tc"])
@@ -61,15 +57,34 @@ class LSTMCell(CellBase):
         _, c_prev = prev
         dh, dc = dstate
         act, tc = mem["act"], mem["tc"]
-        H = tc.shape[1]
-        i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
+        o = act[:, 3 * tc.shape[1] :]
         # backprop into c through h = o * tanh(c)
         dc = dc + dh * o * (1.0 - tc * tc)
         da = np.empty_like(act)                        # (B, 4H)
-        da[:, :H] = dc * g * i * (1.0 - i)
-        da[:, H : 2 * H] = dc * c_prev * f * (1.0 - f)
-        da[:, 2 * H : 3 * H] = dc * i * (1.0 - g * g)
-        da[:, 3 * H :] = dh * tc * o * (1.0 - o)
-        dc_prev = dc * f
+        dc_prev = gates_back(act, c_prev, tc, dh, dc, da)
         dhd = da @ p["W_hh"]                           # (B, 4H) @ (4H, H)
         return da, da, (None, dc_prev), dhd
+
+
+def gates(act):
+    """The pre-activations ``act`` (B, 4H) turned into the gates in place:
+    ``i, f, o = σ(a_i, a_f, a_o)``, ``g = tanh(a_g)``; returns the four views."""
+    H = act.shape[1] // 4
+    sigmoid(act[:, : 2 * H], out=act[:, : 2 * H])  # i, f
+    np.tanh(act[:, 2 * H : 3 * H], out=act[:, 2 * H : 3 * H])  # g
+    sigmoid(act[:, 3 * H :], out=act[:, 3 * H :])  # o
+    return act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
+
+
+def gates_back(act, c_prev, tc, dh, dc, da):
+    """Into ``da`` (B, 4H) the gradient w.r.t. the pre-activations, from the
+    gates ``act``, ``c_{t-1}``, ``tc`` (the tanh the output gate multiplies),
+    ``dh`` and ``dc`` (w.r.t. ``c_t``, everything that reaches it); returns
+    ``dc_{t-1} = dc ∘ f``."""
+    H = tc.shape[1]
+    i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
+    da[:, :H] = dc * g * i * (1.0 - i)
+    da[:, H : 2 * H] = dc * c_prev * f * (1.0 - f)
+    da[:, 2 * H : 3 * H] = dc * i * (1.0 - g * g)
+    da[:, 3 * H :] = dh * tc * o * (1.0 - o)
+    return dc * f
