@@ -8,7 +8,7 @@ from rnnkit import io  # noqa: E402
 from rnnkit.cli import main  # noqa: E402
 from rnnkit.interop import to_onnx  # noqa: E402
 from rnnkit.interop.onnx_export import OPSET_MAX, OPSET_MIN  # noqa: E402
-from rnnkit.models.token_rnn import TokenRNN  # noqa: E402
+from rnnkit.models import TokenRNN  # noqa: E402
 from rnnkit.recurrent import GRU, LSTM, RNN, SimpleGRU  # noqa: E402
 
 LAYERS = [

@@ -9,7 +9,7 @@ import rnnkit
 from rnnkit import io
 from rnnkit.io import ModelFileError
 from rnnkit.layers import Dense, Embedding
-from rnnkit.models.token_rnn import TokenRNN
+from rnnkit.models import TokenRNN
 from rnnkit.recurrent import GRU, LSTM, RNN, SimpleGRU
 
 LAYERS = [

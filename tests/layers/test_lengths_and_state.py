@@ -6,7 +6,7 @@ import pytest
 import rnnkit
 from conftest import CELLS, make_layer
 from rnnkit.layers import Embedding
-from rnnkit.models.token_rnn import TokenRNN
+from rnnkit.models import TokenRNN
 from rnnkit.recurrent import GRU, LSTM, RNN
 
 D, H = 3, 5

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models.token_rnn import TokenRNN
+from ..token_rnn import TokenRNN
 from ..recurrent import GRU, LSTM, RNN, Recurrent, SimpleGRU
 
 OPSET = 14

@@ -99,7 +99,7 @@ def token_rnn_from_torch(state_dict, *, cell=None, nonlinearity="tanh", dtype=No
     which is the same function.  The recurrent module must be unidirectional;
     ``batch_first`` does not matter (TokenRNN takes ``(B, T)`` ids).
     """
-    from ..models.token_rnn import TokenRNN
+    from ..token_rnn import TokenRNN
 
     arrays = {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v))
               for k, v in state_dict.items()}

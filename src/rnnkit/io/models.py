@@ -127,7 +127,7 @@ def _builtins():
     if "LSTM" in _REGISTRY:
         return
     from ..layers import Dense, Embedding
-    from ..models.token_rnn import TokenRNN
+    from ..token_rnn import TokenRNN
     from ..registry import CELLS
 
     for cls in dict.fromkeys(cell.layer for cell in CELLS.values()):     # every registered layer class

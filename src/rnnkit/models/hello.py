@@ -10,7 +10,7 @@ import numpy as np
 from ..losses import softmax_cross_entropy
 from ..optim import Adagrad
 from ..training import Callback, Trainer
-from .token_rnn import TokenRNN
+from ..token_rnn import TokenRNN
 
 
 def train_hello(text="hello", hidden_size=16, steps=300, lr=0.1, clip=5.0, seed=0, log=None):

@@ -28,7 +28,7 @@ from ..losses import log_softmax, softmax_cross_entropy
 from ..optim import Adam, grad_norm
 from ..registry import check_cell
 from ..training import Callback, DivergenceError, Trainer
-from .token_rnn import TokenRNN
+from ..token_rnn import TokenRNN
 
 LN2 = math.log(2.0)
 LARGE_VOCAB = 50_000           # a vocabulary this large gets a warning (most of it seen once or twice)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers import Dense, Embedding, OneHot
-from ..losses import softmax
-from ..module import Module
-from ..registry import build_layer, check_cell
+from .layers import Dense, Embedding, OneHot
+from .losses import softmax
+from .module import Module
+from .registry import build_layer, check_cell
 
 
 class TokenRNN(Module):
