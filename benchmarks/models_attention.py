@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _results  # noqa: E402
 
 from rnnkit.models import Seq2Seq  # noqa: E402
-from rnnkit.models.seq2seq import exact_match  # noqa: E402
+from rnnkit.models.decoder import exact_match  # noqa: E402
 
 
 def make_task(kind, n, rng, lo, hi, symbols, repeats=False):

@@ -8,7 +8,7 @@ from rnnkit.anomaly import AnomalyDetector
 from rnnkit.forecast import Forecaster
 from rnnkit.models import OneToMany, Seq2Seq, SequenceClassifier, SequenceTagger
 from rnnkit.models.language_model import LanguageModel
-from rnnkit.models.seq2seq import SHIFT
+from rnnkit.models.decoder import SHIFT
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.base import clone  # noqa: E402

@@ -8,7 +8,7 @@ import pytest
 from rnnkit.models import Seq2Seq
 from rnnkit.models.attention_decoder import AttentionDecoder
 from rnnkit.models.sampling import Schedule, mixed_inputs, parse_schedule
-from rnnkit.models.seq2seq import EOS, SHIFT, Decoder
+from rnnkit.models.decoder import EOS, SHIFT, Decoder
 
 from cells._layer_gradcheck import _check as check_every_entry     # float64 central differences
 

@@ -7,7 +7,8 @@ import pytest
 from rnnkit.io.files import read_file, write_file
 from rnnkit.models import Seq2Seq
 from rnnkit.models.attention_decoder import AttentionDecoder
-from rnnkit.models.seq2seq import SHIFT, _Seq2SeqNet
+from rnnkit.models.decoder import SHIFT
+from rnnkit.models.seq2seq import _Seq2SeqNet
 
 from _gradcheck import check_estimator_grads
 from cells._layer_gradcheck import _check as check_every_entry     # float64 central differences

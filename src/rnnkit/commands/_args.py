@@ -1,9 +1,11 @@
-"""``argparse`` types for the commands' numeric options: a bad value is refused
-at parse time with one line that names the option and what it takes."""
+"""What the commands share about their arguments: ``argparse`` types for the
+numeric options (a bad value is refused at parse time with one line that names
+the option and what it takes), and the check of an export's output path."""
 from __future__ import annotations
 
 import argparse
 import math
+import os
 
 
 def _parse(text, kind):
@@ -44,3 +46,17 @@ def refuse_changed(options, config_path):
         was = f"the run's setting ({flag} {'on' if saved else 'off'})" if isinstance(saved, bool) else f"the run's {saved}"
         raise ValueError(f"{shown} differs from {was} in {config_path}; a resumed run keeps its "
                          f"settings: drop {flag}, or train a new run with another --out")
+
+
+def check_export_output(model, out):
+    """Refuse an output that would overwrite the input (the model file, or any
+    file in the run directory but an earlier ``.onnx`` export), a directory, or
+    a file in a missing folder."""
+    from ..io.files import check_output
+
+    if os.path.isdir(model):
+        protect = [(os.path.join(model, name), "one of the run directory's saved files")
+                   for name in os.listdir(model) if not name.lower().endswith((".onnx", ".safetensors"))]
+    else:
+        protect = [(model, "the input model file")]
+    check_output(out, "output", protect=protect)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+from ._args import check_export_output
+
 
 def _refuse_onnx_options(args):
     for flag, given in (("--initial-state", args.initial_state), ("--opset", args.opset is not None),
@@ -65,10 +67,9 @@ def _file_contents(path):
 
 def run(args):
     from ..io import safetensors
-    from .export import check_out
 
     _refuse_onnx_options(args)
-    check_out(args.model, args.out)
+    check_export_output(args.model, args.out)
     contents = _run_contents(args.model) if os.path.isdir(args.model) else _file_contents(args.model)
     kind, config, arrays, meta = contents
     safetensors.write(args.out, kind, config, arrays, meta)

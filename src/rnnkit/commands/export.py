@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from ._args import check_export_output
+
 
 def _opset():
     """argparse type of ``--opset``: an integer in the range ``to_onnx`` writes."""
@@ -108,27 +110,13 @@ def load_model_file(path):
     return load(path)
 
 
-def check_out(model, out):
-    """Refuse an output that would overwrite the input (the model file, or any
-    file in the run directory but an earlier ``.onnx`` export), a directory, or
-    a file in a missing folder."""
-    from ..io.files import check_output
-
-    if os.path.isdir(model):
-        protect = [(os.path.join(model, name), "one of the run directory's saved files")
-                   for name in os.listdir(model) if not name.lower().endswith((".onnx", ".safetensors"))]
-    else:
-        protect = [(model, "the input model file")]
-    check_output(out, "output", protect=protect)
-
-
 def run(args):
     if args.format == "safetensors":
         from ._export_safetensors import run as to_safetensors
         return to_safetensors(args)
     from ..interop.onnx_export import OPSET, to_onnx
 
-    check_out(args.model, args.out)
+    check_export_output(args.model, args.out)
     obj = load_run(args.model) if os.path.isdir(args.model) else load_model_file(args.model)
     vocab = run_vocabulary(args.model) if os.path.isdir(args.model) else None
     opset = OPSET if args.opset is None else args.opset

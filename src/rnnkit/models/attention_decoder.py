@@ -32,7 +32,7 @@ from ..layers import Dense
 from ..losses import log_softmax, softmax_cross_entropy
 from ..tokens import sum_rows_by_id
 from .sampling import mixed_inputs
-from .seq2seq import Decoder
+from .decoder import Decoder
 
 
 class DecodeState(NamedTuple):

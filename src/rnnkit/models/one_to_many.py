@@ -13,7 +13,7 @@ from ..layers import Dense
 from ..module import Module
 from ..registry import state_count
 from ._seqbase import SequenceEstimator
-from .seq2seq import Decoder, check_beam, check_targets, exact_match, learn_targets, output_limit
+from .decoder import Decoder, check_beam, check_targets, exact_match, learn_targets, output_limit
 
 
 class _OneToManyNet(Module):
