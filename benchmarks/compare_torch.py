@@ -35,6 +35,9 @@ Measured per configuration (float32):
 * ``agree``: largest difference, relative to the largest magnitude, between the
   two libraries' inference outputs and (after one training step from equal
   weights) gradients.  Should be below 1e-5 in float32.
+* Spread: each side's ``(max - min) / median`` over its repeats is stored
+  (``train_spread``, ``infer_spread``); a side whose samples spread over 25%
+  of their median gets a warning on stderr (the machine too noisy to read it).
 
 P2's rnnkit side passes the token ids and the embedding to the LSTM,
 ``lstm(ids, embedding=embed)``, which folds the lookup into the layer's input
@@ -415,6 +418,27 @@ def median_time(fn, inner, warmup=None, settle=0.0):
     return (time.perf_counter() - t0) / inner
 
 
+NOISY = 0.25     # a side whose samples spread wider than this share of their median is flagged
+
+
+def spread(ts):
+    """``(max - min) / median`` of one side's timed samples: how far the machine moved them."""
+    return (max(ts) - min(ts)) / statistics.median(ts)
+
+
+def noise_warnings(results):
+    """One line per (configuration, side, pass) whose samples spread over :data:`NOISY`."""
+    lines = []
+    for r in results:
+        for side, d in r["sides"].items():
+            for what in ("train", "infer"):
+                v = d.get(what + "_spread")
+                if v is not None and v > NOISY:
+                    lines.append(f"warning: {r['id']} {side} {what} samples spread {v:.0%} of their median; "
+                                 "the machine is too noisy to read this one: rerun when it is quiet")
+    return lines
+
+
 def calibrate(fn, target_s):
     """How many calls make one sample of about ``target_s`` seconds."""
     t = _timed(fn)
@@ -439,7 +463,7 @@ def run_config(cid, cfg, torch, repeats, tiny, machine_gflops, sample_s, settle=
             for k, f in fns.items():
                 times[k].append(median_time(f, inner[k], settle=settle) / n_steps)
         for k in fns:
-            sides[k] = {"infer_s": statistics.median(times[k])}
+            sides[k] = {"infer_s": statistics.median(times[k]), "infer_spread": spread(times[k])}
         res["sides"] = sides
         res["infer_ratio"] = sides["torch"]["infer_s"] / sides["rnnkit"]["infer_s"]
         return res
@@ -462,6 +486,7 @@ def run_config(cid, cfg, torch, repeats, tiny, machine_gflops, sample_s, settle=
             times[k].append(median_time(f, inner[k], settle=settle))
     for (side, what), ts in times.items():
         sides.setdefault(side, {})[what + "_s"] = statistics.median(ts)
+        sides[side][what + "_spread"] = spread(ts)
     f_inf, f_train = b.flops()
     for side, d in sides.items():
         if "train_s" in d:
@@ -494,8 +519,7 @@ def fmt_ms(s):
 def kernel_backend():
     """What runs rnnkit's float32 elementwise step work: compiled kernels or NumPy."""
     from rnnkit import kernels
-    available = getattr(kernels, "available", None) or kernels.enabled     # the name before the engine change
-    if available(np.float32):
+    if kernels.available(np.float32):
         import numba
         return f"numba {numba.__version__}"
     return "numpy (numba not installed or RNNKIT_KERNELS=numpy)"
@@ -571,6 +595,8 @@ def main(argv=None):
         results.append(r)
         print(f"{cid} done", file=sys.stderr, flush=True)
     print_table(results, info)
+    for line in noise_warnings(results):
+        print(line, file=sys.stderr)
     partial = args.tiny or ids != list(CONFIGS)
     _results.write(_results.out_path(args, __file__, smoke=partial), dict(info=info, results=results))
     return 0

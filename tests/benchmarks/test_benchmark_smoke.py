@@ -175,3 +175,15 @@ def test_busy_machine_benchmark_runs_every_side_under_load_and_stops_its_competi
     assert all(set(by_load) == {"0", "1"} and by_load["1"]["median_ms"] > 0 for by_load in res.values())
     competitors = [p for p in started if busy_machine.COMPETITOR in p.args]
     assert len(competitors) == 1 and competitors[0].poll() is not None  # the competitor was stopped
+
+
+def test_every_side_reports_its_spread_and_a_noisy_one_is_flagged(tiny_run):
+    compare_torch = bench_module("compare_torch")
+    for r in tiny_run["results"]:
+        for side, d in r["sides"].items():
+            assert all(d[k] >= 0 for k in d if k.endswith("_spread")) and any(k.endswith("_spread") for k in d)
+    quiet = [{"id": "P9", "sides": {"rnnkit": {"train_spread": 0.1, "infer_spread": 0.05}}}]
+    noisy = [{"id": "P9", "sides": {"rnnkit": {"train_spread": 0.6}, "torch": {"infer_spread": 0.3}}}]
+    assert compare_torch.noise_warnings(quiet) == []
+    lines = compare_torch.noise_warnings(noisy)
+    assert len(lines) == 2 and "P9 rnnkit train samples spread 60%" in lines[0] and "too noisy" in lines[1]
