@@ -14,7 +14,7 @@ import sys
 import time
 
 EVERY = 30.0                     # seconds between two progress lines
-_PLURAL = {"step": "steps", "ex": "examples", "s": "seconds", "epoch": "epochs"}
+_PLURAL = {"step": "steps", "ex": "examples", "s": "seconds", "epoch": "epochs", "forecast": "forecasts"}
 
 
 def _duration(seconds):

@@ -26,7 +26,8 @@ def test_train_predict_writes_model_csv_and_png(tmp_path, capsys):
     rc, out, err = run_cli(["forecast", "predict", tmp_path / "run", csv], capsys)
     assert rc == 0, err
     lines = (tmp_path / "run" / "forecast.csv").read_text().splitlines()
-    assert lines[0] == "step,y,y_lower,y_upper" and len(lines) == 4
+    assert lines[0] == "step,time,y,y_lower,y_upper" and len(lines) == 4      # the times continue 0..79
+    assert [r.split(",")[1] for r in lines[1:]] == ["80", "81", "82"]
     assert (tmp_path / "run" / "forecast.png").stat().st_size > 1000
 
 
@@ -280,7 +281,8 @@ def test_forecast_and_scores_csv_keep_full_precision(forecast_run, anomaly_run, 
     assert rc == 0, err
     _, y, _ = read_csv(str(csv), columns=["y"])
     want = Forecaster.load(str(run / "model.rnnkit")).predict(y)
-    got = float((run / "forecast.csv").read_text().splitlines()[1].split(",")[1])
+    lines = (run / "forecast.csv").read_text().splitlines()
+    got = float(lines[1].split(",")[lines[0].split(",").index("y")])
     assert got == want[0, 0]
     arun, acsv = anomaly_run
     rc, _, err = run_cli(["anomaly", "score", arun, acsv], capsys)

@@ -70,3 +70,18 @@ def test_train_commands_write_progress_lines_to_a_non_terminal(tmp_path, capsys)
     assert rc == 0 and "lm train: start, 1 seconds" in err and "lm train: done, " in err
     rc, _, err = run_cli(["lm", "train", *common, "--steps", "2", "--quiet", "--out", tmp_path / "c"], capsys)
     assert rc == 0 and "lm train:" not in err
+
+
+def test_a_backtest_shows_its_progress_off_a_terminal_and_nothing_by_default(capsys):
+    import numpy as np
+
+    from rnnkit.forecast import Forecaster
+    from rnnkit.forecast.backtest import backtest
+
+    y = np.sin(np.arange(60) / 4.0)
+    model = Forecaster(lookback=6, horizon=2, hidden_size=4, epochs=1, interval="insample")
+    backtest(model, y, 50, baselines=False)
+    assert "forecast eval" not in capsys.readouterr().err
+    backtest(model, y, 50, baselines=False, fit=False, verbose=True)
+    err = capsys.readouterr().err
+    assert "forecast eval: start, 9 forecasts" in err and "forecast eval: done" in err

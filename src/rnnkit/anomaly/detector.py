@@ -28,6 +28,7 @@ from collections import deque
 
 import numpy as np
 
+from .. import _frames
 from .._checks import count, finite_number, not_fitted
 from ..callbacks import Validation, check_control_params, needs_validation, stop_reason, training_controls
 from .._params import Params, keeps_fitted_state_on_failure, plain
@@ -111,7 +112,7 @@ class AnomalyDetector(EstimatorFile, Params):
 
     def _prep(self, x, fitting=False):
         try:
-            x = np.asarray(x, np.float64)
+            x = np.asarray(_frames.as_array(x), np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"the series must hold numbers ({exc}); convert the columns to floats first") from None
         x = x[:, None] if x.ndim == 1 else x
@@ -163,7 +164,7 @@ class AnomalyDetector(EstimatorFile, Params):
         self.val_loss_curve_ = [m["val_loss"] for m in trainer.history if "val_loss" in m] or None
         self.n_epochs_, self.stop_reason_ = len(trainer.history), stop_reason(trainer.callbacks)
         self.rnn_.eval()
-        _, sm = self.score(x)
+        _, sm = self._scores(x)
         self.static_threshold_ = static_threshold(sm, self.quantile)
         self.floor_ = static_threshold(sm, self.floor_quantile)
         self.train_tail_ = sm[-self.dyn_window:].copy()
@@ -246,7 +247,16 @@ class AnomalyDetector(EstimatorFile, Params):
             raise not_fitted(self)
 
     def score(self, x):
-        """Raw and smoothed scores, each ``(T,)``."""
+        """Raw and smoothed scores, each ``(T,)``; for a pandas Series/DataFrame ``x``
+        each is a Series on ``x``'s index."""
+        e, sm = self._scores(x)
+        if _frames.is_frame(x):
+            import pandas as pd
+
+            return pd.Series(e, index=x.index, name="score"), pd.Series(sm, index=x.index, name="smoothed")
+        return e, sm
+
+    def _scores(self, x):
         self._check_fitted()
         x = self._prep(x)
         s = self.scaler_.transform(x)
@@ -272,13 +282,20 @@ class AnomalyDetector(EstimatorFile, Params):
         return np.maximum(dyn, self.floor_)
 
     def detect(self, x):
-        """Batch detection: ``{"score", "smoothed", "threshold", "flags", "intervals"}``."""
-        e, sm = self.score(x)
+        """Batch detection: ``{"score", "smoothed", "threshold", "flags", "intervals"}``.
+
+        For a pandas Series/DataFrame ``x``, ``score``, ``smoothed``, ``threshold`` and
+        ``flags`` are Series on ``x``'s index; ``intervals`` stay ``(start, end)`` positions."""
+        e, sm = self._scores(x)
         thr = self.thresholds(sm)
         flags = sm > thr
         flags[: self.window] = False                              # state warm-up: never flagged
-        return {"score": e, "smoothed": sm, "threshold": thr, "flags": flags,
-                "intervals": intervals(flags, self.merge_gap)}
+        out = {"score": e, "smoothed": sm, "threshold": thr, "flags": flags}
+        if _frames.is_frame(x):
+            import pandas as pd
+
+            out = {k: pd.Series(v, index=x.index, name=k) for k, v in out.items()}
+        return {**out, "intervals": intervals(flags, self.merge_gap)}
 
     # -- streaming ----------------------------------------------------------------------------
     def stream(self, points):

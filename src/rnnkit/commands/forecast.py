@@ -100,6 +100,7 @@ def register(sub):
                    help="held-out tail: a fraction (<1) or a number of steps (default 0.2)")
     e.add_argument("--step", type=positive_int, default=1, help="steps between forecast origins")
     e.add_argument("--out", required=True, help="run directory for the report")
+    e.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
     e.set_defaults(func=evaluate)
     p.set_defaults(func=lambda a: p.print_help() or 2)
 
@@ -165,7 +166,7 @@ def predict(args):
     import numpy as np
 
     from ..forecast import Forecaster
-    from ..forecast.data import number, read_csv, write_csv
+    from ..forecast.data import future_times, number, read_csv, time_axis, time_column, write_csv
     from ..forecast.plot import plot_forecast
     from ..io.files import check_output, check_plot, read_file
 
@@ -180,6 +181,7 @@ def predict(args):
     check_output(out, "--output", inputs + ((png, "the --plot output"),))
     check_plot(png, "--plot", inputs + ((out, "the --output file"),))
     times, values, names = read_csv(args.csv, args.time_col or meta.get("time_col"))
+    tcol = time_column(args.csv, args.time_col or meta.get("time_col"))     # None: the rows are numbered
     get = lambda cs, v=values, n=names, src=args.csv: v[:, [_idx(n, c, src) for c in cs]] if cs else None  # noqa
     y, past, fut = get(meta["targets"]), get(meta["past"]), get(meta["future"])
     if meta["future"]:
@@ -191,12 +193,15 @@ def predict(args):
             raise ValueError(f"{args.future_csv} has {len(fv)} row(s) but the model forecasts {model.horizon} "
                              f"step(s); give it {model.horizon} rows of {meta['future']}, one per forecast step")
         fut = np.vstack([fut, get(meta["future"], fv, fn, args.future_csv)])
-    f, (lo, hi) = model.predict(y, past, fut, return_interval=True)
-    header = ["step"] + [f"{c}{s}" for c in meta["targets"] for s in ("", "_lower", "_upper")]
-    rows = [[k + 1] + [number(v) for j in range(f.shape[1]) for v in (f[k, j], lo[k, j], hi[k, j])]
-            for k in range(len(f))]
+    f, (lo, hi) = model.predict(y, past, fut, return_interval=True)      # 2-D: y is (T, C)
+    when = future_times(times, len(f)) if tcol is not None else None     # continues the time column's spacing
+    header = ["step"] + ([tcol or "time"] if when else []) + [f"{c}{s}" for c in meta["targets"]
+                                                      for s in ("", "_lower", "_upper")]
+    rows = [[k + 1] + ([when[k]] if when else []) +
+            [number(v) for j in range(f.shape[1]) for v in (f[k, j], lo[k, j], hi[k, j])] for k in range(len(f))]
     write_csv(out, header, rows)
-    plot_forecast(png, y, f, lo, hi, names=meta["targets"])
+    axis = time_axis(times + when) if when else None
+    plot_forecast(png, y, f, lo, hi, names=meta["targets"], times=axis)
     print(f"forecast of {len(f)} step(s) after {times[-1]} written to {out} and {png}")
     return 0
 
@@ -211,7 +216,7 @@ def evaluate(args):
     import numpy as np
 
     from ..forecast import backtest, format_report
-    from ..forecast.data import number, write_csv
+    from ..forecast.data import number, time_axis, write_csv
     from ..forecast.plot import plot_forecast
     from ..io.files import atomic_write_text, check_output
     from ..runs import RunDir, strict_json
@@ -228,7 +233,7 @@ def evaluate(args):
     _eval_out(args.out)
     with RunDir(args.out).lock():                   # one writer in --out at a time
         r = backtest(model, y, n - test, step=args.step, season=args.season, past_covariates=past,
-                     future_covariates=fut)
+                     future_covariates=fut, verbose=not args.quiet)
         report = format_report(r["metrics"])
         print(f"rolling-origin backtest: {len(r['origins'])} origins, horizon {args.horizon}, "
               f"train {n - test} steps, season {args.season}")
@@ -251,8 +256,10 @@ def evaluate(args):
                   ["origin", "step", "time", "target", "actual"] + list(r["forecasts"]) + ["rnn_lower",
                                                                                            "rnn_upper"], rows)
         first = np.array([r["forecasts"]["rnn"][i, 0] for i in range(len(r["origins"]))])
+        axis = time_axis(times)
         plot_forecast(os.path.join(args.out, "backtest.png"), y[: n - test], first,
-                      actual=y[n - test: n - test + len(first)], title="1-step rolling forecasts", names=targets)
+                      actual=y[n - test: n - test + len(first)], title="1-step rolling forecasts", names=targets,
+                      times=None if axis is None or len(axis) < n - test + len(first) else axis)
         model.save(os.path.join(args.out, "model.rnnkit"), {"targets": targets, "past": _cols(args.past) or [],
                                                              "future": _cols(args.future) or [],
                                                              "time_col": args.time_col})

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import count
+from .._frames import as_array
+from ..progress import progress
 from .baselines import ETS, Naive, SeasonalNaive, ets_available
 from .metrics import all_metrics
 
@@ -25,11 +27,15 @@ def origins(n, first, horizon, step=1):
 
 
 def backtest(model, y, first, step=1, season=1, past_covariates=None, future_covariates=None,
-             baselines=True, fit=True):
-    """Returns ``{"origins": [...], "forecasts": {name: (N, h, C)}, "actuals": (N, h, C),
+             baselines=True, fit=True, verbose=False):
+    """``y`` ``(T,)``/``(T, C)`` (or a pandas Series/DataFrame); the arrays returned are
+    always 3-D, one column per target even for a 1-D ``y``.  ``verbose``: a progress
+    bar (plain lines off a terminal, :mod:`rnnkit.progress`) over the forecasts made.
+
+    Returns ``{"origins": [...], "forecasts": {name: (N, h, C)}, "actuals": (N, h, C),
     "metrics": {name: {MAE, RMSE, MAPE, MASE}}, "interval": {"lower", "upper", "coverage",
     "nominal"}}``; ``coverage`` is the share of actuals inside the RNN's intervals."""
-    y = np.asarray(y, float)
+    y = np.asarray(as_array(y), float)               # a pandas Series/DataFrame is read by position
     y = y[:, None] if y.ndim == 1 else y
     if not np.isfinite(y).all():                         # the actuals are what every model is scored on
         bad = np.argwhere(~np.isfinite(y))[0]
@@ -39,18 +45,20 @@ def backtest(model, y, first, step=1, season=1, past_covariates=None, future_cov
     h = model.horizon
     orig = origins(len(y), first, h, step)
     count("the season length", season, 1)               # checked before anything is fitted
-    past, fut = past_covariates, future_covariates
+    past, fut = as_array(past_covariates), as_array(future_covariates)
     if fit:
         model.fit(y[:first], None if past is None else past[:first],
                   None if fut is None else fut[:first])
-    runs = [model.predict(y[:o], None if past is None else past[:o], None if fut is None else fut[: o + h],
-                          return_interval=True) for o in orig]
+    models = ([Naive(), SeasonalNaive(season)] + ([ETS(season)] if ets_available() else [])) if baselines else []
+    bar = progress(len(orig) * (1 + len(models)), "forecast eval", disable=not verbose, unit="forecast")
+    runs = [_counted(bar, model.predict(y[:o], None if past is None else past[:o],
+                                        None if fut is None else fut[: o + h], return_interval=True))
+            for o in orig]
     fc = {"rnn": np.array([f for f, _ in runs])}
     lower, upper = np.array([lo for _, (lo, _) in runs]), np.array([hi for _, (_, hi) in runs])
-    if baselines:
-        models = [Naive(), SeasonalNaive(season)] + ([ETS(season)] if ets_available() else [])
-        for b in models:
-            fc[b.name] = np.array([b.predict(h, y[:o]) for o in orig])
+    for b in models:
+        fc[b.name] = np.array([_counted(bar, b.predict(h, y[:o])) for o in orig])
+    bar.close()
     actual = np.array([y[o: o + h] for o in orig])
     metrics = {k: all_metrics(actual, v, y[:first], season) for k, v in fc.items()}
     coverage = float(np.mean((actual >= lower) & (actual <= upper)))
@@ -64,3 +72,9 @@ def format_report(metrics):
     for k, m in metrics.items():
         lines.append(f"{k:16s}" + "".join(f"{m[n]:12.4f}" for n in names))
     return "\n".join(lines)
+
+
+def _counted(bar, value):
+    """``value``, one forecast more on ``bar``."""
+    bar.update(1)
+    return value

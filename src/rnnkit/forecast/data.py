@@ -160,6 +160,92 @@ def time_keys(times, source, column="time"):
     return next((keys for keys in parsed if _first_disorder(keys) is None), parsed[0])
 
 
+def parse_times(times):
+    """``(kind, keys)`` of a time column read by :func:`read_csv`: ``("number", floats)``,
+    ``("date", seconds since 1970-01-01 UTC)``, or ``(None, None)`` for a column that
+    is neither (taken in file order)."""
+    try:
+        return "number", [float(t) for t in times]
+    except ValueError:
+        pass
+    parsed = []
+    for day_first in (True, False):
+        keys = [_date_key(t, day_first) for t in times]
+        if all(k is not None for k in keys):
+            parsed.append(keys)
+    if not parsed:
+        return None, None
+    return "date", next((k for k in parsed if _first_disorder(k) is None), parsed[0])
+
+
+def time_axis(times):
+    """The time column as plot coordinates: ``datetime64[us]`` for dates, floats for
+    numbers, ``None`` for a column that is neither (row numbers are used)."""
+    kind, keys = parse_times(times)
+    if kind == "date":
+        return np.array([int(round(k * 1e6)) for k in keys], dtype="datetime64[us]")
+    return None if kind is None else np.asarray(keys, dtype=np.float64)
+
+
+def _add_months(d, months):
+    y, m = divmod(d.month - 1 + months, 12)
+    return d.replace(year=d.year + y, month=m + 1)
+
+
+def _last_day(d):
+    """``d`` moved to the last day of its month (same time of day)."""
+    return _add_months(d.replace(day=1), 1) - datetime.timedelta(days=1)
+
+
+def future_times(times, steps):
+    """The ``steps`` timestamps after ``times`` (strings from :func:`read_csv`), continuing
+    the column's spacing: numbers by their (constant) step, dates by a constant number
+    of months (monthly, quarterly, yearly data on a fixed day of the month) or a constant
+    duration (daily, hourly, weekly …).  Written as the input writes them: numbers as
+    integers when they all are, ``YYYY-MM`` for ``YYYY-MM`` input, else ISO dates
+    (``YYYY-MM-DD``, with ``HH:MM:SS`` when the input has a time of day; UTC with ``Z``
+    when it has an offset).  ``None`` when the spacing is irregular, there are fewer
+    than two timestamps or the column is neither numbers nor dates."""
+    if len(times) < 2:
+        return None
+    kind, keys = parse_times(times)
+    if kind is None:
+        return None
+    diffs = np.diff(keys)
+    if kind == "number":
+        step = diffs[-1]
+        if step <= 0 or not np.allclose(diffs, step, rtol=1e-9, atol=0):
+            return None
+        ints = all(re.fullmatch(r"[+-]?\d+", t.strip()) for t in times)
+        return [str(int(round(keys[-1] + step * k))) if ints else repr(float(keys[-1] + step * k))
+                for k in range(1, steps + 1)]
+    epoch = datetime.datetime(1970, 1, 1)
+    dts = [epoch + datetime.timedelta(seconds=k) for k in keys]
+    last = times[-1].strip()
+    clock = any(re.search(r"\d[T ]\d{1,2}:\d{2}", t) for t in times)
+    zone = bool(re.search(r"(Z|UTC|[+-]\d{2}(:?\d{2})?)$", last)) and clock
+    month_idx = [d.year * 12 + d.month - 1 for d in dts]
+    mdiff = np.diff(month_idx)
+    same_day = len({(d.day, d.time()) for d in dts}) == 1
+    if same_day and mdiff[-1] > 0 and np.all(mdiff == mdiff[-1]) and dts[-1].day <= 28:
+        future = [_add_months(dts[-1], int(mdiff[-1]) * k) for k in range(1, steps + 1)]
+    elif mdiff[-1] > 0 and np.all(mdiff == mdiff[-1]) and all(d.day == _last_day(d).day for d in dts) \
+            and len({d.time() for d in dts}) == 1:
+        future = [_last_day(_add_months(dts[-1].replace(day=1), int(mdiff[-1]) * k)) for k in range(1, steps + 1)]
+    elif diffs[-1] > 0 and np.allclose(diffs, diffs[-1], rtol=0, atol=1e-6):
+        future = [dts[-1] + datetime.timedelta(seconds=float(diffs[-1]) * k) for k in range(1, steps + 1)]
+    else:
+        return None
+    if all(re.fullmatch(r"\d{4}[-/]\d{1,2}", t.strip()) for t in times):
+        return [f"{d.year:04d}-{d.month:02d}" for d in future]
+    if not clock:
+        return [d.strftime("%Y-%m-%d") for d in future]
+    sep = "T" if "T" in last else " "
+    frac = any(re.search(r":\d{2}\.\d", t) for t in times)
+    return [d.strftime(f"%Y-%m-%d{sep}%H:%M:%S" + (".%f" if frac else "")) + ("Z" if zone else "")
+            for d in future]
+
+
 def check_times(times, source, column="time"):
     """Raise if the parsed ``times`` are not strictly increasing (duplicates or disorder)."""
     keys = time_keys(times, source, column)
@@ -208,6 +294,26 @@ def check_header(header, path):
         seen.add(h)
 
 
+def _time_column(header, time_col, path):
+    """The time column's name (``""`` for an unnamed first column), ``None`` when there is none."""
+    if time_col is None:
+        time_col = next((h for h in header if h.lower() in ("time", "date", "timestamp", "datetime")),
+                        "" if header[0] == "" else None)
+    if time_col is not None and time_col not in header:
+        raise ValueError(f"{path}: no time column {time_col!r}; columns are {header}")
+    return time_col
+
+
+def time_column(path, time_col=None):
+    """The name of the column :func:`read_csv` takes as the time (``""`` for an unnamed
+    first column), or ``None`` when it numbers the rows."""
+    rows = _read_rows(path)
+    if not rows:
+        return None
+    header = [h.strip() for h in rows[0][1]]
+    return _time_column(header, time_col, path)
+
+
 def read_csv(path, time_col=None, columns=None, fill=True):
     """Read a CSV with a header row.
 
@@ -223,11 +329,7 @@ def read_csv(path, time_col=None, columns=None, fill=True):
     header = [h.strip() for h in rows[0][1]]
     check_header(header, path)
     index = 0 if header[0] == "" else None          # an unnamed first column: a pandas index
-    if time_col is None:
-        time_col = next((h for h in header if h.lower() in ("time", "date", "timestamp", "datetime")),
-                        "" if index is not None else None)
-    if time_col is not None and time_col not in header:
-        raise ValueError(f"{path}: no time column {time_col!r}; columns are {header}")
+    time_col = _time_column(header, time_col, path)
     tcol = header.index(time_col) if time_col is not None else None
     if columns is None:
         columns = [h for i, h in enumerate(header) if i != tcol and i != index]

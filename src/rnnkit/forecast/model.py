@@ -25,6 +25,7 @@ import logging
 
 import numpy as np
 
+from .. import _frames
 from .._checks import count, finite_number, not_fitted
 from ..callbacks import Validation, check_control_params, needs_validation, stop_reason, training_controls
 from .._params import Params, keeps_fitted_state_on_failure, plain
@@ -45,7 +46,7 @@ def _as2d(a, name):
     if a is None:
         return None
     try:
-        a = np.asarray(a, dtype=np.float64)
+        a = np.asarray(_frames.as_array(a), dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must hold numbers ({exc}); convert the columns to floats first") from None
     if a.ndim == 1:
@@ -190,7 +191,8 @@ class Forecaster(EstimatorFile, Params):
 
     @keeps_fitted_state_on_failure                 # a failed fit (a diverged one) leaves the model as it was
     def fit(self, y, past_covariates=None, future_covariates=None, verbose=False, callbacks=None):
-        """Fit on ``y`` ``(T,)`` or ``(T, C)``; covariates ``(T, P)`` / ``(T, F)``.
+        """Fit on ``y`` ``(T,)`` or ``(T, C)``; covariates ``(T, P)`` / ``(T, F)``; each may
+        be a pandas Series/DataFrame (read by position; pandas is not required).
 
         With ``interval="holdout"`` the network is first fitted on the leading
         ``1 − calibration`` of the series, its residuals on the held-out tail give the
@@ -299,9 +301,15 @@ class Forecaster(EstimatorFile, Params):
         """Forecast the ``horizon`` steps after the history ``y``.
 
         ``future_covariates`` must cover the history and the horizon
-        (``len(y) + horizon`` rows).  Returns ``(h, C)``; with
-        ``return_interval=True`` also ``(lower, upper)`` each ``(h, C)``."""
+        (``len(y) + horizon`` rows).  The forecast has the shape of ``y``: a 1-D
+        history ``(T,)`` gives ``(h,)``, a 2-D one ``(T, C)`` gives ``(h, C)`` (also
+        ``(T, 1)`` -> ``(h, 1)``).  A pandas Series/DataFrame gives a Series/DataFrame
+        (same name or columns) whose index continues ``y``'s: a DatetimeIndex by its
+        frequency (its ``freq`` or ``pd.infer_freq``), a RangeIndex by its step.  With
+        ``return_interval=True`` also ``(lower, upper)``, each shaped like the forecast."""
         self._check_fitted()
+        template = y if _frames.is_frame(y) else None
+        flat = np.ndim(y) == 1 if template is None else not hasattr(y, "columns")
         y, past, fut = self._check_data(y, past_covariates, future_covariates, False)
         if y.shape[1] != self.n_targets_:
             raise ValueError(f"model was fitted on {self.n_targets_} target column(s), got {y.shape[1]}")
@@ -330,14 +338,24 @@ class Forecaster(EstimatorFile, Params):
                 hist = np.vstack([hist, step])
             wf = np.array(wf)
         f = self.transform_.inverse_forecast(y, wf)
-        if _raw or not return_interval:
+        if _raw:
             return f
+        shape = lambda a: self._shaped(a, template, flat)  # noqa: E731
+        if not return_interval:
+            return shape(f)
         lo, hi = self.residual_quantiles_
-        return f, (f + lo, f + hi)
+        return shape(f), (shape(f + lo), shape(f + hi))
+
+    def _shaped(self, a, template, flat):
+        """A ``(h, C)`` forecast in the form of the history: 1-D for a 1-D one, a pandas
+        object on the continued index for a pandas one."""
+        if template is not None:
+            return _frames.like(a, template, _frames.future_index(template.index, len(a)))
+        return a[:, 0] if flat and a.shape[1] == 1 else a
 
     def score(self, y, y_future, past_covariates=None, future_covariates=None):
         """Negative MAE of the forecast after ``y`` against ``y_future`` (higher is better)."""
-        f = self.predict(y, past_covariates, future_covariates)
+        f = _as2d(self.predict(y, past_covariates, future_covariates), "the forecast")
         t = _as2d(y_future, "y_future")[: len(f)]
         return -float(np.mean(np.abs(f[: len(t)] - t)))
 
