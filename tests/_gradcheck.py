@@ -1,5 +1,18 @@
-"""Central-difference check of an estimator's hand-written backward pass."""
+"""Central differences: one entry of an array (``central_difference``) and an
+estimator's hand-written backward pass (``check_estimator_grads``)."""
 import numpy as np
+
+
+def central_difference(f, arr, idx, eps=1e-6):
+    """``(f(arr + eps e_idx) - f(arr - eps e_idx)) / 2 eps``, changing ``arr[idx]`` in
+    place and putting it back."""
+    old = arr[idx]
+    arr[idx] = old + eps
+    up = f()
+    arr[idx] = old - eps
+    down = f()
+    arr[idx] = old
+    return (up - down) / (2 * eps)
 
 
 def check_estimator_grads(est, data, idx, n_per_param=4, eps=1e-6, seed=0):

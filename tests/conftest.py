@@ -57,3 +57,15 @@ def cli_refused(capsys, *argv):
     err = capsys.readouterr().err.strip()
     assert "Traceback" not in err and err.count("\n") == 0 and err.startswith("rnnkit: error:"), err
     return err
+
+
+def small_input(T=5, B=2, D=3, dtype=np.float32):
+    """A seeded ``(T, B, D)`` input for a layer."""
+    return np.random.default_rng(1).standard_normal((T, B, D)).astype(dtype)
+
+
+def pass_grads(layer, x, dy=None, **kw):
+    """A copy of ``layer.grads`` after a forward pass on ``x`` and a backward pass of ``dy`` (ones)."""
+    y, _ = layer(x, **kw)
+    layer.backward(np.ones_like(y) if dy is None else dy)
+    return {k: v.copy() for k, v in layer.grads.items()}

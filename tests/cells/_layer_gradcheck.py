@@ -2,24 +2,16 @@
 every entry of every parameter, of the input and of each initial state."""
 import numpy as np
 
+from _gradcheck import central_difference
+
 EPS = 1e-6
-
-
-def _numeric(f, arr, idx):
-    old = arr[idx]
-    arr[idx] = old + EPS
-    lp = f()
-    arr[idx] = old - EPS
-    lm = f()
-    arr[idx] = old
-    return (lp - lm) / (2 * EPS)
 
 
 def _check(analytic, f, arr, name):
     """Every entry of ``arr``; returns the largest error relative to ``1e-7 + 1e-5·|numeric|``."""
     worst = 0.0
     for idx in np.ndindex(arr.shape):
-        num = _numeric(f, arr, idx)
+        num = central_difference(f, arr, idx, EPS)
         bound = 1e-7 + 1e-5 * abs(num)
         err = abs(num - analytic[idx])
         assert err <= bound, f"{name}{idx}: numeric {num:.10g} vs analytic {analytic[idx]:.10g}"

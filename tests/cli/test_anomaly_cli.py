@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from _anomaly_files import TINY_A, anomaly_csv, dates, fitted_detector
 from conftest import cli_fails, cli_refused, run_cli
 
 
@@ -16,7 +17,6 @@ def write(path, n=300):
     lab[240:244] = 1
     path.write_text("time,v,label\n" + "".join(f"{i},{a:.4f},{b}\n" for i, a, b in zip(t, x, lab)))
     return path
-
 
 
 def test_fit_detect_stream_and_batch_agree(tmp_path, capsys):
@@ -55,30 +55,11 @@ def test_bad_inputs_are_one_line(tmp_path, capsys):
 
 
 # -- timestamps, an --out that holds a detector, spans, missing points, columns, sizes -----------------------
-TINY_A = ["--epochs", 1, "--hidden", 4, "--window", 8]
-
-
-def anomaly_csv(path, n=120):
-    t = np.arange(n)
-    z = np.sin(2 * np.pi * t / 20) + 0.05 * np.random.default_rng(0).normal(size=n)
-    z[100] += 5
-    path.write_text("time,v,label\n" + "".join(f"{i},{float(a)!r},{int(i == 100)}\n" for i, a in enumerate(z)))
-    return path
-
-
-def dates(n, fmt):
-    import datetime
-    d0 = datetime.date(1999, 12, 20)                    # across a year end
-    return [fmt(d0 + datetime.timedelta(days=i)) for i in range(n)]
 
 
 @pytest.fixture
 def anomaly_run(tmp_path, capsys):
-    csv = anomaly_csv(tmp_path / "a.csv")
-    rc, _, err = run_cli(["anomaly", "fit", csv, "--label-col", "label", *TINY_A, "--out", tmp_path / "arun"],
-                         capsys)
-    assert rc == 0, err
-    return tmp_path / "arun", csv
+    return fitted_detector(tmp_path, capsys)
 
 
 def test_anomaly_uses_parsed_timestamps_too(tmp_path, capsys):

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from _anomaly_files import TINY_A, dates, fitted_detector
 from conftest import cli_fails, cli_refused, run_cli
 
 
@@ -15,7 +16,6 @@ def write_series(path, n=80, extra=""):
     y = 20 + 5 * np.sin(2 * np.pi * t / 12) + 0.05 * t
     path.write_text("time,y,x\n" + "".join(f"{i},{v:.4f},{np.cos(i):.3f}\n" for i, v in zip(t, y)) + extra)
     return path
-
 
 
 def test_train_predict_writes_model_csv_and_png(tmp_path, capsys):
@@ -91,7 +91,6 @@ def test_predict_with_wrong_file_is_clear(tmp_path, capsys):
 
 # -- timestamps are parsed, not compared as strings ----------------------------------------------------------
 TINY = ["--lookback", 4, "--epochs", 1, "--hidden", 4]
-TINY_A = ["--epochs", 1, "--hidden", 4, "--window", 8]
 
 
 def series_csv(path, n=60, header="date,y,x,f", dates=None, extra=""):
@@ -104,20 +103,6 @@ def series_csv(path, n=60, header="date,y,x,f", dates=None, extra=""):
     return path
 
 
-def anomaly_csv(path, n=120):
-    t = np.arange(n)
-    z = np.sin(2 * np.pi * t / 20) + 0.05 * np.random.default_rng(0).normal(size=n)
-    z[100] += 5
-    path.write_text("time,v,label\n" + "".join(f"{i},{float(a)!r},{int(i == 100)}\n" for i, a in enumerate(z)))
-    return path
-
-
-def dates(n, fmt):
-    import datetime
-    d0 = datetime.date(1999, 12, 20)                    # across a year end
-    return [fmt(d0 + datetime.timedelta(days=i)) for i in range(n)]
-
-
 @pytest.fixture
 def forecast_run(tmp_path, capsys):
     csv = series_csv(tmp_path / "s.csv")
@@ -128,11 +113,7 @@ def forecast_run(tmp_path, capsys):
 
 @pytest.fixture
 def anomaly_run(tmp_path, capsys):
-    csv = anomaly_csv(tmp_path / "a.csv")
-    rc, _, err = run_cli(["anomaly", "fit", csv, "--label-col", "label", *TINY_A, "--out", tmp_path / "arun"],
-                         capsys)
-    assert rc == 0, err
-    return tmp_path / "arun", csv
+    return fitted_detector(tmp_path, capsys)
 
 
 @pytest.mark.parametrize("fmt", [lambda d: f"{d.year}-{d.month}-{d.day}",

@@ -6,6 +6,7 @@ import rnnkit
 from rnnkit.diagnostics import (feature_search, forget_gate_mean, gate_activations, gate_metrics, gate_saturation,
                                 gradflow_experiment, step_metrics, text_features)
 from rnnkit.recurrent import LSTM
+from conftest import pass_grads as _grads, small_input as _x
 
 
 def test_gate_activations_split_lstm_blocks_in_pytorch_order():
@@ -163,16 +164,6 @@ def test_gate_activations_with_unsorted_lengths_are_in_the_callers_batch_order()
 
 
 # -- gate statistics with lengths, copies and subclasses; gradient norms; gradflow's solved step -------------
-def _x(T=5, B=2, D=3, dtype=np.float32):
-    return np.random.default_rng(1).standard_normal((T, B, D)).astype(dtype)
-
-
-def _grads(layer, x, dy=None, **kw):
-    y, _ = layer(x, **kw)
-    layer.backward(np.ones_like(y) if dy is None else dy)
-    return {k: v.copy() for k, v in layer.grads.items()}
-
-
 def test_gate_statistics_leave_padded_steps_out():
     layer = LSTM(3, 4, forget_bias=30.0, seed=0)
     layer(_x(T=10, B=4))

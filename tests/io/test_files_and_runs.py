@@ -8,11 +8,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from rnnkit.cli import main
 from rnnkit.io import ModelFileError, read_file, write_file
 from rnnkit.models import TokenRNN
 from rnnkit.optim import Adam
 from rnnkit.runs import RunDir, started_run
+from _lm_tiny import text_file, trained_run
 
 
 def test_round_trip_keeps_arrays_config_and_meta(tmp_path):
@@ -148,25 +148,14 @@ def test_a_failed_first_run_removes_only_the_empty_directories_it_made(tmp_path)
 
 
 # -- metrics as strict JSON, run files with plain permissions ------------------------------------------------
-TEXT = "the cat sat on the mat. the dog sat on the log. " * 40
-TINY = ["--level", "char", "--hidden", "16", "--layers", "1", "--embed", "8", "--seq-len", "8", "--batch", "4",
-        "--no-progress"]
-
-
 @pytest.fixture
 def data(tmp_path):
-    p = tmp_path / "train.txt"
-    p.write_text(TEXT, encoding="utf-8")
-    return p
+    return text_file(tmp_path)
 
 
 @pytest.fixture
 def trained(tmp_path, data, capsys):
-    out = tmp_path / "run"
-    assert main(["lm", "train", "--data", str(data), *TINY, "--steps", "12", "--checkpoint-every", "4",
-                 "--out", str(out)]) == 0
-    capsys.readouterr()
-    return out
+    return trained_run(tmp_path, data, capsys)
 
 
 def test_nan_metrics_are_written_as_json_null(tmp_path):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import make_layer
+from conftest import make_layer, pass_grads as _grads, small_input as _x
 from rnnkit.recurrent import GRU, LSTM
 
 D, H = 3, 64
@@ -57,16 +57,6 @@ def test_dropout_layer_scales_kept_units_and_passes_gradient_through_mask(rng):
 
 
 # -- dropout masks given to a pass ---------------------------------------------------------------------------
-def _x(T=5, B=2, D=3, dtype=np.float32):
-    return np.random.default_rng(1).standard_normal((T, B, D)).astype(dtype)
-
-
-def _grads(layer, x, dy=None, **kw):
-    y, _ = layer(x, **kw)
-    layer.backward(np.ones_like(y) if dy is None else dy)
-    return {k: v.copy() for k, v in layer.grads.items()}
-
-
 def test_dropout_masks_drawn_for_another_batch_are_refused():
     layer = GRU(3, 4, recurrent_dropout=0.5, dropout=0.3, num_layers=2, seed=0)
     with pytest.raises(ValueError, match=r"recurrent dropout mask has shape \(3, 4\) but this pass needs \(2, 4\) "

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import CELLS, make_layer
+from _gradcheck import central_difference
 
 T, B, D, H = 4, 3, 3, 3
 EPS = 1e-6
@@ -20,22 +21,12 @@ def _loss_and_grads(layer, x, h0, lengths, masks, R_y, R_h):
     return L, y, hn
 
 
-def _numeric(f, arr, idx):
-    old = arr[idx]
-    arr[idx] = old + EPS
-    lp = f()
-    arr[idx] = old - EPS
-    lm = f()
-    arr[idx] = old
-    return (lp - lm) / (2 * EPS)
-
-
 def _check(analytic, f, arr, name, max_entries=None, rng=None):
     idxs = list(np.ndindex(arr.shape))
     if max_entries is not None and len(idxs) > max_entries:
         idxs = [idxs[i] for i in rng.choice(len(idxs), max_entries, replace=False)]
     for idx in idxs:
-        num = _numeric(f, arr, idx)
+        num = central_difference(f, arr, idx, EPS)
         assert abs(num - analytic[idx]) <= 1e-7 + 1e-5 * abs(num), (
             f"{name}{idx}: numeric {num:.10g} vs analytic {analytic[idx]:.10g}")
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from conftest import CELLS, make_layer
+from conftest import CELLS, make_layer, pass_grads as _grads, small_input as _x
 from rnnkit.layers import Embedding
 from rnnkit.models import TokenRNN
 from rnnkit.recurrent import GRU, LSTM, RNN
@@ -153,16 +153,6 @@ def test_repeated_passes_reusing_buffers_equal_fresh_layers(cell, dtype, bidirec
 
 # -- the cache a backward pass reads -------------------------------------------------------------------------
 RNG = np.random.default_rng(0)
-
-
-def _x(T=5, B=2, D=3, dtype=np.float32):
-    return np.random.default_rng(1).standard_normal((T, B, D)).astype(dtype)
-
-
-def _grads(layer, x, dy=None, **kw):
-    y, _ = layer(x, **kw)
-    layer.backward(np.ones_like(y) if dy is None else dy)
-    return {k: v.copy() for k, v in layer.grads.items()}
 
 
 @pytest.mark.parametrize("cls", [RNN, LSTM, GRU])

@@ -4,6 +4,7 @@ import pytest
 
 from rnnkit.layers import Dense, Embedding
 from rnnkit.losses import mse, softmax_cross_entropy
+from _gradcheck import central_difference
 
 torch = pytest.importorskip("torch")
 
@@ -49,13 +50,7 @@ def test_mse_gradient_and_mask(rng):
 def _fd(f, arr, eps=1e-6):
     g = np.zeros_like(arr)
     for idx in np.ndindex(arr.shape):
-        old = arr[idx]
-        arr[idx] = old + eps
-        a = f()
-        arr[idx] = old - eps
-        b = f()
-        arr[idx] = old
-        g[idx] = (a - b) / (2 * eps)
+        g[idx] = central_difference(f, arr, idx, eps)
     return g
 
 

@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 
 from rnnkit.data.batching import pad
-from rnnkit.models import SequenceClassifier, SequenceTagger
+from rnnkit.models import SequenceClassifier
 from rnnkit.models.classifier import _PooledNet
 
 from _gradcheck import check_estimator_grads
+from _toy_sequences import fitted_pair, vectors
 
 
 def token_task(n, seed):
@@ -90,14 +91,6 @@ def test_unknown_label_and_wrong_feature_count_are_refused():
 
 
 # -- the decision function, clear errors, the net's cache ----------------------------------------------------
-def vectors(n=12, seed=0, D=2):
-    rng = np.random.default_rng(seed)
-    X = [rng.normal(size=(int(rng.integers(3, 6)), D)) for _ in range(n)]
-    y = np.array([int(x[0, 0] > 0) for x in X])
-    y[:2] = [0, 1]
-    return X, y
-
-
 def test_binary_decision_function_is_one_score_per_sequence():
     X, y = vectors()
     clf = SequenceClassifier(hidden_size=4, epochs=1, random_state=0).fit(X, y)
@@ -113,10 +106,7 @@ def test_binary_decision_function_is_one_score_per_sequence():
 
 @pytest.fixture(scope="module")
 def fitted():
-    X, y = vectors()
-    clf = SequenceClassifier(hidden_size=4, epochs=1, random_state=0).fit(X, y)
-    tagger = SequenceTagger(hidden_size=4, epochs=1, random_state=0).fit(X, [(x[:, 0] > 0).astype(int) for x in X])
-    return X, y, clf, tagger
+    return fitted_pair()
 
 
 def test_predict_on_no_sequences_is_refused(fitted):

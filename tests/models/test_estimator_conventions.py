@@ -14,6 +14,7 @@ sklearn = pytest.importorskip("sklearn")
 from sklearn.base import clone  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.utils.validation import check_is_fitted  # noqa: E402
+from _toy_sequences import vectors
 
 TEXT = "def add(a, b):\n    return a + b\n" * 40
 SERIES = np.sin(np.arange(120) / 3.0)
@@ -153,14 +154,6 @@ def test_a_language_model_that_fails_after_training_keeps_what_it_trained(tmp_pa
 
 
 # -- labels --------------------------------------------------------------------------------------------------
-def vectors(n=12, seed=0, D=2):
-    rng = np.random.default_rng(seed)
-    X = [rng.normal(size=(int(rng.integers(3, 6)), D)) for _ in range(n)]
-    y = np.array([int(x[0, 0] > 0) for x in X])
-    y[:2] = [0, 1]
-    return X, y
-
-
 def test_integer_classes_match_string_labels_in_python():
     X, y = vectors()
     clf = SequenceClassifier(hidden_size=4, epochs=1, random_state=0).fit(X, y)

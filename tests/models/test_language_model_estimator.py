@@ -7,36 +7,18 @@ import math
 import numpy as np
 import pytest
 
-from rnnkit.cli import main
 from rnnkit.models import LanguageModel
 from rnnkit.runs import RunDir
-
-TEXT = "the cat sat on the mat. the dog sat on the log. " * 40
-TINY = ["--level", "char", "--hidden", "16", "--layers", "1", "--embed", "8", "--seq-len", "8", "--batch", "4",
-        "--no-progress"]
-
-
-def tiny(**kw):
-    p = dict(level="char", hidden_size=16, num_layers=1, embedding_dim=8, seq_len=8, batch_size=4, lr=1e-2,
-             steps=10, eval_every=5, random_state=0)
-    p.update(kw)
-    return LanguageModel(**p)
-
+from _lm_tiny import TEXT, text_file, tiny, trained_run
 
 @pytest.fixture
 def data(tmp_path):
-    p = tmp_path / "train.txt"
-    p.write_text(TEXT, encoding="utf-8")
-    return p
+    return text_file(tmp_path)
 
 
 @pytest.fixture
 def trained(tmp_path, data, capsys):
-    out = tmp_path / "run"
-    assert main(["lm", "train", "--data", str(data), *TINY, "--steps", "12", "--checkpoint-every", "4",
-                 "--out", str(out)]) == 0
-    capsys.readouterr()
-    return out
+    return trained_run(tmp_path, data, capsys)
 
 
 def test_the_perplexity_of_a_diverged_model_is_infinite(monkeypatch):

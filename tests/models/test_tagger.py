@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
-from rnnkit.models import SequenceClassifier, SequenceTagger, bio_f1
+from rnnkit.models import SequenceTagger, bio_f1
 from rnnkit.models.tagger import _TaggerNet, bio_spans, token_accuracy
 
 from _gradcheck import check_estimator_grads
+from _toy_sequences import fitted_pair
 
 
 # -- entity spans and F1 on hand-made cases ------------------------------------------------------------
@@ -89,20 +90,9 @@ def test_labels_must_align_with_steps():
 
 
 # -- scores of mismatched lengths ----------------------------------------------------------------------------
-def vectors(n=12, seed=0, D=2):
-    rng = np.random.default_rng(seed)
-    X = [rng.normal(size=(int(rng.integers(3, 6)), D)) for _ in range(n)]
-    y = np.array([int(x[0, 0] > 0) for x in X])
-    y[:2] = [0, 1]
-    return X, y
-
-
 @pytest.fixture(scope="module")
 def fitted():
-    X, y = vectors()
-    clf = SequenceClassifier(hidden_size=4, epochs=1, random_state=0).fit(X, y)
-    tagger = SequenceTagger(hidden_size=4, epochs=1, random_state=0).fit(X, [(x[:, 0] > 0).astype(int) for x in X])
-    return X, y, clf, tagger
+    return fitted_pair()
 
 
 def test_tagger_score_with_mismatched_lengths_is_refused(fitted):
