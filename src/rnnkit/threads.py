@@ -21,7 +21,7 @@ number is right on both, so :class:`ThreadTuner` measures:
 The user's choice wins: with ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
 ``MKL_NUM_THREADS`` or ``RNNKIT_THREADS`` in the environment, or a BLAS already
 limited below the cores the process may use (``threadpoolctl``, or a library
-call), rnnkit changes nothing; ``RNNKIT_THREADS=N`` runs every pass with N.
+call, before the first pass or around any later one), rnnkit changes nothing; ``RNNKIT_THREADS=N`` runs every pass with N.
 Passes whose step products are too small to be threaded (fewer than
 :data:`MIN_WORK` multiply-adds) run as they are.  The thread count is
 process-wide: passes of one process should not run from several Python
@@ -48,6 +48,12 @@ class _Blas:
         self.libraries = libraries
         self.default = default
         self.current = default
+
+    def limited(self):
+        """True when someone else (``threadpoolctl.threadpool_limits``, a
+        worker of :func:`rnnkit.parallel.run_tasks`) changed the thread count
+        since rnnkit last set it: theirs wins for as long as it lasts."""
+        return any(lib.num_threads != self.current for lib in self.libraries)
 
     def set(self, n):
         if n != self.current:
@@ -93,7 +99,7 @@ class ThreadTuner:
         """``fn(*args, **kwargs)`` under the thread count chosen for passes of
         ``key``; ``work``: multiply-adds of one step's largest product."""
         blas, fixed = _blas_or_fixed()
-        if blas is None or work < MIN_WORK:
+        if blas is None or work < MIN_WORK or blas.limited():
             return fn(*args, **kwargs)
         n = fixed if fixed is not None else self._choice(key, blas.default)
         blas.set(n)
