@@ -1,4 +1,4 @@
-"""rnnkit against PyTorch (torch==2.13.0, CPU), side by side in one process.
+"""rnnkit against PyTorch (torch==2.13.0, CPU), each in a process of its own.
 
 Usage::
 
@@ -10,10 +10,17 @@ For every configuration both libraries get the same shapes, the same data and
 the same initial weights (copied from the rnnkit model into the torch one), and
 are timed in *alternating blocks*: each repeat times a block of rnnkit calls,
 then a block of torch calls (then, for P1, the seeds' own loop), so load from
-other processes hits all sides alike; every block starts with untimed warm-up
-calls (see :func:`median_time`: without them the side that ran second paid for
-the other library's still-spinning thread pool).  The figure reported is the
-median over ``--repeats``.
+other processes hits all sides alike; every block starts with a short sleep and
+untimed warm-up calls (see :func:`median_time`: without them the side that ran
+second paid for the other library's still-spinning thread pool).  The figure
+reported is the median over ``--repeats``.
+
+Each library runs in a process of its own (:class:`SideProcess`, spawned per
+configuration; rnnkit's never imports torch), which waits on a pipe while the
+other times its block: two thread pools never share a process, and the one not
+timed is idle.  The parent process builds both models once to check their
+agreement and count memory, then only sends commands.  ``--in-process`` times
+both in the parent instead (the protocol of earlier results).
 
 Measured per configuration (float32):
 
@@ -136,6 +143,7 @@ class Bench:
     """One configuration: the rnnkit model, the torch model with the same weights, the data."""
 
     def __init__(self, cid, cfg, torch):
+        """``torch`` ``None``: the rnnkit side alone (its own process, no torch loaded)."""
         self.cid, self.cfg, self.torch = cid, cfg, torch
         self.fold = True      # P2: the layer takes the ids and the embedding (rnnkit.tokens) rather than embed(ids)
         c = cfg
@@ -175,7 +183,8 @@ class Bench:
             self.opt = Adagrad(self.named, lr=0.1)
         elif c.get("opt") == "adam":
             self.opt = Adam(self.named, lr=1e-3)
-        self._build_torch()
+        if torch is not None:
+            self._build_torch()
 
     def _build_torch(self):
         torch, nn, c = self.torch, self.torch.nn, self.cfg
@@ -296,7 +305,8 @@ class Bench:
     def stream_setup(self, n_steps):
         rng = np.random.default_rng(5)
         self.xs = rng.standard_normal((n_steps, 1, self.cfg["D"])).astype(np.float32)
-        self.t_xs = self.torch.from_numpy(self.xs)
+        if self.torch is not None:
+            self.t_xs = self.torch.from_numpy(self.xs)
 
     def r_stream(self):
         self.rnn.eval()
@@ -445,31 +455,17 @@ def calibrate(fn, target_s):
     return max(1, min(1000, int(target_s / max(t, 1e-6))))
 
 
-# ----------------------------------------------------------------------------- main
-def run_config(cid, cfg, torch, repeats, tiny, machine_gflops, sample_s, settle=0.0):
-    if tiny:
-        cfg = {**cfg, **cfg["tiny"]}
-    b = Bench(cid, cfg, torch)
-    res = dict(id=cid, what=CONFIGS[cid]["what"], shapes={k: cfg[k] for k in ("D", "H", "T", "B") if k in cfg})
-    sides = {}
+# ----------------------------------------------------------------------------- sides
+def side_functions(b, cid, cfg, library):
+    """``{(side, pass): fn}`` of one library (``"rnnkit"``, with the seeds' loop
+    and the unfolded P2 side, or ``"torch"``) for the built :class:`Bench` ``b``."""
+    if library == "torch":
+        if b.stream:
+            return {("torch", "infer"): b.t_stream}
+        return {("torch", "train"): b.t_train, ("torch", "infer"): b.t_infer}
     if b.stream:
-        n_steps = 20 if tiny else 200
-        b.stream_setup(n_steps)
-        fns = {"rnnkit": b.r_stream, "torch": b.t_stream}
-        res["agree"] = b.agreement()
-        inner = {k: calibrate(f, sample_s) for k, f in fns.items()}
-        times = {k: [] for k in fns}
-        for _ in range(repeats):
-            for k, f in fns.items():
-                times[k].append(median_time(f, inner[k], settle=settle) / n_steps)
-        for k in fns:
-            sides[k] = {"infer_s": statistics.median(times[k]), "infer_spread": spread(times[k])}
-        res["sides"] = sides
-        res["infer_ratio"] = sides["torch"]["infer_s"] / sides["rnnkit"]["infer_s"]
-        return res
-    res["agree"] = b.agreement()
-    fns = {("rnnkit", "train"): b.r_train, ("torch", "train"): b.t_train,
-           ("rnnkit", "infer"): b.r_infer, ("torch", "infer"): b.t_infer}
+        return {("rnnkit", "infer"): b.r_stream}
+    fns = {("rnnkit", "train"): b.r_train, ("rnnkit", "infer"): b.r_infer}
     if cid == "P1":
         from seed_minchar import SeedMinCharRNN
         seed = SeedMinCharRNN(cfg["V"], cfg["H"])
@@ -479,14 +475,130 @@ def run_config(cid, cfg, torch, repeats, tiny, machine_gflops, sample_s, settle=
     if b.embed is not None:                    # rnnkit without the embedding folded in, timed alike
         fns[("rnnkit_unfolded", "train")] = b.unfolded(b.r_train)
         fns[("rnnkit_unfolded", "infer")] = b.unfolded(b.r_infer)
-    inner = {k: calibrate(f, sample_s) for k, f in fns.items()}
-    times = {k: [] for k in fns}
+    return fns
+
+
+def _side_process(conn, library, cid, cfg, threads, n_steps):
+    """One library's timing process: builds its side of ``cid`` (rnnkit's
+    process never imports torch) and answers ``("calibrate", key, seconds)``,
+    ``("time", key, inner, settle)`` and ``("stop",)`` on ``conn``."""
+    torch = None
+    if library == "torch":
+        import torch
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+    try:
+        b = Bench(cid, cfg, torch)
+        if b.stream:
+            b.stream_setup(n_steps)
+        fns = side_functions(b, cid, cfg, library)
+        conn.send(("ready", sorted(fns)))
+        while True:
+            msg = conn.recv()
+            if msg[0] == "stop":
+                break
+            if msg[0] == "calibrate":
+                conn.send(("ok", calibrate(fns[msg[1]], msg[2])))
+            else:
+                _, key, inner, settle = msg
+                conn.send(("ok", median_time(fns[key], inner, settle=settle)))
+    except Exception as e:                     # the parent prints it and stops
+        conn.send(("error", f"{library} side of {cid}: {type(e).__name__}: {e}"))
+    finally:
+        conn.close()
+
+
+class SideProcess:
+    """The parent's handle on one :func:`_side_process` (multiprocessing, spawn)."""
+
+    def __init__(self, library, cid, cfg, threads, n_steps):
+        import multiprocessing as mp
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_side_process, args=(child, library, cid, cfg, threads, n_steps),
+                                daemon=True)
+        self.proc.start()
+        child.close()
+        self.keys = self._answer()
+
+    def _answer(self):
+        kind, value = self.conn.recv()
+        if kind == "error":
+            raise RuntimeError(value)
+        return value
+
+    def ask(self, *msg):
+        self.conn.send(msg)
+        return self._answer()
+
+    def close(self):
+        try:
+            self.conn.send(("stop",))
+        except (BrokenPipeError, OSError):
+            pass
+        self.proc.join(10)
+
+
+def _time_sides(callers, repeats, sample_s, settle):
+    """``{key: [seconds per call]}``: every side timed in every repeat, in
+    alternating blocks. ``callers``: ``{key: (calibrate(s), time(inner, settle))}``."""
+    inner = {k: cal(sample_s) for k, (cal, _) in callers.items()}
+    times = {k: [] for k in callers}
     for _ in range(repeats):
-        for k, f in fns.items():               # interleaved: every side in every repeat
-            times[k].append(median_time(f, inner[k], settle=settle))
+        for k, (_, timed) in callers.items():        # interleaved: every side in every repeat
+            times[k].append(timed(inner[k], settle))
+    return times
+
+
+# ----------------------------------------------------------------------------- main
+def run_config(cid, cfg, torch, repeats, tiny, machine_gflops, sample_s, settle=0.0, processes=True):
+    """Time one configuration.  ``processes``: each library in a process of its
+    own (spawned; the parent only checks agreement and memory, then waits), so
+    that neither library's thread pool shares a process with the other's;
+    otherwise both sides in this process (the earlier protocol)."""
+    if tiny:
+        cfg = {**cfg, **cfg["tiny"]}
+    b = Bench(cid, cfg, torch)
+    res = dict(id=cid, what=CONFIGS[cid]["what"], shapes={k: cfg[k] for k in ("D", "H", "T", "B") if k in cfg},
+               timing="one process per library" if processes else "both libraries in one process")
+    n_steps = 20 if tiny else 200
+    if b.stream:
+        b.stream_setup(n_steps)
+    res["agree"] = b.agreement()
+    if not b.stream:
+        r_peak, t_saved = b.memory()
+    if processes:
+        threads = torch.get_num_threads()
+        del b
+        gc.collect()
+        workers = {lib: SideProcess(lib, cid, cfg, threads, n_steps) for lib in ("rnnkit", "torch")}
+        try:
+            callers = {}
+            for w in workers.values():
+                for key in w.keys:
+                    key = tuple(key)
+                    callers[key] = (lambda s, w=w, key=key: w.ask("calibrate", key, s),
+                                    lambda n, st, w=w, key=key: w.ask("time", key, n, st))
+            order = sorted(callers, key=lambda k: (k[1], k[0] != "rnnkit", k[0]))
+            times = _time_sides({k: callers[k] for k in order}, repeats, sample_s, settle)
+        finally:
+            for w in workers.values():
+                w.close()
+        b = Bench(cid, cfg, None)                    # for the flop counts
+    else:
+        fns = {**side_functions(b, cid, cfg, "rnnkit"), **side_functions(b, cid, cfg, "torch")}
+        times = _time_sides({k: (lambda s, f=f: calibrate(f, s), lambda n, st, f=f: median_time(f, n, settle=st))
+                             for k, f in fns.items()}, repeats, sample_s, settle)
+    sides = {}
+    per_step = n_steps if b.stream else 1
     for (side, what), ts in times.items():
+        ts = [t / per_step for t in ts]
         sides.setdefault(side, {})[what + "_s"] = statistics.median(ts)
         sides[side][what + "_spread"] = spread(ts)
+    res["sides"] = sides
+    res["infer_ratio"] = sides["torch"]["infer_s"] / sides["rnnkit"]["infer_s"]
+    if b.stream:
+        return res
     f_inf, f_train = b.flops()
     for side, d in sides.items():
         if "train_s" in d:
@@ -495,15 +607,12 @@ def run_config(cid, cfg, torch, repeats, tiny, machine_gflops, sample_s, settle=
         if "infer_s" in d:
             d["infer_gflops"] = f_inf / d["infer_s"] / 1e9
             d["infer_share"] = d["infer_gflops"] / machine_gflops
-    r_peak, t_saved = b.memory()
     tbh = b.T * b.B * b.H * b.L * b.nd
     sides["rnnkit"]["train_peak_bytes"] = r_peak
     sides["rnnkit"]["bytes_per_TBH"] = r_peak / tbh
     sides["torch"]["saved_bytes"] = t_saved
     sides["torch"]["bytes_per_TBH"] = t_saved / tbh
-    res["sides"] = sides
     res["train_ratio"] = sides["torch"]["train_s"] / sides["rnnkit"]["train_s"]
-    res["infer_ratio"] = sides["torch"]["infer_s"] / sides["rnnkit"]["infer_s"]
     if "seed003" in sides:
         res["seed_train_ratio"] = sides["seed003"]["train_s"] / sides["rnnkit"]["train_s"]
     if "rnnkit_unfolded" in sides:
@@ -569,6 +678,9 @@ def main(argv=None):
                          "from the other side (default 0.3; without it both sides measured slower, e.g. "
                          "P2 rnnkit training 39.1 against 33.6 ms, torch inference 16.5 against 8.2 ms)")
     ap.add_argument("--tiny", action="store_true", help="tiny shapes (CI smoke test; seconds)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="time both libraries in this one process (the earlier protocol; by default each "
+                         "library runs in a process of its own, so their thread pools never share one)")
     _results.add_out_options(ap, __file__)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: NumPy's BLAS threads)")
     args = ap.parse_args(argv)
@@ -587,11 +699,13 @@ def main(argv=None):
                 settle_s=0.0 if args.tiny else args.settle,
                 matmul_gflops=matmul_gflops(256 if args.tiny else 1024),
                 kernels=kernel_backend(),
+                timing="both libraries in one process" if args.in_process else "one process per library",
                 command=" ".join(["benchmarks/compare_torch.py", *(sys.argv[1:] if argv is None else argv)]))
     results = []
     for cid in ids:
         r = run_config(cid, CONFIGS[cid], torch, args.repeats, args.tiny, info["matmul_gflops"],
-                       0.001 if args.tiny else args.sample_seconds, 0.0 if args.tiny else args.settle)
+                       0.001 if args.tiny else args.sample_seconds, 0.0 if args.tiny else args.settle,
+                       processes=not args.in_process)
         results.append(r)
         print(f"{cid} done", file=sys.stderr, flush=True)
     print_table(results, info)

@@ -69,11 +69,24 @@ def test_a_tiny_run_without_out_writes_nothing(capsys):
     assert "results written" not in capsys.readouterr().err       # and results_left_alone checks the folder
 
 
+def test_each_library_is_timed_in_a_process_of_its_own(tmp_path):
+    compare_torch = bench_module("compare_torch")
+    out = tmp_path / "own.json"
+    assert compare_torch.main(["--tiny", "--repeats", "2", "--configs", "P2,P6", "--out", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert got["info"]["timing"] == "one process per library"
+    p2, p6 = got["results"]
+    assert p2["timing"] == "one process per library"
+    assert {"rnnkit", "torch", "rnnkit_unfolded"} <= set(p2["sides"])
+    assert p2["train_ratio"] > 0 and p2["infer_ratio"] > 0 and p6["infer_ratio"] > 0
+    assert max(p2["agree"].values()) < 1e-5
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     compare_torch = bench_module("compare_torch")
     out = tmp_path_factory.mktemp("bench") / "tiny.json"
-    rc = compare_torch.main(["--tiny", "--repeats", "1", "--out", str(out)])
+    rc = compare_torch.main(["--tiny", "--repeats", "1", "--in-process", "--out", str(out)])
     assert rc == 0
     return json.loads(out.read_text())
 
