@@ -639,7 +639,7 @@ def print_table(results, info):
           f"torch threads {info['torch_threads']}, float32 matmul {info['matmul_gflops']:.1f} GFLOP/s, "
           f"rnnkit kernels: {info['kernels']}")
     print(f"{'id':3} {'rnnkit train ms':>15} {'torch train ms':>14} {'ratio':>6} "
-          f"{'rnnkit infer ms':>15} {'torch infer ms':>14} {'ratio':>6} {'rk GF/s(%)':>11} "
+          f"{'rnnkit infer ms':>15} {'torch infer ms':>14} {'ratio':>6} {'rk GF/s(%)':>11} {'th GF/s(%)':>11} "
           f"{'rk B/TBH':>9} {'th B/TBH':>9} {'agree':>8}")
     for r in results:
         s = r["sides"]
@@ -647,12 +647,14 @@ def print_table(results, info):
         agree = max(r["agree"].values())
         if "train_s" not in rk:
             print(f"{r['id']:3} {'-':>15} {'-':>14} {'-':>6} {fmt_ms(rk['infer_s']):>15} "
-                  f"{fmt_ms(th['infer_s']):>14} {r['infer_ratio']:6.2f} {'-':>11} {'-':>9} {'-':>9} {agree:8.1e}"
+                  f"{fmt_ms(th['infer_s']):>14} {r['infer_ratio']:6.2f} {'-':>11} {'-':>11} {'-':>9} {'-':>9} "
+                  f"{agree:8.1e}"
                   "   (per streaming step)")
             continue
         gf = f"{rk['train_gflops']:.1f}({100 * rk['train_share']:.0f})"
+        tgf = f"{th['train_gflops']:.1f}({100 * th['train_share']:.0f})"
         print(f"{r['id']:3} {fmt_ms(rk['train_s']):>15} {fmt_ms(th['train_s']):>14} {r['train_ratio']:6.2f} "
-              f"{fmt_ms(rk['infer_s']):>15} {fmt_ms(th['infer_s']):>14} {r['infer_ratio']:6.2f} {gf:>11} "
+              f"{fmt_ms(rk['infer_s']):>15} {fmt_ms(th['infer_s']):>14} {r['infer_ratio']:6.2f} {gf:>11} {tgf:>11} "
               f"{rk['bytes_per_TBH']:9.1f} {th['bytes_per_TBH']:9.1f} {agree:8.1e}")
         if "seed003" in s:
             print(f"    seeds' own loop (seed 003, float64, baseline): train {fmt_ms(s['seed003']['train_s'])} ms"
@@ -661,8 +663,12 @@ def print_table(results, info):
             u, q = s["rnnkit_unfolded"], r["unfolded_ratios"]
             print(f"    rnnkit without the fold, layer(embed(ids)): train {fmt_ms(u['train_s'])} ms (ratio "
                   f"{q['train']:.2f}), infer {fmt_ms(u['infer_s'])} ms (ratio {q['infer']:.2f})")
-    print("ratio = torch time / rnnkit time (>1: rnnkit faster). GF/s(%): rnnkit training GFLOP/s and share of "
-          "the matmul rate. B/TBH: rnnkit peak bytes (tracemalloc), torch saved-for-backward bytes, per T*B*H.")
+    print("ratio = torch time / rnnkit time (>1: rnnkit faster). rk/th GF/s(%): rnnkit's and torch's training "
+          "GFLOP/s and share of the matmul rate. B/TBH: rnnkit peak bytes (tracemalloc), torch saved-for-backward "
+          "bytes, per T*B*H.")
+    print("inference, share of the matmul rate: " + ", ".join(
+        f"{r['id']} rnnkit {100 * r['sides']['rnnkit']['infer_share']:.0f}% torch "
+        f"{100 * r['sides']['torch']['infer_share']:.0f}%" for r in results if "infer_share" in r["sides"]["rnnkit"]))
 
 
 def main(argv=None):
