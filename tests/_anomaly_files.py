@@ -27,7 +27,8 @@ def dates(n, fmt):
 def fitted_detector(tmp_path, capsys):
     """``(run directory, csv)`` of a tiny ``rnnkit anomaly fit`` on :func:`anomaly_csv`."""
     csv = anomaly_csv(tmp_path / "a.csv")
-    rc, _, err = run_cli(["anomaly", "fit", csv, "--label-col", "label", *TINY_A, "--out", tmp_path / "arun"],
+    rc, _, err = run_cli(["anomaly", "fit", csv, "--label-col", "label", *TINY_A, "--train-size", 100,
+                          "--out", tmp_path / "arun"],
                          capsys)
     assert rc == 0, err
     return tmp_path / "arun", csv

@@ -42,8 +42,8 @@ def test_lean_lstm_step_equals_layer_step(layers, dtype, proj):
         np.testing.assert_allclose(ls[-1][1], st[1][-1], atol=tol)
 
 
-@pytest.mark.parametrize("kind,threshold", [("forecast", "dynamic"), ("forecast", "static"),
-                                            ("reconstruction", "dynamic")])
+@pytest.mark.parametrize("kind,threshold", [("forecast", "dynamic"), ("forecast", "static"), ("forecast", "robust"),
+                                            ("reconstruction", "dynamic"), ("reconstruction", "robust")])
 def test_streaming_flags_the_same_points_as_batch(kind, threshold):
     x, lab = with_anomalies()
     d = AnomalyDetector(kind=kind, threshold=threshold, hidden_size=8, window=16, epochs=3,

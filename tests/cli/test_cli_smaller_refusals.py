@@ -19,7 +19,7 @@ def runs(tmp_path_factory):
     ok(["lm", "train", "--data", data, *LM_TINY, "--steps", "2", "--out", root / "lm"])
     ok(["classify", "train", "--data", csv, *EST_TINY, "--epochs", "1", "--out", root / "clf"])
     ok([*ANOMALY, "--data", series, "--columns", "y", "--label-col", "label", "--window", "8",
-                       "--hidden", "4", "--epochs", "1", "--out", root / "det"])
+                       "--hidden", "4", "--epochs", "1", "--train-size", "0.8", "--out", root / "det"])
     return root
 
 

@@ -43,7 +43,7 @@ def w(tmp_path_factory):
             ("fc", [*FORECAST, "--data", p["series"], "--target", "y", "--lookback", "8", "--hidden", "4",
                     "--epochs", "1"]),
             ("det", [*ANOMALY, "--data", p["series"], "--columns", "y", "--label-col", "label",
-                     "--window", "8", "--hidden", "4", "--epochs", "1"])]
+                     "--window", "8", "--hidden", "4", "--epochs", "1", "--train-size", "0.8"])]
     for name, argv in runs:
         ok([*argv, "--out", root / name])
         p[name] = root / name

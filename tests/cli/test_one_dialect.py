@@ -106,7 +106,7 @@ def test_new_spellings_leave_no_note(texts, capsys):
                           "--embedding-dim", "4", "--batch-size", "2", "--seq-len", "8", "--steps", "2", "--quiet",
                           "--out", texts / "lm"], capsys)
     assert rc == 0 and not notes(err)
-    rc, _, err = run_cli(["anomaly", "fit", "--data", texts / "s.csv", "--window", "4", "--epochs", "1",
+    rc, _, err = run_cli(["anomaly", "fit", "--data", texts / "s.csv", "--window", "4", "--epochs", "1", "--train-size", "0.8",
                           "--hidden", "3", "--out", texts / "a"], capsys)
     assert rc == 0 and not notes(err)
     rc, out, err = run_cli(["anomaly", "score", texts / "a", "--data", texts / "s.csv", "--output",

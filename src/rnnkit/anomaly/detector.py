@@ -17,9 +17,11 @@ window ending at ``t`` (``0`` for ``t < W−1``).
 
 Scores are smoothed by a causal EWMA (``span``) and compared with a threshold
 (:mod:`.thresholds`): ``"static"`` (the ``quantile`` of the smoothed training
-scores) or ``"dynamic"`` (causal telemanom, never below the ``floor_quantile`` of
-the training scores).  The first ``window`` steps (the state's warm-up from
-zero) are never flagged.  Everything is causal, so :meth:`stream` flags exactly the
+scores), ``"robust"`` (default: median + ``robust_z`` scaled MADs of the trailing
+window, which one spike cannot blind) or ``"dynamic"`` (causal telemanom, optionally
+leaving flagged scores out of its window); the last two never below the
+``floor_quantile`` of the training scores.  The first ``window`` steps (the state's
+warm-up from zero) are never flagged.  Everything is causal, so :meth:`stream` flags exactly the
 points :meth:`detect` flags.
 """
 from __future__ import annotations
@@ -43,7 +45,7 @@ from ..forecast.data import fill_missing
 from ..forecast.transforms import Scaler
 from .evaluate import intervals
 from .stream import LeanLSTM
-from .thresholds import DynamicThreshold, ewma, static_threshold
+from .thresholds import DynamicThreshold, RobustThreshold, ewma, static_threshold
 
 
 def _real(v):
@@ -60,8 +62,13 @@ class AnomalyDetector(EstimatorFile, Params):
         hidden_size, num_layers: the LSTM.
         epochs, batch_size, lr, clip: training.
         span: EWMA span for smoothing scores.
-        threshold: ``"dynamic"`` or ``"static"``; quantile: the static quantile;
-        floor_quantile: the dynamic threshold's floor; dyn_window, refresh: dynamic window and refresh period.
+        threshold: ``"robust"`` (median + ``robust_z`` scaled MADs, the default), ``"dynamic"``
+            (telemanom) or ``"static"``; quantile: the static quantile; floor_quantile: the dynamic and
+            robust thresholds' floor; dyn_window, refresh: their window and refresh period.
+        exclude_flagged: the dynamic threshold's window leaves flagged scores out, so one
+            spike does not raise it (``False``, default: telemanom as published, which a
+            spike blinds for up to ``dyn_window`` steps; see docs/anomaly.md).
+        robust_z: the robust threshold's multiple of the scaled MAD.
         merge_gap: flagged runs at most this many steps apart form one interval (one alert).
         random_state: int seed.
         early_stopping: None/False: off; an int: stop after that many epochs without a
@@ -75,9 +82,9 @@ class AnomalyDetector(EstimatorFile, Params):
     """
 
     def __init__(self, kind="forecast", window=32, hidden_size=32, num_layers=1, epochs=20, batch_size=16,
-                 lr=0.01, clip=1.0, span=5, threshold="dynamic", quantile=0.995, floor_quantile=0.95,
+                 lr=0.01, clip=1.0, span=5, threshold="robust", quantile=0.995, floor_quantile=0.95,
                  dyn_window=500, refresh=50, merge_gap=20, random_state=0, early_stopping=None,
-                 validation_fraction=0.1, lr_schedule=None):
+                 validation_fraction=0.1, lr_schedule=None, exclude_flagged=False, robust_z=6.0):
         self.kind, self.window, self.hidden_size, self.num_layers = kind, window, hidden_size, num_layers
         self.epochs, self.batch_size, self.lr, self.clip, self.span = epochs, batch_size, lr, clip, span
         self.threshold, self.quantile, self.floor_quantile = threshold, quantile, floor_quantile
@@ -85,6 +92,7 @@ class AnomalyDetector(EstimatorFile, Params):
         self.merge_gap = merge_gap
         self.early_stopping, self.validation_fraction = early_stopping, validation_fraction
         self.lr_schedule = lr_schedule
+        self.exclude_flagged, self.robust_z = exclude_flagged, robust_z
 
     @property
     def n_features_in_(self):
@@ -95,8 +103,12 @@ class AnomalyDetector(EstimatorFile, Params):
     def _check_params(self):
         if self.kind not in ("forecast", "reconstruction"):
             raise ValueError(f"kind must be 'forecast' or 'reconstruction', got {self.kind!r}")
-        if self.threshold not in ("dynamic", "static"):
-            raise ValueError(f"threshold must be 'dynamic' or 'static', got {self.threshold!r}")
+        if self.threshold not in ("dynamic", "robust", "static"):
+            raise ValueError(f"threshold must be 'dynamic', 'robust' or 'static', got {self.threshold!r}")
+        if not _real(self.robust_z) or self.robust_z <= 0:
+            raise ValueError(f"robust_z must be a number > 0, got {plain(self.robust_z)!r}")
+        if not isinstance(self.exclude_flagged, (bool, np.bool_)):
+            raise ValueError(f"exclude_flagged must be True or False, got {self.exclude_flagged!r}")
         for n in ("window", "hidden_size", "num_layers", "epochs", "batch_size", "dyn_window", "refresh"):
             count(n, getattr(self, n), 1)
         if not _real(self.span) or self.span < 1:
@@ -110,12 +122,13 @@ class AnomalyDetector(EstimatorFile, Params):
         count("merge_gap", self.merge_gap)
         check_control_params(self.early_stopping, self.lr_schedule, self.validation_fraction)
 
-    def _prep(self, x, fitting=False):
+    def _prep(self, x, fitting=False, layout=None):
+        frame = _frames.is_frame(x)
         try:
             x = np.asarray(_frames.as_array(x), np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"the series must hold numbers ({exc}); convert the columns to floats first") from None
-        x = x[:, None] if x.ndim == 1 else x
+        x = _time_first(x, layout, frame)
         if x.ndim != 2:
             raise ValueError(f"series must be (T,) or (T, C), got shape {x.shape}")
         if len(x) == 0:
@@ -135,11 +148,13 @@ class AnomalyDetector(EstimatorFile, Params):
 
     # -- training --------------------------------------------------------------------------
     @keeps_fitted_state_on_failure                 # a failed fit (a diverged one) leaves the detector as it was
-    def fit(self, x, verbose=False, callbacks=None):
+    def fit(self, x, verbose=False, callbacks=None, layout=None):
         """Fit on a (mostly normal) series ``x`` ``(T,)`` or ``(T, C)``; ``callbacks``:
-        :mod:`rnnkit.callbacks` objects, after the constructor's controls."""
+        :mod:`rnnkit.callbacks` objects, after the constructor's controls; ``layout``:
+        ``"TC"`` (time first, rnnkit's), ``"CT"`` (channels first, a transposed array)
+        or ``None`` (``"TC"``, with a warning when a 2-D array has fewer rows than columns)."""
         self._check_params()
-        x = self._prep(x, fitting=True)
+        x = self._prep(x, fitting=True, layout=layout)
         T, C = x.shape
         self.n_features_ = C
         self.scaler_ = Scaler("standard").fit(x)
@@ -246,19 +261,19 @@ class AnomalyDetector(EstimatorFile, Params):
         if not hasattr(self, "rnn_"):
             raise not_fitted(self)
 
-    def score(self, x):
+    def score(self, x, layout=None):
         """Raw and smoothed scores, each ``(T,)``; for a pandas Series/DataFrame ``x``
-        each is a Series on ``x``'s index."""
-        e, sm = self._scores(x)
+        each is a Series on ``x``'s index; ``layout`` as in :meth:`fit`."""
+        e, sm = self._scores(x, layout)
         if _frames.is_frame(x):
             import pandas as pd
 
             return pd.Series(e, index=x.index, name="score"), pd.Series(sm, index=x.index, name="smoothed")
         return e, sm
 
-    def _scores(self, x):
+    def _scores(self, x, layout=None):
         self._check_fitted()
-        x = self._prep(x)
+        x = self._prep(x, layout=layout)
         s = self.scaler_.transform(x)
         T, C = s.shape
         e = np.zeros(T)
@@ -278,15 +293,22 @@ class AnomalyDetector(EstimatorFile, Params):
     def thresholds(self, smoothed):
         if self.threshold == "static":
             return np.full(len(smoothed), self.static_threshold_)
-        dyn = DynamicThreshold(self.train_tail_, self.dyn_window, self.refresh).run(smoothed)
-        return np.maximum(dyn, self.floor_)
+        return self._threshold_tracker().run(smoothed)
 
-    def detect(self, x):
+    def _threshold_tracker(self):
+        """The causal threshold (``"dynamic"`` or ``"robust"``), seeded with the training tail."""
+        if self.threshold == "robust":
+            return RobustThreshold(self.train_tail_, self.dyn_window, self.refresh, z=self.robust_z, floor=self.floor_)
+        return DynamicThreshold(self.train_tail_, self.dyn_window, self.refresh,
+                                exclude_flagged=self.exclude_flagged, floor=self.floor_)
+
+    def detect(self, x, layout=None):
         """Batch detection: ``{"score", "smoothed", "threshold", "flags", "intervals"}``.
 
         For a pandas Series/DataFrame ``x``, ``score``, ``smoothed``, ``threshold`` and
-        ``flags`` are Series on ``x``'s index; ``intervals`` stay ``(start, end)`` positions."""
-        e, sm = self._scores(x)
+        ``flags`` are Series on ``x``'s index; ``intervals`` stay ``(start, end)`` positions;
+        ``layout`` as in :meth:`fit`."""
+        e, sm = self._scores(x, layout)
         thr = self.thresholds(sm)
         flags = sm > thr
         flags[: self.window] = False                              # state warm-up: never flagged
@@ -316,8 +338,7 @@ class AnomalyDetector(EstimatorFile, Params):
         Wd, bd = self.head_.params["weight"].T.copy(), self.head_.params["bias"]
         shift, scale = self.scaler_.shift_, self.scaler_.scale_
         a = 2.0 / (self.span + 1.0)
-        dyn = (DynamicThreshold(self.train_tail_, self.dyn_window, self.refresh)
-               if self.threshold == "dynamic" else None)
+        dyn = None if self.threshold == "static" else self._threshold_tracker()
         state, pred, sm, last = lean.zero_state(), None, None, None
         W, C = self.window, self.n_features_
         buf = deque(maxlen=W)
@@ -345,7 +366,7 @@ class AnomalyDetector(EstimatorFile, Params):
                     rec = (h @ Wd + bd).reshape(W, C)
                     e = float(np.abs(np.asarray(buf) - rec).mean())
             sm = e if sm is None else a * e + (1 - a) * sm
-            thr = self.static_threshold_ if dyn is None else max(dyn.update(sm), self.floor_)
+            thr = self.static_threshold_ if dyn is None else dyn.update(sm)
             flag = bool(sm > thr) and t >= W
             alert = flag and (last is None or t - last - 1 > self.merge_gap)
             if flag:
@@ -376,6 +397,27 @@ class AnomalyDetector(EstimatorFile, Params):
         self.train_tail_ = a["train_tail"]
         self.loss_curve_ = list(a["loss_curve"])
         return self
+
+
+def _time_first(x, layout, frame=False):
+    """A series ``(T,)``, ``(T, C)`` or, with ``layout="CT"``, ``(C, T)`` as ``(T, C)``;
+    warns (naming the fix) when a 2-D array with no layout has fewer rows than columns."""
+    if layout not in (None, "TC", "CT"):
+        raise ValueError(f"layout must be 'TC' (time first) or 'CT' (channels first), got {layout!r}")
+    if x.ndim == 1:
+        return x[:, None]
+    if x.ndim == 2 and layout == "CT":
+        return x.T
+    if x.ndim == 2 and layout is None and not frame and x.shape[0] < x.shape[1]:
+        import warnings
+
+        from ..data.panels import _outside_rnnkit
+
+        warnings.warn(f"the series of shape {x.shape} has fewer rows (time steps) than columns (channels), so it "
+                      f"looks channels-first; if it holds {x.shape[0]} channels of {x.shape[1]} steps pass "
+                      "layout='CT' (or x.T); pass layout='TC' to silence this", UserWarning,
+                      stacklevel=_outside_rnnkit())
+    return x
 
 
 class _MeanLosses(Callback):

@@ -73,3 +73,11 @@ def event_scores(flags, labels, early=0, gap=0):
     return {"precision": p, "recall": r, "f1": f1, "events": len(events), "detected": detected,
             "alerts": len(alerts), "lead_times": leads,
             "mean_lead": float(np.mean(got)) if got else None}
+
+
+def false_alerts_per_1000(flags, labels, early=0, gap=0):
+    """Alerts (flagged intervals, runs ``gap`` apart merged) that overlap no labelled
+    event's ``[a − early, b]``, per 1000 steps of ``flags``."""
+    ev = event_scores(flags, labels, early, gap)
+    false = ev["alerts"] - int(round(ev["precision"] * ev["alerts"]))
+    return 1000.0 * false / max(len(np.asarray(flags).reshape(-1)), 1)

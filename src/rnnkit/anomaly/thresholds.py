@@ -18,6 +18,18 @@ leaves points above, ``ε = μ + z_max σ``.  Here the window is the trailing
 ``window`` scores *before* the current step (starting with the training tail), and
 ``ε`` is recomputed every ``refresh`` steps, so the threshold at ``t`` depends on
 the past only; telemanom's pruning step is not applied.
+
+A spike's scores, once in the window, inflate ``μ`` and ``σ`` for ``window`` steps:
+the plain rule then lets a following anomaly through (blinded).  With
+``exclude_flagged=True`` a score above the threshold (a flagged point) is left out
+of the window, so flagged points do not raise it; the window then holds the last
+``window`` unflagged scores.
+
+Robust threshold (:class:`RobustThreshold`): ``ε = median + z · 1.4826 · MAD`` of
+the same trailing window, recomputed every ``refresh`` steps.  The median and the
+MAD move by at most a few ranks for a few extreme scores, so a spike cannot
+blind it; a lasting change (a new regime) is absorbed once it fills about half
+of the window.
 """
 from __future__ import annotations
 
@@ -71,25 +83,55 @@ def telemanom_epsilon(s, z_range=Z_RANGE):
     return float(best_eps)
 
 
-class DynamicThreshold:
-    """Causal telemanom threshold: ``update(s_t)`` returns ``ε_t`` for step ``t``
-    (computed from the scores before it), then records ``s_t``."""
+def robust_epsilon(s, z=6.0):
+    """``median + z · 1.4826 · MAD`` of ``s`` (1.4826·MAD estimates σ for normal data)."""
+    s = np.asarray(s, float)
+    med = np.median(s)
+    mad = 1.4826 * np.median(np.abs(s - med))
+    if mad <= 0:
+        mad = s.std() or abs(med) * 1e-9 + 1e-12
+    return float(med + z * mad)
 
-    def __init__(self, history, window=500, refresh=50, z_range=Z_RANGE):
+
+class DynamicThreshold:
+    """Causal telemanom threshold: ``update(s_t)`` returns ``max(ε_t, floor)`` for
+    step ``t`` (computed from the scores before it), then records ``s_t`` (unless it
+    is above that threshold and ``exclude_flagged``)."""
+
+    def __init__(self, history, window=500, refresh=50, z_range=Z_RANGE, exclude_flagged=False, floor=-np.inf):
         self.window, self.refresh, self.z_range = int(window), int(refresh), z_range
+        self.exclude_flagged, self.floor = bool(exclude_flagged), float(floor)
         self.buf = list(np.asarray(history, float)[-self.window:])
         self.count = 0
-        self.eps = telemanom_epsilon(self.buf, z_range) if len(self.buf) > 1 else np.inf
+        self.eps = self._epsilon() if len(self.buf) > 1 else np.inf
+
+    def _epsilon(self):
+        return telemanom_epsilon(self.buf, self.z_range)
 
     def update(self, s):
         if self.count and self.count % self.refresh == 0:
-            self.eps = telemanom_epsilon(self.buf, self.z_range)
-        eps = self.eps
-        self.buf.append(float(s))
+            self.eps = self._epsilon()
+        thr = max(self.eps, self.floor)
+        s = float(s)
+        if not (self.exclude_flagged and s > thr):
+            self.buf.append(s)
         if len(self.buf) > self.window:
             del self.buf[0]
         self.count += 1
-        return eps
+        return thr
 
     def run(self, scores):
         return np.array([self.update(s) for s in scores])
+
+
+class RobustThreshold(DynamicThreshold):
+    """Causal ``median + z · 1.4826 · MAD`` threshold over the trailing ``window``
+    scores, recomputed every ``refresh`` steps; same interface as
+    :class:`DynamicThreshold`."""
+
+    def __init__(self, history, window=500, refresh=50, z=6.0, floor=-np.inf):
+        self.z = float(z)
+        super().__init__(history, window, refresh, floor=floor)
+
+    def _epsilon(self):
+        return robust_epsilon(self.buf, self.z)

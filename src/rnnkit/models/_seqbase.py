@@ -289,9 +289,14 @@ class InputSpec:
         return x.astype(dtype), lengths
 
 
-def read_X(X, lengths=None, name="X"):
+def read_X(X, lengths=None, name="X", layout=None):
     """Sequences of ``X`` (see the module docstring); refuses an empty ``X`` and
-    ``lengths`` outside ``[1, T]`` of a padded array."""
+    ``lengths`` outside ``[1, T]`` of a padded array.  ``layout``: ``"NTC"``
+    (rnnkit's), ``"NCT"`` (aeon's and sktime's channels first) or ``None`` (NTC, with
+    a warning when an array looks channels first); sktime's nested and
+    ``(instance, time)``-indexed DataFrames are read as they are
+    (:mod:`rnnkit.data.panels`)."""
+    X = _panel_input(X, name, layout)
     if lengths is not None and isinstance(X, np.ndarray) and X.dtype != object and X.ndim in (2, 3):
         n, T = np.asarray(lengths), X.shape[1]
         if n.size and (n.dtype.kind not in "iuf" or not np.all(n == np.round(n)) or n.min() < 1 or n.max() > T):
@@ -304,6 +309,23 @@ def read_X(X, lengths=None, name="X"):
         raise ValueError(f"{name} holds complex numbers; pass real values (e.g. the real part, or real and "
                          "imaginary parts as two features)")
     return seqs
+
+
+def _panel_input(X, name, layout):
+    """``X`` in rnnkit's layout: panels converted, a channels-first-looking array warned about."""
+    from ..data import panels
+
+    if layout is not None:
+        panels.check_layout(layout)
+    if panels.is_nested_frame(X) or panels.is_multiindex_frame(X):
+        return panels.to_sequences(X, name=name)
+    if layout == "NCT":
+        if isinstance(X, np.ndarray) and X.dtype != object and X.ndim == 3:
+            return X.transpose(0, 2, 1)                                 # (N, C, T) -> (N, T, C)
+        return panels.to_sequences(X, "NCT", name)
+    if layout is None:
+        panels.warn_if_channels_first(X, name)
+    return X
 
 
 def check_batch_size(batch_size):
