@@ -91,6 +91,10 @@ class SequenceClassifier(LabelledSequences, SequenceEstimator):
         validation_fraction: share of the training data held out for early stopping (or
             ``lr_schedule="plateau"``) when ``fit`` gets no ``validation_data``.
         lr_schedule: ``None``, ``"step"``, ``"cosine"`` or ``"plateau"`` (over ``epochs``).
+        layout: how a 3-D array ``X`` holds its axes: ``"NTC"`` (rnnkit's: sequences, steps,
+            features), ``"NCT"`` (aeon's and sktime's channels first, ``(N, C, T)``, and lists of
+            ``(C, T_i)``), or ``None``: NTC, with a warning when an array looks channels first.
+            sktime's nested DataFrames are read whatever it says (:mod:`rnnkit.data.panels`).
 
     Learned: ``classes_``, ``n_features_in_`` (features or vocabulary size),
     ``input_kind_``, ``loss_curve_``, ``net_``, ``optimizer_``.
@@ -101,7 +105,7 @@ class SequenceClassifier(LabelledSequences, SequenceEstimator):
     def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False, pooling="last",
                  embedding_dim=32, dropout=0.0, standardize=True, epochs=20, batch_size=32,
                  lr=1e-2, clip=5.0, random_state=0, early_stopping=None, validation_fraction=0.1, lr_schedule=None,
-                 learning_rate="deprecated"):
+                 layout=None, learning_rate="deprecated"):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -118,6 +122,7 @@ class SequenceClassifier(LabelledSequences, SequenceEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.lr_schedule = lr_schedule
+        self.layout = layout
         self.learning_rate = learning_rate
 
     # -- learned metadata -----------------------------------------------------------------------
@@ -134,7 +139,7 @@ class SequenceClassifier(LabelledSequences, SequenceEstimator):
         ``learn`` takes the classes and input spec from this data (``n_tokens``:
         the vocabulary size of token-id inputs); nothing is changed on the
         estimator unless the data passes every check."""
-        seqs = read_X(X, lengths)
+        seqs = read_X(X, lengths, layout=self.layout)
         y = as_labels(y)
         if y.ndim != 1:
             raise ValueError(f"y has shape {y.shape}; a classifier needs one label per sequence, y of shape (N,)")
@@ -181,7 +186,7 @@ class SequenceClassifier(LabelledSequences, SequenceEstimator):
         """Class logits ``(N, C)``."""
         self._check_fitted()
         batch_size = check_batch_size(batch_size)
-        seqs = self.spec_.check(read_X(X, lengths))
+        seqs = self.spec_.check(read_X(X, lengths, layout=self.layout))
         self.net_.eval()
         out = []
         for i in range(0, len(seqs), batch_size):
