@@ -8,7 +8,8 @@ validation, checkpoints, progress).  :class:`Trainer` owns the rest::
     for each epoch:                                   on_epoch_begin(epoch)
         for batch in batches(epoch):
             loss, state = train_step(batch, state)    # forward + BPTT, gradients filled
-            g = grads()
+            g = grads()                               # several processes, one model: g, loss of the
+                                                      # whole batch (reduce=, rnnkit.distributed)
             norm = clip(g)                            # by value, then by global L2 norm
                                                       on_before_update(g, metrics)
             optimizer.step(g)
@@ -192,6 +193,12 @@ class Trainer:
         divergence: ``"raise"`` (default) a :class:`DivergenceError`, or
             ``"stop"``: end training as a callback's stop would, the error in
             ``diverged``.
+        reduce: for one model trained by several processes
+            (:class:`rnnkit.distributed.GradientAllreduce`):
+            ``reduce(batch, loss, grads, state) -> (loss, state_finite)``, called
+            after ``train_step``, before clipping: makes ``grads`` (in place) and
+            the loss those of the whole batch, and says whether every process's
+            carried state is finite.  ``None`` (default): one process.
 
     After :meth:`fit`: ``step``, ``state``, ``losses`` (the loss of each update of
     that call), ``history`` (its epochs' metrics) and ``diverged`` (``None``, or
@@ -200,7 +207,7 @@ class Trainer:
 
     def __init__(self, train_step, grads, optimizer, *, clip_norm=None, clip_value=None, measure_norm=False,
                  batch_size=None, callbacks=(), step=0, state=None, explode=EXPLODE, start_loss=None,
-                 divergence="raise"):
+                 divergence="raise", reduce=None):
         if divergence not in ("raise", "stop"):
             raise ValueError(f"divergence must be 'raise' or 'stop', got {divergence!r}")
         self.train_step, self.grads, self.optimizer = train_step, grads, optimizer
@@ -209,6 +216,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.step, self.state = step, state
         self.explode, self.start_loss, self.divergence = explode, start_loss, divergence
+        self.reduce = reduce
         self.losses, self.history, self.diverged = [], [], None
         self._recent, self._backup, self._undoable = [], {}, False
 
@@ -229,11 +237,15 @@ class Trainer:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):     # reported below, once
             loss, state = self.train_step(batch, self.state)
             grads = self.grads()
+            if self.reduce is None:
+                state_finite = _finite_state(state)
+            else:                                 # the whole batch's gradient, on every process alike
+                loss, state_finite = self.reduce(batch, loss, grads, state)
             norm = clip_gradients(grads, self.clip_norm, self.clip_value, measure=True)
         metrics = {"loss": loss, "batch_size": self.batch_size(batch)}
         if self.clip_norm is not None or self.clip_value is not None or self.measure_norm:
             metrics["grad_norm"] = norm
-        cause = self._divergence(loss, norm, state)
+        cause = self._divergence(loss, norm, state_finite)
         if cause is not None:                     # the update before made this: undone too
             return self._diverge(cause, undo=True)
         if self._call("on_before_update", grads, metrics):
@@ -246,14 +258,15 @@ class Trainer:
         metrics["seconds"] = time.perf_counter() - t0
         return metrics
 
-    def _divergence(self, loss, norm, state):
-        """What makes this step a divergence, in words, or ``None`` (see the module docstring)."""
+    def _divergence(self, loss, norm, state_finite):
+        """What makes this step a divergence, in words, or ``None`` (see the module docstring);
+        ``state_finite``: whether the carried state is finite."""
         loss = float(loss)
         if not math.isfinite(loss):
             return f"the loss is {loss}"
         if not math.isfinite(norm):
             return f"the gradient norm is {norm}"
-        if not _finite_state(state):
+        if not state_finite:
             return "the hidden state carried to the next step is not finite"
         if self.start_loss is None:
             self.start_loss = loss

@@ -29,7 +29,9 @@ def register(sub):
     t = lm.add_parser("train", help="train a language model (default corpus: the Python stdlib source)",
                       description="Train a language model.  With --resume, the run goes on as it was "
                                   "configured: model and training options differing from its config.json "
-                                  "are refused (--data may name the same text moved elsewhere).")
+                                  "are refused (--data may name the same text moved elsewhere).  Under "
+                                  "`mpirun -n K` the K processes train one model, each on --batch-size/K of "
+                                  "the streams; rank 0 writes RUN_DIR (docs/scaling.md).")
     t.add_argument("--data", nargs="+", metavar="FILE", help="text files (default: the stdlib source)")
     t.add_argument("--level", choices=["byte", "char", "word"], help="tokens (default byte)")
     t.add_argument("--unknown", choices=["unk", "error"],
@@ -107,14 +109,31 @@ def _resumed_params(args, cfg, config_path):
 
 
 def train(args):
+    from ..distributed import world
     from ..runs import started_run
 
+    mpi = world()
+    if mpi is not None:                                 # mpirun -n K rnnkit lm train: one model, K processes
+        return _train_world(args, mpi)
     with started_run(args.out) as run:                  # fails early on an unwritable RUN_DIR; a refused
         return _train(args, run)                        # first run leaves no empty one behind
 
 
 def _train(args, run):
-    from ..models.language_model import LanguageModel, model_config
+    from ..models.language_model import LanguageModel
+
+    params, _, text, run_config = _plan(args, run)
+    model = LanguageModel(**params)
+    model.fit(text, run=run, resume=args.resume, minutes=args.minutes, checkpoint_every=args.checkpoint_every,
+              progress=not args.quiet, run_config=run_config, callbacks=controls(args, model.steps, model.lr, "step"))
+    _report(args, model)
+    return 0
+
+
+def _plan(args, run):
+    """What a run trains: ``(LanguageModel parameters, the files read (None: the stdlib
+    corpus), the text, the run's config)``; a resumed run's from its config.json."""
+    from ..models.language_model import model_config
 
     if args.resume:
         if not run.has_checkpoint():
@@ -133,11 +152,8 @@ def _train(args, run):
             raise ValueError(f"the training text differs from the one {args.out} was trained on "
                              f"(sha256 {info['sha256'][:12]} != {str(data.get('sha256'))[:12]}); "
                              "restore it or start a new --out")
-        model = LanguageModel(**params)
         # config.json is rewritten (with --steps, and --data's new place) only once the checkpoint loaded
-        model.fit(text, run=run, resume=True, minutes=args.minutes, checkpoint_every=args.checkpoint_every,
-                  progress=not args.quiet, run_config={**cfg, "data": {**data, **info}, "controls": settings(args)},
-                  callbacks=controls(args, model.steps, model.lr, "step"))
+        return params, files, text, {**cfg, "data": {**data, **info}, "controls": settings(args)}
     else:
         if run.has_checkpoint():
             raise FileExistsError(f"{run.file('checkpoint.npz')} already exists; pass --resume to continue "
@@ -146,11 +162,75 @@ def _train(args, run):
                 for option, (name, default) in MODEL_OPTIONS.items()}
         text, info = _load_text(args.data, opts["level"])
         steps = args.steps if args.steps is not None else (10 ** 9 if args.minutes else 1000)
-        model = LanguageModel(steps=steps, record_gradflow=args.record_gradflow,
-                              validation_fraction=args.validation_fraction, **opts)
-        model.fit(text, run=run, minutes=args.minutes, checkpoint_every=args.checkpoint_every,
-                  progress=not args.quiet, run_config={"data": info, "controls": settings(args)},
-                  callbacks=controls(args, steps, model.lr, "step"))
+        params = dict(steps=steps, record_gradflow=args.record_gradflow,
+                      validation_fraction=args.validation_fraction, **opts)
+        return params, args.data, text, {"data": info, "controls": settings(args)}
+
+
+def _train_world(args, world):
+    """``rnnkit lm train`` as one of the K processes of an MPI job (:mod:`rnnkit.distributed`):
+    rank 0 takes the run directory and plans the run, every rank reads the text and
+    trains its share of the streams, rank 0 alone writes and prints.
+
+    A failure every rank sees alike (a refused option, a missing file, divergence)
+    is printed once, by rank 0, and every rank exits with status 2.  A failure of
+    one rank alone is printed by that rank, which then leaves at once: the MPI
+    launcher stops the others (an ``Allreduce`` never waits for a rank that is gone).
+    So does a rank stopped by SIGTERM; a rank killed outright (SIGKILL) makes the
+    launcher stop the job with its own message.  The run keeps its last checkpoint,
+    and ``--resume`` continues it with any number of processes."""
+    import contextlib
+    import signal
+
+    from ..distributed import DistributedError
+    from ..models.language_model import LanguageModel
+    from ..runs import started_run
+    from ..training import DivergenceError
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: _leave(
+        world, f"error: stopped by signal {signum} ({signal.Signals(signum).name}); the run keeps its last "
+               "checkpoint: run the same command with --resume to continue", 128 + signum))
+    try:
+        with contextlib.ExitStack() as stack:
+            with world.together():                      # rank 0 holds the run's lock and plans the run
+                run = stack.enter_context(started_run(args.out)) if world.root else None
+                plan = _plan(args, run) if world.root else None
+            params, files, text, run_config = world.bcast(plan[:2] + (None,) + plan[3:] if world.root else None)
+            with world.together():
+                text = plan[2] if world.root else _load_text(files, params.get("level", "byte"))[0]
+                model = LanguageModel(**params)
+            model.fit(text, run=run, resume=args.resume, minutes=args.minutes,
+                      checkpoint_every=args.checkpoint_every, progress=not args.quiet, run_config=run_config,
+                      callbacks=controls(args, model.steps, model.lr, "step"))
+            if world.root:
+                _report(args, model)
+            return 0
+    except (DistributedError, DivergenceError):         # raised on every rank alike: rank 0 says it
+        if world.root:
+            raise
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        _leave(world, "interrupted; the run keeps its last checkpoint (--resume continues it)", 130)
+    except Exception as exc:                            # noqa: BLE001 - one rank's own failure
+        from ..distributed import _one_line
+        _leave(world, f"error: {_one_line(exc)}", 2)
+
+
+def _leave(world, message, status):
+    """Print ``rnnkit: MESSAGE`` (naming the rank unless it is 0) and end this
+    process at once; the MPI launcher then stops the other ranks."""
+    where = "" if world.root else f"rank {world.rank}: "
+    sys.stdout.flush()
+    if message.startswith("error: "):
+        sys.stderr.write(f"rnnkit: error: {where}{message[len('error: '):]}\n")
+    else:
+        sys.stderr.write(f"rnnkit: {where}{message}\n")
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _report(args, model):
+    """The closing line of ``lm train``."""
     last = [m for m in model.history_ if m.get("val_loss") is not None]
     msg = f"step {model.step_}"
     if last:
@@ -158,7 +238,6 @@ def _train(args, run):
     if model.stop_reason_:
         msg += f" ({model.stop_reason_})"
     print(f"{msg}; saved to {args.out}")
-    return 0
 
 
 def sample(args):

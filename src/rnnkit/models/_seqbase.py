@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+import zlib
 
 import numpy as np
 
@@ -86,7 +87,7 @@ class SequenceEstimator(EstimatorFile, Params):
         self.optimizer_ = Adam(self.net_.named_parameters(), lr=self._lr())
         self.loss_curve_ = []
 
-    def _train_epochs(self, data, epochs, start=0, callbacks=(), val=None, log=()):
+    def _train_epochs(self, data, epochs, start=0, callbacks=(), val=None, log=(), world=None):
         """Train on ``data`` (from :meth:`prepare`) from epoch ``start`` until
         ``epochs`` are done, mini-batches in length buckets; returns the
         :class:`~rnnkit.training.Trainer` (its ``history``: each epoch's mean
@@ -97,18 +98,38 @@ class SequenceEstimator(EstimatorFile, Params):
         ``validation_fraction`` of ``data`` is held out.  Callbacks run in this
         order: the estimator's own (evaluation mode at each epoch's end, the
         validation), ``log``, the constructor's controls (``early_stopping``,
-        ``lr_schedule``), ``callbacks``."""
+        ``lr_schedule``), ``callbacks``.
+
+        ``world``: under MPI (:mod:`rnnkit.distributed`), the ranks that train
+        this one model; each takes a contiguous share of every mini-batch."""
+        if world is None and log:
+            from ..distributed import launched_size
+            if launched_size() > 1:
+                raise RuntimeError("this command trains as one process; under mpirun, train with the Python "
+                                   "API's fit (every rank calls it) or `rnnkit lm train`")
         controls = training_controls(self.early_stopping, self.lr_schedule, epochs=epochs,
                                      base_lr=self._lr())
         if val is None and needs_validation(controls + list(callbacks)):
             data, val = self._hold_out(data)
-        own = [TrainMode(self.net_)] + ([Validation(lambda: self._validation_loss(val))] if val is not None else [])
+        score = (lambda: self._validation_loss(val)) if world is None else \
+            (lambda: world.bcast(self._validation_loss(val) if world.root else None))     # rank 0's, for all
+        own = [TrainMode(self.net_)] + ([Validation(score)] if val is not None else [])
 
         def train_step(idx, state):
+            if world is not None:                   # this rank's share of the batch (it may hold none)
+                idx = idx[world.shard(len(idx))]
+                if not len(idx):
+                    return 0.0, None
             return self._loss_backward(data, idx), None
 
+        reduce = None
+        if world is not None:                       # the whole batch's gradient, on every rank
+            from ..distributed import GradientAllreduce
+
+            reduce = GradientAllreduce(world, self.net_.named_parameters(), lambda idx: (
+                self._loss_terms(data, idx[world.shard(len(idx))]), self._loss_terms(data, idx)))
         trainer = Trainer(train_step, self.net_.named_grads, self.optimizer_, clip_norm=self.clip or None,
-                          batch_size=len, callbacks=[*own, *log, *controls, *callbacks])
+                          batch_size=len, callbacks=[*own, *log, *controls, *callbacks], reduce=reduce)
         return trainer.fit(lambda epoch: bucket_batches(data["lengths"], self.batch_size, self.rng_), epochs, start)
 
     def _hold_out(self, data):
@@ -139,15 +160,57 @@ class SequenceEstimator(EstimatorFile, Params):
 
     def _fit_data(self, data, validation_data=None, callbacks=None):
         """Train a new network on ``data``; ``validation_data`` ``(X, y[, lengths])``
-        and ``callbacks`` as ``fit`` takes them."""
+        and ``callbacks`` as ``fit`` takes them.  Under MPI every rank calls ``fit``
+        with the same data and they train one model (:meth:`_join_world`)."""
+        from ..distributed import world as mpi_world
+
+        world = mpi_world()
+        if world is not None:
+            self._check_world(world, data)          # before _start: a refused fit changes nothing
         self._start(len(data["lengths"]))
+        if world is not None:
+            self._join_world(world)
         val = None if validation_data is None else self._prepare_validation(validation_data)
-        trainer = self._train_epochs(data, self.epochs, callbacks=callbacks or (), val=val)
+        trainer = self._train_epochs(data, self.epochs, callbacks=callbacks or (), val=val, world=world)
         self.loss_curve_ += [m["loss"] for m in trainer.history]
         self.val_loss_curve_ = [m["val_loss"] for m in trainer.history if "val_loss" in m] or None
         self.n_epochs_ = len(trainer.history)
         self.stop_reason_ = stop_reason(trainer.callbacks)
         return self
+
+    def _check_world(self, world, data):
+        """Refuse, on every rank alike, what data-parallel training cannot do, and
+        ranks given different settings or data."""
+        with world.together():
+            world.check_divides(self.batch_size, "batch_size")
+            if getattr(self, "sampling_schedule", None) is not None:
+                raise ValueError("scheduled sampling (sampling_schedule) is not available under MPI yet; "
+                                 "pass sampling_schedule=None, or train as one process")
+        lengths = np.ascontiguousarray(data["lengths"], np.int64)
+        world.agree({"params": {k: plain(v) for k, v in self.get_params().items()}, "learned": self._learned(),
+                     "lengths": [len(lengths), zlib.crc32(lengths.view(np.uint8))]}, "settings or data")
+
+    def _join_world(self, world):
+        """Take rank 0's initial weights and RNG (batch order, held-out data); each
+        rank's dropout masks come from its own stream."""
+        shared = world.bcast({"weights": self.net_.state_dict(), "rng": self.rng_.bit_generator.state}
+                             if world.root else None)
+        if not world.root:
+            self.net_.load_state_dict(shared["weights"])
+            self.rng_.bit_generator.state = shared["rng"]
+        world.own_random_streams(self.net_)
+
+    def _loss_terms(self, data, idx):
+        """How many terms the mean loss of the examples ``idx`` averages (a rank's
+        share of the batch in the distributed gradient): sequences for one label
+        each, real steps for a tagger's labels per step, target tokens plus the
+        end-of-sequence token for the decoders."""
+        targets = data["targets"]
+        if isinstance(targets, np.ndarray) and targets.ndim == 1 and targets.dtype != object:
+            return len(idx)                                       # one label per sequence
+        if isinstance(self, LabelledSequences):
+            return int(np.sum(np.asarray(data["lengths"])[idx]))  # one label per step
+        return int(sum(len(targets[i]) + 1 for i in idx))         # decoder targets and their <eos>
 
     def _prepare_validation(self, validation_data):
         """``fit``'s ``validation_data`` ``(X, y[, lengths])`` prepared as training data is."""

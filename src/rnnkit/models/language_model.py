@@ -17,6 +17,7 @@ import math
 import os
 import time
 import warnings
+import zlib
 
 import numpy as np
 
@@ -94,7 +95,8 @@ class LanguageModel(Params):
     Learned: ``vocab_``, ``net_``, ``optimizer_``, ``step_``, ``state_``
     (carried hidden state), ``history_`` (logged metrics), ``train_seconds_``
     (wall time of the last ``fit``'s training loop, validation excluded),
-    ``stop_reason_`` (why a control stopped the last ``fit``, or ``None``).
+    ``stop_reason_`` (why a control stopped the last ``fit``, or ``None``),
+    ``allreduce_seconds_`` (under MPI: the last ``fit``'s time in the gradient all-reduce).
     """
 
     def __init__(self, level="byte", cell="lstm", hidden_size=256, num_layers=2, embedding_dim=64,
@@ -206,7 +208,7 @@ class LanguageModel(Params):
 
     # -- training --------------------------------------------------------------------------------------
     def fit(self, text, val_text=None, run=None, minutes=None, resume=False, checkpoint_every=100,
-            progress=False, run_config=None, callbacks=None):
+            progress=False, run_config=None, callbacks=None, comm=None):
         """Train on ``text`` for ``steps`` updates (or ``minutes`` of wall time).
 
         ``run``: a :class:`rnnkit.runs.RunDir` for metrics and checkpoints;
@@ -217,7 +219,18 @@ class LanguageModel(Params):
         checkpoint does), Ctrl-C included.  ``callbacks``: :mod:`rnnkit.callbacks`
         objects, after the constructor's controls; their ``val_loss`` is measured
         every ``eval_every`` steps.
+
+        Under MPI (``mpirun -n K``, or ``comm``: an mpi4py communicator) the K
+        processes train this one model, each on ``batch_size / K`` of the streams
+        (:mod:`rnnkit.distributed`); every rank calls ``fit`` with the same
+        arguments, rank 0 alone writes into ``run``.
         """
+        from ..distributed import world as mpi_world
+
+        world = mpi_world(comm)
+        if world is not None:
+            return self._fit_world(world, text, val_text, run, minutes, resume, checkpoint_every, progress,
+                                   run_config, callbacks)
         with restored_on_failure(self, Exception):
             x, y, val_ids, config = self._prepare_fit(text, val_text, run, minutes, resume, run_config)
             controls = training_controls(self.early_stopping, self.lr_schedule, epochs=self.steps, interval="step",
@@ -245,12 +258,7 @@ class LanguageModel(Params):
                 raise FileExistsError(f"{run.file('checkpoint.npz')} already exists; fit(..., resume=True) "
                                       "continues that run (--resume), or pass another run directory")
             self._build(text)                      # every fit starts afresh (scikit-learn's convention)
-        if val_text is None:
-            train_ids, val_ids = self.split(text)
-        else:
-            train_ids, val_ids = self.encode(text), self.encode(val_text)
-        val_ids = val_ids[: self.val_tokens + 1] if self.val_tokens else val_ids
-        x, y = self.streams(train_ids)
+        x, y, val_ids = self._fit_data(text, val_text)
         config = dict(run_config or {}, model=self.get_config())
         if run is not None:
             if not resume:
@@ -259,7 +267,72 @@ class LanguageModel(Params):
                 run.write_config(config)
         return x, y, val_ids, config
 
-    def _train(self, x, y, val_ids, config, run, minutes, checkpoint_every, progress, callbacks=()):
+    def _fit_data(self, text, val_text):
+        """``(inputs (B, L), targets (B, L), validation ids)`` of :meth:`fit`."""
+        if val_text is None:
+            train_ids, val_ids = self.split(text)
+        else:
+            train_ids, val_ids = self.encode(text), self.encode(val_text)
+        val_ids = val_ids[: self.val_tokens + 1] if self.val_tokens else val_ids
+        x, y = self.streams(train_ids)
+        return x, y, val_ids
+
+    def _fit_world(self, world, text, val_text, run, minutes, resume, checkpoint_every, progress, run_config,
+                   callbacks):
+        """:meth:`fit` on every rank of ``world``: the same checks everywhere, rank 0
+        builds (or resumes) the model and sends it to the others; each rank then
+        trains on its share of the streams (:meth:`_train`).  A setup step that
+        fails on one rank fails on every rank (:meth:`rnnkit.distributed.World.together`)."""
+        root = world.root
+        run = run if root else None
+        with restored_on_failure(self, Exception):
+            with world.together():
+                self._check_params(minutes)
+                _check_text(text, "text")
+                if val_text is not None:
+                    _check_text(val_text, "val_text")
+                world.check_divides(self.batch_size, "batch_size (--batch-size)")
+            world.agree({**{k: plain(v) for k, v in self.get_params().items()}, "minutes": minutes,
+                         "resume": bool(resume), "checkpoint_every": checkpoint_every, "text": _crc(text),
+                         "val_text": None if val_text is None else _crc(val_text)}, "settings or training text")
+            has_run = world.bcast(run is not None)
+            with world.together():
+                if root:
+                    x, y, val_ids, config = self._prepare_fit(text, val_text, run, minutes, resume, run_config)
+            shared = world.bcast(self._shared_state() if root else None)
+            with world.together():
+                if not root:
+                    self._load_shared_state(shared)
+                    x, y, val_ids = self._fit_data(text, val_text)
+                    config = None
+                self.state_ = _streams_of(self.state_, world.shard(self.batch_size))
+                controls = training_controls(self.early_stopping, self.lr_schedule, epochs=self.steps,
+                                             interval="step", base_lr=self.lr)
+                callbacks = [*controls, *(callbacks or ())]
+                if needs_validation(callbacks) and (len(val_ids) < 2 or not self.eval_every):
+                    raise ValueError("early stopping and the plateau schedule need validation every eval_every "
+                                     "(>= 1) steps on held-out text: pass val_text or a validation_fraction above "
+                                     "0, and eval_every >= 1")
+        return self._train(x, y, val_ids, config, run, minutes, checkpoint_every, progress and root, callbacks,
+                           world=world, saving=has_run)
+
+    def _shared_state(self):
+        """What rank 0 sends the other ranks at the start: everything a checkpoint holds."""
+        return {"vocab": self.vocab_.get_config(), "fit_params": self.fit_params_, "weights": self.net_.state_dict(),
+                "optimizer": self.optimizer_.state_dict(), "step": self.step_, "rng": self.rng_.bit_generator.state,
+                "state": self.state_, "history": self.history_}
+
+    def _load_shared_state(self, shared):
+        self.vocab_ = Vocabulary.from_config(shared["vocab"])
+        self._init_net()
+        self.fit_params_ = shared["fit_params"]
+        self.net_.load_state_dict(shared["weights"])
+        self.optimizer_.load_state_dict(shared["optimizer"])
+        self.rng_.bit_generator.state = shared["rng"]
+        self.step_, self.state_, self.history_ = shared["step"], shared["state"], shared["history"]
+
+    def _train(self, x, y, val_ids, config, run, minutes, checkpoint_every, progress, callbacks=(), world=None,
+               saving=None):
         """The training loop of :meth:`fit` (:class:`rnnkit.training.Trainer`), then the run's files."""
         target = self.step_ + 10 ** 9 if minutes is not None else int(self.steps)
         deadline = time.monotonic() + 60.0 * minutes if minutes is not None else None
@@ -268,18 +341,27 @@ class LanguageModel(Params):
             from ..progress import progress as make_bar
             bar = (make_bar(target, "lm train", unit="step", initial=self.step_) if minutes is None else
                    make_bar(round(60 * minutes), "lm train", unit="s"))
-        log = _StepLog(self, run, config, val_ids, target, checkpoint_every, bar)
+        log = _StepLog(self, run, config, val_ids, target, checkpoint_every, bar, world, saving)
         stop = LogStop(run.log if run is not None else None, unit="step")
-        trainer = Trainer(self._train_step, self.net_.named_grads, self.optimizer_, clip_norm=self.clip or None,
+        train_step, reduce = self._train_step, None
+        if world is not None:                  # this rank's streams; the gradient of all of them
+            from ..distributed import GradientAllreduce
+
+            mine = world.shard(self.batch_size)
+            train_step = _on_streams(self._train_step, mine)
+            reduce = GradientAllreduce(world, self.net_.named_parameters(),
+                                       lambda window: (window[0][mine].size, window[0].size))
+        trainer = Trainer(train_step, self.net_.named_grads, self.optimizer_, clip_norm=self.clip or None,
                           measure_norm=True, batch_size=lambda window: window[0].size,
                           callbacks=[log, *callbacks, stop], step=self.step_, state=self.state_,
-                          start_loss=next((m["loss"] for m in self.history_ if _real(m.get("loss"))), None))
+                          start_loss=next((m["loss"] for m in self.history_ if _real(m.get("loss"))), None),
+                          reduce=reduce)
         self.train_seconds_ = 0.0              # this call's training loop, wall time, validation excluded
         try:
-            trainer.fit(lambda epoch: self._windows(x, y, target, deadline))
+            trainer.fit(lambda epoch: self._windows(x, y, target, deadline, world))
         except KeyboardInterrupt:
-            if run is not None:
-                self.save(run, config)
+            if run is not None and world is None:      # under MPI the other ranks' streams are out of reach:
+                self.save(run, config)                 # the last checkpoint stands
             raise
         except DivergenceError as err:             # the model keeps the weights of the last good step
             self._rewind(err.weights_step)
@@ -287,6 +369,13 @@ class LanguageModel(Params):
         finally:
             self.train_seconds_ = log.close()
         self.stop_reason_ = stop_reason(trainer.callbacks)
+        if world is not None:                  # every stream's carried state, on every rank
+            self.state_ = world.bcast(world.gather_streams(trainer.state))
+            self.allreduce_seconds_ = reduce.seconds
+            if not world.fingerprint_agrees(self.net_.named_parameters()):
+                warnings.warn("the ranks' weights differ after training (their MPI library summed the gradients "
+                              "differently on different ranks); rank 0's are the run's", RuntimeWarning,
+                              stacklevel=3)
         if run is not None:
             if not self.history_ or "val_loss" not in self.history_[-1]:
                 if len(val_ids) > 1:
@@ -313,14 +402,15 @@ class LanguageModel(Params):
             self.step_, self.state_ = step, None
             self.history_ = [m for m in self.history_ if m.get("step", 0) <= step]
 
-    def _windows(self, x, y, stop, deadline):
-        """The batches from step ``step_`` until step ``stop`` (or the ``deadline``):
-        at step ``s``, window ``w = s mod (L // T)`` of every stream, ``(inputs (B, T),
-        targets (B, T), w == 0)``."""
+    def _windows(self, x, y, stop, deadline, world=None):
+        """The batches from step ``step_`` until step ``stop`` (or the ``deadline``;
+        under MPI rank 0's clock decides for all): at step ``s``, window
+        ``w = s mod (L // T)`` of every stream, ``(inputs (B, T), targets (B, T), w == 0)``."""
         T = self.seq_len
         n_windows = x.shape[1] // T
         for step in range(self.step_, stop):
-            if deadline is not None and time.monotonic() >= deadline:
+            if deadline is not None and (time.monotonic() >= deadline if world is None else
+                                         world.bcast(time.monotonic() >= deadline)):
                 return
             w = step % n_windows
             yield x[:, w * T:(w + 1) * T], y[:, w * T:(w + 1) * T], w == 0
@@ -491,6 +581,28 @@ def _real(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def _crc(text):
+    """``[length, CRC-32]`` of a training text: whether every rank reads the same one."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    return [len(data), zlib.crc32(data)]
+
+
+def _on_streams(train_step, mine):
+    """``train_step`` on the streams ``mine`` (a slice) of each window."""
+    def step(window, state):
+        return train_step((window[0][mine], window[1][mine], window[2]), state)
+    return step
+
+
+def _streams_of(state, mine):
+    """The streams ``mine`` (a slice) of a carried state ``(layers, B, H)`` (or a tuple of them)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s[:, mine].copy() for s in state)
+    return state[:, mine].copy()
+
+
 def _check_text(text, name):
     """Refuse a training text that is not one ``str`` or ``bytes`` (a list of texts, ids)."""
     if not isinstance(text, (str, bytes, bytearray)):
@@ -509,12 +621,14 @@ class _StepLog(Callback):
     divergence check (in ``on_before_update``, before that step's update, with
     the RNG as the step left it), so no checkpoint holds weights that diverged."""
 
-    def __init__(self, model, run, config, val_ids, target, checkpoint_every, bar):
+    def __init__(self, model, run, config, val_ids, target, checkpoint_every, bar, world=None, saving=None):
         self.model, self.run, self.config, self.val_ids = model, run, config, val_ids
         self.target, self.checkpoint_every, self.bar = target, checkpoint_every, bar
         self.t0, self.tokens = time.monotonic(), 0
         self.t_start = self.t0                             # wall time, validation included (--minutes)
         self.pending = None                 # the RNG of a step whose checkpoint waits for the next step's check
+        # under MPI: the ranks (rank 0 validates and writes; the checkpoint gathers every rank's streams)
+        self.world, self.saving, self.pending_state = world, run is not None if saving is None else saving, None
 
     def on_train_begin(self, trainer):
         self.trainer = trainer
@@ -523,12 +637,14 @@ class _StepLog(Callback):
         """The checkpoint of the step before (its weights passed the check), and the
         per-step diagnostics of ``record_gradflow``, after clipping, before the update."""
         if self.pending is not None:
-            m, live = self.model, self.model.rng_
+            m, live, live_state = self.model, self.model.rng_, self.model.state_
             m.rng_ = self.pending
+            if self.pending_state is not None:
+                m.state_ = self.pending_state             # every rank's streams
             try:
                 m.save(self.run, self.config)
             finally:
-                m.rng_, self.pending = live, None
+                m.rng_, m.state_, self.pending, self.pending_state = live, live_state, None, None
         if self.model.record_gradflow:
             from ..diagnostics import gate_metrics, step_metrics
 
@@ -550,14 +666,19 @@ class _StepLog(Callback):
             rec.update(metrics["diagnostics"], seconds=seconds, tokens_per_s=tokens / max(seconds, 1e-9))
         if ((m.eval_every and step % m.eval_every == 0) or step >= self.target) and len(self.val_ids) > 1:
             t_eval = time.monotonic()
-            v = m._nats(self.val_ids)
+            v = m._nats(self.val_ids) if self.world is None or self.world.root else None
+            if self.world is not None:
+                v = self.world.bcast(v)                   # rank 0's score decides for every rank
             self.t0 += time.monotonic() - t_eval          # validation is not training time
             rec.update(val_loss=v, val_bpc=v / LN2)
             metrics["val_loss"] = v                       # for the controls after this callback
         m.history_.append(rec)
+        due = self.saving and self.checkpoint_every and step % self.checkpoint_every == 0
+        if due and self.world is not None:
+            self.pending_state = self.world.gather_streams(m.state_)      # None but on rank 0
         if self.run is not None:
             self.run.log(**rec)
-            if self.checkpoint_every and step % self.checkpoint_every == 0:
+            if due:
                 self.pending = copy.deepcopy(m.rng_)
         if self.bar is not None:
             rate = self.tokens / max(time.monotonic() - self.t0, 1e-9)
