@@ -70,6 +70,12 @@ def main(argv=None):
         parser.print_help()
         return 0
     args = parser.parse_args(argv)
+    from .distributed import launched_rank, refuse_single_process_command
+    refusal = refuse_single_process_command(args._leaf_parser.prog)
+    if refusal is not None:                              # one line, from rank 0 only
+        if launched_rank() == 0:
+            print(f"rnnkit: error: {refusal}", file=sys.stderr)
+        return 2
     try:
         rc = int(args.func(args) or 0)
         if rc == 0:

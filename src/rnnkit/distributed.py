@@ -47,6 +47,31 @@ def launched_size():
     return 1
 
 
+RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "MV2_COMM_WORLD_RANK")
+DISTRIBUTED_COMMANDS = ("rnnkit lm train",)   # the commands that train one model over the ranks
+
+
+def launched_rank():
+    """This process's rank among :func:`launched_size`'s, from the launcher's
+    environment variables (0 when not started by one); no mpi4py needed."""
+    for name in RANK_VARIABLES:
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
+def refuse_single_process_command(command):
+    """Under an MPI launcher, the one-line refusal of a ``command`` (``"rnnkit
+    classify train"``) that runs as one process, or ``None``: K copies of it
+    would race for the same files.  Only rank 0 should print it."""
+    if launched_size() <= 1 or command in DISTRIBUTED_COMMANDS:
+        return None
+    return (f"`{command}` runs as one process, and under mpirun {launched_size()} copies would write the same "
+            f"files; run it without mpirun (only {', '.join(DISTRIBUTED_COMMANDS)} trains over MPI ranks; from "
+            "Python, every rank calling the estimators' fit trains one model)")
+
+
 def world(comm=None):
     """The :class:`World` this process trains in, or ``None`` (one process).
 

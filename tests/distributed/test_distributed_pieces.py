@@ -116,3 +116,17 @@ def test_the_ring_allreduce_model():
     assert allreduce_model(1.25e9, 2, 10, latency_s=0.0) == pytest.approx(1.0)
     assert allreduce_model(1.25e9, 4, 10, latency_s=1e-3) == pytest.approx(1.5 + 6e-3)
     assert speedup(1.0, 0, 8, 10, latency_s=0.0) == pytest.approx(8.0)
+
+
+def test_a_single_process_command_under_mpirun_is_refused_in_one_line_by_rank_0(monkeypatch, tmp_path, capsys):
+    from rnnkit.cli import main
+
+    monkeypatch.setenv("PMI_SIZE", "2")
+    for rank, lines in (("0", 1), ("1", 0)):
+        monkeypatch.setenv("PMI_RANK", rank)
+        assert main(["classify", "train", "--data", str(tmp_path / "x.csv"), "--out", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == lines
+        if lines:
+            assert err[0].startswith("rnnkit: error: `rnnkit classify train` runs as one process")
+    assert not (tmp_path / "r").exists()                          # nothing written by either rank
