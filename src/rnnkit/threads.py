@@ -23,7 +23,11 @@ The user's choice wins: with ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
 limited below the cores the process may use (``threadpoolctl``, or a library
 call, before the first pass or around any later one), rnnkit changes nothing; ``RNNKIT_THREADS=N`` runs every pass with N.
 Passes whose step products are too small to be threaded (fewer than
-:data:`MIN_WORK` multiply-adds) run as they are.  The thread count is
+:data:`MIN_WORK` multiply-adds) run as they are, and so do passes inside
+another tuner's: :class:`rnnkit.training.Trainer` times each training step
+as a whole (steps of at least :data:`STEP_MIN_WORK` multiply-adds), so that
+on a busy machine the head's, the loss's and the optimizer's products go to
+one thread with the layers', and the layers' passes keep the step's count.  The thread count is
 process-wide: passes of one process should not run from several Python
 threads at once.
 """
@@ -38,6 +42,7 @@ from collections import deque
 PROBE_EVERY = 50          # passes of one kind between two timings of the setting not chosen
 WARMUP = 3                # timed passes of each setting before the first choice
 MIN_WORK = 1 << 17        # multiply-adds of one step's product below which threads do not pay
+STEP_MIN_WORK = 1 << 24   # multiply-adds of a training step (3 x parameters x batch) below which it is not tuned
 USER_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RNNKIT_THREADS")
 
 
@@ -48,6 +53,7 @@ class _Blas:
         self.libraries = libraries
         self.default = default
         self.current = default
+        self.held = False           # a tuner's pass is running: passes inside it keep its count
 
     def limited(self):
         """True when someone else (``threadpoolctl.threadpool_limits``, a
@@ -99,16 +105,18 @@ class ThreadTuner:
         """``fn(*args, **kwargs)`` under the thread count chosen for passes of
         ``key``; ``work``: multiply-adds of one step's largest product."""
         blas, fixed = _blas_or_fixed()
-        if blas is None or work < MIN_WORK or blas.limited():
+        if blas is None or work < MIN_WORK or blas.held or blas.limited():
             return fn(*args, **kwargs)
         n = fixed if fixed is not None else self._choice(key, blas.default)
         blas.set(n)
+        blas.held = True
         try:
             start = time.perf_counter()
             out = fn(*args, **kwargs)
             if fixed is None:
                 self._record(key, n, time.perf_counter() - start)
         finally:
+            blas.held = False
             blas.set(blas.default)
         return out
 

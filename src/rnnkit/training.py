@@ -56,6 +56,7 @@ import time
 import numpy as np
 
 from .optim import clip_grad_norm, clip_grad_value, grad_norm
+from .threads import STEP_MIN_WORK, ThreadTuner
 
 HOOKS = ("on_train_begin", "on_epoch_begin", "on_before_update", "on_step_end", "on_epoch_end", "on_train_end")
 
@@ -219,6 +220,7 @@ class Trainer:
         self.reduce = reduce
         self.losses, self.history, self.diverged = [], [], None
         self._recent, self._backup, self._undoable = [], {}, False
+        self._threads, self._work = ThreadTuner(), None
 
     def _call(self, hook, *args):
         """Call ``hook`` on every callback that has it; True when one asks to stop."""
@@ -232,7 +234,23 @@ class Trainer:
     def update(self, batch):
         """One step on ``batch``: forward and BPTT, clipping, the optimizer step,
         the state carried.  Returns the step's metrics, or ``None`` when a
-        callback stopped training before the update."""
+        callback stopped training before the update.
+
+        The whole step runs under one BLAS thread count, chosen by timing steps
+        (:class:`rnnkit.threads.ThreadTuner`, where the user set none): on a busy
+        machine the head's and the loss's products go to one thread with the
+        layers'.  Steps of fewer than :data:`rnnkit.threads.STEP_MIN_WORK`
+        multiply-adds run as they are."""
+        if self._work is None:                    # the first step: measures the model and runs as it is
+            metrics = self._update(batch)
+            params = sum(np.size(g) for g in self.grads().values())
+            self._work = 3 * params * max(1, int(self.batch_size(batch)))
+            return metrics
+        if self._work < STEP_MIN_WORK:
+            return self._update(batch)
+        return self._threads.run("step", self._work, self._update, batch)
+
+    def _update(self, batch):
         t0 = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):     # reported below, once
             loss, state = self.train_step(batch, self.state)

@@ -114,3 +114,50 @@ def test_a_layer_computes_the_same_bits_whatever_the_thread_count(monkeypatch):
             results.append([y, dx] + [layer.grads[k] for k in sorted(layer.grads)])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_passes_inside_a_timed_pass_keep_its_thread_count(fake):
+    blas, clock = fake
+    outer, inner = threads.ThreadTuner(), threads.ThreadTuner()
+
+    def step():
+        counts = [inner.run("layer", threads.MIN_WORK, clock.work) for _ in range(3)]
+        assert len(set(counts)) == 1                              # the step's count, untouched inside
+        return counts[0]
+
+    used = [outer.run("step", threads.MIN_WORK, step) for _ in range(20)]
+    assert used[-5:] == [1] * 5
+    assert inner.choices() == {}                                  # the inner tuner never timed anything
+    assert blas.current == 2 and not blas.held
+
+
+def test_a_training_step_is_timed_whole_and_its_layers_keep_its_count(fake):
+    from rnnkit.optim import SGD
+    from rnnkit.training import Trainer
+
+    blas, clock = fake
+    w = {"w": np.zeros(threads.STEP_MIN_WORK // 3 + 1, np.float32)}       # a step big enough to be tuned
+    layer = threads.ThreadTuner()
+    seen = []
+
+    def train_step(batch, state):
+        seen.append([layer.run("pass", threads.MIN_WORK, clock.work) for _ in range(2)])
+        return 1.0, None
+
+    Trainer(train_step, lambda: {"w": np.zeros_like(w["w"])}, SGD(w, lr=0.1)).fit(lambda epoch: range(20), 1)
+    assert all(a == b for a, b in seen[1:])                       # one count for the whole step (the first
+    assert seen[-1] == [1, 1]                                     # runs as it is); the busy machine's faster
+    assert layer._kinds["pass"]["passes"] == 2                    # the layer's tuner: only in the first step
+    assert blas.current == 2 and not blas.held
+
+
+def test_small_training_steps_are_left_alone(fake):
+    from rnnkit.optim import SGD
+    from rnnkit.training import Trainer
+
+    blas, clock = fake
+    w = {"w": np.zeros(10, np.float32)}
+    used = []
+    Trainer(lambda b, s: (used.append(blas.current), (1.0, None))[1], lambda: {"w": np.zeros(10, np.float32)},
+            SGD(w, lr=0.1)).fit(lambda epoch: range(10), 1)
+    assert used == [2] * 10
