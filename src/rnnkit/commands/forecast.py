@@ -51,23 +51,45 @@ def add_network_args(p, kind, epochs, over):
     """``--hidden``, ``--layers``, ``--epochs``, ``--lr``, ``--clip`` of the forecaster and the detector."""
     p.add_argument("--hidden", type=positive_int, default=32, help=f"{kind} hidden units")
     p.add_argument("--layers", type=positive_int, default=1, help=f"stacked {kind} layers")
-    p.add_argument("--epochs", type=positive_int, default=epochs, help=f"passes over {over}")
+    p.add_argument("--epochs", type=_auto_or(positive_int) if epochs == "auto" else positive_int, default=epochs,
+                   help=f"passes over {over}")
     p.add_argument("--lr", type=positive_float, default=0.01, help="Adam's learning rate")
     p.add_argument("--clip", type=positive_float, default=1.0, help="global gradient-norm clip (default 1)")
 
 
+def _auto_or(kind):
+    """An argparse type: ``auto`` (decided on the data by the forecaster), else ``kind``."""
+    def parse(text):
+        return "auto" if text == "auto" else kind(text)
+    parse.__doc__ = f"'auto' or {kind.__doc__}"
+    return parse
+
+
 def _add_model(p):
-    p.add_argument("--lookback", type=positive_int, default=24, help="input window length (default 24)")
+    p.add_argument("--method", choices=["auto", "hybrid", "window"], default="auto",
+                   help="hybrid: exponential smoothing and an LSTM trained jointly; window: the windowed network; "
+                        "auto: the hybrid unless a windowed-network option (--lookback, --scaler, --diff, "
+                        "--seasonal-diff, --strategy recursive, covariates, several targets) is given")
+    p.add_argument("--lookback", type=_auto_or(positive_int), default="auto",
+                   help="input window length (auto: two seasons for the hybrid, 24 for the windowed network)")
     p.add_argument("--horizon", type=positive_int, default=1, help="steps ahead (default 1)")
     p.add_argument("--strategy", choices=["direct", "recursive"], default="direct",
                    help="direct: one output per horizon step; recursive: one step fed back")
     p.add_argument("--cell", choices=cell_names(), default="lstm", help="recurrent cell")
-    add_network_args(p, "recurrent", epochs=100, over="the training windows")
-    p.add_argument("--scaler", choices=["standard", "minmax", "log", "none"], default="standard",
-                   help="scaling of the target before training")
-    p.add_argument("--diff", type=count, default=0, help="differencing order d")
-    p.add_argument("--seasonal-diff", type=count, default=0, help="seasonal differencing order D")
-    p.add_argument("--season", type=positive_int, default=1, help="season length m (MASE, seasonal naive, ETS, D)")
+    add_network_args(p, "recurrent", epochs="auto", over="the training windows (auto: 50 hybrid, 100 window)")
+    p.add_argument("--ensemble", type=_auto_or(positive_int), default="auto",
+                   help="hybrid networks from successive seeds, forecast = their median (auto: 5)")
+    p.add_argument("--scaler", choices=["auto", "standard", "minmax", "log", "none"], default="auto",
+                   help="scaling of the target (auto: log when the spread grows with the level, for the hybrid; "
+                        "standard for the windowed network)")
+    p.add_argument("--diff", type=_auto_or(count), default="auto",
+                   help="differencing order d (auto: for the hybrid a trend when the KPSS test asks for two "
+                        "differences, or one and the series drifts; 0 for the windowed network)")
+    p.add_argument("--seasonal-diff", type=_auto_or(count), default="auto",
+                   help="seasonal differencing order D (auto: 0; the hybrid smooths the season instead)")
+    p.add_argument("--season", type=_auto_or(positive_int), default="auto",
+                   help="season length m for the model, MASE, seasonal naive and ETS (auto: from the "
+                        "autocorrelation of the training part)")
     p.add_argument("--batch-size", type=positive_int, default=32, help="windows per update")
     p.add_argument("--alpha", type=positive_float, default=0.1, help="interval miss rate (0.1: 90%% intervals)")
     p.add_argument("--seed", type=count, default=0, help="random seed: weights, data order and sampling")
@@ -132,7 +154,8 @@ def _model(args):
     return Forecaster(lookback=args.lookback, horizon=args.horizon, strategy=args.strategy, cell=args.cell,
                       hidden_size=args.hidden, num_layers=args.layers, scaler=args.scaler, diff=args.diff,
                       seasonal_diff=args.seasonal_diff, season=args.season, epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, clip=args.clip, alpha=args.alpha, random_state=args.seed)
+                      batch_size=args.batch_size, lr=args.lr, clip=args.clip, alpha=args.alpha, random_state=args.seed,
+                      method=args.method, ensemble=args.ensemble)
 
 
 def train(args):
@@ -149,8 +172,9 @@ def train(args):
     model.validation_fraction = args.validation_fraction
     with new_run_dir(args.out, "a trained forecaster") as run:
         run.reset_metrics()
-        bar = progress(args.epochs, "forecast train", disable=args.quiet or None, unit="epoch")
-        model.fit(y, past, fut, callbacks=[*controls(args, args.epochs, args.lr), MetricsLog(run.log),
+        epochs = model.settings_["epochs"]              # "auto" resolved on the data by _check_data
+        bar = progress(epochs, "forecast train", disable=args.quiet or None, unit="epoch")
+        model.fit(y, past, fut, callbacks=[*controls(args, epochs, args.lr), MetricsLog(run.log),
                                            EpochProgress(bar)])
         path = model.save(os.path.join(args.out, "model.rnnkit"), meta)
     stopped = f" ({model.stop_reason_})" if model.stop_reason_ else ""
@@ -226,23 +250,26 @@ def evaluate(args):
     model = _model(args)
     model._check_params()
     test = _test_steps(args.test_size, n, args.horizon, model._need())
+    cut = lambda a: None if a is None else a[: n - test]  # noqa: E731
+    model._check_data(y[: n - test], cut(past), cut(fut), True)        # resolves "auto" on the training part
+    season = model.settings_["season"]                                 # the model's, for MASE and the baselines
     if os.path.isdir(args.out):              # the report must not overwrite the input CSV
         for name in ("backtest.json", "backtest.csv", "backtest.png", "model.rnnkit"):
             check_output(os.path.join(args.out, name), "the eval output (in --out)",
                          [(args.csv, "the input CSV")])
     _eval_out(args.out)
     with RunDir(args.out).lock():                   # one writer in --out at a time
-        r = backtest(model, y, n - test, step=args.step, season=args.season, past_covariates=past,
+        r = backtest(model, y, n - test, step=args.step, season=season, past_covariates=past,
                      future_covariates=fut, verbose=not args.quiet)
         report = format_report(r["metrics"])
         print(f"rolling-origin backtest: {len(r['origins'])} origins, horizon {args.horizon}, "
-              f"train {n - test} steps, season {args.season}")
+              f"train {n - test} steps, season {season}")
         print(report)
         iv = r["interval"]
         print(f"rnn interval coverage {iv['coverage']:.3f} (nominal {iv['nominal']:.2f})")
         summary = {"metrics": r["metrics"], "origins": r["origins"], "horizon": args.horizon,
                   "interval_coverage": iv["coverage"], "interval_nominal": iv["nominal"],
-                  "train_size": n - test, "season": args.season, "targets": targets}
+                  "train_size": n - test, "season": season, "targets": targets}
         atomic_write_text(os.path.join(args.out, "backtest.json"), strict_json(summary, indent=1),
                           suffix=".json")                                      # an undefined MASE: null
         rows = []

@@ -1,4 +1,11 @@
-"""The recurrent forecaster: an LSTM/GRU over a lookback window, a dense head.
+"""The recurrent forecaster, in two forms (``method``):
+
+- ``"hybrid"`` (what ``method="auto"`` gives with no windowed-network setting):
+  exponential smoothing of level, trend and season and an LSTM on the smoothed,
+  normalised series, trained jointly (:mod:`.hybrid`), an ensemble over seeds
+  (:mod:`.ensemble`), its ``"auto"`` settings decided on the data (:mod:`.auto`);
+- ``"window"``: an LSTM/GRU over a lookback window of the transformed target, a
+  dense head, as below.
 
 Per window ending at time ``t`` (``L`` = ``lookback``, ``h`` = ``horizon``)::
 
@@ -13,11 +20,12 @@ head.  ``strategy="recursive"``: ``h' = 1``, the prediction is fed back ``h``
 times (not possible with past-only covariates, whose future is unknown).
 Loss: MSE on ``ŵ``; Adam; gradient clipping by global norm.
 
-Prediction intervals: empirical quantiles ``α/2, 1−α/2`` of the residuals of
-each horizon step at forecast origins in the last ``calibration`` fraction of the
-training series: ``interval="holdout"`` (default) predicts them with a model
-fitted on the part before (out of sample), then refits on everything;
-``"insample"`` uses the final model (cheaper, narrower).
+Prediction intervals (both forms): empirical quantiles ``α/2, 1−α/2`` of the
+residuals of each horizon step (of the log for a hybrid on the log) at forecast
+origins in the last ``calibration`` fraction of the training series:
+``interval="holdout"`` (default) predicts them with a model fitted on the part
+before (out of sample), then refits on everything; ``"insample"`` uses the final
+model (cheaper, narrower).
 """
 from __future__ import annotations
 
@@ -36,10 +44,17 @@ from ..losses import mse
 from ..optim import Adam
 from ..registry import build_layer, check_cell
 from ..training import Callback, Trainer, joint_grads, joint_parameters
+from .auto import detect_season, has_drift, n_diffs, seasonally_adjusted, wants_log
 from .data import fill_missing
+from .ensemble import HybridEnsemble
 from .transforms import SCALERS, Scaler, TargetTransform
 
 log = logging.getLogger("rnnkit")
+
+
+def _is_dates(index):
+    """Whether ``index`` is a pandas ``DatetimeIndex`` (its frequency gives a season)."""
+    return index is not None and "datetime" in str(getattr(index, "dtype", ""))
 
 
 def _as2d(a, name):
@@ -58,17 +73,52 @@ def _as2d(a, name):
     return a
 
 
+AUTO = "auto"
+WINDOW_ONLY = ("lookback", "scaler", "diff", "seasonal_diff")      # given: method="auto" is the windowed network
+WINDOW_DEFAULTS = {"lookback": 24, "scaler": "standard", "diff": 0, "seasonal_diff": 0, "season": 1,
+                   "epochs": 100, "ensemble": 1}
+HYBRID_EPOCHS, HYBRID_MEMBERS = 50, 5
+
+
+def _auto(v):
+    return isinstance(v, str) and v == AUTO
+
+
+def hybrid_lookback(n, m, h):
+    """The hybrid's window when ``lookback="auto"``: two seasons (at least 12 steps),
+    cut to a third of what the series leaves after one horizon (at least 2)."""
+    return int(max(2, min(max(2 * m, 12), (n - h) // 3)))
+
+
 class Forecaster(EstimatorFile, Params):
     """Scikit-learn-style recurrent forecaster; see the module docstring.
 
     Arguments:
-        lookback: window length ``L`` fed to the network (>= 1).
+        method: ``"hybrid"`` (exponential smoothing and an LSTM trained jointly,
+            :mod:`.hybrid`), ``"window"`` (the windowed network above) or ``"auto"``
+            (default): the hybrid, unless a setting only the windowed network has is
+            given (``lookback``, ``scaler``, ``diff``, ``seasonal_diff``), or
+            ``strategy="recursive"``, covariates, or several target columns.
+        lookback: window length ``L`` fed to the network (>= 1); ``"auto"``: the
+            hybrid's :func:`hybrid_lookback`, 24 for the windowed network.
         horizon: steps ahead ``h`` (>= 1).
-        strategy: ``"direct"`` or ``"recursive"``.
+        strategy: ``"direct"`` or ``"recursive"`` (windowed network only).
         cell, hidden_size, num_layers: the recurrent part.
-        scaler: ``"standard"``, ``"minmax"``, ``"log"`` or ``"none"``.
-        diff, seasonal_diff, season: differencing orders and season length ``m``.
-        epochs, batch_size, lr, clip: training.
+        scaler: ``"standard"``, ``"minmax"``, ``"log"`` or ``"none"``; ``"auto"``: the
+            hybrid takes the log when the spread grows with the level
+            (:func:`.auto.wants_log`), the windowed network ``"standard"``.
+        diff, seasonal_diff: differencing orders; ``"auto"``: the hybrid carries a
+            trend when the KPSS test asks for two differences, or one and the series
+            drifts (:func:`.auto.n_diffs`, :func:`.auto.has_drift`), and smooths the
+            season instead of differencing it; the windowed network does not difference.
+            Given to the hybrid: ``diff >= 1`` is a trend; ``scaler="log"`` the log, any
+            other scaler none.
+        season: season length ``m``; ``"auto"``: from a pandas index's frequency or
+            the autocorrelation (:func:`.auto.detect_season`).
+        epochs, batch_size, lr, clip: training (``epochs="auto"``: 50 for the
+            hybrid, 100 for the windowed network).
+        ensemble: networks trained from seeds ``random_state + i``, forecast = their
+            median; ``"auto"``: 5 for the hybrid (the windowed network trains one).
         alpha: interval miss rate (0.1 → 90 % intervals).
         calibration, interval: the tail fraction used for interval residuals, and
             ``"holdout"`` (out of sample, refit; default) or ``"insample"``.
@@ -79,14 +129,19 @@ class Forecaster(EstimatorFile, Params):
             order) for early stopping or ``lr_schedule="plateau"``.
         lr_schedule: ``None``, ``"step"``, ``"cosine"`` or ``"plateau"`` (over ``epochs``).
 
-    Learned: ``loss_curve_``, ``val_loss_curve_`` (when validating), ``n_epochs_``,
-    ``stop_reason_`` (of the final training), ``rnn_``, ``head_`` and the scalers.
+    Learned: ``settings_`` (the ``"auto"`` settings as resolved: ``method``,
+    ``lookback``, ``season``, ``log``/``scaler``, ``trend``/``diff``, ...),
+    ``loss_curve_``, ``val_loss_curve_`` (when validating), ``n_epochs_``,
+    ``stop_reason_`` (of the final training; the first member's for an ensemble),
+    ``residual_quantiles_``; the windowed network's ``rnn_``, ``head_`` and scalers,
+    or the hybrid's ``ensemble_`` (:class:`.ensemble.HybridEnsemble`).
     """
 
-    def __init__(self, lookback=24, horizon=1, strategy="direct", cell="lstm", hidden_size=32,
-                 num_layers=1, scaler="standard", diff=0, seasonal_diff=0, season=1, epochs=100,
+    def __init__(self, lookback=AUTO, horizon=1, strategy="direct", cell="lstm", hidden_size=32,
+                 num_layers=1, scaler=AUTO, diff=AUTO, seasonal_diff=AUTO, season=AUTO, epochs=AUTO,
                  batch_size=32, lr=0.01, clip=1.0, alpha=0.1, calibration=0.3, interval="holdout",
-                 random_state=0, early_stopping=None, validation_fraction=0.1, lr_schedule=None):
+                 random_state=0, early_stopping=None, validation_fraction=0.1, lr_schedule=None,
+                 method=AUTO, ensemble=AUTO):
         self.lookback, self.horizon, self.strategy, self.cell = lookback, horizon, strategy, cell
         self.hidden_size, self.num_layers, self.scaler = hidden_size, num_layers, scaler
         self.diff, self.seasonal_diff, self.season = diff, seasonal_diff, season
@@ -95,6 +150,7 @@ class Forecaster(EstimatorFile, Params):
         self.interval = interval
         self.early_stopping, self.validation_fraction = early_stopping, validation_fraction
         self.lr_schedule = lr_schedule
+        self.method, self.ensemble = method, ensemble
 
     # -- checks ------------------------------------------------------------------------
     @property
@@ -103,13 +159,18 @@ class Forecaster(EstimatorFile, Params):
         return self.n_targets_
 
     def _check_params(self):
-        for name in ("lookback", "horizon", "hidden_size", "num_layers", "epochs", "batch_size", "season"):
+        for name in ("horizon", "hidden_size", "num_layers", "batch_size"):
             count(name, getattr(self, name), 1)
+        for name in ("lookback", "season", "epochs", "ensemble"):
+            if not _auto(getattr(self, name)):
+                count(name, getattr(self, name), 1)
+        if self.method not in ("auto", "hybrid", "window"):
+            raise ValueError(f"method must be 'auto', 'hybrid' or 'window', got {self.method!r}")
         if self.strategy not in ("direct", "recursive"):
             raise ValueError(f"strategy must be 'direct' or 'recursive', got {self.strategy!r}")
         check_cell(self.cell)
-        if self.scaler not in SCALERS:
-            raise ValueError(f"scaler must be one of {SCALERS}, got {self.scaler!r}")
+        if not _auto(self.scaler) and self.scaler not in SCALERS:
+            raise ValueError(f"scaler must be 'auto' or one of {SCALERS}, got {self.scaler!r}")
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float, np.number)) or not 0 < self.alpha < 1:
             raise ValueError(f"alpha must be a number in (0, 1), got {plain(self.alpha)!r}")
         if not 0 < self.calibration < 1:
@@ -119,22 +180,106 @@ class Forecaster(EstimatorFile, Params):
         for name in ("lr", "clip"):
             finite_number(name, getattr(self, name))
         for name in ("diff", "seasonal_diff"):
-            count(name, getattr(self, name))
-        if self.seasonal_diff and self.season < 2:
+            if not _auto(getattr(self, name)):
+                count(name, getattr(self, name))
+        if not _auto(self.seasonal_diff) and self.seasonal_diff and not _auto(self.season) and self.season < 2:
             raise ValueError(f"seasonal_diff needs a season length >= 2, got season={self.season}")
+        if self.method == "hybrid" and self.strategy == "recursive":
+            raise ValueError("method='hybrid' forecasts all horizon steps at once; use strategy='direct' "
+                             "or method='window'")
+        if self.method == "hybrid" and not _auto(self.seasonal_diff) and self.seasonal_diff:
+            raise ValueError("method='hybrid' smooths the season instead of differencing it; leave seasonal_diff "
+                             "at 'auto' (or 0), or use method='window'")
+        if self.method == "window" and not _auto(self.ensemble) and self.ensemble > 1:
+            raise ValueError(f"ensemble={self.ensemble} needs method='hybrid' (the windowed network trains one "
+                             "network); leave ensemble at 'auto' or 1")
         check_control_params(self.early_stopping, self.lr_schedule, self.validation_fraction)
 
     def _check_fitted(self):
-        if not hasattr(self, "rnn_"):
+        if not hasattr(self, "rnn_") and not hasattr(self, "ensemble_"):
             raise not_fitted(self)
+
+    @property
+    def _hybrid(self):
+        return self.settings_["method"] == "hybrid"
+
+    def _method(self, n_targets, past, fut):
+        """The method the settings and data call for (see ``method``)."""
+        if self.method != AUTO:
+            return self.method
+        window = (any(not _auto(getattr(self, k)) for k in WINDOW_ONLY) or self.strategy == "recursive"
+                  or past is not None or fut is not None or n_targets > 1)
+        return "window" if window else "hybrid"
+
+    def _resolve(self, y, past, fut, index=None):
+        """``settings_``: every ``"auto"`` setting decided on the training series ``y`` ``(T, C)``."""
+        method = self._method(y.shape[1], past, fut)
+        h = self.horizon
+        given = lambda k: not _auto(getattr(self, k))  # noqa: E731
+        if method == "window":
+            s = {k: getattr(self, k) if given(k) else v for k, v in WINDOW_DEFAULTS.items()}
+            if not given("season") and s["seasonal_diff"]:
+                s["season"] = detect_season(y[:, 0], index)
+                if s["season"] < 2:
+                    raise ValueError("seasonal_diff needs a season, and none was found in the series; "
+                                     "pass season=")
+            return {"method": "window", **{k: plain(v) for k, v in s.items()}}
+        if y.shape[1] > 1 or past is not None or fut is not None:
+            raise ValueError("method='hybrid' forecasts one series without covariates; pass one target column, "
+                             "or use method='window'")
+        y1, n = y[:, 0], len(y)
+        m = self.season if given("season") else detect_season(y1, index)
+        if m > 1 and n < 2 * m + h + 1:
+            m = 1                                            # two seasons are needed to start the smoothing
+        if given("scaler"):
+            log = self.scaler == "log"
+        else:
+            log = wants_log(y1, m)
+        if log and (y1 <= 0).any():
+            raise ValueError("scaler 'log' needs strictly positive targets; use 'standard' or 'minmax'")
+        g = np.log(y1) if log else y1
+        if given("diff"):
+            trend = self.diff >= 1
+        else:
+            adjusted = seasonally_adjusted(g, m)
+            trend = n_diffs(adjusted) >= 2 or (n_diffs(adjusted) == 1 and has_drift(adjusted))
+        return {"method": "hybrid", "season": int(m), "log": bool(log), "trend": bool(trend),
+                "lookback": int(self.lookback if given("lookback") else hybrid_lookback(n, m, h)),
+                "epochs": int(self.epochs if given("epochs") else HYBRID_EPOCHS),
+                "ensemble": int(self.ensemble if given("ensemble") else HYBRID_MEMBERS)}
 
     def _need(self):
         """Fewest steps a training series needs: lookback + horizon + differencing + 1,
         for either strategy: ``recursive`` trains on one-step targets, but the interval
-        calibration needs at least one forecast origin with ``horizon`` actuals after it."""
-        return self.lookback + self.horizon + self.diff + self.seasonal_diff * self.season + 1
+        calibration needs at least one forecast origin with ``horizon`` actuals after it.
+        Before ``fit`` resolved the settings: :meth:`_min_need`."""
+        s = getattr(self, "settings_", None)
+        if s is None:
+            return self._min_need()
+        if s["method"] == "hybrid":
+            return s["lookback"] + self.horizon + 1
+        return s["lookback"] + self.horizon + s["diff"] + s["seasonal_diff"] * s["season"] + 1
+
+    def _min_need(self):
+        """The least :meth:`_need` any resolution of the ``"auto"`` settings can give."""
+        if self._method(1, None, None) == "hybrid":
+            return (2 if _auto(self.lookback) else self.lookback) + self.horizon + 1
+        s = {k: WINDOW_DEFAULTS[k] if _auto(getattr(self, k)) else getattr(self, k)
+             for k in ("lookback", "diff", "seasonal_diff", "season")}
+        return s["lookback"] + self.horizon + s["diff"] + s["seasonal_diff"] * s["season"] + 1
+
+    def _first_origin(self):
+        """The first origin whose forecast the network can make."""
+        if self._hybrid:
+            return self.settings_["lookback"] + 1
+        return self.settings_["lookback"] + self.transform_.lost + 1
+
+    def _target_transform(self):
+        s = self.settings_
+        return TargetTransform(s["scaler"], s["diff"], s["seasonal_diff"], s["season"])
 
     def _check_data(self, y, past, fut, fitting):
+        index = getattr(y, "index", None) if _frames.is_frame(y) else None
         y = _as2d(y, "y")
         past, fut = _as2d(past, "past_covariates"), _as2d(fut, "future_covariates")
         for n, a in (("past_covariates", past), ("future_covariates", fut)):
@@ -143,15 +288,19 @@ class Forecaster(EstimatorFile, Params):
         if len(y) == 0:
             raise ValueError("y is empty; pass a series with at least one step per row")
         if fitting:
-            if len(y) < self._need():
+            if len(y) < self._min_need():
                 raise ValueError(f"series has {len(y)} step(s), fewer than lookback + horizon + differencing + 1 "
-                                 f"({self._need()}); use a shorter lookback or horizon, or a longer series")
+                                 f"({self._min_need()}); use a shorter lookback or horizon, or a longer series")
             if self.strategy == "recursive" and past is not None:
                 raise ValueError("strategy='recursive' cannot use past-only covariates (their future is "
                                  "unknown); use strategy='direct' or pass them as future covariates")
             if np.all(np.ptp(y, axis=0) == 0):
                 raise ValueError("the target series is constant; there is nothing to learn "
                                  "(its forecast is the constant itself)")
+            self.settings_ = self._resolve(y, past, fut, index if _is_dates(index) else None)
+            if len(y) < self._need():
+                raise ValueError(f"series has {len(y)} step(s), fewer than lookback + horizon + differencing + 1 "
+                                 f"({self._need()}); use a shorter lookback or horizon, or a longer series")
         return y, past, fut
 
     # -- features ----------------------------------------------------------------------
@@ -168,7 +317,7 @@ class Forecaster(EstimatorFile, Params):
 
     def _windows(self, w, u, fut_s):
         """Training windows: inputs ``(N, L, D)``, head extras ``(N, h'·F)``, targets ``(N, h'·C)``."""
-        L, hp = self.lookback, self.out_steps_
+        L, hp = self.settings_["lookback"], self.out_steps_
         ends = np.arange(L - 1, len(w) - hp)
         X = np.stack([u[e - L + 1: e + 1] for e in ends])
         Y = np.stack([w[e + 1: e + 1 + hp].reshape(-1) for e in ends])
@@ -204,6 +353,8 @@ class Forecaster(EstimatorFile, Params):
         the constructor's controls (which steer both trainings)."""
         self._check_params()
         y, past, fut = self._check_data(y, past_covariates, future_covariates, True)
+        for name in ("rnn_", "head_", "ensemble_"):             # a refit replaces the other method's state
+            self.__dict__.pop(name, None)
         n, h = len(y), self.horizon
         cut = int(n * (1 - self.calibration))
         origins = list(range(cut, n - h + 1))
@@ -215,7 +366,7 @@ class Forecaster(EstimatorFile, Params):
                             f"series too short to hold out {100 * self.calibration:.0f}%" if short else
                             "the part before the calibration tail is constant")
                 self._train(y, past, fut, verbose, callbacks)
-                self._calibrate(y, past, fut, list(range(self.lookback + self.transform_.lost + 1, n - h + 1)))
+                self._calibrate(y, past, fut, list(range(self._first_origin(), n - h + 1)))
                 return self
             self._train(y[:cut], sl(past, cut), sl(fut, cut), None)
             self._calibrate(y, past, fut, origins)
@@ -225,15 +376,17 @@ class Forecaster(EstimatorFile, Params):
         else:
             self._train(y, past, fut, verbose, callbacks)
             if len(origins) < 2:
-                origins = list(range(self.lookback + self.transform_.lost + 1, n - h + 1))
+                origins = list(range(self._first_origin(), n - h + 1))
             self._calibrate(y, past, fut, origins)
         return self
 
     def _train(self, y, past, fut, verbose, callbacks=None):
+        if self._hybrid:
+            return self._train_hybrid(y, verbose, callbacks)
         self.n_targets_ = y.shape[1]
         self.out_steps_ = self.horizon if self.strategy == "direct" else 1
-        self.transform_ = TargetTransform(self.scaler, self.diff, self.seasonal_diff, self.season)
-        need = self.lookback + self.out_steps_ + self.transform_.lost + 1
+        self.transform_ = self._target_transform()
+        need = self.settings_["lookback"] + self.out_steps_ + self.transform_.lost + 1
         if len(y) < need:
             raise ValueError(f"series has {len(y)} steps, fewer than lookback + horizon + differencing "
                              f"({need}); use a shorter lookback or horizon, or a longer series")
@@ -247,7 +400,8 @@ class Forecaster(EstimatorFile, Params):
         w, u = self._features(y, past, fut)
         fut_s = self.fut_scaler_.transform(fut[self.transform_.lost:]) if fut is not None else None
         X, E, Y = self._windows(w, u, fut_s)
-        controls = training_controls(self.early_stopping, self.lr_schedule, epochs=self.epochs, base_lr=self.lr)
+        controls = training_controls(self.early_stopping, self.lr_schedule, epochs=self.settings_["epochs"],
+                                     base_lr=self.lr)
         callbacks = [*controls, *(callbacks or ())]
         own = []
         if needs_validation(callbacks):                          # the last windows, in time order
@@ -279,21 +433,77 @@ class Forecaster(EstimatorFile, Params):
             own.append(Callback(on_epoch_end=lambda epoch, m: verbose(epoch - 1, m["loss"])))
         trainer = Trainer(train_step, lambda: joint_grads(rnn=self.rnn_, head=self.head_), opt,
                           clip_norm=self.clip, batch_size=len, callbacks=[*own, *callbacks])
-        history = trainer.fit(batches, self.epochs).history
+        history = trainer.fit(batches, self.settings_["epochs"]).history
         self.loss_curve_ = [m["loss"] for m in history]
         self.val_loss_curve_ = [m["val_loss"] for m in history if "val_loss" in m] or None
         self.n_epochs_, self.stop_reason_ = len(history), stop_reason(trainer.callbacks)
         self.rnn_.eval()
 
+    # -- the hybrid ----------------------------------------------------------------------
+    def _hybrid_z(self, y1):
+        """The hybrid's series ``z = (g(y) − μ) / σ`` ``(n,)``, ``g`` the log or identity."""
+        if self._log and (y1 <= 0).any():
+            raise ValueError("this model works on the log of the series (fitted on positive values); the history "
+                             "given holds values <= 0: pass positive values or refit with scaler='standard'")
+        mu, sigma = self.hybrid_scale_
+        return ((np.log(y1) if self._log else y1) - mu) / sigma
+
+    def _train_hybrid(self, y, verbose, callbacks=None):
+        s, h = self.settings_, self.horizon
+        self.n_targets_, self.n_past_, self.n_future_, self.out_steps_ = 1, 0, 0, h
+        y1 = y[:, 0]
+        if len(y1) < self._need():
+            raise ValueError(f"series has {len(y1)} steps, fewer than lookback + horizon + 1 ({self._need()}); "
+                             "use a shorter lookback or horizon, or a longer series")
+        if np.ptp(y1) == 0:
+            raise ValueError("the training part of the target series is constant")
+        g = np.log(y1) if self._log else y1
+        sigma = float(np.std(np.diff(g))) or float(np.std(g)) or 1.0
+        self.hybrid_scale_ = (float(np.mean(g)), sigma)
+        ens = HybridEnsemble(self._ensemble_settings(), s["ensemble"], self.random_state)
+        ens.fit(self._hybrid_z(y1), callbacks, verbose)
+        self.ensemble_ = ens
+        self.loss_curve_, self.val_loss_curve_ = ens.loss_curve, ens.val_loss_curve
+        self.n_epochs_, self.stop_reason_ = ens.n_epochs, ens.stop_reason
+
+    def _ensemble_settings(self):
+        s = self.settings_
+        return {"season": s["season"], "trend": s["trend"], "lookback": s["lookback"], "horizon": self.horizon,
+                "cell": self.cell, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "epochs": s["epochs"], "batch_size": self.batch_size, "lr": self.lr, "clip": self.clip,
+                "early_stopping": self.early_stopping, "lr_schedule": self.lr_schedule,
+                "validation_fraction": self.validation_fraction}
+
+    def _predict_hybrid(self, y):
+        """The median of the members' forecasts after ``y`` ``(T, 1)``: ``(h, 1)``."""
+        L = self.settings_["lookback"]
+        if len(y) < L:
+            raise ValueError(f"history has {len(y)} steps, fewer than the lookback ({L})")
+        z = self.ensemble_.forecast(self._hybrid_z(y[:, 0]))
+        mu, sigma = self.hybrid_scale_
+        return self._g_inv(z * sigma + mu)[:, None]
+
+    def _g(self, a):
+        """The scale of the interval residuals: the log for a hybrid on the log, else ``a``."""
+        return np.log(a) if self._log else np.asarray(a, np.float64)
+
+    def _g_inv(self, a):
+        return np.exp(a) if self._log else a
+
+    @property
+    def _log(self):
+        return self._hybrid and self.settings_["log"]
+
     def _calibrate(self, y, past, fut, origins):
-        """Residual quantiles per horizon step over forecasts from ``origins``."""
+        """Residual quantiles per horizon step over forecasts from ``origins`` (for a
+        hybrid on the log: of the log, so that the intervals scale with the level)."""
         h = self.horizon
         res = []
         for o in origins:
             f = self.predict(y[:o], None if past is None else past[:o],
                              None if fut is None else fut[: o + h], _raw=True)
-            res.append(y[o: o + h] - f)
-        res = np.array(res)                                      # (N, h, C)
+            res.append(self._g(y[o: o + h]) - self._g(f))
+        res = np.array(res)                                      # (N, h, C), in the scale of _g
         self.residual_quantiles_ = np.quantile(res, [self.alpha / 2, 1 - self.alpha / 2], axis=0)
 
     # -- prediction --------------------------------------------------------------------
@@ -315,7 +525,10 @@ class Forecaster(EstimatorFile, Params):
             raise ValueError(f"model was fitted on {self.n_targets_} target column(s), got {y.shape[1]}")
         if (past is None) != (self.n_past_ == 0) or (fut is None) != (self.n_future_ == 0):
             raise ValueError("pass the same kinds of covariates as at fit time")
-        n, h, L, k = len(y), self.horizon, self.lookback, self.transform_.lost
+        if self._hybrid:
+            f = self._predict_hybrid(y)
+            return f if _raw else self._with_interval(f, template, flat, return_interval)
+        n, h, L, k = len(y), self.horizon, self.settings_["lookback"], self.transform_.lost
         if n < L + k:
             raise ValueError(f"history has {n} steps, fewer than lookback + differencing ({L + k})")
         if fut is not None and len(fut) < n + h:
@@ -338,13 +551,15 @@ class Forecaster(EstimatorFile, Params):
                 hist = np.vstack([hist, step])
             wf = np.array(wf)
         f = self.transform_.inverse_forecast(y, wf)
-        if _raw:
-            return f
+        return f if _raw else self._with_interval(f, template, flat, return_interval)
+
+    def _with_interval(self, f, template, flat, return_interval):
         shape = lambda a: self._shaped(a, template, flat)  # noqa: E731
         if not return_interval:
             return shape(f)
         lo, hi = self.residual_quantiles_
-        return shape(f), (shape(f + lo), shape(f + hi))
+        g = self._g(f)
+        return shape(f), (shape(self._g_inv(g + lo)), shape(self._g_inv(g + hi)))
 
     def _shaped(self, a, template, flat):
         """A ``(h, C)`` forecast in the form of the history: 1-D for a 1-D one, a pandas
@@ -363,25 +578,50 @@ class Forecaster(EstimatorFile, Params):
     FILE_KIND = "forecaster"                  # save / load: rnnkit.io.estimators
 
     def _file_contents(self):
+        config = {"params": self.plain_params(), "n_targets": self.n_targets_, "n_past": self.n_past_,
+                  "n_future": self.n_future_, "settings": self.settings_}
+        common = {"residual_quantiles": self.residual_quantiles_, "loss_curve": np.asarray(self.loss_curve_)}
+        if self._hybrid:
+            config["hybrid_scale"] = list(self.hybrid_scale_)
+            nets = {f"m{i}": net for i, net in enumerate(self.ensemble_.nets)}
+            return config, {**joint_parameters(**nets), **common}
         arrays = {**joint_parameters(rnn=self.rnn_, head=self.head_),
                   "target.shift": self.transform_.scaler_.shift_, "target.scale": self.transform_.scaler_.scale_,
-                  "residual_quantiles": self.residual_quantiles_,
-                  "loss_curve": np.asarray(self.loss_curve_)}
+                  **common}
         for name, sc in (("past", self.past_scaler_), ("fut", self.fut_scaler_)):
             if sc is not None:
                 arrays[name + ".shift"], arrays[name + ".scale"] = sc.shift_, sc.scale_
-        config = {"params": self.plain_params(), "n_targets": self.n_targets_, "n_past": self.n_past_,
-                  "n_future": self.n_future_}
         return config, arrays
 
     @classmethod
     def _from_file(cls, cfg, a):
-        self = cls(**cfg["params"])
+        params = dict(cfg["params"])
+        settings = cfg.get("settings")
+        if settings is None:                         # a file from before "auto": the windowed network
+            params.setdefault("method", "window")
+            settings = {"method": "window", **{k: params[k] for k in WINDOW_DEFAULTS if k in params},
+                        "ensemble": 1}
+        self = cls(**params)
         self._check_params()                         # as fit checks them: a hand-edited file is refused
+        self.settings_ = dict(settings)
         self.n_targets_, self.n_past_, self.n_future_ = cfg["n_targets"], cfg["n_past"], cfg["n_future"]
+        self.residual_quantiles_ = a["residual_quantiles"]
+        self.loss_curve_ = list(a["loss_curve"])
+        if self._hybrid:
+            self.out_steps_ = self.horizon
+            self.hybrid_scale_ = tuple(float(v) for v in cfg["hybrid_scale"])
+            ens = HybridEnsemble(self._ensemble_settings(), self.settings_["ensemble"], self.random_state)
+            for i in range(self.settings_["ensemble"]):
+                net = ens.build(0)
+                prefix = f"m{i}."
+                net.load_state_dict({k[len(prefix):]: v for k, v in a.items() if k.startswith(prefix)})
+                ens.nets.append(net.eval())
+            self.ensemble_ = ens
+            return self
         self.out_steps_ = self.horizon if self.strategy == "direct" else 1
-        self.transform_ = TargetTransform(self.scaler, self.diff, self.seasonal_diff, self.season)
-        self.transform_.scaler_ = Scaler("standard" if self.scaler == "log" else self.scaler)
+        self.transform_ = self._target_transform()
+        scaler = self.settings_["scaler"]
+        self.transform_.scaler_ = Scaler("standard" if scaler == "log" else scaler)
         self.transform_.scaler_.shift_, self.transform_.scaler_.scale_ = a["target.shift"], a["target.scale"]
         self.past_scaler_ = self.fut_scaler_ = None
         for name in ("past", "fut"):
@@ -392,6 +632,4 @@ class Forecaster(EstimatorFile, Params):
         D = self.n_targets_ + self.n_past_ + self.n_future_
         self.rnn_, self.head_ = estimators.load_readout(a, build_layer(
             self.cell, D, self.hidden_size, self.num_layers, batch_first=True, dtype=np.float64))
-        self.residual_quantiles_ = a["residual_quantiles"]
-        self.loss_curve_ = list(a["loss_curve"])
         return self
