@@ -12,6 +12,7 @@ from ..registry import cell_names
 from ._args import count, positive_float, positive_int
 from ._controls import add_control_args, controls, settings
 from ._dialect import data_argument, data_path, renamed
+from .forecast_panel import add_panel_args, is_panel
 
 
 def _cols(s, option=None):
@@ -106,6 +107,7 @@ def register(sub):
     t.add_argument("--out", required=True, help="run directory to create")
     t.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
     add_control_args(t, validation="the last training windows")
+    add_panel_args(t)
     t.set_defaults(func=train)
     q = s.add_parser("predict", help="forecast the steps after the CSV's last row")
     q.add_argument("run", help="run directory (or model.rnnkit file) from 'forecast train'")
@@ -123,6 +125,7 @@ def register(sub):
     e.add_argument("--step", type=positive_int, default=1, help="steps between forecast origins")
     e.add_argument("--out", required=True, help="run directory for the report")
     e.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
+    add_panel_args(e)
     e.set_defaults(func=evaluate)
     p.set_defaults(func=lambda a: p.print_help() or 2)
 
@@ -163,6 +166,10 @@ def train(args):
     from ..forecast.data import new_run_dir
     from ..progress import progress
 
+    if is_panel(args):                          # --per-series / --id-col: one model per series
+        from . import forecast_panel
+        data_path(args)
+        return forecast_panel.train(args)
     times, y, past, fut, targets = _load(args)
     model = _model(args)
     model._check_params()
@@ -195,6 +202,10 @@ def predict(args):
     from ..io.files import check_output, check_plot, read_file
 
     data_path(args)
+    from ..forecast.panel import is_panel_dir
+    if is_panel_dir(args.run):                   # a run of 'train --per-series / --id-col'
+        from . import forecast_panel
+        return forecast_panel.predict(args)
     path = _run_file(args.run)
     meta = read_file(path, "forecaster")[0]["meta"]
     model = Forecaster.load(path)
@@ -245,6 +256,10 @@ def evaluate(args):
     from ..io.files import atomic_write_text, check_output
     from ..runs import RunDir, strict_json
 
+    if is_panel(args):                          # --per-series / --id-col: one backtest per series
+        from . import forecast_panel
+        data_path(args)
+        return forecast_panel.evaluate(args)
     times, y, past, fut, targets = _load(args)
     n = len(y)
     model = _model(args)
