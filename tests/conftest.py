@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,24 @@ CELLS = {
 def make_layer(cell, D, H, **kwargs):
     cls, extra = CELLS[cell]
     return cls(D, H, **extra, **kwargs)
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RNNKIT_THREADS")
+
+
+@pytest.fixture(autouse=True)
+def _thread_settings_restored():
+    """Put the thread variables back after each test: starting a Dask LocalCluster
+    sets OMP/OPENBLAS/MKL_NUM_THREADS=1 in this process's environment (its
+    workers' setting), which would turn rnnkit's thread policy off for every
+    later test."""
+    before = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+    yield
+    for k, v in before.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture
