@@ -9,6 +9,7 @@ from rnnkit.forecast.auto import detect_season, has_drift, kpss, n_diffs, wants_
 from rnnkit.forecast.baselines import SeasonalNaive
 from rnnkit.forecast.hybrid import HybridNet, Smoothing
 from rnnkit.forecast.metrics import mase
+from rnnkit.forecast.model import CANDIDATES
 
 
 def airline_like(n=144, seed=0):
@@ -24,11 +25,13 @@ def small_series(n=60, seed=0):
 
 
 # -- the gradient, float64 central differences -------------------------------------------------------------
-@pytest.mark.parametrize("m, trend, cell", [(6, True, "lstm"), (6, False, "lstm"), (1, True, "lstm"),
-                                            (1, False, "gru")])
-def test_hybrid_gradient_matches_central_differences_through_smoothing_and_network(m, trend, cell):
+@pytest.mark.parametrize("m, trend, cell, damped", [(6, True, "lstm", False), (6, False, "lstm", False),
+                                                    (1, True, "lstm", False), (1, False, "gru", False),
+                                                    (6, True, "lstm", True), (1, True, "gru", True)])
+def test_hybrid_gradient_matches_central_differences_through_smoothing_and_network(m, trend, cell, damped):
     z = small_series()
-    net = HybridNet(m, trend, lookback=8, horizon=4, cell=cell, hidden_size=5, dtype=np.float64, seed=1)
+    net = HybridNet(m, trend, lookback=8, horizon=4, cell=cell, hidden_size=5, dtype=np.float64, seed=1,
+                    damped=damped)
     net.es.start_from(z)
     net.es.params["alpha"][0], net.es.params["level0"][0] = 0.3, 0.2        # away from the defaults' symmetry
     ends = np.arange(7, len(z) - 4)
@@ -47,20 +50,24 @@ def test_hybrid_gradient_matches_central_differences_through_smoothing_and_netwo
     assert names == {"es", "rnn", "head"}
     assert {"es.alpha", "es.level0"} <= set(analytic)
     assert ("es.beta" in analytic) == trend and ("es.season0" in analytic) == (m > 1)
+    assert ("es.phi" in analytic) == damped
 
 
-def test_smoothing_gradient_alone_reaches_coefficients_and_start():
+@pytest.mark.parametrize("damped", [False, True])
+def test_smoothing_gradient_alone_reaches_coefficients_and_start(damped):
     z = small_series(40)
-    es = Smoothing(m=4, trend=True).start_from(z)
+    es = Smoothing(m=4, trend=True, damped=damped, phi=0.9).start_from(z)
     rng = np.random.default_rng(3)
     dl, db, ds, de = rng.standard_normal(40), rng.standard_normal(40), rng.standard_normal(44), rng.standard_normal(40)
+    dK = rng.standard_normal(5)                              # a loss on the trend's k-step shares K_k too
 
     def loss():
         lev, tr, S, err = es(z, keep_cache=False)
-        return float(dl @ lev + db @ tr + ds @ S + de @ err)
+        return float(dl @ lev + db @ tr + ds @ S + de @ err + dK @ es.trend_steps(5)[0])
 
     es(z)
-    es.backward(dl, db, ds, de)
+    es.backward(dl, db, ds, de, dphi=float(dK @ es.trend_steps(5)[1]))
+    assert ("phi" in es.params) == damped
     for name, p in es.params.items():
         for j in range(p.size):
             num = central_difference(loss, p.reshape(-1), j)
@@ -82,6 +89,23 @@ def test_smoothing_follows_holt_winters_equations():
         s.append(g * (z[t] - l) + (1 - g) * s[t])
         assert (lev[t], tr[t], err[t]) == pytest.approx((l, bb, e))
     np.testing.assert_allclose(S, s)
+
+
+def test_damped_trend_follows_gardner_mckenzie_equations_and_flattens_the_forecast():
+    z = small_series(30)
+    es = Smoothing(m=1, trend=True, alpha=0.4, beta=0.2, damped=True, phi=0.9).start_from(z)
+    lev, tr, _, err = es(z)
+    assert es.phi == pytest.approx(0.9)
+    l, b = es.params["level0"][0], es.params["trend0"][0]
+    for t in range(30):
+        e = z[t] - (l + 0.9 * b)
+        l_new = 0.4 * z[t] + 0.6 * (l + 0.9 * b)
+        b = 0.2 * (l_new - l) + 0.8 * 0.9 * b
+        l = l_new
+        assert (lev[t], tr[t], err[t]) == pytest.approx((l, b, e))
+    K, _ = es.trend_steps(60)
+    assert K[0] == pytest.approx(0.9) and K[-1] == pytest.approx(0.9 * (1 - 0.9 ** 60) / 0.1)
+    np.testing.assert_array_equal(Smoothing(m=1, trend=True).trend_steps(3)[0], [1, 2, 3])
 
 
 # -- the "auto" decisions ---------------------------------------------------------------------------------
@@ -134,7 +158,9 @@ def test_default_forecaster_beats_seasonal_naive_on_a_trending_seasonal_series(d
 def test_forecast_is_the_median_of_the_members(default_fit):
     y, f = default_fit
     z = f._hybrid_z(y[:-12])
-    members = f.ensemble_.forecasts(z)                # (5, 12)
+    weight = CANDIDATES[f.settings_["forecast"]]     # the share of the network the holdout chose
+    assert weight is not None
+    members = f.ensemble_.forecasts(z, weight)        # (5, 12)
     mu, sigma = f.hybrid_scale_
     np.testing.assert_allclose(f.predict(y[:-12]), np.exp(np.median(members, axis=0) * sigma + mu))
 

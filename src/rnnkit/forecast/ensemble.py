@@ -33,7 +33,7 @@ def member_windows(n, lookback, horizon):
 
 class HybridEnsemble:
     """``members`` hybrids over one standardised series ``z``; ``settings``: a dict with
-    ``season``, ``trend``, ``lookback``, ``horizon``, ``cell``, ``hidden_size``,
+    ``season``, ``trend``, ``damped`` (optional, default False), ``lookback``, ``horizon``, ``cell``, ``hidden_size``,
     ``num_layers``, ``epochs``, ``batch_size``, ``lr``, ``clip``, ``early_stopping``,
     ``lr_schedule``, ``validation_fraction``."""
 
@@ -44,7 +44,7 @@ class HybridEnsemble:
     def build(self, seed):
         s = self.settings
         return HybridNet(s["season"], s["trend"], s["lookback"], s["horizon"], s["cell"], s["hidden_size"],
-                         s["num_layers"], dtype=self.dtype, seed=seed)
+                         s["num_layers"], dtype=self.dtype, seed=seed, damped=s.get("damped", False))
 
     def fit(self, z, callbacks=None, verbose=False):
         """Train every member on ``z`` ``(n,)``; ``callbacks`` (and ``verbose``) join the
@@ -105,10 +105,17 @@ class HybridEnsemble:
         return net, ([m["loss"] for m in history], [m["val_loss"] for m in history if "val_loss" in m] or None,
                      len(history), stop_reason(trainer.callbacks))
 
-    def forecasts(self, z):
-        """Every member's forecast after ``z``: ``(members, h)``."""
-        return np.array([net.forecast(z) for net in self.nets])
+    def forecasts(self, z, weight=1.0):
+        """Every member's forecast after ``z``: ``(members, h)`` (``weight``: the share of
+        the network's correction, :meth:`.HybridNet.forecast`)."""
+        return np.array([net.forecast(z, weight) for net in self.nets])
 
-    def forecast(self, z):
+    def forecast(self, z, weight=1.0):
         """The median of the members' forecasts ``(h,)``."""
-        return np.median(self.forecasts(z), axis=0)
+        return np.median(self.forecasts(z, weight), axis=0)
+
+    def forecast_blends(self, z, weights):
+        """The median forecasts for several network shares at once: ``(len(weights), h)``
+        (the smoothing and the network run once per member)."""
+        parts = [net.forecast_parts(z) for net in self.nets]
+        return np.array([np.median([b + w * c for b, c in parts], axis=0) for w in weights])

@@ -3,20 +3,23 @@
 One series ``z`` ``(n,)`` (the target after an optional log, standardised: see
 :class:`HybridNet`) is smoothed by additive Holt-Winters with season ``m``::
 
-    p_t     = l_{t−1} + b_{t−1}                       prior level
+    p_t     = l_{t−1} + φ b_{t−1}                     prior level
     e_t     = z_t − s_t − p_t                         one-step error
-    l_t     = p_t + α e_t                             = α (z_t − s_t) + (1 − α)(l_{t−1} + b_{t−1})
-    b_t     = b_{t−1} + α β e_t                       = β (l_t − l_{t−1}) + (1 − β) b_{t−1}   (trend only)
-    s_{t+m} = γ (z_t − l_t) + (1 − γ) s_t                                                 (m > 1 only)
+    l_t     = p_t + α e_t                             = α (z_t − s_t) + (1 − α)(l_{t−1} + φ b_{t−1})
+    b_t     = φ b_{t−1} + α β e_t                     = β (l_t − l_{t−1}) + (1 − β) φ b_{t−1}   (trend only)
+    s_{t+m} = γ (z_t − l_t) + (1 − γ) s_t                                                   (m > 1 only)
 
 ``α = σ(a)``, ``β = σ(c)``, ``γ = σ(g)`` (logistic), and the start ``l_{−1}``,
 ``b_{−1}``, ``s_0 … s_{m−1}`` are parameters too, all learned with the network.
+``φ = 1`` (Holt's linear trend) unless the trend is damped (Gardner & McKenzie
+1985): then ``φ = 0.8 + 0.18 σ(d)`` ∈ (0.8, 0.98) is learned too, and the trend's
+``k``-step share is ``K_k = φ + φ² + … + φ^k`` instead of ``k``.
 On a log series the additive season and level are Holt-Winters' multiplicative
 ones.  For a window ending at ``t`` (lookback ``L``, horizon ``h``)::
 
     x_{t,j} = z_τ − s_τ − l_t                 τ = t−L+1+j, j = 0…L−1     (N, L, 1)
     ŵ_t     = Dense(LSTM(x_t)[-1])                                        (N, h)
-    ẑ_{t+k} = l_t + k b_t + s_{σ(t,k)} + ŵ_{t,k}                          k = 1…h
+    ẑ_{t+k} = l_t + K_k b_t + s_{σ(t,k)} + ŵ_{t,k}                        k = 1…h
     σ(t,k)  = t + 1 + ((k − 1) mod m)          (the latest season known at t)
 
 so the network sees the series de-seasonalised and normalised by its level, and
@@ -41,6 +44,7 @@ from ..module import Module
 from ..registry import build_layer
 
 ES_WEIGHT = 1.0          # λ: weight of the smoothing's one-step loss
+PHI_MIN, PHI_SPAN = 0.8, 0.18     # a damped trend's φ = PHI_MIN + PHI_SPAN σ(d)
 
 
 def _logit(p):
@@ -54,19 +58,23 @@ def _sigmoid(a):
 class Smoothing(Module):
     """Additive Holt-Winters smoothing with learned coefficients and start (the
     module docstring's equations).  ``m``: season length (1: no season);
-    ``trend``: carry ``b_t``.  Parameters (float64): ``alpha``, ``beta`` (trend),
-    ``gamma`` (season) as logits ``(1,)``, ``level0`` ``(1,)``, ``trend0`` ``(1,)``
+    ``trend``: carry ``b_t``; ``damped``: damp it by a learned ``φ`` (with a trend
+    only).  Parameters (float64): ``alpha``, ``beta`` (trend), ``gamma`` (season),
+    ``phi`` (damped) as logits ``(1,)``, ``level0`` ``(1,)``, ``trend0`` ``(1,)``
     (trend), ``season0`` ``(m,)`` (season)."""
 
-    def __init__(self, m=1, trend=False, alpha=0.3, beta=0.05, gamma=0.1):
+    def __init__(self, m=1, trend=False, alpha=0.3, beta=0.05, gamma=0.1, damped=False, phi=0.95):
         super().__init__()
         self.m, self.trend = int(m), bool(trend)
+        self.damped = self.trend and bool(damped)
         p = self.params
         p["alpha"] = np.array([_logit(alpha)])
         p["level0"] = np.zeros(1)
         if self.trend:
             p["beta"] = np.array([_logit(beta)])
             p["trend0"] = np.zeros(1)
+        if self.damped:
+            p["phi"] = np.array([_logit((phi - PHI_MIN) / PHI_SPAN)])
         if self.m > 1:
             p["gamma"] = np.array([_logit(gamma)])
             p["season0"] = np.zeros(self.m)
@@ -96,6 +104,20 @@ class Smoothing(Module):
         return (_sigmoid(p["alpha"][0]), _sigmoid(p["beta"][0]) if self.trend else 0.0,
                 _sigmoid(p["gamma"][0]) if self.m > 1 else 0.0)
 
+    @property
+    def phi(self):
+        """The trend's damping ``φ`` (1 without damping)."""
+        return PHI_MIN + PHI_SPAN * _sigmoid(self.params["phi"][0]) if self.damped else 1.0
+
+    def trend_steps(self, h):
+        """``K_k = φ + … + φ^k`` for ``k = 1 … h`` and ``dK_k/dφ``: ``(h,)`` each
+        (``k`` and zeros without damping)."""
+        k = np.arange(1, h + 1)
+        if not self.damped:
+            return k.astype(np.float64), np.zeros(h)
+        powers = self.phi ** np.arange(0, h + 1)                # φ^0 … φ^h
+        return np.cumsum(powers[1:]), np.cumsum(k * powers[:-1])
+
     def forward(self, z, keep_cache=True):
         """``z`` ``(n,)`` -> ``level (n,), trend (n,), season (n + m,), err (n,)``;
         ``season[τ]`` is ``s_τ`` (known at ``τ − m``), ``trend`` zeros without a trend."""
@@ -109,13 +131,13 @@ class Smoothing(Module):
         l = float(self.params["level0"][0])
         b = float(self.params["trend0"][0]) if self.trend else 0.0
         lev, tr, err = [0.0] * n, [0.0] * n, [0.0] * n
-        ab = a * b_
+        ab, phi = a * b_, self.phi
         for t in range(n):
-            p = l + b
+            p = l + phi * b
             e = zl[t] - S[t] - p
             l = p + a * e
             if self.trend:
-                b = b + ab * e
+                b = phi * b + ab * e
             if m > 1:
                 S[t + m] = g * (zl[t] - l) + (1 - g) * S[t]
             lev[t], tr[t], err[t] = l, b, e
@@ -126,12 +148,15 @@ class Smoothing(Module):
 
     __call__ = forward
 
-    def backward(self, dlevel, dtrend, dseason, derr):
-        """The gradients w.r.t. the outputs of the last forward pass (same shapes)
-        -> ``self.grads``: the recursion run backwards (``# backprop into ...``)."""
+    def backward(self, dlevel, dtrend, dseason, derr, dphi=0.0):
+        """The gradients w.r.t. the outputs of the last forward pass (same shapes), and
+        ``dE/dφ`` from outside the recursion (the forecasts' ``K_k``), -> ``self.grads``:
+        the recursion run backwards (``# backprop into ...``)."""
         zl, (lev, tr, S, err) = self._cache
         n, m = len(zl), self.m
         a, b_, g = self.coefficients()
+        phi = self.phi
+        trend0 = float(self.params["trend0"][0]) if self.trend else 0.0
         dl_next = dlevel.tolist()            # dE/dl_t from the windows; the recursion adds to it
         db_next = dtrend.tolist()
         dS = dseason.tolist()
@@ -156,14 +181,20 @@ class Smoothing(Module):
                 db += a * e * Gb
             dp = Gl - Ge                     # de/dp = −1
             dS[t] -= Ge
-            gl = dp                          # p = l_{t−1} + b_{t−1}
-            gb = dp + Gb if self.trend else 0.0
+            # backprop into p = l_{t−1} + φ b_{t−1} and the φ b_{t−1} of b_t
+            gl = dp
+            gb = phi * (dp + Gb) if self.trend else 0.0
+            if self.damped:
+                dphi += (dp + Gb) * (tr[t - 1] if t else trend0)
         G = self.grads
         G["alpha"][0] = da * a * (1 - a)
         G["level0"][0] = gl
         if self.trend:
             G["beta"][0] = db * b_ * (1 - b_)
             G["trend0"][0] = gb
+        if self.damped:
+            q = (phi - PHI_MIN) / PHI_SPAN
+            G["phi"][0] = dphi * PHI_SPAN * q * (1 - q)
         if m > 1:
             G["gamma"][0] = dg * g * (1 - g)
             G["season0"][:] = dS[:m]
@@ -173,7 +204,7 @@ class HybridNet(Module):
     """Smoothing + recurrent layer + dense head for one standardised series.
 
     Arguments:
-        m, trend: the smoothing's season length and trend (:class:`Smoothing`).
+        m, trend, damped: the smoothing's season length, trend and damping (:class:`Smoothing`).
         lookback, horizon: ``L`` and ``h``.
         cell, hidden_size, num_layers: the recurrent layer (``build_layer``).
         dtype: the network's dtype (the smoothing is always float64).
@@ -181,11 +212,11 @@ class HybridNet(Module):
     """
 
     def __init__(self, m, trend, lookback, horizon, cell="lstm", hidden_size=32, num_layers=1,
-                 dtype=np.float32, seed=None):
+                 dtype=np.float32, seed=None, damped=False):
         super().__init__()
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self.m, self.lookback, self.horizon = int(m), int(lookback), int(horizon)
-        self.es = Smoothing(m, trend)
+        self.es = Smoothing(m, trend, damped=damped)
         self.rnn = build_layer(cell, 1, hidden_size, num_layers, batch_first=True, dtype=dtype, seed=rng)
         self.head = Dense(self.rnn.output_size, horizon, dtype=dtype, seed=rng)
         self.head.params["weight"] *= 0.1          # start near the smoothing's own forecast
@@ -202,12 +233,13 @@ class HybridNet(Module):
         return inp, out, sea, k
 
     def base(self, z, smooth, ends):
-        """The smoothing's forecast ``l_t + k b_t + s_{σ(t,k)}`` ``(N, h)`` and the network's
+        """The smoothing's forecast ``l_t + K_k b_t + s_{σ(t,k)}`` ``(N, h)`` and the network's
         inputs ``x`` ``(N, L, 1)`` for the windows ending at ``ends`` of ``z``."""
         lev, tr, S, _ = smooth
-        inp, _, sea, k = self._index(ends)
+        inp, _, sea, _ = self._index(ends)
+        K, _ = self.es.trend_steps(self.horizon)
         x = z[inp] - S[inp] - lev[ends, None]
-        return lev[ends, None] + k * tr[ends, None] + S[sea], x[..., None]
+        return lev[ends, None] + K * tr[ends, None] + S[sea], x[..., None]
 
     def network(self, x, train=False):
         """``ŵ`` ``(N, h)`` for inputs ``x`` ``(N, L, 1)``."""
@@ -236,22 +268,31 @@ class HybridNet(Module):
         dy[:, -1] = dz
         dx, _ = self.rnn.backward(dy)
         dx = np.asarray(dx, np.float64)[..., 0]                # (N, L)
-        # backprop into the smoothing: x = z − s − l_t, w = z − base, base = l_t + k b_t + s
+        # backprop into the smoothing: x = z − s − l_t, w = z − base, base = l_t + K_k b_t + s
         n, m = len(z), self.m
-        inp, _, sea, k = self._index(ends)
+        inp, _, sea, _ = self._index(ends)
+        K, dK = self.es.trend_steps(self.horizon)
         dlev, dtr, dS = np.zeros(n), np.zeros(n), np.zeros(n + m)
         np.add.at(dlev, ends, g.sum(axis=1) - dx.sum(axis=1))    # dE/dbase = +g (w = z − base); x loses l_t
-        np.add.at(dtr, ends, (g * k).sum(axis=1))
+        np.add.at(dtr, ends, (g * K).sum(axis=1))
         np.add.at(dS, inp, -dx)
         np.add.at(dS, sea, g)
-        self.es.backward(dlev, dtr, dS, 2 * ES_WEIGHT * err / len(err))
+        dphi = float((g * dK * smooth[1][ends, None]).sum())      # K_k depends on φ
+        self.es.backward(dlev, dtr, dS, 2 * ES_WEIGHT * err / len(err), dphi)
         return loss
 
-    def forecast(self, z):
-        """``ẑ`` ``(h,)`` after the series ``z`` ``(n,)`` (its last window)."""
+    def forecast_parts(self, z):
+        """The smoothing's forecast and the network's correction after the series ``z``
+        ``(n,)`` (its last window): ``(h,)`` each; ``ẑ`` is their sum."""
         z = np.asarray(z, np.float64)
         smooth = self.es(z, keep_cache=False)
         ends = np.array([len(z) - 1])
         base, x = self.base(z, smooth, ends)
         what, _ = self.network(x)
-        return (base + what)[0]
+        return base[0], what[0]
+
+    def forecast(self, z, weight=1.0):
+        """``ẑ`` ``(h,)`` after the series ``z`` ``(n,)``: the smoothing's forecast plus
+        ``weight`` times the network's correction (1: the hybrid, 0: the smoothing alone)."""
+        base, what = self.forecast_parts(z)
+        return base + weight * what

@@ -20,12 +20,20 @@ head.  ``strategy="recursive"``: ``h' = 1``, the prediction is fed back ``h``
 times (not possible with past-only covariates, whose future is unknown).
 Loss: MSE on ``ŵ``; Adam; gradient clipping by global norm.
 
-Prediction intervals (both forms): empirical quantiles ``α/2, 1−α/2`` of the
-residuals of each horizon step (of the log for a hybrid on the log) at forecast
-origins in the last ``calibration`` fraction of the training series:
+Prediction intervals (both forms): ``forecast ∓ q_k``, split-conformal: ``q_k`` the
+``⌈(N+1)(1−α)⌉``-th smallest of ``N`` absolute residuals of horizon step ``k``
+(non-decreasing in ``k``; of the log for a hybrid on the log) at forecast origins in
+the last ``calibration`` fraction of the training series:
 ``interval="holdout"`` (default) predicts them with a model fitted on the part
 before (out of sample), then refits on everything; ``"insample"`` uses the final
 model (cheaper, narrower).
+
+The hybrid's holdout also chooses the forecast (``settings_["forecast"]``, one of
+:data:`CANDIDATES`): the hybrid, the smoothing plus half the network's correction,
+the smoothing alone, or seasonal naive, whichever has the least mean absolute error
+at those held-out origins (the training series only; the first of equals wins).
+With a trend, the hybrid is trained there twice, with Holt's trend and with a damped
+one (``settings_["damped"]``), and the three blends of each compete.
 """
 from __future__ import annotations
 
@@ -78,6 +86,26 @@ WINDOW_ONLY = ("lookback", "scaler", "diff", "seasonal_diff")      # given: meth
 WINDOW_DEFAULTS = {"lookback": 24, "scaler": "standard", "diff": 0, "seasonal_diff": 0, "season": 1,
                    "epochs": 100, "ensemble": 1}
 HYBRID_EPOCHS, HYBRID_MEMBERS = 50, 5
+# the forecasts the hybrid's holdout chooses between: name -> share of the network's correction
+# (None: seasonal naive, which needs no network); the first of equals wins
+CANDIDATES = {"hybrid": 1.0, "half_network": 0.5, "smoothing": 0.0, "seasonal_naive": None}
+
+
+def seasonal_naive(y, m, h):
+    """The last season of ``y`` ``(T, C)`` repeated over ``h`` steps: ``(h, C)``."""
+    m = max(int(m), 1)
+    return y[len(y) - m + np.arange(h) % m]
+
+
+def conformal_quantiles(res, alpha):
+    """Per-step interval bounds ``∓q_k`` from residuals ``res`` ``(N, h, C)`` (split
+    conformal, Lei et al. 2018): ``q_k`` the ``⌈(N+1)(1 − α)⌉``-th smallest ``|residual|``
+    of step ``k`` (the largest when ``N`` is too small for the level), then made
+    non-decreasing over the steps (a later step is never surer) -> ``(2, h, C)``."""
+    r = np.sort(np.abs(res), axis=0)
+    n = len(r)
+    q = np.maximum.accumulate(r[min(int(np.ceil((n + 1) * (1 - alpha))), n) - 1], axis=0)   # (h, C)
+    return np.stack([-q, q])
 
 
 def _auto(v):
@@ -121,7 +149,9 @@ class Forecaster(EstimatorFile, Params):
             median; ``"auto"``: 5 for the hybrid (the windowed network trains one).
         alpha: interval miss rate (0.1 → 90 % intervals).
         calibration, interval: the tail fraction used for interval residuals, and
-            ``"holdout"`` (out of sample, refit; default) or ``"insample"``.
+            ``"holdout"`` (out of sample, refit; default) or ``"insample"``.  For the
+            hybrid the holdout also chooses the forecast and the trend's damping (see
+            the module docstring); ``"insample"`` keeps the full, undamped hybrid.
         random_state: int seed for weights and shuffling.
         early_stopping: None/False: off; an int: stop after that many epochs without a
             lower validation loss (True: 10), best weights restored (:mod:`rnnkit.callbacks`).
@@ -130,10 +160,13 @@ class Forecaster(EstimatorFile, Params):
         lr_schedule: ``None``, ``"step"``, ``"cosine"`` or ``"plateau"`` (over ``epochs``).
 
     Learned: ``settings_`` (the ``"auto"`` settings as resolved: ``method``,
-    ``lookback``, ``season``, ``log``/``scaler``, ``trend``/``diff``, ...),
+    ``lookback``, ``season``, ``log``/``scaler``, ``trend``/``diff``, ..., and the
+    hybrid's ``forecast``: what its holdout chose, see the module docstring),
     ``loss_curve_``, ``val_loss_curve_`` (when validating), ``n_epochs_``,
     ``stop_reason_`` (of the final training; the first member's for an ensemble),
-    ``residual_quantiles_``; the windowed network's ``rnn_``, ``head_`` and scalers,
+    ``residual_quantiles_``, ``holdout_errors_`` (the hybrid's candidate forecasts'
+    mean absolute errors at the held-out origins, when it chose between them; not
+    saved in files); the windowed network's ``rnn_``, ``head_`` and scalers,
     or the hybrid's ``ensemble_`` (:class:`.ensemble.HybridEnsemble`).
     """
 
@@ -246,7 +279,9 @@ class Forecaster(EstimatorFile, Params):
         return {"method": "hybrid", "season": int(m), "log": bool(log), "trend": bool(trend),
                 "lookback": int(self.lookback if given("lookback") else hybrid_lookback(n, m, h)),
                 "epochs": int(self.epochs if given("epochs") else HYBRID_EPOCHS),
-                "ensemble": int(self.ensemble if given("ensemble") else HYBRID_MEMBERS)}
+                "ensemble": int(self.ensemble if given("ensemble") else HYBRID_MEMBERS),
+                "damped": False,                             # the holdout may damp the trend (_select)
+                "forecast": "hybrid"}                        # the holdout may choose another (_select)
 
     def _need(self):
         """Fewest steps a training series needs: lookback + horizon + differencing + 1,
@@ -353,7 +388,7 @@ class Forecaster(EstimatorFile, Params):
         the constructor's controls (which steer both trainings)."""
         self._check_params()
         y, past, fut = self._check_data(y, past_covariates, future_covariates, True)
-        for name in ("rnn_", "head_", "ensemble_"):             # a refit replaces the other method's state
+        for name in ("rnn_", "head_", "ensemble_", "holdout_errors_"):   # a refit replaces the earlier state
             self.__dict__.pop(name, None)
         n, h = len(y), self.horizon
         cut = int(n * (1 - self.calibration))
@@ -368,8 +403,11 @@ class Forecaster(EstimatorFile, Params):
                 self._train(y, past, fut, verbose, callbacks)
                 self._calibrate(y, past, fut, list(range(self._first_origin(), n - h + 1)))
                 return self
-            self._train(y[:cut], sl(past, cut), sl(fut, cut), None)
-            self._calibrate(y, past, fut, origins)
+            if self._hybrid:
+                self._select(y, cut, origins)
+            else:
+                self._train(y[:cut], sl(past, cut), sl(fut, cut), None)
+                self._calibrate(y, past, fut, origins)
             q = self.residual_quantiles_
             self._train(y, past, fut, verbose, callbacks)
             self.residual_quantiles_ = q
@@ -468,20 +506,51 @@ class Forecaster(EstimatorFile, Params):
 
     def _ensemble_settings(self):
         s = self.settings_
-        return {"season": s["season"], "trend": s["trend"], "lookback": s["lookback"], "horizon": self.horizon,
-                "cell": self.cell, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+        return {"season": s["season"], "trend": s["trend"], "damped": s.get("damped", False),
+                "lookback": s["lookback"], "horizon": self.horizon, "cell": self.cell,
+                "hidden_size": self.hidden_size, "num_layers": self.num_layers,
                 "epochs": s["epochs"], "batch_size": self.batch_size, "lr": self.lr, "clip": self.clip,
                 "early_stopping": self.early_stopping, "lr_schedule": self.lr_schedule,
                 "validation_fraction": self.validation_fraction}
 
     def _predict_hybrid(self, y):
-        """The median of the members' forecasts after ``y`` ``(T, 1)``: ``(h, 1)``."""
+        """The forecast after ``y`` ``(T, 1)`` that the holdout chose: ``(h, 1)`` (the median
+        of the members' forecasts, or seasonal naive; a file from before the choice: the hybrid)."""
         L = self.settings_["lookback"]
         if len(y) < L:
             raise ValueError(f"history has {len(y)} steps, fewer than the lookback ({L})")
-        z = self.ensemble_.forecast(self._hybrid_z(y[:, 0]))
+        weight = CANDIDATES[self.settings_.get("forecast", "hybrid")]
+        if weight is None:
+            return seasonal_naive(y, self.settings_["season"], self.horizon)
+        z = self.ensemble_.forecast(self._hybrid_z(y[:, 0]), weight)
         mu, sigma = self.hybrid_scale_
         return self._g_inv(z * sigma + mu)[:, None]
+
+    def _select(self, y, cut, origins):
+        """Train the hybrid on ``y[:cut]`` (with a trend: once undamped, once damped) and
+        choose its forecast (:data:`CANDIDATES`; ``damped``) by the mean absolute error at
+        ``origins``; set ``residual_quantiles_`` and ``holdout_errors_`` (candidate -> that
+        error; ``damped_`` names the damped trend's) from the same forecasts."""
+        h, m = self.horizon, self.settings_["season"]
+        actual = np.array([y[o: o + h, 0] for o in origins])    # (N, h)
+        blends = [(k, w) for k, w in CANDIDATES.items() if w is not None]
+        cands = {}                                               # name -> (damped, forecast, (N, h))
+        for damped in ((False, True) if self.settings_["trend"] else (False,)):
+            self.settings_["damped"] = damped
+            self._train(y[:cut], None, None, None)
+            mu, sigma = self.hybrid_scale_
+            weights = [w for _, w in blends]
+            fc = np.array([self._g_inv(self.ensemble_.forecast_blends(self._hybrid_z(y[:o, 0]), weights) * sigma + mu)
+                           for o in origins])                    # (N, blends, h)
+            for j, (k, _) in enumerate(blends):
+                cands[("damped_" if damped else "") + k] = (damped, k, fc[:, j])
+        cands["seasonal_naive"] = (False, "seasonal_naive", np.array([seasonal_naive(y[:o], m, h)[:, 0]
+                                                                      for o in origins]))
+        self.holdout_errors_ = {k: float(np.mean(np.abs(f - actual))) for k, (_, _, f) in cands.items()}
+        best = min(self.holdout_errors_, key=self.holdout_errors_.get)      # the first of equals
+        self.settings_["damped"], self.settings_["forecast"], f = cands[best]
+        res = self._g(actual) - self._g(f)                     # (N, h), in the scale of _g
+        self.residual_quantiles_ = conformal_quantiles(res[..., None], self.alpha)
 
     def _g(self, a):
         """The scale of the interval residuals: the log for a hybrid on the log, else ``a``."""
@@ -504,7 +573,7 @@ class Forecaster(EstimatorFile, Params):
                              None if fut is None else fut[: o + h], _raw=True)
             res.append(self._g(y[o: o + h]) - self._g(f))
         res = np.array(res)                                      # (N, h, C), in the scale of _g
-        self.residual_quantiles_ = np.quantile(res, [self.alpha / 2, 1 - self.alpha / 2], axis=0)
+        self.residual_quantiles_ = conformal_quantiles(res, self.alpha)
 
     # -- prediction --------------------------------------------------------------------
     def predict(self, y, past_covariates=None, future_covariates=None, return_interval=False, _raw=False):
