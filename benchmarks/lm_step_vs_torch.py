@@ -18,8 +18,9 @@ same initial weights, timed as three sides in alternating blocks (each side:
 a shared machine's drift lands on one side; here it lands on all three alike.
 Prints the median milliseconds per step and the ratios torch / rnnkit, and
 writes them to ``benchmarks/results/lm_step_vs_torch.json`` (``--out``
-elsewhere).  The loop around the step in ``LanguageModel.fit`` (metrics,
-logging) is not timed.
+elsewhere).  rnnkit's step runs through :class:`rnnkit.training.Trainer`, the
+loop ``LanguageModel.fit`` runs (clipping, Adam, the carried state, the BLAS
+thread choice per step); its callbacks (metrics, logging) are not timed.
 """
 from __future__ import annotations
 
@@ -37,24 +38,27 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _results  # noqa: E402
 from rnnkit.losses import softmax_cross_entropy  # noqa: E402
 from rnnkit.models import TokenRNN  # noqa: E402
-from rnnkit.optim import Adam, clip_grad_norm  # noqa: E402
+from rnnkit.optim import Adam  # noqa: E402
+from rnnkit.training import Trainer  # noqa: E402
 from lm_vs_torch import torch_twin  # noqa: E402
 
 V, E, H, L, B, T, LR, CLIP = 256, 64, 256, 2, 32, 64, 2e-3, 5.0
 
 
 def rnnkit_stepper(ids, fold, H=H, V=V, E=E, L=L):
-    """rnnkit's training step on window ``w`` of ``ids`` (B, ·): returns ``(net, step)``."""
+    """rnnkit's training step on window ``w`` of ``ids`` (B, ·), run by the one
+    training loop (:class:`rnnkit.training.Trainer`, as ``LanguageModel.fit`` runs
+    it: clipping, Adam, the carried state, the per-step thread choice): returns
+    ``(net, step)``."""
     net = TokenRNN(V, H, L, "lstm", E, seed=0)
     opt = Adam(net.named_parameters(), lr=LR)
-    state = [None]
 
-    def step(w):
+    def train_step(w, state):
         x, y = ids[:, w * T:(w + 1) * T], ids[:, w * T + 1:(w + 1) * T + 1]
         if fold:
-            logits, s = net.forward(x, state[0])
+            logits, s = net.forward(x, state)
         else:
-            h, s = net.rnn.forward(net.embed(x), state[0])
+            h, s = net.rnn.forward(net.embed(x), state)
             logits = net.head(h)
         loss, d = softmax_cross_entropy(logits, y)
         if fold:
@@ -62,11 +66,12 @@ def rnnkit_stepper(ids, fold, H=H, V=V, E=E, L=L):
         else:
             dx, _ = net.rnn.backward(net.head.backward(d))
             net.embed.backward(dx)
-        grads = net.named_grads()
-        clip_grad_norm(grads, CLIP)
-        opt.step(grads)
-        state[0] = tuple(a.copy() for a in s)
-        return loss
+        return loss, s
+
+    trainer = Trainer(train_step, net.named_grads, opt, clip_norm=CLIP, batch_size=lambda w: B * T)
+
+    def step(w):
+        return trainer.update(w)["loss"]
     return net, step
 
 

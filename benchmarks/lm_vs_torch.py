@@ -120,7 +120,7 @@ def main():
 
     text, info = stdlib_corpus("byte")
     lm = LanguageModel(level="byte", cell="lstm", hidden_size=256, num_layers=2, embedding_dim=64, seq_len=64,
-                       batch_size=32, lr=2e-3, clip=5.0, steps=a.steps or 10 ** 9, val_fraction=0.05,
+                       batch_size=32, lr=2e-3, clip=5.0, steps=a.steps or 10 ** 9, validation_fraction=0.05,
                        eval_every=0, val_tokens=a.val_tokens, random_state=a.seed)
     lm._build(text)
     init_state = {k: v.copy() for k, v in lm.net_.state_dict().items()}
