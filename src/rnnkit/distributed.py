@@ -33,6 +33,8 @@ import zlib
 
 import numpy as np
 
+from .training import finite_state
+
 SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE")
 _WORLD = []                # the launched world, detected once: [World or None]
 
@@ -226,14 +228,6 @@ def _one_line(exc):
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _finite_state(state):
-    if isinstance(state, np.ndarray):
-        return state.dtype.kind not in "fc" or bool(np.isfinite(state).all())
-    if isinstance(state, tuple):
-        return all(_finite_state(s) for s in state)
-    return True
-
-
 class GradientAllreduce:
     """The :class:`rnnkit.training.Trainer`'s ``reduce``: every rank's gradient
     of its share's mean loss -> the gradient of the whole batch's mean loss,
@@ -280,7 +274,7 @@ class GradientAllreduce:
                 seg[:] = 0
             off += size
         buf[-2] = float(loss) * w if n else 0.0
-        buf[-1] = 0.0 if (not n or _finite_state(state)) else 1.0
+        buf[-1] = 0.0 if (not n or finite_state(state)) else 1.0
         t0 = time.perf_counter()
         self.world.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
         self.seconds += time.perf_counter() - t0

@@ -164,12 +164,12 @@ class DivergenceError(RuntimeError):
         self.step, self.cause, self.weights_step = step, cause, weights_step
 
 
-def _finite_state(state):
+def finite_state(state):
     """Whether every array in a carried ``state`` (nested tuples) is finite."""
     if isinstance(state, np.ndarray):
         return state.dtype.kind not in "fc" or bool(np.isfinite(state).all())
     if isinstance(state, tuple):
-        return all(_finite_state(s) for s in state)
+        return all(finite_state(s) for s in state)
     return True
 
 
@@ -256,7 +256,7 @@ class Trainer:
             loss, state = self.train_step(batch, self.state)
             grads = self.grads()
             if self.reduce is None:
-                state_finite = _finite_state(state)
+                state_finite = finite_state(state)
             else:                                 # the whole batch's gradient, on every process alike
                 loss, state_finite = self.reduce(batch, loss, grads, state)
             norm = clip_gradients(grads, self.clip_norm, self.clip_value, measure=True)
