@@ -217,8 +217,9 @@ def _train_world(args, world):
 
 
 def _leave(world, message, status):
-    """Print ``rnnkit: MESSAGE`` (naming the rank unless it is 0) and end this
-    process at once; the MPI launcher then stops the other ranks."""
+    """Print ``rnnkit: MESSAGE`` (naming the rank unless it is 0) and end the job at
+    once: ``MPI_Abort`` makes the launcher stop every rank, including one blocked in
+    a collective waiting for this one."""
     where = "" if world.root else f"rank {world.rank}: "
     sys.stdout.flush()
     if message.startswith("error: "):
@@ -226,7 +227,12 @@ def _leave(world, message, status):
     else:
         sys.stderr.write(f"rnnkit: {where}{message}\n")
     sys.stderr.flush()
-    os._exit(status)
+    try:                                    # MPI_Abort: the launcher ends every rank now, whatever they wait on
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)                 # MPICH's own abort banner: the line above says it all
+        world.comm.Abort(status)
+    finally:
+        os._exit(status)
 
 
 def _report(args, model):
