@@ -41,39 +41,24 @@ import os
 import numpy as np
 
 import _results  # this folder is on sys.path when run as a script
+import anomaly_eval
 from rnnkit.anomaly import AnomalyDetector, EarlyWarning, degradation_series, event_scores, false_alerts_per_1000
 
 LIMIT = 1.6
 
 
-def _csv(path, cols):
-    a = np.genfromtxt(path, delimiter=",", skip_header=1)
-    return [a[:, c] for c in cols]
-
-
 def real_series():
-    """``{name: (x, labels, n_train)}`` of the labelled series sktime and aeon ship."""
-    out = {}
-    try:
-        import sktime
-
-        d = os.path.join(os.path.dirname(sktime.__file__), "datasets", "data")
-        x, y = _csv(os.path.join(d, "mitdb", "mitdb.csv"), [0, 1])
-        out["sktime mitdb"] = (x, y > 0.5, 3000)
-        x, y = _csv(os.path.join(d, "yahoo", "yahoo.csv"), [0, 1])
-        out["sktime yahoo"] = (x, y > 0.5, 400)
-    except ImportError:
-        print("sktime not installed: mitdb and yahoo skipped")
+    """``{name: (x, labels, n_train)}`` of the labelled series sktime and aeon ship:
+    ``anomaly_eval.py``'s three, and aeon's Daphnet (9 channels)."""
+    out = anomaly_eval.real_series()
     try:
         import aeon
 
         d = os.path.join(os.path.dirname(aeon.__file__), "datasets", "data")
-        x, y = _csv(os.path.join(d, "KDD-TSAD_135", "135_UCR_Anomaly_InternalBleeding16_TEST.csv"), [1, 2])
-        out["aeon UCR-135"] = (x, y > 0.5, 1200)
         a = np.genfromtxt(os.path.join(d, "Daphnet_S06R02E0", "S06R02E0.csv"), delimiter=",", skip_header=1)
         out["aeon Daphnet (9 ch)"] = (a[:, 1:10], a[:, 10] > 0.5, 2500)
     except ImportError:
-        print("aeon not installed: UCR-135 and Daphnet skipped")
+        print("aeon not installed: Daphnet skipped")
     return out
 
 
