@@ -53,6 +53,7 @@ from ..optim import Adam
 from ..registry import build_layer, check_cell
 from ..training import Callback, Trainer, joint_grads, joint_parameters
 from .auto import detect_season, has_drift, n_diffs, seasonally_adjusted, wants_log
+from .baselines import SeasonalNaive
 from .data import fill_missing
 from .ensemble import HybridEnsemble
 from .transforms import SCALERS, Scaler, TargetTransform
@@ -92,9 +93,9 @@ CANDIDATES = {"hybrid": 1.0, "half_network": 0.5, "smoothing": 0.0, "seasonal_na
 
 
 def seasonal_naive(y, m, h):
-    """The last season of ``y`` ``(T, C)`` repeated over ``h`` steps: ``(h, C)``."""
-    m = max(int(m), 1)
-    return y[len(y) - m + np.arange(h) % m]
+    """The last season of ``y`` ``(T, C)`` repeated over ``h`` steps: ``(h, C)``
+    (:class:`.baselines.SeasonalNaive`'s forecast)."""
+    return SeasonalNaive(m).predict(h, y)
 
 
 def conformal_quantiles(res, alpha):
