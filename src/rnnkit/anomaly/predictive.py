@@ -23,6 +23,11 @@ Forecast origins are every ``every`` steps (``1``: every step; one
 ``Forecaster.predict`` call per origin, about a millisecond for ``lookback=48``,
 ``hidden_size=32``); between origins the last decision holds.  Flagged runs at most
 ``merge_gap`` steps apart form one alert, as in the detector.
+
+``save(path)`` / ``EarlyWarning.load(path)`` write and read a fitted warning as one
+rnnkit file of kind ``"early-warning"`` (:mod:`rnnkit.io.estimators`, as the detector
+and the forecaster): the settings, the band and the forecaster's own file contents,
+its arrays under ``forecaster.*``.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from .. import _frames
 from .._checks import count, not_fitted
 from .._params import Params, plain
 from ..forecast.data import fill_missing
+from ..io.estimators import EstimatorFile
 from .evaluate import intervals
 
 
@@ -48,7 +54,7 @@ def _series(x, name="series"):
     return x
 
 
-class EarlyWarning(Params):
+class EarlyWarning(EstimatorFile, Params):
     """Predictive alerts from a multi-step forecast and a normal operating band;
     see the module docstring.
 
@@ -67,7 +73,7 @@ class EarlyWarning(Params):
         merge_gap: flagged runs at most this many steps apart are one alert.
 
     Learned: ``forecaster_``, ``lower_``, ``upper_`` (``(C,)``, ``±inf`` where unbounded),
-    ``n_features_``.
+    ``n_features_``.  ``save(path)`` / ``EarlyWarning.load(path)``: one rnnkit file.
     """
 
     def __init__(self, horizon=20, lookback=48, hidden_size=32, epochs=30, diff=1, alpha=0.1, lr=0.01,
@@ -113,6 +119,10 @@ class EarlyWarning(Params):
             raise ValueError(f"limits must have lower < upper, got {self.limits!r}")
         return out[0], out[1]
 
+    def _check_fitted(self):
+        if not hasattr(self, "forecaster_"):
+            raise not_fitted(self)
+
     def fit(self, x):
         """Fit the forecaster on a (normal) series ``x`` ``(T,)`` or ``(T, C)`` and set
         the band (``limits``, or learned from ``x``)."""
@@ -138,8 +148,7 @@ class EarlyWarning(Params):
         to it (NaN: none), ``+1``/``−1`` (upper/lower, 0: none) and the column
         (−1: none); ``alerts``: one dict per merged alert, ``{"time", "end",
         "crossing_in", "expected_crossing", "bound", "column"}`` as of its first step."""
-        if not hasattr(self, "forecaster_"):
-            raise not_fitted(self)
+        self._check_fitted()
         x = _series(x)
         if x.shape[1] != self.n_features_:
             raise ValueError(f"the early warning was fitted on {self.n_features_} column(s), got {x.shape[1]}")
@@ -184,3 +193,48 @@ class EarlyWarning(Params):
             return None
         k, j = np.argwhere(bad)[0]
         return int(k), (1 if up[k, j] else -1), int(j)
+
+    # -- files --------------------------------------------------------------------------------
+    FILE_KIND = "early-warning"               # save / load: rnnkit.io.estimators
+    _PREFIX = "forecaster."
+
+    def _file_contents(self):
+        f_config, f_arrays = self.forecaster_._file_contents()
+        config = {"params": self.plain_params(), "n_features": self.n_features_,
+                  "lower": _bound_list(self.lower_), "upper": _bound_list(self.upper_), "forecaster": f_config}
+        return config, {self._PREFIX + k: v for k, v in f_arrays.items()}
+
+    @classmethod
+    def _from_file(cls, cfg, a):
+        from ..forecast import Forecaster
+
+        params = dict(cfg["params"])
+        for k in ("limits", "band_quantiles"):          # pairs come back from JSON as lists
+            if isinstance(params.get(k), list):
+                params[k] = tuple(params[k])
+        self = cls(**params)
+        self._check_params()                         # as fit checks them: a hand-edited file is refused
+        C = cfg["n_features"]
+        lower, upper = _bound_array(cfg["lower"], -np.inf), _bound_array(cfg["upper"], np.inf)
+        if isinstance(C, bool) or not isinstance(C, int) or C < 1 or lower.shape != (C,) or upper.shape != (C,):
+            raise ValueError(f"the band holds {lower.size} lower and {upper.size} upper limit(s) for {C!r} column(s)")
+        f = Forecaster._from_file(cfg["forecaster"], {k[len(cls._PREFIX):]: v for k, v in a.items()
+                                                      if k.startswith(cls._PREFIX)})
+        if f.n_targets_ != C or f.horizon != self.horizon or f.lookback != self.lookback:
+            raise ValueError(f"the forecaster (horizon {f.horizon}, lookback {f.lookback}, {f.n_targets_} column(s)) "
+                             f"does not match the warning's (horizon {self.horizon}, lookback {self.lookback}, "
+                             f"{C} column(s))")
+        self.forecaster_, self.lower_, self.upper_, self.n_features_ = f, lower, upper, C
+        return self
+
+
+def _bound_list(v):
+    """A band side ``(C,)`` as JSON: numbers, ``None`` where unbounded (``±inf``)."""
+    return [None if np.isinf(b) else float(b) for b in v]
+
+
+def _bound_array(v, open_side):
+    """:func:`_bound_list` read back: ``(C,)`` float64, ``None`` as ``open_side``."""
+    if not isinstance(v, list):
+        raise ValueError(f"a band side must be a list of numbers, got {type(v).__name__}")
+    return np.array([open_side if b is None else float(b) for b in v], np.float64)

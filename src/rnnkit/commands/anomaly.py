@@ -5,6 +5,8 @@ alerts, from the command line.
 writes a CSV of per-step scores; ``detect`` prints flagged intervals (or, with
 ``--stream``, an ``ALERT`` line the moment a point crosses the threshold),
 precision/recall/F1 and lead times when a label column is given, and a PNG.
+``warn`` fits an early warning and prints its alerts (``--save FILE`` keeps the
+fitted warning; ``--model FILE`` warns with a saved one instead of fitting).
 """
 from __future__ import annotations
 
@@ -69,17 +71,25 @@ def register(sub):
                         "--test-start)")
     w.add_argument("--test-start", metavar="TIME",
                    help="first row to warn on, as written in the time column (without one: a 0-based row number)")
-    w.add_argument("--horizon", type=positive_int, default=25, help="steps looked ahead")
-    w.add_argument("--lookback", type=positive_int, default=50, help="steps the forecaster reads")
+    w.add_argument("--horizon", type=positive_int, help="steps looked ahead (default: 25)")
+    w.add_argument("--lookback", type=positive_int, help="steps the forecaster reads (default: 50)")
     w.add_argument("--limits", metavar="LOWER,UPPER",
                    help="operating limits, e.g. --limits=-1.6,1.6 or --limits=,80 (one side open); default: learned "
                         "from the training rows (0.005/0.995 quantiles widened by 10%%)")
-    w.add_argument("--trigger", choices=["point", "interval"], default="point",
-                   help="warn when the forecast path (point) or its 90%% interval leaves the band")
-    w.add_argument("--every", type=positive_int, default=1, help="steps between forecasts (the decision holds between)")
-    w.add_argument("--epochs", type=positive_int, default=30, help="training epochs of the forecaster")
-    w.add_argument("--hidden", type=positive_int, default=32, help="LSTM hidden size of the forecaster")
-    w.add_argument("--seed", type=count, default=0, help="random seed")
+    w.add_argument("--trigger", choices=["point", "interval"],
+                   help="warn when the forecast path (point, the default) or its 90%% interval leaves the band")
+    w.add_argument("--every", type=positive_int,
+                   help="steps between forecasts (the decision holds between; default: 1)")
+    w.add_argument("--epochs", type=positive_int, help="training epochs of the forecaster (default: 30)")
+    w.add_argument("--hidden", type=positive_int, help="LSTM hidden size of the forecaster (default: 32)")
+    w.add_argument("--seed", type=count, help="random seed (default: 0)")
+    w.add_argument("--save", metavar="FILE",
+                   help="write the fitted early warning to FILE (an rnnkit file, no pickle), for --model or "
+                        "rnnkit.anomaly.EarlyWarning.load")
+    w.add_argument("--model", metavar="FILE",
+                   help="warn with an early warning saved by --save instead of fitting one (its columns, band and "
+                        "settings); warnings start at --test-start, or after the rows it was fitted on when the "
+                        "file starts with them")
     w.add_argument("--report", help="write alerts, lead times and false alerts as JSON here (default: none)")
     w.set_defaults(func=warn)
     for name, fn, hlp in (("score", score, "write per-step scores to CSV"),
@@ -346,31 +356,46 @@ def _limits(text):
     return tuple(out)
 
 
+WARN_FIT = {"horizon": 25, "lookback": 50, "limits": None, "trigger": "point", "every": 1, "epochs": 30,
+            "hidden": 32, "seed": 0}            # ``anomaly warn``'s fitting options and their defaults
+
+
 def warn(args):
-    """``anomaly warn``: predictive alerts (:class:`rnnkit.anomaly.EarlyWarning`) from the test start on."""
+    """``anomaly warn``: predictive alerts (:class:`rnnkit.anomaly.EarlyWarning`) from the test start on;
+    the warning is fitted on the rows before it (``--save`` writes it), or read with ``--model``."""
     import numpy as np
 
-    from ..anomaly import EarlyWarning, event_scores, false_alerts_per_1000
+    from ..anomaly import event_scores, false_alerts_per_1000
     from ..io.files import atomic_write_text, check_output
 
     data_path(args)
     columns = _cols(args.columns, "--columns")
     check_roles({"--columns": columns, "--label-col": [args.label_col] if args.label_col else None})
-    out = None if args.report is None else check_output(args.report, "--report", [(args.csv, "the input CSV")])
-    times, x, cols, labels = _read(args, columns)
     if args.test_start is not None and args.train_size is not None:
         raise ValueError("--train-size and --test-start both say where training ends; pass one of them")
-    if args.test_start is None and args.train_size is None:
-        raise ValueError("anomaly warn needs a test part to warn on: pass --test-start TIME or --train-size")
-    n = (_row_of(args.test_start, times, args.csv) if args.test_start is not None
-         else _train_rows(args.train_size, len(x), args.csv))
-    if n >= len(x) or n < args.lookback + args.horizon + 2:
-        raise ValueError(f"{args.csv}: {n} training row(s) and {len(x) - n} to warn on; the forecaster needs more "
-                         f"than lookback + horizon ({args.lookback + args.horizon}) rows to fit on and at least one "
-                         "after them")
-    limits = None if args.limits is None else _limits(args.limits)
-    w = EarlyWarning(horizon=args.horizon, lookback=args.lookback, hidden_size=args.hidden, epochs=args.epochs,
-                     limits=limits, trigger=args.trigger, every=args.every, random_state=args.seed).fit(x[:n])
+    if args.model is not None:
+        given = [f"--{k}" for k in WARN_FIT if getattr(args, k) is not None] + (["--columns"] if columns else [])
+        if given or args.save is not None:
+            what = ", ".join(given + (["--save"] if args.save is not None else []))
+            raise ValueError(f"--model warns with a saved early warning, its columns and settings as fitted; "
+                             f"drop {what} (or drop --model to fit a new one)")
+    for k, v in WARN_FIT.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    inputs = [(args.csv, "the input CSV"), (args.model, "the --model file")]
+    save = None if args.save is None else check_output(args.save, "--save",
+                                                       inputs + [(args.report, "the --report output")])
+    out = None if args.report is None else check_output(args.report, "--report",
+                                                        inputs + [(args.save, "the --save output")])
+    if args.model is not None:
+        w, meta = _load_warning(args.model)
+        times, x, cols, labels = _read(args, meta["columns"], meta.get("time_col"))
+        n = _warn_start(args, meta, times, x)
+    else:
+        times, x, cols, labels = _read(args, columns)
+        w, n = _fit_warning(args, times, x)
+        if save is not None:
+            w.save(save, {"columns": cols, "time_col": args.time_col, "train_rows": n, "train_digest": _digest(x[:n])})
     r = w.warn(x, start=n)
     for a in r["alerts"]:
         when = "now" if a["crossing_in"] == 0 else f"in {a['crossing_in']} step(s)"
@@ -383,17 +408,75 @@ def warn(args):
                          for a in r["alerts"]]}
     if labels is not None:
         f, y = r["flags"][n:], labels[n:]
-        ev = event_scores(f, y, early=args.horizon, gap=w.merge_gap)
-        fa = false_alerts_per_1000(f, y, early=args.horizon, gap=w.merge_gap)
+        ev = event_scores(f, y, early=w.horizon, gap=w.merge_gap)
+        fa = false_alerts_per_1000(f, y, early=w.horizon, gap=w.merge_gap)
         got = [v for v in ev["lead_times"] if v is not None]
         med = "n/a" if not got else f"{float(np.median(got)):g}"
         print(f"detected {ev['detected']}/{ev['events']} failures, median lead {med} steps (capped at "
-              f"{args.horizon}), {fa:.2f} false alerts per 1000 steps")
+              f"{w.horizon}), {fa:.2f} false alerts per 1000 steps")
         report.update(event=ev, false_per_1000=fa)
     if out is not None:
         atomic_write_text(out, json.dumps(report, indent=1), suffix=".json")
+    if save is not None:
+        print(f"saved the early warning to {save}")
     sys.stdout.flush()
     return 0
+
+
+def _fit_warning(args, times, x):
+    """``(EarlyWarning fitted on the rows before the test start, that row)``."""
+    from ..anomaly import EarlyWarning
+
+    if args.test_start is None and args.train_size is None:
+        raise ValueError("anomaly warn needs a test part to warn on: pass --test-start TIME or --train-size")
+    n = (_row_of(args.test_start, times, args.csv) if args.test_start is not None
+         else _train_rows(args.train_size, len(x), args.csv))
+    if n >= len(x) or n < args.lookback + args.horizon + 2:
+        raise ValueError(f"{args.csv}: {n} training row(s) and {len(x) - n} to warn on; the forecaster needs more "
+                         f"than lookback + horizon ({args.lookback + args.horizon}) rows to fit on and at least one "
+                         "after them")
+    limits = None if args.limits is None else _limits(args.limits)
+    w = EarlyWarning(horizon=args.horizon, lookback=args.lookback, hidden_size=args.hidden, epochs=args.epochs,
+                     limits=limits, trigger=args.trigger, every=args.every, random_state=args.seed).fit(x[:n])
+    return w, n
+
+
+def _load_warning(path):
+    """``(EarlyWarning, meta)`` saved in ``path`` by ``anomaly warn --save``."""
+    from ..anomaly import EarlyWarning
+    from ..io.files import ModelFileError
+    from ..io.models import read
+
+    w = EarlyWarning.load(path)
+    meta = read(path, EarlyWarning.FILE_KIND)[0]["meta"]
+    if not (isinstance(meta.get("columns"), list) and len(meta["columns"]) == w.n_features_):
+        raise ModelFileError(f"{path}: the early warning was not saved by 'anomaly warn --save' (no column names); "
+                             "save it with --save, or warn from Python")
+    return w, meta
+
+
+def _warn_start(args, meta, times, x):
+    """The first row a saved warning warns on: ``--test-start`` (or ``--train-size`` rows), else
+    after the rows it was fitted on when ``x`` starts with them.  Refuses a start inside those rows."""
+    n_fit = meta.get("train_rows")
+    fitted_here = (isinstance(n_fit, int) and len(x) >= n_fit and meta.get("train_digest") is not None
+                   and _digest(x[:n_fit]) == meta["train_digest"])
+    if args.test_start is not None:
+        n = _row_of(args.test_start, times, args.csv)
+    elif args.train_size is not None:
+        n = _train_rows(args.train_size, len(x), args.csv)
+    elif fitted_here:
+        n = n_fit
+    else:
+        raise ValueError(f"{args.csv} does not start with the rows the early warning was fitted on; pass "
+                         "--test-start TIME to say where warnings start")
+    if fitted_here and n < n_fit:
+        raise ValueError(f"the warning would start at row {n}, inside the rows the early warning was fitted on "
+                         f"(rows 0 .. {n_fit - 1} of {args.csv}); pass a later --test-start")
+    if n >= len(x):
+        raise ValueError(f"{args.csv} has no rows after the test start (row {n}, of {len(x)}): pass a file that "
+                         "goes on past the training rows, or an earlier --test-start")
+    return n
 
 
 def _load(args):
