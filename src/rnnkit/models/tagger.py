@@ -44,19 +44,24 @@ class SequenceTagger(LabelledSequences, SequenceEstimator):
     ``score`` is per-token accuracy; :meth:`f1_score` entity-level BIO F1.
 
     Arguments as :class:`SequenceClassifier` (no pooling); ``bidirectional``
-    defaults to True.  Training controls:
+    defaults to True.  Training controls and the input layout:
 
         early_stopping: None/False: off; an int: stop after that many epochs without a lower
             validation loss (True: 10), best weights restored (:mod:`rnnkit.callbacks`).
         validation_fraction: share of the training data held out for early stopping (or
             ``lr_schedule="plateau"``) when ``fit`` gets no ``validation_data``.
         lr_schedule: ``None``, ``"step"``, ``"cosine"`` or ``"plateau"`` (over ``epochs``).
+        layout: how a 3-D array ``X`` holds its axes: ``"NTC"`` (rnnkit's: sequences, steps,
+            features), ``"NCT"`` (aeon's and sktime's channels first, ``(N, C, T)``, and lists of
+            ``(C, T_i)``), or ``None``: NTC, with a warning when an array looks channels first.
+            sktime's nested DataFrames are read whatever it says (:mod:`rnnkit.data.panels`).
+            ``y[i]`` holds one label per step ``T_i`` in either layout.
     """
 
     def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=True, embedding_dim=32,
                  dropout=0.0, standardize=True, epochs=20, batch_size=32, lr=1e-2, clip=5.0,
                  random_state=0, early_stopping=None, validation_fraction=0.1, lr_schedule=None,
-                 learning_rate="deprecated"):
+                 layout=None, learning_rate="deprecated"):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -72,6 +77,7 @@ class SequenceTagger(LabelledSequences, SequenceEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.lr_schedule = lr_schedule
+        self.layout = layout
         self.learning_rate = learning_rate
 
     def _build_net(self, rng):
@@ -81,7 +87,7 @@ class SequenceTagger(LabelledSequences, SequenceEstimator):
         """Sequences and per-step integer targets; ``learn`` takes the classes
         and input spec from this data (``n_tokens``: the vocabulary size of
         token-id inputs), changing the estimator only once every check passed."""
-        seqs = read_X(X, lengths)
+        seqs = read_X(X, lengths, layout=self.layout)
         if len(y) != len(seqs):
             raise ValueError(f"X holds {len(seqs)} sequences but y {len(y)} label sequences")
         as_labels([v for t in y for v in (t.tolist() if isinstance(t, np.ndarray) else list(t))])
@@ -132,7 +138,7 @@ class SequenceTagger(LabelledSequences, SequenceEstimator):
         """A list of label arrays, one per sequence."""
         self._check_fitted()
         batch_size = check_batch_size(batch_size)
-        seqs = self.spec_.check(read_X(X, lengths))
+        seqs = self.spec_.check(read_X(X, lengths, layout=self.layout))
         self.net_.eval()
         out = []
         for i in range(0, len(seqs), batch_size):
