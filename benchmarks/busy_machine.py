@@ -45,7 +45,7 @@ import _results  # noqa: E402
 MODELS = {"small": 64, "readme": 256}
 SIDES = {"rnnkit": {}, "rnnkit_2_threads": {"OPENBLAS_NUM_THREADS": "2"}, "torch": {}}
 COMPETITOR = "while True: pass"
-WARMUP = 8                  # untimed steps per run: rnnkit.threads settles in 7 passes of each kind
+WARMUP = 11                 # untimed steps per run: rnnkit.threads settles in 10 passes of each kind
 
 
 def worker(side, H, steps):

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _results  # noqa: E402
 from compare_torch import matmul_gflops  # noqa: E402
-from rnnkit.kernels import activations, lstm  # noqa: E402  (numba: this script needs it)
+from rnnkit.kernels import activations, lstm, product  # noqa: E402  (numba: this script needs it)
 
 SHAPES = {"P2": (64, 256, 32), "P3": (100, 512, 64), "P5": (48, 32, 64)}     # T, H, B
 TINY = (5, 8, 4)                                                               # --tiny: every shape this
@@ -43,31 +43,28 @@ def loops():
     import numba
 
     JIT, cell_forward, cell_backward = activations.JIT, lstm.lstm_forward_cols_acc, lstm.lstm_backward_cols
+    product_columns = product.product_columns
 
     one, zero = np.float32(1.0), np.float32(0.0)
 
     @numba.njit(**JIT)
     def forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, products, kernels):
         T, G, B = act.shape
-        H = G // 4
         for t in range(T):
             if products:
-                sgemm(101, 111, 111, G, B, H, one, W_hh.ctypes.data, H, hcol.ctypes.data, B, one,
-                      act[t].ctypes.data, B)
+                product_columns(sgemm, W_hh, hcol, one, act[t], 0, B)
             if kernels:
-                cell_forward(act[t], bx, scales, c[t], c[t + 1], tc[t], hcol, hrows[t + 1], B)
+                cell_forward(act[t], bx, scales, c[t], c[t + 1], tc[t], hcol, hrows[t + 1], 0, B)
 
     @numba.njit(**JIT)
     def backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, products, kernels):
         T, G, B = dA.shape
-        H = G // 4
         for k in range(T):
             t = T - 1 - k
             if kernels:
-                cell_backward(act[t], tc[t], c[t], dh, dhs[t], dc, dA[t], B)
+                cell_backward(act[t], tc[t], c[t], dh, dhs[t], dc, dA[t], 0, B)
             if products:
-                sgemm(101, 111, 111, H, B, G, one, W_hh_T.ctypes.data, G, dA[t].ctypes.data, B, zero,
-                      dh.ctypes.data, B)
+                product_columns(sgemm, W_hh_T, dA[t], zero, dh, 0, B)
 
     return forward, backward, lstm.lstm_gate_scales
 
@@ -93,9 +90,8 @@ def agrees(T, H, B, forward, backward, sgemm):
             backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, True, True)
         else:
             none = np.empty(0, np.int64)
-            lstm.lstm_columns_forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, none, False, True)
-            lstm.lstm_columns_backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, none, False,
-                                            np.empty(0, np.float32))
+            lstm.lstm_columns_forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, none, False, True, 0, B)
+            lstm.lstm_columns_backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, none, False, np.empty(0), 0, B)
         runs.append((hrows, c, act, dA, dh, dc))
     return max(float(np.abs(a - b).max()) for a, b in zip(*runs))
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ._checks import as_dtype, positive_int, probability
 from .init import glorot_uniform
+from . import threads
 from .module import Module
 from .tokens import sum_rows_by_id
 
@@ -128,7 +129,7 @@ class Dense(Module):
         # with the rows in x's memory order, so that a transposed view (a batch-first view of a
         # time-major output) is not copied; y comes back in the same order
         order, x2 = _rows_in_memory_order(x)
-        y2 = x2 @ self.params["weight"].T
+        y2 = threads.matmul(x2, self.params["weight"].T)           # rows at once on rnnkit's split
         if "bias" in self.params:
             y2 += self.params["bias"]
         if keep_cache:
@@ -142,10 +143,10 @@ class Dense(Module):
             raise RuntimeError("Dense.backward() needs a forward pass first")
         dy = np.asarray(dy, self.dtype)
         dy2 = _flatten_as(dy, self._order)                          # (N, O), rows in the order of forward's x
-        self.grads["weight"] = dy2.T @ self._x
+        self.grads["weight"] = threads.matmul(dy2.T, self._x)
         if "bias" in self.params:
             self.grads["bias"] = dy2.sum(axis=0)
-        return _unflatten(dy2 @ self.params["weight"], dy.shape[:-1], self._order)
+        return _unflatten(threads.matmul(dy2, self.params["weight"]), dy.shape[:-1], self._order)
 
 
 def _rows_in_memory_order(a):

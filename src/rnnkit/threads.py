@@ -1,27 +1,43 @@
-"""How many BLAS threads a layer's pass runs with, where the user chose none.
+"""Which threads a layer's pass or a training step runs with, where the user chose none.
 
-NumPy's OpenBLAS splits each matrix product over its threads and waits for
-all of them.  On a quiet machine two threads make the per-step products of a
-mid-sized layer faster; on a busy one (other programs running) a thread that
-the operating system deschedules holds up every product for a scheduler slice,
-and a training step can run ten times slower than with one thread.  No fixed
-number is right on both, so :class:`ThreadTuner` measures:
+Two ways to use the cores.  NumPy's OpenBLAS splits each matrix product over
+its threads and waits for all of them, and its idle threads spin on the cores
+for a while after each product.  rnnkit can also split work itself
+(:func:`run` on a small pool of its own threads, NumPy's BLAS at one thread):
+the column loop's sequences by column ranges (:func:`column_ranges`,
+:mod:`rnnkit.loops.columns`: no barrier per step, each thread's products and
+gate kernels at once), and large products by row ranges (:func:`matmul`).
+On a quiet machine the split runs the language model's step products at
+200-209 GFLOP/s on two cores against about 150 for OpenBLAS's two threads;
+on a busy one (other programs running) any thread the operating system
+deschedules holds up the others, and a step can run several times slower
+than with one thread.  No fixed choice is right everywhere, so
+:class:`ThreadTuner` measures three settings (:class:`Setting`): one thread;
+OpenBLAS's threads; rnnkit's split (``width`` threads, OpenBLAS at one):
 
 * per kind of pass (the loop, forward or backward, the shapes), the first
-  passes alternate between one thread and all of them (after one untimed
-  warm-up pass), then the setting with the lower median time runs;
-* the other setting is timed again every :data:`PROBE_EVERY` passes, at once
-  when two passes in a row take more than twice their setting's median (the
-  machine got busier; one slow pass is noise), and again while it keeps
+  passes take the settings in turn (after one untimed warm-up pass), then the
+  setting with the lowest median time runs;
+* another setting (in turn) is timed again every :data:`PROBE_EVERY` passes,
+  at once when two passes in a row take more than twice their setting's median
+  (the machine got busier; one slow pass is noise), and again while it keeps
   beating the chosen one's median, so the choice follows the machine's load
   within a few passes;
 * after each pass the thread count is put back, so the caller's own NumPy
   code runs as before.
 
+Every setting computes the same bits: OpenBLAS splits a product's output
+between threads, not its sums, and the work rnnkit splits is cut the same way
+whatever the width (the column loop's products in fixed blocks,
+:mod:`rnnkit.kernels.product`; :func:`matmul` by rows), so the tuner's
+choice never changes a result.
+
 The user's choice wins: with ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
 ``MKL_NUM_THREADS`` or ``RNNKIT_THREADS`` in the environment, or a BLAS already
 limited below the cores the process may use (``threadpoolctl``, or a library
-call, before the first pass or around any later one), rnnkit changes nothing; ``RNNKIT_THREADS=N`` runs every pass with N.
+call, before the first pass or around any later one), rnnkit changes nothing
+and splits nothing itself; ``RNNKIT_THREADS=N`` runs every pass with rnnkit's
+split over N threads (NumPy's BLAS at one).
 Passes whose step products are too small to be threaded (fewer than
 :data:`MIN_WORK` multiply-adds) run as they are, and so do passes inside
 another tuner's: :class:`rnnkit.training.Trainer` times each training step
@@ -29,7 +45,8 @@ as a whole (steps of at least :data:`STEP_MIN_WORK` multiply-adds), so that
 on a busy machine the head's, the loss's and the optimizer's products go to
 one thread with the layers', and the layers' passes keep the step's count.  The thread count is
 process-wide: passes of one process should not run from several Python
-threads at once.
+threads at once.  rnnkit's pool (``cores - 1`` threads, the caller's thread
+being the last) is made the first time work is split and lives with the process.
 """
 from __future__ import annotations
 
@@ -38,12 +55,26 @@ import os
 import statistics
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
+
+import numpy as np
 
 PROBE_EVERY = 50          # passes of one kind between two timings of the setting not chosen
 WARMUP = 3                # timed passes of each setting before the first choice
 MIN_WORK = 1 << 17        # multiply-adds of one step's product below which threads do not pay
 STEP_MIN_WORK = 1 << 24   # multiply-adds of a training step (3 x parameters x batch) below which it is not tuned
 USER_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RNNKIT_THREADS")
+SPLIT_MIN_WORK = 1 << 22  # multiply-adds of each part of a product that matmul splits
+COPY_MIN_WORK = 1 << 16   # elements of each part of a copy, gather or sum that is split
+GROUP = 16                # columns of the column loop's product groups (rnnkit.kernels.product.GROUP)
+
+
+class Setting(NamedTuple):
+    """How a pass uses the cores: ``blas`` threads for NumPy's BLAS, ``width``
+    threads for the work rnnkit splits itself."""
+    blas: int
+    width: int
 
 
 class _Blas:
@@ -53,6 +84,7 @@ class _Blas:
         self.libraries = libraries
         self.default = default
         self.current = default
+        self.width = 1              # rnnkit's own threads for the work it splits (1: none split)
         self.held = False           # a tuner's pass is running: passes inside it keep its count
 
     def limited(self):
@@ -66,6 +98,10 @@ class _Blas:
             for lib in self.libraries:
                 lib.set_num_threads(n)
             self.current = n
+
+    def apply(self, setting):
+        self.set(setting.blas)
+        self.width = setting.width
 
 
 @functools.lru_cache(maxsize=1)
@@ -95,61 +131,134 @@ def _blas_or_fixed():
 
 
 class ThreadTuner:
-    """Times the passes of one layer and runs each kind with the faster thread
-    count (see the module docstring).  Holds timings only; no threads of its own."""
+    """Times the passes of one layer (or the steps of one training loop) and
+    runs each kind with the fastest :class:`Setting` (see the module
+    docstring).  Holds timings only; no threads of its own."""
 
     def __init__(self):
-        self._kinds = {}                                 # key -> {"passes", "times": {n: deque}, "probe"}
+        self._kinds = {}                                 # key -> {"passes", "times": {setting: deque}, ...}
 
     def run(self, key, work, fn, *args, **kwargs):
-        """``fn(*args, **kwargs)`` under the thread count chosen for passes of
+        """``fn(*args, **kwargs)`` under the setting chosen for passes of
         ``key``; ``work``: multiply-adds of one step's largest product."""
         blas, fixed = _blas_or_fixed()
         if blas is None or work < MIN_WORK or blas.held or blas.limited():
             return fn(*args, **kwargs)
-        n = fixed if fixed is not None else self._choice(key, blas.default)
-        blas.set(n)
+        setting = Setting(1, fixed) if fixed is not None else self._choice(key, blas.default)
+        blas.apply(setting)
         blas.held = True
         try:
             start = time.perf_counter()
             out = fn(*args, **kwargs)
             if fixed is None:
-                self._record(key, n, time.perf_counter() - start)
+                self._record(key, setting, time.perf_counter() - start)
         finally:
             blas.held = False
-            blas.set(blas.default)
+            blas.apply(Setting(blas.default, 1))
         return out
 
     def _choice(self, key, most):
-        kind = self._kinds.setdefault(key, {"passes": 0, "times": {1: deque(maxlen=5), most: deque(maxlen=5)},
-                                            "probe": False, "slow": False})
+        kind = self._kinds.get(key)
+        if kind is None:
+            settings = (Setting(most, 1), Setting(1, 1), Setting(1, most))
+            kind = self._kinds[key] = {"passes": 0, "times": {s: deque(maxlen=5) for s in settings},
+                                       "probe": False, "slow": False, "next": 0}
         kind["passes"] += 1
         times = kind["times"]
-        if kind["passes"] <= 1 + 2 * WARMUP:             # warm-up, then alternate
-            return most if kind["passes"] % 2 else 1
-        best = min(times, key=lambda n: statistics.median(times[n]))
-        other = 1 if best == most else most
+        settings = list(times)
+        if kind["passes"] <= 1 + len(settings) * WARMUP:  # warm-up, then each in turn
+            return settings[kind["passes"] % len(settings)]
+        best = _best(times)
         if kind["probe"] or kind["passes"] % PROBE_EVERY == 0:
             kind["probe"] = False
-            return other
+            others = [s for s in settings if s != best]
+            kind["next"] = (kind["next"] + 1) % len(others)
+            return others[kind["next"]]
         return best
 
-    def _record(self, key, n, seconds):
+    def _record(self, key, setting, seconds):
         kind = self._kinds[key]
         if kind["passes"] == 1:
             return                                       # the first pass pays for compiling and buffers
         times = kind["times"]
-        if kind["passes"] > 1 + 2 * WARMUP:
-            best = min(times, key=lambda m: statistics.median(times[m]))
-            slow = n == best and seconds > 2 * statistics.median(times[n])
+        if kind["passes"] > 1 + len(times) * WARMUP:
+            best = _best(times)
+            slow = setting == best and seconds > 2 * statistics.median(times[setting])
             if slow and kind["slow"]:
-                kind["probe"] = True                     # twice slower than usual: time the other setting next
+                kind["probe"] = True                     # twice slower than usual: time another setting next
             kind["slow"] = slow
-            if n != best and seconds < statistics.median(times[best]):
-                kind["probe"] = True                     # the other got faster: time it again until it wins
-        times[n].append(seconds)
+            if setting != best and seconds < statistics.median(times[best]):
+                kind["probe"] = True                     # another got faster: time it again until it wins
+                kind["next"] = (kind["next"] - 1) % (len(times) - 1)
+        times[setting].append(seconds)
 
     def choices(self):
-        """``{key: threads}``: the setting each kind of pass runs with now (for diagnostics)."""
-        return {key: min(k["times"], key=lambda n: statistics.median(k["times"][n]) if k["times"][n] else float("inf"))
-                for key, k in self._kinds.items()}
+        """``{key: Setting}``: the setting each kind of pass runs with now (for diagnostics)."""
+        return {key: _best(k["times"]) for key, k in self._kinds.items()}
+
+
+def _best(times):
+    return min(times, key=lambda s: statistics.median(times[s]) if times[s] else float("inf"))
+
+
+# ----------------------------------------------------------------------------- rnnkit's own split
+def width():
+    """How many threads the work rnnkit splits may use right now: the width of
+    the running pass's :class:`Setting`, 1 outside tuned passes."""
+    blas, _ = _blas_or_fixed()
+    return 1 if blas is None else blas.width
+
+
+@functools.lru_cache(maxsize=1)
+def _pool():
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return ThreadPoolExecutor(max(1, cores - 1), thread_name_prefix="rnnkit")
+
+
+def run(fn, parts):
+    """``fn(*part)`` for every part of ``parts``, the first in the calling
+    thread and the others at once on rnnkit's pool; returns their results in
+    order.  ``fn`` must release the GIL to gain (numba's ``nogil`` kernels,
+    NumPy's products) and the parts must write disjoint memory."""
+    if len(parts) == 1:
+        return [fn(*parts[0])]
+    pool = _pool()
+    futures = [pool.submit(fn, *p) for p in parts[1:]]
+    first = fn(*parts[0])
+    return [first] + [f.result() for f in futures]
+
+
+def column_ranges(B, n=None):
+    """``[(lo, hi), ...]``: the columns ``0 … B`` of the column loop in at most
+    ``n`` (default :func:`width`) contiguous ranges of whole :data:`GROUP`-column
+    groups, as even as they go."""
+    n = width() if n is None else n
+    groups = -(-B // GROUP)
+    n = max(1, min(n, groups))
+    cuts = [min(B, GROUP * (groups * i // n)) for i in range(n + 1)]
+    return [(cuts[i], cuts[i + 1]) for i in range(n)]
+
+
+def matmul(a, b, out=None):
+    """``a @ b`` for 2-D ``a`` (M, K), ``b`` (K, N), the rows of the result in
+    :func:`width` ranges at once when each holds at least
+    :data:`SPLIT_MIN_WORK` multiply-adds: the bits of ``np.matmul`` (each row's
+    sums are the same; OpenBLAS's small-matrix kernels start far below that
+    size).  ``out``: a C-contiguous (M, N) array to write into."""
+    M, K = a.shape
+    N = b.shape[1]
+    if out is None:
+        out = np.empty((M, N), np.result_type(a, b))
+    parts = row_ranges(M, K * N)
+    if len(parts) == 1:
+        return np.matmul(a, b, out=out)
+    run(lambda lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]), parts)
+    return out
+
+
+def row_ranges(M, work_per_row, min_work=SPLIT_MIN_WORK):
+    """``[(lo, hi), ...]``: ``M`` rows in at most :func:`width` even ranges of at
+    least ``min_work`` (multiply-adds, or elements copied) each (one range when small)."""
+    n = max(1, min(width(), M * work_per_row // min_work, M))
+    cuts = [M * i // n for i in range(n + 1)]
+    return [(cuts[i], cuts[i + 1]) for i in range(n)]

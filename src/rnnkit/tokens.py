@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
+from . import kernels, threads
 
 
 def sum_rows_by_id(ids, d, V):
@@ -110,7 +110,10 @@ class TokenInput:
         projection (``dense_projection(W_ih, x, out)`` makes it from vectors)."""
         if self.fold:
             from .kernels import tokens as token_kernels    # imports numba: only when it folds
-            token_kernels.gather_columns(np.ascontiguousarray(self._table(W_ih)), self.ids, out)
+            table, ids = np.ascontiguousarray(self._table(W_ih)), self.ids
+            T, G, B = out.shape
+            threads.run(lambda t0, t1: token_kernels.gather_columns(table, ids[t0:t1], out[t0:t1]),
+                        threads.row_ranges(T, G * B, threads.COPY_MIN_WORK))
             return out
         return dense_projection(W_ih, self.dense(), out)
 
@@ -131,6 +134,8 @@ class TokenInput:
         if self.fold:
             from .kernels import tokens as token_kernels
             dP = np.zeros((dA.shape[0], self.vocab_size), dA.dtype)        # (G, V)
-            token_kernels.scatter_columns(dA, self.ids.reshape(-1), dP)
+            ids = self.ids.reshape(-1)
+            threads.run(lambda g0, g1: token_kernels.scatter_columns(dA[g0:g1], ids, dP[g0:g1]),
+                        threads.row_ranges(dA.shape[0], dA.shape[1], threads.COPY_MIN_WORK))
             return self._grads_from_table(dP, W_ih)
         return self._grads_from_vectors(dA, W_ih)

@@ -1,7 +1,7 @@
-"""The BLAS thread policy (rnnkit.threads): the user's settings win; where
-there are none, each kind of pass runs with the thread count that measured
-faster, follows a change of the machine's load, and leaves the count as it
-found it."""
+"""The thread policy (rnnkit.threads): the user's settings win; where there
+are none, each kind of pass runs with the setting that measured fastest (one
+thread, OpenBLAS's threads, rnnkit's own split), follows a change of the
+machine's load, and leaves the count as it found it."""
 import numpy as np
 import pytest
 
@@ -19,8 +19,11 @@ class FakeBlas(threads._Blas):
         self.seen.append(n)
 
 
+ONE, BLAS, SPLIT = threads.Setting(1, 1), threads.Setting(2, 1), threads.Setting(1, 2)
+
+
 class Clock:
-    """A stand-in for time.perf_counter that a pass advances by its cost at the current thread count."""
+    """A stand-in for time.perf_counter that a pass advances by its cost under the current setting."""
 
     def __init__(self, blas, cost):
         self.blas, self.cost, self.now = blas, cost, 0.0
@@ -29,14 +32,15 @@ class Clock:
         return self.now
 
     def work(self):
-        self.now += self.cost[self.blas.current]
-        return self.blas.current
+        setting = threads.Setting(self.blas.current, self.blas.width)
+        self.now += self.cost[setting]
+        return setting
 
 
 @pytest.fixture
 def fake(monkeypatch):
     blas = FakeBlas()
-    clock = Clock(blas, {1: 1.0, 2: 3.0})                # a busy machine: one thread is faster
+    clock = Clock(blas, {ONE: 1.0, BLAS: 3.0, SPLIT: 2.0})   # a busy machine: one thread is faster
     monkeypatch.setattr(threads, "_blas_or_fixed", lambda: (blas, None))
     monkeypatch.setattr(threads.time, "perf_counter", clock)
     return blas, clock
@@ -46,10 +50,10 @@ def test_the_faster_setting_wins_and_the_count_is_put_back_after_every_pass(fake
     blas, clock = fake
     tuner = threads.ThreadTuner()
     used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(40)]
-    assert set(used[:1 + 2 * threads.WARMUP]) == {1, 2}          # warm-up tries both
-    assert used[1 + 2 * threads.WARMUP:] == [1] * (40 - 1 - 2 * threads.WARMUP)
-    assert blas.current == 2 and blas.seen[-1] == 2               # the caller's count again
-    assert tuner.choices() == {"k": 1}
+    assert set(used[:1 + 3 * threads.WARMUP]) == {ONE, BLAS, SPLIT}   # warm-up tries all three
+    assert used[1 + 3 * threads.WARMUP:] == [ONE] * (40 - 1 - 3 * threads.WARMUP)
+    assert blas.current == 2 and blas.seen[-1] == 2 and blas.width == 1   # the caller's count again
+    assert tuner.choices() == {"k": ONE}
 
 
 def test_the_choice_follows_the_machine_when_it_gets_quiet_or_busy(fake):
@@ -57,13 +61,13 @@ def test_the_choice_follows_the_machine_when_it_gets_quiet_or_busy(fake):
     tuner = threads.ThreadTuner()
     for _ in range(20):
         tuner.run("k", threads.MIN_WORK, clock.work)
-    assert tuner.choices()["k"] == 1
-    clock.cost = {1: 1.0, 2: 0.4}                                 # quiet now: two threads are faster
-    used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(2 * threads.PROBE_EVERY)]
-    assert used[-10:] == [2] * 10
-    clock.cost = {1: 1.0, 2: 5.0}                                 # busy again: a slow pass probes at once
-    used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(12)]
-    assert used[-4:] == [1] * 4
+    assert tuner.choices()["k"] == ONE
+    clock.cost = {ONE: 1.0, BLAS: 0.7, SPLIT: 0.4}                # quiet now: the split is fastest
+    used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(3 * threads.PROBE_EVERY)]
+    assert used[-10:] == [SPLIT] * 10
+    clock.cost = {ONE: 1.0, BLAS: 6.0, SPLIT: 5.0}                # busy again: a slow pass probes at once
+    used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(16)]
+    assert used[-4:] == [ONE] * 4
 
 
 def test_kinds_of_pass_are_timed_apart_and_small_passes_are_left_alone(fake):
@@ -71,7 +75,7 @@ def test_kinds_of_pass_are_timed_apart_and_small_passes_are_left_alone(fake):
     tuner = threads.ThreadTuner()
     for _ in range(20):
         tuner.run("forward", threads.MIN_WORK, clock.work)
-    assert tuner.run("small", threads.MIN_WORK - 1, clock.work) == 2   # untouched: the default
+    assert tuner.run("small", threads.MIN_WORK - 1, clock.work) == BLAS   # untouched: the default
     assert set(tuner.choices()) == {"forward"}
 
 
@@ -126,7 +130,7 @@ def test_passes_inside_a_timed_pass_keep_its_thread_count(fake):
         return counts[0]
 
     used = [outer.run("step", threads.MIN_WORK, step) for _ in range(20)]
-    assert used[-5:] == [1] * 5
+    assert used[-5:] == [ONE] * 5
     assert inner.choices() == {}                                  # the inner tuner never timed anything
     assert blas.current == 2 and not blas.held
 
@@ -146,7 +150,7 @@ def test_a_training_step_is_timed_whole_and_its_layers_keep_its_count(fake):
 
     Trainer(train_step, lambda: {"w": np.zeros_like(w["w"])}, SGD(w, lr=0.1)).fit(lambda epoch: range(20), 1)
     assert all(a == b for a, b in seen[1:])                       # one count for the whole step (the first
-    assert seen[-1] == [1, 1]                                     # runs as it is); the busy machine's faster
+    assert seen[-1] == [ONE, ONE]                                 # runs as it is); the busy machine's faster
     assert layer._kinds["pass"]["passes"] == 2                    # the layer's tuner: only in the first step
     assert blas.current == 2 and not blas.held
 

@@ -26,7 +26,8 @@ import numba
 import numpy as np
 
 from .activations import JIT, sigmoid, tanh
-from .layout import back_step, copy_columns, mean_column_norm, step_indices, zero_columns
+from .layout import back_step, column_norm_sum, copy_columns, step_indices, zero_columns
+from .product import product_columns
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -126,26 +127,25 @@ def gru_backward_step(act, hn, h_prev, dh, da, dhp, direct):
 
 # ----------------------------------------------------------------------------- column layout steps
 @numba.njit(**JIT)
-def gru_forward_cols(hp, a_t, bx, b_hn, h_prev, h_new, hn, hs_t, n):
+def gru_forward_cols(hp, a_t, bx, b_hn, h_prev, h_new, hn, hs_t, lo, hi):
     """One step in column layout, the bits of :func:`gru_forward_step`:
     ``hp = W_hh @ h_prev`` (3H, B); ``a_t`` (3H, B) enters with ``W_ih x_t`` and
     leaves with the gates; ``bx``, ``b_hn``; ``h_prev``, ``h_new`` (H, B);
     ``hn`` (H, B) receives the reset's input; ``hs_t`` (B, H) the new ``h``
-    batch-major.  The first ``n`` columns."""
+    batch-major.  The columns ``lo ≤ b < hi``."""
     G = a_t.shape[0]
     H = G // 3
-    B = n
     for k in range(2 * H):
         bk = bx[k]
         p = hp[k]
         a = a_t[k]
-        for b in range(B):
+        for b in range(lo, hi):
             a[b] = _gate(p[b], a[b], bk)
     for j in range(H):
         bn = b_hn[j]
         p = hp[2 * H + j]
         hb = hn[j]
-        for b in range(B):
+        for b in range(lo, hi):
             hb[b] = _reset_input(p[b], bn)
     for j in range(H):
         bk = bx[2 * H + j]
@@ -155,27 +155,26 @@ def gru_forward_cols(hp, a_t, bx, b_hn, h_prev, h_new, hn, hs_t, n):
         hb = hn[j]
         hp_ = h_prev[j]
         ho = h_new[j]
-        for b in range(B):
+        for b in range(lo, hi):
             nv = _candidate(a[b], bk, r[b], hb[b])
             a[b] = nv
             ho[b] = _blend(nv, z[b], hp_[b])
-    for b in range(B):
+    for b in range(lo, hi):
         for j in range(H):
             hs_t[b, j] = h_new[j, b]
 
 
 @numba.njit(**JIT)
-def gru_backward_cols(act, hn, h_prev, dh, da, dhp, n):
+def gru_backward_cols(act, hn, h_prev, dh, da, dhp, lo, hi):
     """One step back in column layout, the bits of :func:`gru_backward_step`.
     ``act`` (3H, B), ``hn``, ``h_prev`` (H, B) the step's cache; ``dh`` (H, B)
     enters with the whole gradient w.r.t. the step's ``h`` (the caller adds the
     outputs' part first) and leaves with the direct path to ``h_prev`` (the
     caller adds ``W_hh.T @ dhp``); ``da`` (3H, B) receives the gradient w.r.t.
     the input projection, ``dhp`` (3H, B) w.r.t. ``W_hh @ h_prev + b_hh``.  The
-    first ``n`` columns."""
+    columns ``lo ≤ b < hi``."""
     G = act.shape[0]
     H = G // 3
-    B = n
     for j in range(H):
         zr = act[H + j]
         nr = act[2 * H + j]
@@ -186,7 +185,7 @@ def gru_backward_cols(act, hn, h_prev, dh, da, dhp, n):
         dn_ = da[2 * H + j]
         qz = dhp[H + j]
         qn = dhp[2 * H + j]
-        for b in range(B):
+        for b in range(lo, hi):
             dn, dn_r, dz, dd = _back_zn(rr[b], zr[b], nr[b], hpr[b], g[b])
             dn_[b] = dn
             qn[b] = dn_r
@@ -199,7 +198,7 @@ def gru_backward_cols(act, hn, h_prev, dh, da, dhp, n):
         dn_ = da[2 * H + j]
         dr_ = da[j]
         qr = dhp[j]
-        for b in range(B):
+        for b in range(lo, hi):
             v = _back_r(dn_[b], hb[b], rr[b])
             dr_[b] = v
             qr[b] = v
@@ -207,10 +206,12 @@ def gru_backward_cols(act, hn, h_prev, dh, da, dhp, n):
 
 # ----------------------------------------------------------------------------- whole sequences
 @numba.njit(**JIT)
-def gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts, reverse, keep_cache):
-    """The column loop in one call: per step ``hp[:, :n] = W_hh @ h_prev[:, :n]``
-    through ``sgemm`` (NumPy's ``cblas_sgemm``, :mod:`rnnkit.kernels.blas`),
-    then :func:`gru_forward_cols`.  ``W_hh`` (3H, H); ``hp`` (3H, B) scratch;
+def gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts, reverse, keep_cache, lo, hi):
+    """The column loop in one call, for the columns ``lo ≤ b < hi`` (calls on
+    disjoint ranges may run at once, as :func:`rnnkit.kernels.lstm.lstm_columns_forward`):
+    per step ``hp[:, lo:hi] = W_hh @ h_prev[:, lo:hi]``
+    (:func:`rnnkit.kernels.product.product_columns`), then
+    :func:`gru_forward_cols`.  ``W_hh`` (3H, H); ``hp`` (3H, B) scratch;
     ``act`` (T, 3H, B) enters with the input projections and leaves with the
     gates; ``hcols`` the states in columns, ``(T+1, H, B)`` with a cache (as
     ``hrows`` (T+1, B, H), index ``t`` the state before step ``t`` going
@@ -219,50 +220,50 @@ def gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts
     ``hn`` ``(T, H, B)`` or one step.  ``counts`` (T,) int64, the live
     sequences per step (sorted first), or empty for all; only with a cache."""
     T, G, B = act.shape
-    H = G // 3
     for k in range(T):
         t, i_prev, i_new, a, row = step_indices(k, T, reverse, keep_cache)
         h_out = hrows[row]
-        n = B if counts.shape[0] == 0 else counts[t]
+        live = hi if counts.shape[0] == 0 else min(hi, counts[t])
         hc_prev = hcols[i_prev]
         hc_new = hcols[i_new]
-        if n < B:                                        # padded sequences: state carried, gates zero
-            h_out[n:] = hrows[i_prev][n:]
-            copy_columns(hc_prev, hc_new, n)
-            zero_columns(hn[a], n)
-            zero_columns(act[t], n)
-        if n > 0:
-            sgemm(101, 111, 111, G, n, H, _ONE, W_hh.ctypes.data, H, hc_prev.ctypes.data, B, _ZERO, hp.ctypes.data,
-                  B)
-            gru_forward_cols(hp, act[t], bx, b_hn, hc_prev, hc_new, hn[a], h_out, n)
+        if live < hi:                                    # padded sequences: state carried, gates zero
+            p0 = max(lo, live)
+            h_out[p0:hi] = hrows[i_prev][p0:hi]
+            copy_columns(hc_prev, hc_new, p0, hi)
+            zero_columns(hn[a], p0, hi)
+            zero_columns(act[t], p0, hi)
+        if live > lo:
+            product_columns(sgemm, W_hh, hc_prev, _ZERO, hp, lo, live)
+            gru_forward_cols(hp, act[t], bx, b_hn, hc_prev, hc_new, hn[a], h_out, lo, live)
 
 
 @numba.njit(**JIT)
-def gru_columns_backward(sgemm, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts, reverse, norms):
-    """The backward column loop in one call: per step (last first)
-    :func:`gru_backward_cols`, then ``dh[:, :n] += W_hh_T @ dHP[t][:, :n]``
-    through ``sgemm`` (``beta = 1``, onto the direct path).  ``W_hh_T`` (H, 3H)
-    contiguous; ``act``, ``hn``, ``hcols`` the forward cache; ``dhs`` (T, B, H)
-    or ``(T, 0, 0)``; ``dh`` (H, B) enters w.r.t. the final ``h`` and leaves
-    w.r.t. the initial one; ``dA``, ``dHP`` (T, 3H, B) receive the gradients of
-    :func:`gru_backward_cols`, padded columns zeroed (their ``dh`` passes
-    through); ``counts`` as in :func:`gru_columns_forward`; ``norms`` (T,)
-    receives at ``t`` the batch mean of ``‖dL/dh_t‖₂``, or is empty."""
+def gru_columns_backward(sgemm, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts, reverse, norms, lo, hi):
+    """The backward column loop in one call, for the columns ``lo ≤ b < hi``:
+    per step (last first) :func:`gru_backward_cols`, then ``dh[:, lo:hi] +=
+    W_hh_T @ dHP[t][:, lo:hi]`` (``beta = 1``, onto the direct path).  ``W_hh_T``
+    (H, 3H) contiguous; ``act``, ``hn``, ``hcols`` the forward cache; ``dhs``
+    (T, B, H) or ``(T, 0, 0)``; ``dh`` (H, B) enters w.r.t. the final ``h`` and
+    leaves w.r.t. the initial one; ``dA``, ``dHP`` (T, 3H, B) receive the
+    gradients of :func:`gru_backward_cols`, padded columns zeroed (their ``dh``
+    passes through); ``counts`` as in :func:`gru_columns_forward`; ``norms``
+    (T,) float64 receives at ``t`` the sum over these columns of ``‖dL/dh_t‖₂``,
+    or is empty."""
     T, G, B = dA.shape
     H = G // 3
     for k in range(T):
         t, i_prev, n = back_step(k, T, reverse, counts, B)
-        if n < B:
-            zero_columns(dA[t], n)
-            zero_columns(dHP[t], n)
+        live = min(hi, n)
+        if live < hi:
+            zero_columns(dA[t], max(lo, live), hi)
+            zero_columns(dHP[t], max(lo, live), hi)
         if dhs.shape[1] > 0:
             d = dhs[t]
-            for b in range(n):
+            for b in range(lo, live):
                 for j in range(H):
                     dh[j, b] += d[b, j]
         if norms.shape[0] > 0:
-            norms[t] = mean_column_norm(dh)
-        if n > 0:
-            gru_backward_cols(act[t], hn[t], hcols[i_prev], dh, dA[t], dHP[t], n)
-            sgemm(101, 111, 111, H, n, G, _ONE, W_hh_T.ctypes.data, G, dHP[t].ctypes.data, B, _ONE,
-                  dh.ctypes.data, B)
+            norms[t] = column_norm_sum(dh, lo, hi)
+        if live > lo:
+            gru_backward_cols(act[t], hn[t], hcols[i_prev], dh, dA[t], dHP[t], lo, live)
+            product_columns(sgemm, W_hh_T, dHP[t], _ONE, dh, lo, live)

@@ -55,30 +55,32 @@ def back_step(k, T, reverse, counts, B):
 
 
 @numba.njit(inline="always", **JIT)
-def zero_columns(x, n):
-    """``x[:, n:] = 0`` for ``x`` (R, B)."""
+def zero_columns(x, lo, hi):
+    """``x[:, lo:hi] = 0`` for ``x`` (R, B)."""
     for r in range(x.shape[0]):
-        for b in range(n, x.shape[1]):
+        for b in range(lo, hi):
             x[r, b] = 0
 
 
 @numba.njit(inline="always", **JIT)
-def copy_columns(src, dst, n):
-    """``dst[:, n:] = src[:, n:]`` for (R, B) arrays."""
+def copy_columns(src, dst, lo, hi):
+    """``dst[:, lo:hi] = src[:, lo:hi]`` for (R, B) arrays."""
     for r in range(src.shape[0]):
-        for b in range(n, src.shape[1]):
+        for b in range(lo, hi):
             dst[r, b] = src[r, b]
 
 
 @numba.njit(inline="always", **JIT)
-def mean_column_norm(dh):
-    """The batch mean of ``‖dh[:, b]‖₂`` (float64 sums) for ``dh`` (H, B)."""
-    H, B = dh.shape
+def column_norm_sum(dh, lo, hi):
+    """``Σ_b ‖dh[:, b]‖₂`` over the columns ``lo ≤ b < hi`` of ``dh`` (H, B),
+    in float64: the callers add the sums of all column ranges and divide by ``B``
+    for the batch mean."""
+    H = dh.shape[0]
     total = 0.0
-    for b in range(B):
+    for b in range(lo, hi):
         s = 0.0
         for j in range(H):
             v = np.float64(dh[j, b])
             s += v * v
         total += np.sqrt(s)
-    return total / B
+    return total

@@ -26,7 +26,8 @@ import numba
 import numpy as np
 
 from .activations import JIT, tanh
-from .layout import back_step, copy_columns, mean_column_norm, step_indices, zero_columns
+from .layout import back_step, column_norm_sum, copy_columns, step_indices, zero_columns
+from .product import product_columns
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -128,91 +129,94 @@ def lstm_backward_step(act, tc, c_prev, dh, dc, da, dc_prev):
 
 # ----------------------------------------------------------------------------- column layout steps
 @numba.njit(inline="always", **JIT)
-def _cells_columns(act, c_prev, c_out, tc, h_out, hs_t, H, B):
-    """:func:`_cell` over the first ``B`` columns: the gates ``act`` (4H, B) and
+def _cells_columns(act, c_prev, c_out, tc, h_out, hs_t, H, lo, hi):
+    """:func:`_cell` over the columns ``lo ≤ b < hi``: the gates ``act`` (4H, B) and
     ``c_prev`` into ``c_out``, ``tc``, ``h_out`` (H, B), and ``h`` batch-major
-    into ``hs_t`` (B, H)."""
+    into ``hs_t`` (B, H).  (The column kernels loop over slices ``[lo:hi]`` from
+    0: LLVM vectorises those loops, not ``range(lo, hi)`` over whole rows.)"""
+    n = hi - lo
     for j in range(H):
-        ai = act[j]
-        af = act[H + j]
-        ag = act[2 * H + j]
-        ag_o = act[3 * H + j]
-        cp = c_prev[j]
-        cn = c_out[j]
-        tr = tc[j]
-        hn = h_out[j]
-        for b in range(B):
+        ai = act[j, lo:hi]
+        af = act[H + j, lo:hi]
+        ag = act[2 * H + j, lo:hi]
+        ag_o = act[3 * H + j, lo:hi]
+        cp = c_prev[j, lo:hi]
+        cn = c_out[j, lo:hi]
+        tr = tc[j, lo:hi]
+        hn = h_out[j, lo:hi]
+        for b in range(n):
             cn[b], tr[b], hn[b] = _cell(af[b], cp[b], ai[b], ag[b], ag_o[b])
-    for b in range(B):
+    for b in range(lo, hi):
         for j in range(H):
             hs_t[b, j] = h_out[j, b]
 
 
 @numba.njit(**JIT)
-def lstm_forward_cols_acc(a_t, bx, scales, c_prev, c_out, tc, h_out, hs_t, n):
+def lstm_forward_cols_acc(a_t, bx, scales, c_prev, c_out, tc, h_out, hs_t, lo, hi):
     """One step in column layout, in place: ``a_t`` (4H, B) enters with
     ``W_ih x_t + W_hh h_prev`` (the product accumulated onto the projection)
     and leaves with the gates; ``bx`` (4H,), ``scales`` from
     :func:`lstm_gate_scales`, ``c_prev`` (H, B); the new ``c``, ``tanh(c)`` and
     ``h`` into ``c_out``, ``tc``, ``h_out`` (H, B) and ``h`` batch-major into
-    ``hs_t`` (B, H).  The first ``n`` columns.  With ``a_t = hp + xp_t`` the
+    ``hs_t`` (B, H).  The columns ``lo ≤ b < hi``.  With ``a_t = hp + xp_t`` the
     bits of :func:`lstm_forward_step` (``(hp + xp) + bx``)."""
     G = a_t.shape[0]
-    B = n
     H = G // 4
+    n = hi - lo
     s_in, s_out, shift = scales[:G], scales[G : 2 * G], scales[2 * G :]
     for k in range(G):
         si = s_in[k]
         so = s_out[k]
         sh = shift[k]
         bk = bx[k]
-        a = a_t[k]
-        for b in range(B):
+        a = a_t[k, lo:hi]
+        for b in range(n):
             a[b] = _gate(a[b] + bk, si, so, sh)
-    _cells_columns(a_t, c_prev, c_out, tc, h_out, hs_t, H, B)
+    _cells_columns(a_t, c_prev, c_out, tc, h_out, hs_t, H, lo, hi)
 
 
 @numba.njit(**JIT)
-def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, n):
+def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, lo, hi):
     """One step back in column layout, the bits of :func:`lstm_backward_step`.
     ``act`` (4H, B), ``tc``, ``c_prev`` (H, B) the step's cache; ``dh`` (H, B)
-    holds the gradient w.r.t. the step's ``h`` from the steps after it and
     receives ``dhs_t`` (B, H, the gradient from the outputs; skipped when
     empty), so that it leaves with the total; ``dc`` (H, B) enters w.r.t. the
     new ``c`` and leaves w.r.t. ``c_prev``; ``da`` (4H, B) receives the
-    pre-activation gradient.  The first ``n`` columns."""
+    pre-activation gradient.  The columns ``lo ≤ b < hi``."""
     G = act.shape[0]
-    B = n
     H = G // 4
+    n = hi - lo
     if dhs_t.shape[0] > 0:
-        for b in range(B):
+        for b in range(lo, hi):
             for j in range(H):
                 dh[j, b] += dhs_t[b, j]
     for j in range(H):
-        ai = act[j]
-        af = act[H + j]
-        ag = act[2 * H + j]
-        ag_o = act[3 * H + j]
-        tr = tc[j]
-        cp = c_prev[j]
-        dhr = dh[j]
-        dcr = dc[j]
-        d_i = da[j]
-        d_f = da[H + j]
-        d_g = da[2 * H + j]
-        d_o = da[3 * H + j]
-        for b in range(B):
+        ai = act[j, lo:hi]
+        af = act[H + j, lo:hi]
+        ag = act[2 * H + j, lo:hi]
+        ag_o = act[3 * H + j, lo:hi]
+        tr = tc[j, lo:hi]
+        cp = c_prev[j, lo:hi]
+        dhr = dh[j, lo:hi]
+        dcr = dc[j, lo:hi]
+        d_i = da[j, lo:hi]
+        d_f = da[H + j, lo:hi]
+        d_g = da[2 * H + j, lo:hi]
+        d_o = da[3 * H + j, lo:hi]
+        for b in range(n):
             d_i[b], d_f[b], d_g[b], d_o[b], dcr[b] = _cell_back(ai[b], af[b], ag[b], ag_o[b], tr[b], dhr[b],
                                                                 dcr[b], cp[b])
 
 
 # ----------------------------------------------------------------------------- whole sequences
 @numba.njit(**JIT)
-def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, counts, reverse, keep_cache):
-    """The column loop of :func:`rnnkit.loops.columns.forward` in one call:
-    per step ``act[t][:, :n] += W_hh @ hcol[:, :n]`` through ``sgemm`` (NumPy's
-    ``cblas_sgemm``, :mod:`rnnkit.kernels.blas`, with ``beta = 1``), then
-    :func:`lstm_forward_cols_acc` in place.
+def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, counts, reverse, keep_cache, lo, hi):
+    """The column loop of :func:`rnnkit.loops.columns.forward` in one call, for
+    the sequences (columns) ``lo ≤ b < hi``: per step ``act[t][:, lo:hi] += W_hh @
+    hcol[:, lo:hi]`` (:func:`rnnkit.kernels.product.product_columns`, ``beta = 1``),
+    then :func:`lstm_forward_cols_acc` in place.  Calls on disjoint column
+    ranges may run at once from several threads (no GIL held); ``lo`` a
+    multiple of :data:`rnnkit.kernels.product.GROUP`.
 
     ``W_hh`` (4H, H); ``act`` (T, 4H, B) enters with the input projections
     ``W_ih x_t`` and leaves with the gates; ``hcol`` (H, B) enters with the
@@ -225,46 +229,45 @@ def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, count
     (sorted first), or empty for all; only with a cache.
     """
     T, G, B = act.shape
-    H = G // 4
     for k in range(T):
         t, i_prev, i_new, a, row = step_indices(k, T, reverse, keep_cache)
         h_out = hrows[row]
-        n = B if counts.shape[0] == 0 else counts[t]
-        if n < B:                                        # padded sequences: state carried, gates zero
-            h_out[n:] = hrows[i_prev][n:]
-            copy_columns(c[i_prev], c[i_new], n)
-            zero_columns(tc[a], n)
-            zero_columns(act[t], n)
-        if n > 0:
-            sgemm(101, 111, 111, G, n, H, _ONE, W_hh.ctypes.data, H, hcol.ctypes.data, B, _ONE, act[t].ctypes.data,
-                  B)
-            lstm_forward_cols_acc(act[t], bx, scales, c[i_prev], c[i_new], tc[a], hcol, h_out, n)
+        live = hi if counts.shape[0] == 0 else min(hi, counts[t])
+        if live < hi:                                    # padded sequences: state carried, gates zero
+            p0 = max(lo, live)
+            h_out[p0:hi] = hrows[i_prev][p0:hi]
+            copy_columns(c[i_prev], c[i_new], p0, hi)
+            zero_columns(tc[a], p0, hi)
+            zero_columns(act[t], p0, hi)
+        if live > lo:
+            product_columns(sgemm, W_hh, hcol, _ONE, act[t], lo, live)
+            lstm_forward_cols_acc(act[t], bx, scales, c[i_prev], c[i_new], tc[a], hcol, h_out, lo, live)
 
 
 @numba.njit(**JIT)
-def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, reverse, norms):
+def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, reverse, norms, lo, hi):
     """The backward loop of :func:`rnnkit.loops.columns.backward` in one
-    call: per step (last first) :func:`lstm_backward_cols` into ``dA[t]``
-    (4H, B), then ``dh[:, :n] = W_hh_T @ dA[t][:, :n]`` through ``sgemm``.
+    call, for the columns ``lo ≤ b < hi`` (as :func:`lstm_columns_forward`):
+    per step (last first) :func:`lstm_backward_cols` into ``dA[t]`` (4H, B),
+    then ``dh[:, lo:hi] = W_hh_T @ dA[t][:, lo:hi]``.
 
     ``W_hh_T`` (H, 4H) contiguous; ``act``, ``tc``, ``c`` the forward cache;
     ``dhs`` (T, B, H) the gradients from the outputs, or ``(T, 0, 0)`` for
     none; ``dh``, ``dc`` (H, B) enter with the gradients w.r.t. the final state
     and leave w.r.t. the initial one; ``counts`` as in :func:`lstm_columns_forward`
     (padded columns of ``dA`` are zeroed, their ``dh``, ``dc`` pass through);
-    ``norms`` (T,) receives at ``t`` the batch mean of ``‖dL/dh_t‖₂`` (float32
-    from float64 sums), or is empty.
+    ``norms`` (T,) float64 receives at ``t`` the sum over these columns of
+    ``‖dL/dh_t‖₂`` (:func:`rnnkit.kernels.layout.column_norm_sum`), or is empty.
     """
     T, G, B = dA.shape
-    H = G // 4
     for k in range(T):
         t, i_prev, n = back_step(k, T, reverse, counts, B)
-        if n < B:
-            zero_columns(dA[t], n)
-        if n > 0:
-            lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t], dc, dA[t], n)
+        live = min(hi, n)
+        if live < hi:
+            zero_columns(dA[t], max(lo, live), hi)
+        if live > lo:
+            lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t], dc, dA[t], lo, live)
         if norms.shape[0] > 0:
-            norms[t] = mean_column_norm(dh)
-        if n > 0:
-            sgemm(101, 111, 111, H, n, G, _ONE, W_hh_T.ctypes.data, G, dA[t].ctypes.data, B, _ZERO,
-                  dh.ctypes.data, B)
+            norms[t] = column_norm_sum(dh, lo, hi)
+        if live > lo:
+            product_columns(sgemm, W_hh_T, dA[t], _ZERO, dh, lo, live)

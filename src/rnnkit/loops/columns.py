@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import blas, gru, layout, lstm
+from .. import threads
+from ..kernels import blas, gru, layout, lstm, product
 from ..tokens import TokenInput
-from .frame import SequenceCache, backward_order, buffer, caller_order, pack, packed_grads_in, packing
+from .frame import SequenceCache, backward_order, buffer, caller_order, empty, pack, packed_grads_in, packing
 
 
 def forward(cell, family, p, x, state0, mask=None, reverse=False, keep_cache=True, buffers=None):
@@ -76,20 +77,21 @@ def _lstm_forward(p, x, state0, counts, reverse, keep_cache, buf):
     # into the gates in place, so that they are the cache's ``act``
     act = _project(W_ih, x, buf("col_act" if keep_cache else "col_xp", (T, G, B)))
     bx = b_ih + b_hh if b_ih is not None else np.zeros(G, dtype)
-    h_col = np.empty((H, B), dtype)                      # h in columns: the product's operand
-    hs = np.empty((T, B, H), dtype)
+    h_col = empty((H, B), dtype)                         # h in columns: the product's operand
+    hs = empty((T, B, H), dtype)
     if keep_cache:
         hb, c, tc = buf("col_h", (T + 1, B, H)), buf("col_c", (T + 1, H, B)), buf("col_tc", (T, H, B))
         start = T if reverse else 0
     else:
-        hb, c, tc = hs, np.empty((2, H, B), dtype), np.empty((1, H, B), dtype)
+        hb, c, tc = hs, empty((2, H, B), dtype), empty((1, H, B), dtype)
         start = 0
     if keep_cache:
         hb[start] = state0[0]
     c[start] = state0[1].T
     h_col[:] = state0[0].T
-    lstm.lstm_columns_forward(blas.found(), np.ascontiguousarray(W_hh), bx, lstm.lstm_gate_scales(H), h_col,
-                              hb, c, act, tc, _live(counts), reverse, keep_cache)
+    sgemm, W_hh, scales, live = blas.found(), np.ascontiguousarray(W_hh), lstm.lstm_gate_scales(H), _live(counts)
+    threads.run(lambda lo, hi: lstm.lstm_columns_forward(sgemm, W_hh, bx, scales, h_col, hb, c, act, tc, live,
+                                                         reverse, keep_cache, lo, hi), threads.column_ranges(B))
     i_new = (0 if reverse else T) if keep_cache else T % 2
     final = (h_col.T.copy(), c[i_new].T.copy())          # the last h of every sequence, padded or not
     if not keep_cache:
@@ -107,24 +109,25 @@ def _gru_forward(p, x, state0, counts, reverse, keep_cache, buf):
     T, B, _ = x.shape
     G, H = W_hh.shape
     dtype = W_hh.dtype
-    act = _project(W_ih, x, buf("col_act", (T, G, B)) if keep_cache else np.empty((T, G, B), dtype))
+    act = _project(W_ih, x, buf("col_act", (T, G, B)) if keep_cache else empty((T, G, B), dtype))
     if b_ih is not None:
         bx = b_ih + b_hh
         bx[2 * H:] = b_ih[2 * H:]                        # b_hn stays inside r (W_hn h + b_hn)
         b_hn = np.ascontiguousarray(b_hh[2 * H:])
     else:
         bx, b_hn = np.zeros(G, dtype), np.zeros(H, dtype)
-    hs = np.empty((T, B, H), dtype)
+    hs = empty((T, B, H), dtype)
     if keep_cache:
         hb, hcols, hn = buf("col_h", (T + 1, B, H)), buf("col_hc", (T + 1, H, B)), buf("col_hn", (T, H, B))
         start = T if reverse else 0
         hb[start] = state0[0]
     else:
-        hb, hcols, hn = hs, np.empty((2, H, B), dtype), np.empty((1, H, B), dtype)
+        hb, hcols, hn = hs, empty((2, H, B), dtype), empty((1, H, B), dtype)
         start = 0
     hcols[start] = state0[0].T
-    gru.gru_columns_forward(blas.found(), np.ascontiguousarray(W_hh), bx, b_hn, hcols, np.empty((G, B), dtype),
-                            hb, act, hn, _live(counts), reverse, keep_cache)
+    sgemm, W_hh, hp, live = blas.found(), np.ascontiguousarray(W_hh), empty((G, B), dtype), _live(counts)
+    threads.run(lambda lo, hi: gru.gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hb, act, hn, live, reverse,
+                                                       keep_cache, lo, hi), threads.column_ranges(B))
     i_new = (0 if reverse else T) if keep_cache else T % 2
     final = (hcols[i_new].T.copy(),)
     if not keep_cache:
@@ -142,12 +145,28 @@ def _project(W_ih, x, out):
 
 
 def _projection(W_ih, x, out):
-    """``out[t] = W_ih @ x[t].T`` (T, G, B).  Narrow inputs are copied to (T, D, B)
-    first: the batched product then runs faster, copy included (D <= 32)."""
-    xT = x.transpose(0, 2, 1)
-    if x.shape[2] <= 32:
-        xT = np.ascontiguousarray(xT)
-    return np.matmul(W_ih, xT, out=out)
+    """``out[t] = W_ih @ x[t].T`` (T, G, B), made as the step products are
+    (:func:`rnnkit.kernels.product.project_steps`: blocks that run from the
+    cache, 15-25% faster than NumPy's batched product here), from ``x``
+    copied to (T, D, B); the steps in :func:`rnnkit.threads.row_ranges` at once."""
+    T, B, D = x.shape
+    G = W_ih.shape[0]
+    xT = empty((T, D, B), out.dtype)
+    sgemm, W = blas.found(), np.ascontiguousarray(W_ih, dtype=out.dtype)
+
+    def steps(t0, t1):
+        xT[t0:t1] = x[t0:t1].transpose(0, 2, 1)
+        product.project_steps(sgemm, W, xT, out, t0, t1)
+
+    threads.run(steps, threads.row_ranges(T, G * D * B))
+    return out
+
+
+def _columns(d, shape, dtype):
+    """A state gradient ``d`` (B, H) (or ``None``: zeros) as aligned columns (H, B)."""
+    out = empty(shape, dtype)
+    out[:] = 0 if d is None else np.asarray(d).T
+    return out
 
 
 def _live(counts):
@@ -170,33 +189,37 @@ def backward(cell, family, p, cache, dhs, dstate_T=None, dh_norms=None, buffers=
     dhs, dstate_T = packed_grads_in(order, dhs, dstate_T)
     W_hh_T = np.ascontiguousarray(W_hh.T)                    # (H, G): the fast left operand
     dstate_T = tuple(dstate_T or (None,) * len(cache.states))
-    dh, *dc = (np.zeros((H, B), dtype) if d is None else np.array(np.asarray(d).T, dtype=dtype, order="C")
-               for d in dstate_T)
+    dh, *dc = (_columns(d, (H, B), dtype) for d in dstate_T)
     if dhs is not None and (dhs.dtype != dtype or dhs.strides[-1] != dtype.itemsize):
         dhs = np.ascontiguousarray(dhs, dtype=dtype)     # rows must be contiguous; a transposed view's are
     dA = buffer(buffers, "col_dA", (T, G, B), dtype)
     from_outputs = dhs if dhs is not None else np.empty((T, 0, 0), dtype)   # a batch-first view: read as it is
-    norms = np.empty(T, np.float32) if dh_norms is not None else np.empty(0, np.float32)
+    ranges = threads.column_ranges(B)
+    norms = np.zeros((len(ranges), T if dh_norms is not None else 0))     # per range: sums of column norms
+    sgemm, live, mem = blas.found(), _live(counts), cache.mem
     if family == "gru":
         dHP = buffer(buffers, "col_dHP", (T, G, B), dtype)
-        gru.gru_columns_backward(blas.found(), W_hh_T, cache.mem["act"], cache.mem["hn"], cache.mem["hcols"],
-                                 from_outputs, dh, dA, dHP, _live(counts), reverse, norms)
+        threads.run(lambda i, lo, hi: gru.gru_columns_backward(sgemm, W_hh_T, mem["act"], mem["hn"], mem["hcols"],
+                                                               from_outputs, dh, dA, dHP, live, reverse, norms[i],
+                                                               lo, hi), [(i, *r) for i, r in enumerate(ranges)])
     else:
-        lstm.lstm_columns_backward(blas.found(), W_hh_T, cache.mem["act"], cache.mem["tc"], cache.states[1],
-                                   from_outputs, dh, dc[0], dA, _live(counts), reverse, norms)
+        threads.run(lambda i, lo, hi: lstm.lstm_columns_backward(sgemm, W_hh_T, mem["act"], mem["tc"],
+                                                                 cache.states[1], from_outputs, dh, dc[0], dA, live,
+                                                                 reverse, norms[i], lo, hi),
+                    [(i, *r) for i, r in enumerate(ranges)])
     if dh_norms is not None:
-        dh_norms[:] = norms
+        dh_norms[:] = norms.sum(axis=0) / B
     hb = cache.states[0]
     h_prev = (hb[1:] if reverse else hb[:T]).reshape(T * B, H)   # row block t: the h that entered step t
     dA2 = _steps_to_rows(dA, buffer(buffers, "col_dA2", (G, T, B), dtype))
     if isinstance(x, TokenInput):
         dW_ih, dx = x.grads_columns(dA2, W_ih)                   # dx: the embedding's gradient (V, D)
     else:
-        dW_ih = dA2 @ x.reshape(T * B, D)
-        dx = (dA2.T @ W_ih).reshape(T, B, D) if need_dx else None
+        dW_ih = threads.matmul(dA2, x.reshape(T * B, D))
+        dx = threads.matmul(dA2.T, W_ih).reshape(T, B, D) if need_dx else None
     grads = {"W_ih": dW_ih}
     dHP2 = _steps_to_rows(dHP, buffer(buffers, "col_dHP2", (G, T, B), dtype)) if family == "gru" else dA2
-    grads["W_hh"] = dHP2 @ h_prev
+    grads["W_hh"] = threads.matmul(dHP2, h_prev)
     if b_ih is not None:
         grads["b_ih"] = dA2.sum(axis=1)
         grads["b_hh"] = dHP2.sum(axis=1) if family == "gru" else grads["b_ih"].copy()

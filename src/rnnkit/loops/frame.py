@@ -63,11 +63,23 @@ def buffer(buffers, name, shape, dtype):
     and dtype fit (kept there by the caller between passes, so large arrays are
     not mapped and zeroed by the OS on every pass), a new one otherwise."""
     if buffers is None:
-        return np.empty(shape, dtype)
+        return empty(shape, dtype)
     a = buffers.get(name)
     if a is None or a.shape != shape or a.dtype != dtype:
-        a = buffers[name] = np.empty(shape, dtype)
+        a = buffers[name] = empty(shape, dtype)
     return a
+
+
+def empty(shape, dtype, align=64):
+    """``np.empty(shape, dtype)`` starting on an ``align``-byte boundary (a cache
+    line): threads that write neighbouring column ranges of the column loop's
+    ``(·, B)`` rows (:func:`rnnkit.threads.column_ranges`, whole groups of 16
+    float32 columns, 64 bytes) then never write into the same cache line."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape))
+    raw = np.empty(n * dtype.itemsize + align, np.uint8)
+    start = -raw.ctypes.data % align
+    return raw[start:start + n * dtype.itemsize].view(dtype).reshape(shape)
 
 
 def packing(mask):
