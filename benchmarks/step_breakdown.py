@@ -48,23 +48,23 @@ def loops():
     one, zero = np.float32(1.0), np.float32(0.0)
 
     @numba.njit(**JIT)
-    def forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, products, kernels):
+    def forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, products, kernels, group):
         T, G, B = act.shape
         for t in range(T):
             if products:
-                product_columns(sgemm, W_hh, hcol, one, act[t], 0, B)
+                product_columns(sgemm, W_hh, hcol, one, act[t], 0, B, group)
             if kernels:
                 cell_forward(act[t], bx, scales, c[t], c[t + 1], tc[t], hcol, hrows[t + 1], 0, B)
 
     @numba.njit(**JIT)
-    def backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, products, kernels):
+    def backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, products, kernels, group):
         T, G, B = dA.shape
         for k in range(T):
             t = T - 1 - k
             if kernels:
                 cell_backward(act[t], tc[t], c[t], dh, dhs[t], dc, dA[t], 0, B)
             if products:
-                product_columns(sgemm, W_hh_T, dA[t], zero, dh, 0, B)
+                product_columns(sgemm, W_hh_T, dA[t], zero, dh, 0, B, group)
 
     return forward, backward, lstm.lstm_gate_scales
 
@@ -74,6 +74,7 @@ def agrees(T, H, B, forward, backward, sgemm):
     ``lstm_columns_forward`` / ``lstm_columns_backward`` on the same arrays:
     ``(max |difference|)`` over ``h``, ``c``, the gates and the gate gradients."""
     G = 4 * H
+    group = product.group_width(B, G, H)
     rng = np.random.default_rng(1)
     W = (rng.standard_normal((G, H)) / np.sqrt(H)).astype(np.float32)
     xp = rng.standard_normal((T, G, B)).astype(np.float32)
@@ -86,12 +87,13 @@ def agrees(T, H, B, forward, backward, sgemm):
         dh, dc = np.zeros((H, B), np.float32), np.zeros((H, B), np.float32)
         W_T = np.ascontiguousarray(W.T)
         if mine:
-            forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, True, True)
-            backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, True, True)
+            forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, True, True, group)
+            backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, True, True, group)
         else:
             none = np.empty(0, np.int64)
-            lstm.lstm_columns_forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, none, False, True, 0, B)
-            lstm.lstm_columns_backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, none, False, np.empty(0), 0, B)
+            lstm.lstm_columns_forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, none, False, True, 0, B, group)
+            lstm.lstm_columns_backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, none, False, np.empty(0), 0, B,
+                                       group)
         runs.append((hrows, c, act, dA, dh, dc))
     return max(float(np.abs(a - b).max()) for a, b in zip(*runs))
 
@@ -99,6 +101,7 @@ def agrees(T, H, B, forward, backward, sgemm):
 def measure(T, H, B, repeats, forward, backward, gate_scales, sgemm):
     """Microseconds per step: ``{"forward": {"whole", "products", "kernels"}, "backward": {...}}``."""
     G = 4 * H
+    group = product.group_width(B, G, H)
     rng = np.random.default_rng(0)
     W = (rng.standard_normal((G, H)) / np.sqrt(H)).astype(np.float32)
     W_T = np.ascontiguousarray(W.T)
@@ -113,13 +116,13 @@ def measure(T, H, B, repeats, forward, backward, gate_scales, sgemm):
         act[:] = xp                                      # the projection the loop starts from
         hcol[:] = 0
         t0 = time.perf_counter()
-        forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, products, kernels)
+        forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, products, kernels, group)
         return time.perf_counter() - t0
 
     def bwd(products, kernels):
         dh, dc = np.zeros((H, B), np.float32), np.zeros((H, B), np.float32)
         t0 = time.perf_counter()
-        backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, products, kernels)
+        backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, products, kernels, group)
         return time.perf_counter() - t0
 
     out = {}

@@ -111,7 +111,8 @@ def forward(cell, p, x, state0, mask=None, rmask=None, reverse=False, keep_cache
         run, args = columns.forward, (cell, compiled_family(cell), p, x, state0, mask, reverse, keep_cache, buffers)
     if threads is None:
         return run(*args)
-    return threads.run((chosen, "forward", keep_cache, x.shape), _step_work(p, B), run, *args)
+    return threads.run((chosen, "forward", keep_cache, type(x).__name__, x.shape), _step_work(p, B), run, *args,
+                       ways=_ways(chosen))
 
 
 def _step_work(p, B):
@@ -157,4 +158,12 @@ def backward(cell, p, cache, dhs, dstate_T=None, dh_norms=None, buffers=None, ne
         run, args = columns.backward, (cell, compiled_family(cell)) + args[1:]
     if threads is None:
         return run(*args)
-    return threads.run((cache.loop, "backward", cache.x.shape), _step_work(p, cache.x.shape[1]), run, *args)
+    return threads.run((cache.loop, "backward", type(cache.x).__name__, cache.x.shape), _step_work(p, cache.x.shape[1]),
+                       run, *args,
+                       ways=_ways(cache.loop))
+
+
+def _ways(loop):
+    """The thread settings worth timing for a pass of ``loop`` (:class:`rnnkit.threads.ThreadTuner`):
+    the column loop splits its own work; the others lean on OpenBLAS's threads."""
+    return ("one", "split") if loop == "columns" else ("one", "blas")

@@ -64,6 +64,7 @@ PROBE_EVERY = 50          # passes of one kind between two timings of the settin
 WARMUP = 3                # timed passes of each setting before the first choice
 MIN_WORK = 1 << 17        # multiply-adds of one step's product below which threads do not pay
 STEP_MIN_WORK = 1 << 24   # multiply-adds of a training step (3 x parameters x batch) below which it is not tuned
+WAYS = ("one", "blas", "split")   # the settings a tuner times (ThreadTuner.run's ways)
 USER_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RNNKIT_THREADS")
 SPLIT_MIN_WORK = 1 << 22  # multiply-adds of each part of a product that matmul splits
 COPY_MIN_WORK = 1 << 16   # elements of each part of a copy, gather or sum that is split
@@ -138,13 +139,18 @@ class ThreadTuner:
     def __init__(self):
         self._kinds = {}                                 # key -> {"passes", "times": {setting: deque}, ...}
 
-    def run(self, key, work, fn, *args, **kwargs):
+    def run(self, key, work, fn, *args, ways=WAYS, **kwargs):
         """``fn(*args, **kwargs)`` under the setting chosen for passes of
-        ``key``; ``work``: multiply-adds of one step's largest product."""
+        ``key``; ``work``: multiply-adds of one step's largest product;
+        ``ways``: the settings worth timing, of ``"one"``, ``"blas"``,
+        ``"split"`` (a pass rnnkit splits gains nothing from OpenBLAS's threads
+        and a pass it cannot split nothing from the split: timing them would
+        only waste passes, and OpenBLAS's spinning threads would slow the
+        passes after them)."""
         blas, fixed = _blas_or_fixed()
         if blas is None or work < MIN_WORK or blas.held or blas.limited():
             return fn(*args, **kwargs)
-        setting = Setting(1, fixed) if fixed is not None else self._choice(key, blas.default)
+        setting = Setting(1, fixed) if fixed is not None else self._choice(key, blas.default, ways)
         blas.apply(setting)
         blas.held = True
         try:
@@ -157,10 +163,11 @@ class ThreadTuner:
             blas.apply(Setting(blas.default, 1))
         return out
 
-    def _choice(self, key, most):
+    def _choice(self, key, most, ways):
         kind = self._kinds.get(key)
         if kind is None:
-            settings = (Setting(most, 1), Setting(1, 1), Setting(1, most))
+            named = {"blas": Setting(most, 1), "one": Setting(1, 1), "split": Setting(1, most)}
+            settings = [named[w] for w in ("blas", "one", "split") if w in ways]
             kind = self._kinds[key] = {"passes": 0, "times": {s: deque(maxlen=5) for s in settings},
                                        "probe": False, "slow": False, "next": 0}
         kind["passes"] += 1
@@ -204,9 +211,18 @@ def _best(times):
 # ----------------------------------------------------------------------------- rnnkit's own split
 def width():
     """How many threads the work rnnkit splits may use right now: the width of
-    the running pass's :class:`Setting`, 1 outside tuned passes."""
-    blas, _ = _blas_or_fixed()
-    return 1 if blas is None else blas.width
+    the running pass's :class:`Setting`; outside tuned passes (a dense layer
+    between two recurrent ones, a pass too small to tune) all of them, so that
+    rnnkit's own products never wake OpenBLAS's threads, whose spinning would
+    hold up the next split pass; 1 where the user chose thread counts."""
+    blas, fixed = _blas_or_fixed()
+    if blas is None:
+        return 1
+    if blas.held:
+        return blas.width
+    if blas.limited():
+        return 1
+    return fixed if fixed is not None else blas.default
 
 
 @functools.lru_cache(maxsize=1)
@@ -219,40 +235,47 @@ def run(fn, parts):
     """``fn(*part)`` for every part of ``parts``, the first in the calling
     thread and the others at once on rnnkit's pool; returns their results in
     order.  ``fn`` must release the GIL to gain (numba's ``nogil`` kernels,
-    NumPy's products) and the parts must write disjoint memory."""
-    if len(parts) == 1:
-        return [fn(*parts[0])]
-    pool = _pool()
-    futures = [pool.submit(fn, *p) for p in parts[1:]]
-    first = fn(*parts[0])
-    return [first] + [f.result() for f in futures]
+    NumPy's products) and the parts must write disjoint memory.  Outside tuned
+    passes NumPy's BLAS runs at one thread meanwhile (its idle threads would
+    otherwise spin on the cores for a while after each product, and slow the
+    split passes that follow)."""
+    blas, _ = _blas_or_fixed()
+    own = blas is not None and not blas.held and blas.current != 1 and not blas.limited()
+    if own:
+        blas.set(1)                    # outside tuned passes too: rnnkit never wakes OpenBLAS's threads
+    try:
+        if len(parts) == 1:
+            return [fn(*parts[0])]
+        futures = [_pool().submit(fn, *p) for p in parts[1:]]
+        first = fn(*parts[0])
+        return [first] + [f.result() for f in futures]
+    finally:
+        if own:
+            blas.set(blas.default)
 
 
-def column_ranges(B, n=None):
+def column_ranges(B, n=None, group=GROUP):
     """``[(lo, hi), ...]``: the columns ``0 … B`` of the column loop in at most
-    ``n`` (default :func:`width`) contiguous ranges of whole :data:`GROUP`-column
+    ``n`` (default :func:`width`) contiguous ranges of whole ``group``-column
     groups, as even as they go."""
     n = width() if n is None else n
-    groups = -(-B // GROUP)
+    groups = -(-B // group)
     n = max(1, min(n, groups))
-    cuts = [min(B, GROUP * (groups * i // n)) for i in range(n + 1)]
+    cuts = [min(B, group * (groups * i // n)) for i in range(n + 1)]
     return [(cuts[i], cuts[i + 1]) for i in range(n)]
 
 
 def matmul(a, b, out=None):
     """``a @ b`` for 2-D ``a`` (M, K), ``b`` (K, N), the rows of the result in
-    :func:`width` ranges at once when each holds at least
-    :data:`SPLIT_MIN_WORK` multiply-adds: the bits of ``np.matmul`` (each row's
-    sums are the same; OpenBLAS's small-matrix kernels start far below that
-    size).  ``out``: a C-contiguous (M, N) array to write into."""
+    :func:`width` ranges at once (by :func:`run`) when each holds at least
+    :data:`SPLIT_MIN_WORK` multiply-adds: the bits of ``np.matmul`` on one
+    BLAS thread (each row's sums are the same; OpenBLAS's small-matrix kernels
+    start far below that size).  ``out``: a C-contiguous (M, N) array to write into."""
     M, K = a.shape
     N = b.shape[1]
     if out is None:
         out = np.empty((M, N), np.result_type(a, b))
-    parts = row_ranges(M, K * N)
-    if len(parts) == 1:
-        return np.matmul(a, b, out=out)
-    run(lambda lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]), parts)
+    run(lambda lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]), row_ranges(M, K * N))
     return out
 
 

@@ -46,7 +46,7 @@ def sum_rows_by_id(ids, d, V):
     NumPy only (the embedding's gradient, and the fallback of :class:`TokenInput`)."""
     ids = np.asarray(ids).reshape(-1)
     if V * ids.size <= 1 << 22:              # small vocabulary: one product with the one-hot matrix
-        return (ids == np.arange(V)[:, None]).astype(d.dtype) @ d
+        return threads.matmul((ids == np.arange(V)[:, None]).astype(d.dtype), d)
     order = np.argsort(ids, kind="stable")    # sum the rows of each id (np.add.at is slow)
     sorted_ids = ids[order]
     starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])

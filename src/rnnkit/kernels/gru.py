@@ -206,7 +206,8 @@ def gru_backward_cols(act, hn, h_prev, dh, da, dhp, lo, hi):
 
 # ----------------------------------------------------------------------------- whole sequences
 @numba.njit(**JIT)
-def gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts, reverse, keep_cache, lo, hi):
+def gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts, reverse, keep_cache, lo, hi,
+                        group):
     """The column loop in one call, for the columns ``lo ≤ b < hi`` (calls on
     disjoint ranges may run at once, as :func:`rnnkit.kernels.lstm.lstm_columns_forward`):
     per step ``hp[:, lo:hi] = W_hh @ h_prev[:, lo:hi]``
@@ -233,12 +234,13 @@ def gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts
             zero_columns(hn[a], p0, hi)
             zero_columns(act[t], p0, hi)
         if live > lo:
-            product_columns(sgemm, W_hh, hc_prev, _ZERO, hp, lo, live)
+            product_columns(sgemm, W_hh, hc_prev, _ZERO, hp, lo, live, group)
             gru_forward_cols(hp, act[t], bx, b_hn, hc_prev, hc_new, hn[a], h_out, lo, live)
 
 
 @numba.njit(**JIT)
-def gru_columns_backward(sgemm, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts, reverse, norms, lo, hi):
+def gru_columns_backward(sgemm, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts, reverse, norms, lo, hi,
+                         group):
     """The backward column loop in one call, for the columns ``lo ≤ b < hi``:
     per step (last first) :func:`gru_backward_cols`, then ``dh[:, lo:hi] +=
     W_hh_T @ dHP[t][:, lo:hi]`` (``beta = 1``, onto the direct path).  ``W_hh_T``
@@ -266,4 +268,4 @@ def gru_columns_backward(sgemm, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts
             norms[t] = column_norm_sum(dh, lo, hi)
         if live > lo:
             gru_backward_cols(act[t], hn[t], hcols[i_prev], dh, dA[t], dHP[t], lo, live)
-            product_columns(sgemm, W_hh_T, dHP[t], _ONE, dh, lo, live)
+            product_columns(sgemm, W_hh_T, dHP[t], _ONE, dh, lo, live, group)

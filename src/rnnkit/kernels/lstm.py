@@ -210,13 +210,15 @@ def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, lo, hi):
 
 # ----------------------------------------------------------------------------- whole sequences
 @numba.njit(**JIT)
-def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, counts, reverse, keep_cache, lo, hi):
+def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, counts, reverse, keep_cache, lo, hi,
+                         group):
     """The column loop of :func:`rnnkit.loops.columns.forward` in one call, for
     the sequences (columns) ``lo ≤ b < hi``: per step ``act[t][:, lo:hi] += W_hh @
     hcol[:, lo:hi]`` (:func:`rnnkit.kernels.product.product_columns`, ``beta = 1``),
     then :func:`lstm_forward_cols_acc` in place.  Calls on disjoint column
     ranges may run at once from several threads (no GIL held); ``lo`` a
-    multiple of :data:`rnnkit.kernels.product.GROUP`.
+    multiple of ``group``, the columns per product call
+    (:func:`rnnkit.kernels.product.group_width`).
 
     ``W_hh`` (4H, H); ``act`` (T, 4H, B) enters with the input projections
     ``W_ih x_t`` and leaves with the gates; ``hcol`` (H, B) enters with the
@@ -240,12 +242,12 @@ def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, count
             zero_columns(tc[a], p0, hi)
             zero_columns(act[t], p0, hi)
         if live > lo:
-            product_columns(sgemm, W_hh, hcol, _ONE, act[t], lo, live)
+            product_columns(sgemm, W_hh, hcol, _ONE, act[t], lo, live, group)
             lstm_forward_cols_acc(act[t], bx, scales, c[i_prev], c[i_new], tc[a], hcol, h_out, lo, live)
 
 
 @numba.njit(**JIT)
-def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, reverse, norms, lo, hi):
+def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, reverse, norms, lo, hi, group):
     """The backward loop of :func:`rnnkit.loops.columns.backward` in one
     call, for the columns ``lo ≤ b < hi`` (as :func:`lstm_columns_forward`):
     per step (last first) :func:`lstm_backward_cols` into ``dA[t]`` (4H, B),
@@ -270,4 +272,4 @@ def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, re
         if norms.shape[0] > 0:
             norms[t] = column_norm_sum(dh, lo, hi)
         if live > lo:
-            product_columns(sgemm, W_hh_T, dA[t], _ZERO, dh, lo, live)
+            product_columns(sgemm, W_hh_T, dA[t], _ZERO, dh, lo, live, group)

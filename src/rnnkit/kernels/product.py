@@ -6,11 +6,12 @@ weights with the state's columns, ``C[:, lo:hi] (+)= A @ X[:, lo:hi]`` (``A``
 ``C`` (·, B)).  :func:`product_columns` makes it through NumPy's own
 ``cblas_sgemm`` (:mod:`rnnkit.kernels.blas`) in blocks:
 
-* the columns in groups of :data:`GROUP`, group ``g`` always
-  ``[GROUP·g, GROUP·(g+1))``, so that a pass split over threads by column
+* the columns in groups of ``group`` (:func:`group_width`: :data:`GROUP`, or
+  the whole batch for small weights), group ``g`` always
+  ``[group·g, group·(g+1))``, so that a pass split over threads by column
   ranges (:func:`rnnkit.threads.column_ranges`) makes the very same calls as
   one thread and gets the same bits whatever the thread count;
-* the rows in blocks of ``ROW_WORK / (GROUP·K)`` (at least 8, at most M),
+* the rows in blocks of ``ROW_WORK / (group·K)`` (at least 8, at most M),
   2^18 multiply-adds a call: OpenBLAS runs products of that size on the
   calling thread whatever its thread count (its threshold is 2^18), from the
   cache, without packing the weights on every call.  On the 2-core Zen 4 VM
@@ -27,25 +28,26 @@ import numpy as np
 from .activations import JIT
 
 GROUP = 16               # columns per product call (multiples of it start every thread's range)
-ROW_WORK = 1 << 18       # multiply-adds per product call: rows per call = ROW_WORK // (GROUP * K)
+ROW_WORK = 1 << 18       # multiply-adds per product call: rows per call = ROW_WORK // (group * K)
+SMALL = 1 << 16          # weights (M*K) below this: one call over all columns (threads would not pay)
+
+
+def group_width(B, M, K):
+    """Columns per product call for weights (M, K) and a batch of ``B``: the same
+    for every thread count, so that the bits are."""
+    return GROUP if M * K >= SMALL else max(1, B)
 
 
 @numba.njit(inline="always", **JIT)
-def rows_per_call(M, K):
-    """Rows of ``A`` (M, K) per product call."""
-    return min(M, max(8, ROW_WORK // (GROUP * K)))
-
-
-@numba.njit(inline="always", **JIT)
-def product_columns(sgemm, a, x, beta, c, lo, hi):
+def product_columns(sgemm, a, x, beta, c, lo, hi, group):
     """``c[:, lo:hi] = a @ x[:, lo:hi] + beta * c[:, lo:hi]`` for float32
     C-contiguous ``a`` (M, K), ``x`` (K, B), ``c`` (M, B), in the blocks of the
-    module's docstring; ``lo`` a multiple of :data:`GROUP`."""
+    module's docstring; ``lo`` a multiple of ``group``."""
     M, K = a.shape
     B = x.shape[1]
-    rows = rows_per_call(M, K)
-    for g in range(lo, hi, GROUP):
-        n = min(GROUP, hi - g)
+    rows = min(M, max(8, ROW_WORK // (group * K)))
+    for g in range(lo, hi, group):
+        n = min(group, hi - g)
         for i in range(0, M, rows):
             m = min(rows, M - i)
             sgemm(101, 111, 111, m, n, K, np.float32(1.0), a.ctypes.data + 4 * i * K, K, x.ctypes.data + 4 * g, B,
@@ -53,10 +55,10 @@ def product_columns(sgemm, a, x, beta, c, lo, hi):
 
 
 @numba.njit(**JIT)
-def project_steps(sgemm, w, xT, out, t0, t1):
+def project_steps(sgemm, w, xT, out, t0, t1, group):
     """``out[t] = w @ xT[t]`` for ``t0 ≤ t < t1``: the column loop's input
     projection, ``w`` = ``W_ih`` (G, D), ``xT`` (T, D, B), ``out`` (T, G, B),
     each step's product in the blocks of :func:`product_columns`."""
     B = xT.shape[2]
     for t in range(t0, t1):
-        product_columns(sgemm, w, xT[t], np.float32(0.0), out[t], 0, B)
+        product_columns(sgemm, w, xT[t], np.float32(0.0), out[t], 0, B, group)

@@ -90,8 +90,10 @@ def _lstm_forward(p, x, state0, counts, reverse, keep_cache, buf):
     c[start] = state0[1].T
     h_col[:] = state0[0].T
     sgemm, W_hh, scales, live = blas.found(), np.ascontiguousarray(W_hh), lstm.lstm_gate_scales(H), _live(counts)
+    group = product.group_width(B, G, H)
     threads.run(lambda lo, hi: lstm.lstm_columns_forward(sgemm, W_hh, bx, scales, h_col, hb, c, act, tc, live,
-                                                         reverse, keep_cache, lo, hi), threads.column_ranges(B))
+                                                         reverse, keep_cache, lo, hi, group),
+                threads.column_ranges(B, group=group))
     i_new = (0 if reverse else T) if keep_cache else T % 2
     final = (h_col.T.copy(), c[i_new].T.copy())          # the last h of every sequence, padded or not
     if not keep_cache:
@@ -126,8 +128,10 @@ def _gru_forward(p, x, state0, counts, reverse, keep_cache, buf):
         start = 0
     hcols[start] = state0[0].T
     sgemm, W_hh, hp, live = blas.found(), np.ascontiguousarray(W_hh), empty((G, B), dtype), _live(counts)
+    group = product.group_width(B, G, H)
     threads.run(lambda lo, hi: gru.gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hb, act, hn, live, reverse,
-                                                       keep_cache, lo, hi), threads.column_ranges(B))
+                                                       keep_cache, lo, hi, group),
+                threads.column_ranges(B, group=group))
     i_new = (0 if reverse else T) if keep_cache else T % 2
     final = (hcols[i_new].T.copy(),)
     if not keep_cache:
@@ -154,9 +158,11 @@ def _projection(W_ih, x, out):
     xT = empty((T, D, B), out.dtype)
     sgemm, W = blas.found(), np.ascontiguousarray(W_ih, dtype=out.dtype)
 
+    group = product.group_width(B, G, D)
+
     def steps(t0, t1):
         xT[t0:t1] = x[t0:t1].transpose(0, 2, 1)
-        product.project_steps(sgemm, W, xT, out, t0, t1)
+        product.project_steps(sgemm, W, xT, out, t0, t1, group)
 
     threads.run(steps, threads.row_ranges(T, G * D * B))
     return out
@@ -194,18 +200,19 @@ def backward(cell, family, p, cache, dhs, dstate_T=None, dh_norms=None, buffers=
         dhs = np.ascontiguousarray(dhs, dtype=dtype)     # rows must be contiguous; a transposed view's are
     dA = buffer(buffers, "col_dA", (T, G, B), dtype)
     from_outputs = dhs if dhs is not None else np.empty((T, 0, 0), dtype)   # a batch-first view: read as it is
-    ranges = threads.column_ranges(B)
+    group = product.group_width(B, G, H)
+    ranges = threads.column_ranges(B, group=group)
     norms = np.zeros((len(ranges), T if dh_norms is not None else 0))     # per range: sums of column norms
     sgemm, live, mem = blas.found(), _live(counts), cache.mem
     if family == "gru":
         dHP = buffer(buffers, "col_dHP", (T, G, B), dtype)
         threads.run(lambda i, lo, hi: gru.gru_columns_backward(sgemm, W_hh_T, mem["act"], mem["hn"], mem["hcols"],
                                                                from_outputs, dh, dA, dHP, live, reverse, norms[i],
-                                                               lo, hi), [(i, *r) for i, r in enumerate(ranges)])
+                                                               lo, hi, group), [(i, *r) for i, r in enumerate(ranges)])
     else:
         threads.run(lambda i, lo, hi: lstm.lstm_columns_backward(sgemm, W_hh_T, mem["act"], mem["tc"],
                                                                  cache.states[1], from_outputs, dh, dc[0], dA, live,
-                                                                 reverse, norms[i], lo, hi),
+                                                                 reverse, norms[i], lo, hi, group),
                     [(i, *r) for i, r in enumerate(ranges)])
     if dh_norms is not None:
         dh_norms[:] = norms.sum(axis=0) / B
