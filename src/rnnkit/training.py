@@ -236,10 +236,14 @@ class Trainer:
         the state carried.  Returns the step's metrics, or ``None`` when a
         callback stopped training before the update.
 
-        The whole step runs under one BLAS thread count, chosen by timing steps
+        The whole step runs under one thread setting, one thread or rnnkit's
+        split over the cores, chosen by timing steps
         (:class:`rnnkit.threads.ThreadTuner`, where the user set none): on a busy
         machine the head's and the loss's products go to one thread with the
-        layers'.  Steps of fewer than :data:`rnnkit.threads.STEP_MIN_WORK`
+        layers'.  OpenBLAS's own threads are not timed here: their spinning
+        after a step slowed the split step after it, and the tuner then kept
+        them (measured: 113 ms a step against 81 for the split, the README's
+        model).  Steps of fewer than :data:`rnnkit.threads.STEP_MIN_WORK`
         multiply-adds run as they are."""
         if self._work is None:                    # the first step: measures the model and runs as it is
             metrics = self._update(batch)
@@ -248,7 +252,7 @@ class Trainer:
             return metrics
         if self._work < STEP_MIN_WORK:
             return self._update(batch)
-        return self._threads.run("step", self._work, self._update, batch)
+        return self._threads.run("step", self._work, self._update, batch, ways=("one", "split"))
 
     def _update(self, batch):
         t0 = time.perf_counter()
