@@ -14,10 +14,12 @@ thread pool disturbs the other), the sides alternating, ``--rounds`` times:
 both with B 32 streams of T 64 tokens, softmax cross-entropy, clip 5, Adam
 (the step of ``lm_step_vs_torch.py``).  Sides:
 
-* ``rnnkit``: as a user runs it, no thread settings (``rnnkit.threads`` picks
-  the BLAS threads of each kind of pass by timing them);
+* ``rnnkit``: as a user runs it, no thread settings (``rnnkit.threads`` times
+  each training step with one thread, OpenBLAS's threads and its own split,
+  and runs the fastest);
 * ``rnnkit_2_threads``: ``OPENBLAS_NUM_THREADS=2``, a user's own setting,
-  which rnnkit respects (what every pass ran with before the policy);
+  which rnnkit respects: it then splits nothing itself and OpenBLAS threads
+  what it will;
 * ``torch``: ``torch==2.13.0`` with its default threads.
 
 Prints the median step time per side and load, and its growth over the same
