@@ -15,6 +15,7 @@ to the caller's order; the cache stays in the packed order (``order``).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,7 +77,7 @@ def empty(shape, dtype, align=64):
     ``(·, B)`` rows (:func:`rnnkit.threads.column_ranges`, whole groups of 16
     float32 columns, 64 bytes) then never write into the same cache line."""
     dtype = np.dtype(dtype)
-    n = int(np.prod(shape))
+    n = math.prod(shape)
     raw = np.empty(n * dtype.itemsize + align, np.uint8)
     start = -raw.ctypes.data % align
     return raw[start:start + n * dtype.itemsize].view(dtype).reshape(shape)
