@@ -171,3 +171,15 @@ def test_warn_refuses_bad_settings_in_one_line(tmp_path, capsys, extra, says):
     csv = drift_csv(tmp_path / "d.csv")
     line = cli_fails(capsys, "anomaly", "warn", "--data", csv, "--epochs", 1, *extra)
     assert says in line
+
+
+def test_warn_report_is_strict_json_with_an_open_side_as_null(tmp_path, capsys):
+    csv = drift_csv(tmp_path / "d.csv")
+    rc, out, err = run_cli(["anomaly", "warn", "--data", csv, "--label-col", "label", "--test-start", 500,
+                            "--limits=,1.6", "--horizon", 10,
+                            "--lookback", 20, "--epochs", 2, "--hidden", 4, "--report", tmp_path / "w.json"], capsys)
+    assert rc == 0, err
+    text = (tmp_path / "w.json").read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    rep = json.loads(text)
+    assert rep["lower"] == [None] and rep["upper"] == [1.6]

@@ -11,6 +11,7 @@ fitted warning; ``--model FILE`` warns with a saved one instead of fitting).
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 
@@ -339,6 +340,12 @@ def _detect_sensors(args, manifest, action):
     return 0
 
 
+def _band_json(side):
+    """A band side ``(C,)`` for the JSON report: numbers, ``null`` where open (``±inf``,
+    which strict JSON cannot hold)."""
+    return [None if math.isinf(v) else float(v) for v in side]
+
+
 def _limits(text):
     """``--limits LOWER,UPPER`` as a pair (an empty side: ``None``)."""
     parts = text.split(",")
@@ -403,7 +410,7 @@ def warn(args):
     band = ", ".join(f"{c} [{lo:.4g}, {hi:.4g}]" for c, lo, hi in zip(cols, w.lower_, w.upper_))
     print(f"{len(r['alerts'])} warning(s) over {len(x) - n} rows from row {n} (time {times[n]}); band {band}")
     report = {"test_start": {"row": n, "time": _json_time(times[n])}, "scored_rows": len(x) - n,
-              "lower": [float(v) for v in w.lower_], "upper": [float(v) for v in w.upper_],
+              "lower": _band_json(w.lower_), "upper": _band_json(w.upper_),
               "alerts": [{**a, "time_value": _json_time(times[a["time"]]), "column": cols[a["column"]]}
                          for a in r["alerts"]]}
     if labels is not None:
