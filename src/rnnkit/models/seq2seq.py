@@ -93,13 +93,17 @@ class Seq2Seq(SequenceEstimator):
         sampling_schedule: scheduled sampling, e.g. ``"inverse_sigmoid:k=100"``
             (:mod:`rnnkit.models.sampling`); ``None``: teacher forcing.  The draws
             come from ``random_state``.
+        layout: how a 3-D array of source vectors holds its axes: ``"NTC"`` (rnnkit's:
+            sequences, steps, features), ``"NCT"`` (aeon's and sktime's channels first, and
+            lists of ``(C, T_i)``), or ``None``: NTC, with a warning when an array looks
+            channels first (as :class:`~rnnkit.models.SequenceClassifier`).
     """
 
     def __init__(self, cell="lstm", hidden_size=128, num_layers=1, embedding_dim=32, dropout=0.0,
                  reverse_source=True, beam_size=1, max_length=None, standardize=True, epochs=20, batch_size=32,
                  lr=5e-3, clip=5.0, random_state=0, exclude_ids=None, attention="none",
                  input_feeding=False, bidirectional=False, merge_mode="concat", sampling_schedule=None,
-                 early_stopping=None, validation_fraction=0.1, lr_schedule=None,
+                 early_stopping=None, validation_fraction=0.1, lr_schedule=None, layout=None,
                  learning_rate="deprecated"):
         self.cell = cell
         self.hidden_size = hidden_size
@@ -119,6 +123,7 @@ class Seq2Seq(SequenceEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.lr_schedule = lr_schedule
+        self.layout = layout
         self.learning_rate = learning_rate
         self.attention = attention
         self.input_feeding = input_feeding
@@ -154,7 +159,7 @@ class Seq2Seq(SequenceEstimator):
         self.n_features_in_ = self.spec_.n_in
 
     def _sources(self, X, lengths=None):
-        seqs = read_X(X, lengths)
+        seqs = read_X(X, lengths, layout=self.layout)
         return [s[::-1] for s in seqs] if self.reverse_source else seqs
 
     def prepare(self, X, y, lengths=None, learn=False, n_tokens=None, n_targets=None):
