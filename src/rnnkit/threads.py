@@ -8,7 +8,7 @@ the column loop's sequences by column ranges (:func:`column_ranges`,
 :mod:`rnnkit.loops.columns`: no barrier per step, each thread's products and
 gate kernels at once), and large products by row ranges (:func:`matmul`).
 On a quiet machine the split runs the language model's step products at
-200-209 GFLOP/s on two cores against about 150 for OpenBLAS's two threads;
+173-209 GFLOP/s on two cores against about 150 for OpenBLAS's two threads;
 on a busy one (other programs running) any thread the operating system
 deschedules holds up the others, and a step can run several times slower
 than with one thread.  No fixed choice is right everywhere, so
