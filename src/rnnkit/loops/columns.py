@@ -90,10 +90,9 @@ def _lstm_forward(p, x, state0, counts, reverse, keep_cache, buf):
     c[start] = state0[1].T
     h_col[:] = state0[0].T
     sgemm, W_hh, scales, live = blas.found(), np.ascontiguousarray(W_hh), lstm.lstm_gate_scales(H), _live(counts)
-    group = product.group_width(B, G, H)
+    group, ranges = _column_ranges(B, G, H)
     threads.run(lambda lo, hi: lstm.lstm_columns_forward(sgemm, W_hh, bx, scales, h_col, hb, c, act, tc, live,
-                                                         reverse, keep_cache, lo, hi, group),
-                threads.column_ranges(B, group=group))
+                                                         reverse, keep_cache, lo, hi, group), ranges)
     i_new = (0 if reverse else T) if keep_cache else T % 2
     final = (h_col.T.copy(), c[i_new].T.copy())          # the last h of every sequence, padded or not
     if not keep_cache:
@@ -128,10 +127,9 @@ def _gru_forward(p, x, state0, counts, reverse, keep_cache, buf):
         start = 0
     hcols[start] = state0[0].T
     sgemm, W_hh, hp, live = blas.found(), np.ascontiguousarray(W_hh), empty((G, B), dtype), _live(counts)
-    group = product.group_width(B, G, H)
+    group, ranges = _column_ranges(B, G, H)
     threads.run(lambda lo, hi: gru.gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hb, act, hn, live, reverse,
-                                                       keep_cache, lo, hi, group),
-                threads.column_ranges(B, group=group))
+                                                       keep_cache, lo, hi, group), ranges)
     i_new = (0 if reverse else T) if keep_cache else T % 2
     final = (hcols[i_new].T.copy(),)
     if not keep_cache:
@@ -157,7 +155,6 @@ def _projection(W_ih, x, out):
     G = W_ih.shape[0]
     xT = empty((T, D, B), out.dtype)
     sgemm, W = blas.found(), np.ascontiguousarray(W_ih, dtype=out.dtype)
-
     group = product.group_width(B, G, D)
 
     def steps(t0, t1):
@@ -166,6 +163,14 @@ def _projection(W_ih, x, out):
 
     threads.run(steps, threads.row_ranges(T, G * D * B))
     return out
+
+
+def _column_ranges(B, G, H):
+    """``(group, ranges)``: the columns per product call for ``W_hh`` (G, H)
+    (:func:`rnnkit.kernels.product.group_width`) and the batch's column ranges,
+    one per thread of the running pass (:func:`rnnkit.threads.column_ranges`)."""
+    group = product.group_width(B, G, H)
+    return group, threads.column_ranges(B, group=group)
 
 
 def _columns(d, shape, dtype):
@@ -200,8 +205,7 @@ def backward(cell, family, p, cache, dhs, dstate_T=None, dh_norms=None, buffers=
         dhs = np.ascontiguousarray(dhs, dtype=dtype)     # rows must be contiguous; a transposed view's are
     dA = buffer(buffers, "col_dA", (T, G, B), dtype)
     from_outputs = dhs if dhs is not None else np.empty((T, 0, 0), dtype)   # a batch-first view: read as it is
-    group = product.group_width(B, G, H)
-    ranges = threads.column_ranges(B, group=group)
+    group, ranges = _column_ranges(B, G, H)
     norms = np.zeros((len(ranges), T if dh_norms is not None else 0))     # per range: sums of column norms
     sgemm, live, mem = blas.found(), _live(counts), cache.mem
     if family == "gru":
