@@ -129,6 +129,13 @@ def lstm_backward_step(act, tc, c_prev, dh, dc, da, dc_prev):
 
 # ----------------------------------------------------------------------------- column layout steps
 @numba.njit(inline="always", **JIT)
+def _unit_gates(act, H, j, lo, hi):
+    """The ``i, f, g, o`` rows of unit ``j`` in a column-layout gate block ``act``
+    (4H, B), columns ``lo:hi``."""
+    return act[j, lo:hi], act[H + j, lo:hi], act[2 * H + j, lo:hi], act[3 * H + j, lo:hi]
+
+
+@numba.njit(inline="always", **JIT)
 def _cells_columns(act, c_prev, c_out, tc, h_out, hs_t, H, lo, hi):
     """:func:`_cell` over the columns ``lo ≤ b < hi``: the gates ``act`` (4H, B) and
     ``c_prev`` into ``c_out``, ``tc``, ``h_out`` (H, B), and ``h`` batch-major
@@ -136,10 +143,7 @@ def _cells_columns(act, c_prev, c_out, tc, h_out, hs_t, H, lo, hi):
     0: LLVM vectorises those loops, not ``range(lo, hi)`` over whole rows.)"""
     n = hi - lo
     for j in range(H):
-        ai = act[j, lo:hi]
-        af = act[H + j, lo:hi]
-        ag = act[2 * H + j, lo:hi]
-        ag_o = act[3 * H + j, lo:hi]
+        ai, af, ag, ag_o = _unit_gates(act, H, j, lo, hi)
         cp = c_prev[j, lo:hi]
         cn = c_out[j, lo:hi]
         tr = tc[j, lo:hi]
@@ -191,18 +195,12 @@ def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, lo, hi):
             for j in range(H):
                 dh[j, b] += dhs_t[b, j]
     for j in range(H):
-        ai = act[j, lo:hi]
-        af = act[H + j, lo:hi]
-        ag = act[2 * H + j, lo:hi]
-        ag_o = act[3 * H + j, lo:hi]
+        ai, af, ag, ag_o = _unit_gates(act, H, j, lo, hi)
         tr = tc[j, lo:hi]
         cp = c_prev[j, lo:hi]
         dhr = dh[j, lo:hi]
         dcr = dc[j, lo:hi]
-        d_i = da[j, lo:hi]
-        d_f = da[H + j, lo:hi]
-        d_g = da[2 * H + j, lo:hi]
-        d_o = da[3 * H + j, lo:hi]
+        d_i, d_f, d_g, d_o = _unit_gates(da, H, j, lo, hi)
         for b in range(n):
             d_i[b], d_f[b], d_g[b], d_o[b], dcr[b] = _cell_back(ai[b], af[b], ag[b], ag_o[b], tr[b], dhr[b],
                                                                 dcr[b], cp[b])
