@@ -12,13 +12,15 @@ weights with the state's columns, ``C[:, lo:hi] (+)= A @ X[:, lo:hi]`` (``A``
   ranges (:func:`rnnkit.threads.column_ranges`) makes the very same calls as
   one thread and gets the same bits whatever the thread count;
 * the rows in blocks of ``ROW_WORK / (group·K)`` (at least 8, at most M),
-  2^18 multiply-adds a call: OpenBLAS runs products of that size on the
-  calling thread whatever its thread count (its threshold is 2^18), from the
-  cache, without packing the weights on every call.  On the 2-core Zen 4 VM
-  of docs/performance.md at H 256: 88-108 GFLOP/s on one thread against
-  81-93 for one call over all rows and columns, and 173-209 with two threads
-  each on half the columns, against about 150 for one call on OpenBLAS's two
-  threads.
+  2^19 multiply-adds a call: OpenBLAS makes products under about 10^6
+  multiply-adds with its small-matrix kernel, on the calling thread whatever
+  its thread count, from the cache, without packing the weights on every
+  call.  On the 2-core Zen 4 VM of docs/performance.md, one thread, 16
+  columns: the forward product of H 256 (1024 x 256) at 109-113 GFLOP/s in
+  blocks of 128 rows, the backward one (256 x 1024) at 101-108 in blocks of
+  32, against 104-108 and 79-90 in blocks of 2^18 multiply-adds and 76-82 for
+  one call over all rows; a pass on two threads, each on half of a batch of
+  32, took 108-120 µs a step going forward and 111-120 back.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import numpy as np
 from .activations import JIT
 
 GROUP = 16               # columns per product call (multiples of it start every thread's range)
-ROW_WORK = 1 << 18       # multiply-adds per product call: rows per call = ROW_WORK // (group * K)
+ROW_WORK = 1 << 19       # multiply-adds per product call: rows per call = ROW_WORK // (group * K)
 SMALL = 1 << 16          # weights (M*K) below this: one call over all columns (threads would not pay)
 
 
