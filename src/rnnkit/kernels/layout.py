@@ -16,18 +16,21 @@ from .activations import JIT
 
 
 @numba.njit(**JIT)
-def steps_to_rows(src, dst):
-    """``dst[g, t, :] = src[t, g, :]`` for ``src`` (T, G, B), ``dst`` (G, T, B):
-    the per-step blocks of the column loop laid out as one (G, T*B) matrix for
-    the weight-gradient products; 2-2.3x faster than NumPy's strided copy (P2:
-    0.45 against 1.0-1.25 ms; P3: 5.1 against 8.0 ms)."""
-    T, G, B = src.shape
-    for t in range(T):
-        for g in range(G):
+def steps_to_rows(src, dst, g0, g1):
+    """``dst[g, t, :] = src[t, g, :]`` for ``g0 ≤ g < g1``, ``src`` (T, G, B),
+    ``dst`` (G, T, B): the per-step blocks of the column loop laid out as one
+    (G, T*B) matrix for the weight-gradient products, in row ranges that
+    threads may copy at once; 2-2.3x faster than NumPy's strided copy (P2:
+    0.41 against 0.93 ms on one thread, 0.26 on two)."""
+    T = src.shape[0]
+    B = src.shape[2]
+    for g in range(g0, g1):
+        d = dst[g]
+        for t in range(T):
             s = src[t, g]
-            d = dst[g, t]
+            dt = d[t]
             for b in range(B):
-                d[b] = s[b]
+                dt[b] = s[b]
 
 
 @numba.njit(inline="always", **JIT)

@@ -238,6 +238,9 @@ def backward(cell, family, p, cache, dhs, dstate_T=None, dh_norms=None, buffers=
 
 
 def _steps_to_rows(blocks, out):
-    """``blocks`` (T, G, B) laid out as one (G, T*B) matrix for the weight products."""
-    layout.steps_to_rows(blocks, out)
-    return out.reshape(out.shape[0], -1)
+    """``blocks`` (T, G, B) laid out as one (G, T*B) matrix for the weight
+    products, the rows in :func:`rnnkit.threads.row_ranges` at once."""
+    T, G, B = blocks.shape
+    threads.run(lambda g0, g1: layout.steps_to_rows(blocks, out, g0, g1),
+                threads.row_ranges(G, T * B, threads.COPY_MIN_WORK))
+    return out.reshape(G, -1)
