@@ -20,9 +20,14 @@ OpenBLAS's threads; rnnkit's split (``width`` threads, OpenBLAS at one):
   setting with the lowest median time runs;
 * another setting (in turn) is timed again every :data:`PROBE_EVERY` passes,
   at once when two passes in a row take more than twice their setting's median
-  (the machine got busier; one slow pass is noise), and again while it keeps
-  beating the chosen one's median, so the choice follows the machine's load
-  within a few passes;
+  or less than half of it (the machine got busier or quieter; one odd pass is
+  noise), and again while it keeps beating the chosen one's median, so the
+  choice follows the machine's load within a few passes;
+* a timing that loses to the chosen setting's median by more than
+  :data:`CLEAR_LOSS` doubles the passes until the next one, up to
+  ``PROBE_BACKOFF * PROBE_EVERY`` for each setting in turn (a close one puts
+  them back to :data:`PROBE_EVERY`): on a quiet machine the language model's step took 75 ms
+  split and 132 ms on one thread, and a timing every 50 steps cost 1.1 ms a step;
 * after each pass the thread count is put back, so the caller's own NumPy
   code runs as before.
 
@@ -61,6 +66,8 @@ from typing import NamedTuple
 import numpy as np
 
 PROBE_EVERY = 50          # passes of one kind between two timings of the setting not chosen
+PROBE_BACKOFF = 8         # ... up to this many times more while the others lose clearly
+CLEAR_LOSS = 1.25         # a timing this many times the chosen setting's median loses clearly
 WARMUP = 3                # timed passes of each setting before the first choice
 MIN_WORK = 1 << 17        # multiply-adds of one step's product below which threads do not pay
 STEP_MIN_WORK = 1 << 24   # multiply-adds of a training step (3 x parameters x batch) below which it is not tuned
@@ -169,15 +176,17 @@ class ThreadTuner:
             named = {"blas": Setting(most, 1), "one": Setting(1, 1), "split": Setting(1, most)}
             settings = [named[w] for w in ("blas", "one", "split") if w in ways]
             kind = self._kinds[key] = {"passes": 0, "times": {s: deque(maxlen=5) for s in settings},
-                                       "probe": False, "slow": False, "next": 0}
+                                       "probe": False, "odd": False, "next": 0, "every": PROBE_EVERY,
+                                       "due": PROBE_EVERY}
         kind["passes"] += 1
         times = kind["times"]
         settings = list(times)
         if kind["passes"] <= 1 + len(settings) * WARMUP:  # warm-up, then each in turn
             return settings[kind["passes"] % len(settings)]
         best = _best(times)
-        if kind["probe"] or kind["passes"] % PROBE_EVERY == 0:
+        if kind["probe"] or kind["passes"] >= kind["due"]:
             kind["probe"] = False
+            kind["due"] = kind["passes"] + kind["every"]
             others = [s for s in settings if s != best]
             kind["next"] = (kind["next"] + 1) % len(others)
             return others[kind["next"]]
@@ -190,13 +199,20 @@ class ThreadTuner:
         times = kind["times"]
         if kind["passes"] > 1 + len(times) * WARMUP:
             best = _best(times)
-            slow = setting == best and seconds > 2 * statistics.median(times[setting])
-            if slow and kind["slow"]:
-                kind["probe"] = True                     # twice slower than usual: time another setting next
-            kind["slow"] = slow
-            if setting != best and seconds < statistics.median(times[best]):
+            usual = statistics.median(times[best])
+            if setting == best:
+                odd = seconds > 2 * usual or seconds < usual / 2
+                if odd and kind["odd"]:                  # the machine got busier or quieter: time another next
+                    kind["probe"], kind["every"] = True, PROBE_EVERY
+                kind["odd"] = odd
+            elif seconds < usual:
                 kind["probe"] = True                     # another got faster: time it again until it wins
                 kind["next"] = (kind["next"] - 1) % (len(times) - 1)
+                kind["every"] = PROBE_EVERY
+            else:                                        # a clear loss: time the others less often
+                kind["every"] = (min(2 * kind["every"], PROBE_BACKOFF * PROBE_EVERY)
+                                 if seconds > CLEAR_LOSS * usual else PROBE_EVERY)
+                kind["due"] = kind["passes"] + kind["every"]
         times[setting].append(seconds)
 
     def choices(self):

@@ -70,6 +70,33 @@ def test_the_choice_follows_the_machine_when_it_gets_quiet_or_busy(fake):
     assert used[-4:] == [ONE] * 4
 
 
+def test_settings_that_lose_clearly_are_timed_less_and_less_often(fake):
+    blas, clock = fake
+    clock.cost = {ONE: 2.0, BLAS: 3.0, SPLIT: 1.0}                # quiet: the split wins by far
+    tuner = threads.ThreadTuner()
+    start = 1 + 3 * threads.WARMUP
+    used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(start + 1500)][start:]
+    probes = [i for i, s in enumerate(used) if s != SPLIT]
+    gaps = [b - a for a, b in zip(probes, probes[1:])]
+    assert gaps[:3] == [2 * threads.PROBE_EVERY, 4 * threads.PROBE_EVERY, 8 * threads.PROBE_EVERY]
+    assert max(gaps) == threads.PROBE_BACKOFF * threads.PROBE_EVERY
+    clock.cost = {ONE: 1.0, BLAS: 3.0, SPLIT: 1.1}                # one thread a little faster now
+    late = 2 * threads.PROBE_BACKOFF * threads.PROBE_EVERY + 20   # the other two in turn, each timed late
+    used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(late)]
+    assert used[-10:] == [ONE] * 10
+
+
+def test_a_close_loser_is_timed_every_probe_every_passes(fake):
+    blas, clock = fake
+    clock.cost = {ONE: 1.1, BLAS: 1.15, SPLIT: 1.0}
+    tuner = threads.ThreadTuner()
+    start = 1 + 3 * threads.WARMUP
+    used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(start + 400)][start:]
+    probes = [i for i, s in enumerate(used) if s != SPLIT]
+    assert [b - a for a, b in zip(probes, probes[1:])] == [threads.PROBE_EVERY] * (len(probes) - 1)
+    assert len(probes) >= 7
+
+
 def test_kinds_of_pass_are_timed_apart_and_small_passes_are_left_alone(fake):
     blas, clock = fake
     tuner = threads.ThreadTuner()
