@@ -27,7 +27,7 @@ import numpy as np
 
 from .activations import JIT, sigmoid, tanh
 from .layout import back_step, column_norm_sum, copy_columns, step_indices, zero_columns
-from .product import product_columns
+from .product import product_columns, project_step
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -206,24 +206,28 @@ def gru_backward_cols(act, hn, h_prev, dh, da, dhp, lo, hi):
 
 # ----------------------------------------------------------------------------- whole sequences
 @numba.njit(**JIT)
-def gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts, reverse, keep_cache, lo, hi,
-                        group):
+def gru_columns_forward(sgemm, W_ih, xT, table, ids, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts, reverse,
+                        keep_cache, lo, hi, group):
     """The column loop in one call, for the columns ``lo ≤ b < hi`` (calls on
     disjoint ranges may run at once, as :func:`rnnkit.kernels.lstm.lstm_columns_forward`):
-    per step ``hp[:, lo:hi] = W_hh @ h_prev[:, lo:hi]``
+    per step the input projection into ``act[t][:, lo:hi]``
+    (:func:`rnnkit.kernels.product.project_step`, as in
+    :func:`rnnkit.kernels.lstm.lstm_columns_forward`), ``hp[:, lo:hi] = W_hh @ h_prev[:, lo:hi]``
     (:func:`rnnkit.kernels.product.product_columns`), then
     :func:`gru_forward_cols`.  ``W_hh`` (3H, H); ``hp`` (3H, B) scratch;
-    ``act`` (T, 3H, B) enters with the input projections and leaves with the
-    gates; ``hcols`` the states in columns, ``(T+1, H, B)`` with a cache (as
+    ``act`` (T, 3H, B) receives the gates (one step, (1, 3H, B), without a
+    cache); ``hcols`` the states in columns, ``(T+1, H, B)`` with a cache (as
     ``hrows`` (T+1, B, H), index ``t`` the state before step ``t`` going
     forward, initial state at 0 or ``T`` when ``reverse``) or ``(2, H, B)``
     ping-ponging from 0 without (``hrows`` is then the output ``(T, B, H)``);
     ``hn`` ``(T, H, B)`` or one step.  ``counts`` (T,) int64, the live
     sequences per step (sorted first), or empty for all; only with a cache."""
-    T, G, B = act.shape
+    T = hrows.shape[0] - 1 if keep_cache else hrows.shape[0]
     for k in range(T):
         t, i_prev, i_new, a, row = step_indices(k, T, reverse, keep_cache)
         h_out = hrows[row]
+        gates = act[a]
+        project_step(sgemm, W_ih, xT, table, ids, t, gates, lo, hi, group)
         live = hi if counts.shape[0] == 0 else min(hi, counts[t])
         hc_prev = hcols[i_prev]
         hc_new = hcols[i_new]
@@ -232,10 +236,10 @@ def gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts
             h_out[p0:hi] = hrows[i_prev][p0:hi]
             copy_columns(hc_prev, hc_new, p0, hi)
             zero_columns(hn[a], p0, hi)
-            zero_columns(act[t], p0, hi)
+            zero_columns(gates, p0, hi)
         if live > lo:
             product_columns(sgemm, W_hh, hc_prev, _ZERO, hp, lo, live, group)
-            gru_forward_cols(hp, act[t], bx, b_hn, hc_prev, hc_new, hn[a], h_out, lo, live)
+            gru_forward_cols(hp, gates, bx, b_hn, hc_prev, hc_new, hn[a], h_out, lo, live)
 
 
 @numba.njit(**JIT)

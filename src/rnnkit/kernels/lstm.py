@@ -27,7 +27,7 @@ import numpy as np
 
 from .activations import JIT, tanh
 from .layout import back_step, column_norm_sum, copy_columns, step_indices, zero_columns
-from .product import product_columns
+from .product import product_columns, project_step
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -208,18 +208,20 @@ def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, lo, hi):
 
 # ----------------------------------------------------------------------------- whole sequences
 @numba.njit(**JIT)
-def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, counts, reverse, keep_cache, lo, hi,
-                         group):
+def lstm_columns_forward(sgemm, W_ih, xT, table, ids, W_hh, bx, scales, hcol, hrows, c, act, tc, counts, reverse,
+                         keep_cache, lo, hi, group):
     """The column loop of :func:`rnnkit.loops.columns.forward` in one call, for
-    the sequences (columns) ``lo ≤ b < hi``: per step ``act[t][:, lo:hi] += W_hh @
+    the sequences (columns) ``lo ≤ b < hi``: per step the input projection into
+    ``act[t][:, lo:hi]`` (:func:`rnnkit.kernels.product.project_step`: ``W_ih`` (4H, D)
+    and ``xT`` (T, D, B), or ``table`` (4H, V) and ``ids`` (T, B)), ``+= W_hh @
     hcol[:, lo:hi]`` (:func:`rnnkit.kernels.product.product_columns`, ``beta = 1``),
     then :func:`lstm_forward_cols_acc` in place.  Calls on disjoint column
     ranges may run at once from several threads (no GIL held); ``lo`` a
     multiple of ``group``, the columns per product call
     (:func:`rnnkit.kernels.product.group_width`).
 
-    ``W_hh`` (4H, H); ``act`` (T, 4H, B) enters with the input projections
-    ``W_ih x_t`` and leaves with the gates; ``hcol`` (H, B) enters with the
+    ``W_hh`` (4H, H); ``act`` (T, 4H, B) receives the gates (one step, (1, 4H, B),
+    without a cache); ``hcol`` (H, B) enters with the
     initial ``h`` in columns and leaves with the last.  With ``keep_cache``:
     ``hrows`` (T+1, B, H), ``c`` (T+1, H, B), index ``t`` the state before
     step ``t`` going forward (both enter with the initial state at index 0, or
@@ -228,20 +230,22 @@ def lstm_columns_forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, count
     holds one step.  ``counts`` (T,) int64, the live sequences per step
     (sorted first), or empty for all; only with a cache.
     """
-    T, G, B = act.shape
+    T = hrows.shape[0] - 1 if keep_cache else hrows.shape[0]
     for k in range(T):
         t, i_prev, i_new, a, row = step_indices(k, T, reverse, keep_cache)
         h_out = hrows[row]
+        gates = act[a]
+        project_step(sgemm, W_ih, xT, table, ids, t, gates, lo, hi, group)
         live = hi if counts.shape[0] == 0 else min(hi, counts[t])
         if live < hi:                                    # padded sequences: state carried, gates zero
             p0 = max(lo, live)
             h_out[p0:hi] = hrows[i_prev][p0:hi]
             copy_columns(c[i_prev], c[i_new], p0, hi)
             zero_columns(tc[a], p0, hi)
-            zero_columns(act[t], p0, hi)
+            zero_columns(gates, p0, hi)
         if live > lo:
-            product_columns(sgemm, W_hh, hcol, _ONE, act[t], lo, live, group)
-            lstm_forward_cols_acc(act[t], bx, scales, c[i_prev], c[i_new], tc[a], hcol, h_out, lo, live)
+            product_columns(sgemm, W_hh, hcol, _ONE, gates, lo, live, group)
+            lstm_forward_cols_acc(gates, bx, scales, c[i_prev], c[i_new], tc[a], hcol, h_out, lo, live)
 
 
 @numba.njit(**JIT)

@@ -28,6 +28,7 @@ import numba
 import numpy as np
 
 from .activations import JIT
+from .tokens import gather_step
 
 GROUP = 16               # columns per product call (multiples of it start every thread's range)
 ROW_WORK = 1 << 19       # multiply-adds per product call: rows per call = ROW_WORK // (group * K)
@@ -56,11 +57,16 @@ def product_columns(sgemm, a, x, beta, c, lo, hi, group):
                   beta, c.ctypes.data + 4 * (i * B + g), B)
 
 
-@numba.njit(**JIT)
-def project_steps(sgemm, w, xT, out, t0, t1, group):
-    """``out[t] = w @ xT[t]`` for ``t0 ≤ t < t1``: the column loop's input
-    projection, ``w`` = ``W_ih`` (G, D), ``xT`` (T, D, B), ``out`` (T, G, B),
-    each step's product in the blocks of :func:`product_columns`."""
-    B = xT.shape[2]
-    for t in range(t0, t1):
-        product_columns(sgemm, w, xT[t], np.float32(0.0), out[t], 0, B, group)
+@numba.njit(inline="always", **JIT)
+def project_step(sgemm, w, xT, table, ids, t, out, lo, hi, group):
+    """``out[:, lo:hi]`` = step ``t``'s input projection, made inside the column
+    loop just before the step needs it (still in the cache when the recurrent
+    product is added; made for the whole sequence first, P3's projections, 52 MB,
+    went out to memory and back): for vectors, ``w`` (G, D) ``@ xT[t][:, lo:hi]``
+    (``xT`` (T, D, B)) in the blocks of :func:`product_columns`; for token ids
+    (``ids`` (T, B) int64 not empty), the columns of ``table`` (G, V) the ids pick
+    (:func:`rnnkit.kernels.tokens.gather_step`)."""
+    if ids.shape[0] > 0:
+        gather_step(table, ids[t], out, lo, hi)
+    else:
+        product_columns(sgemm, w, xT[t], np.float32(0.0), out, lo, hi, group)

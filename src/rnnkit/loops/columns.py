@@ -73,9 +73,10 @@ def _lstm_forward(p, x, state0, counts, reverse, keep_cache, buf):
     T, B, _ = x.shape
     G, H = W_hh.shape
     dtype = W_hh.dtype
-    # the input projections (T, 4H, B): the loop accumulates each step's product onto them and turns them
-    # into the gates in place, so that they are the cache's ``act``
-    act = _project(W_ih, x, buf("col_act" if keep_cache else "col_xp", (T, G, B)))
+    # the gates (T, 4H, B), the cache's ``act``: the loop makes each step's input projection in place, adds
+    # the recurrent product and turns them into the gates; one step's block without a cache
+    inputs = _step_inputs(W_ih, x, dtype)
+    act = buf("col_act", (T, G, B)) if keep_cache else empty((1, G, B), dtype)
     bx = b_ih + b_hh if b_ih is not None else np.zeros(G, dtype)
     h_col = empty((H, B), dtype)                         # h in columns: the product's operand
     hs = empty((T, B, H), dtype)
@@ -91,8 +92,8 @@ def _lstm_forward(p, x, state0, counts, reverse, keep_cache, buf):
     h_col[:] = state0[0].T
     sgemm, W_hh, scales, live = blas.found(), np.ascontiguousarray(W_hh), lstm.lstm_gate_scales(H), _live(counts)
     group, ranges = _column_ranges(B, G, H)
-    threads.run(lambda lo, hi: lstm.lstm_columns_forward(sgemm, W_hh, bx, scales, h_col, hb, c, act, tc, live,
-                                                         reverse, keep_cache, lo, hi, group), ranges)
+    threads.run(lambda lo, hi: lstm.lstm_columns_forward(sgemm, *inputs, W_hh, bx, scales, h_col, hb, c, act, tc,
+                                                         live, reverse, keep_cache, lo, hi, group), ranges)
     i_new = (0 if reverse else T) if keep_cache else T % 2
     final = (h_col.T.copy(), c[i_new].T.copy())          # the last h of every sequence, padded or not
     if not keep_cache:
@@ -110,7 +111,8 @@ def _gru_forward(p, x, state0, counts, reverse, keep_cache, buf):
     T, B, _ = x.shape
     G, H = W_hh.shape
     dtype = W_hh.dtype
-    act = _project(W_ih, x, buf("col_act", (T, G, B)) if keep_cache else empty((T, G, B), dtype))
+    inputs = _step_inputs(W_ih, x, dtype)
+    act = buf("col_act", (T, G, B)) if keep_cache else empty((1, G, B), dtype)
     if b_ih is not None:
         bx = b_ih + b_hh
         bx[2 * H:] = b_ih[2 * H:]                        # b_hn stays inside r (W_hn h + b_hn)
@@ -128,8 +130,8 @@ def _gru_forward(p, x, state0, counts, reverse, keep_cache, buf):
     hcols[start] = state0[0].T
     sgemm, W_hh, hp, live = blas.found(), np.ascontiguousarray(W_hh), empty((G, B), dtype), _live(counts)
     group, ranges = _column_ranges(B, G, H)
-    threads.run(lambda lo, hi: gru.gru_columns_forward(sgemm, W_hh, bx, b_hn, hcols, hp, hb, act, hn, live, reverse,
-                                                       keep_cache, lo, hi, group), ranges)
+    threads.run(lambda lo, hi: gru.gru_columns_forward(sgemm, *inputs, W_hh, bx, b_hn, hcols, hp, hb, act, hn, live,
+                                                       reverse, keep_cache, lo, hi, group), ranges)
     i_new = (0 if reverse else T) if keep_cache else T % 2
     final = (hcols[i_new].T.copy(),)
     if not keep_cache:
@@ -139,30 +141,27 @@ def _gru_forward(p, x, state0, counts, reverse, keep_cache, buf):
     return hs, final, dict(states=(hb,), mem={"act": act, "hn": hn, "hcols": hcols})
 
 
-def _project(W_ih, x, out):
-    """``out[t] = W_ih @ x[t].T`` (T, G, B) for vectors or a :class:`rnnkit.tokens.TokenInput`."""
+def _step_inputs(W_ih, x, dtype):
+    """``(W_ih, xT, table, ids)`` from which the whole-sequence kernels make each
+    step's input projection (:func:`rnnkit.kernels.product.project_step`): for
+    vectors ``x`` (T, B, D), ``W_ih`` and ``xT`` = ``x`` as (T, D, B) (copied by steps in
+    :func:`rnnkit.threads.row_ranges` at once); for a folding
+    :class:`rnnkit.tokens.TokenInput`, its table (G, V) and ids (T, B); the
+    unused pair empty."""
     if isinstance(x, TokenInput):
-        return x.project_columns(W_ih, out, _projection)
-    return _projection(W_ih, x, out)
-
-
-def _projection(W_ih, x, out):
-    """``out[t] = W_ih @ x[t].T`` (T, G, B), made as the step products are
-    (:func:`rnnkit.kernels.product.project_steps`: blocks that run from the
-    cache, 15-25% faster than NumPy's batched product here), from ``x``
-    copied to (T, D, B); the steps in :func:`rnnkit.threads.row_ranges` at once."""
+        source = x.columns_table(W_ih)
+        if source is not None:
+            return (np.empty((0, 0), dtype), np.empty((0, 0, 0), dtype), np.ascontiguousarray(source[0], dtype),
+                    np.ascontiguousarray(source[1], np.int64))
+        x = x.dense()
     T, B, D = x.shape
-    G = W_ih.shape[0]
-    xT = empty((T, D, B), out.dtype)
-    sgemm, W = blas.found(), np.ascontiguousarray(W_ih, dtype=out.dtype)
-    group = product.group_width(B, G, D)
+    xT = empty((T, D, B), dtype)
 
     def steps(t0, t1):
         xT[t0:t1] = x[t0:t1].transpose(0, 2, 1)
-        product.project_steps(sgemm, W, xT, out, t0, t1, group)
 
-    threads.run(steps, threads.row_ranges(T, G * D * B))
-    return out
+    threads.run(steps, threads.row_ranges(T, D * B, threads.COPY_MIN_WORK))
+    return np.ascontiguousarray(W_ih, dtype), xT, np.empty((0, 0), dtype), np.empty((0, 0), np.int64)
 
 
 def _column_ranges(B, G, H):
