@@ -105,11 +105,18 @@ class TokenInput:
             return np.take(rows, self.ids.reshape(-1), axis=0, out=out)
         return np.matmul(self.dense().reshape(T * B, D), W_ih.T, out=out)
 
-    def columns_table(self, W_ih):
-        """``(table, ids)`` from which the column loop gathers each step's
-        projection, ``table`` = ``W_ih @ E.T`` (G, V) and ``ids`` (T, B), or
-        ``None`` when it does not fold (the loop then takes :meth:`dense`)."""
-        return (self._table(W_ih), self.ids) if self.fold else None
+    def project_columns(self, W_ih, out):
+        """``out`` ``(T, G, B)``: ``out[t] = W_ih @ x[t].T``, the column layout's
+        projection, gathered from the table when it folds; returns whether it did
+        (otherwise the caller projects :meth:`dense` itself)."""
+        if not self.fold:
+            return False
+        from .kernels import tokens as token_kernels    # imports numba: only when it folds
+        table, ids = np.ascontiguousarray(self._table(W_ih)), self.ids
+        T, G, B = out.shape
+        threads.run(lambda t0, t1: token_kernels.gather_columns(table, ids[t0:t1], out[t0:t1]),
+                    threads.row_ranges(T, G * B, threads.COPY_MIN_WORK))
+        return True
 
     # -- backward --------------------------------------------------------------------------
     def grads_rows(self, dxp, W_ih):

@@ -206,7 +206,7 @@ def gru_backward_cols(act, hn, h_prev, dh, da, dhp, lo, hi):
 
 # ----------------------------------------------------------------------------- whole sequences
 @numba.njit(**JIT)
-def gru_columns_forward(sgemm, W_ih, xT, table, ids, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts, reverse,
+def gru_columns_forward(sgemm, W_ih, xT, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts, reverse,
                         keep_cache, lo, hi, group):
     """The column loop in one call, for the columns ``lo ≤ b < hi`` (calls on
     disjoint ranges may run at once, as :func:`rnnkit.kernels.lstm.lstm_columns_forward`):
@@ -215,8 +215,8 @@ def gru_columns_forward(sgemm, W_ih, xT, table, ids, W_hh, bx, b_hn, hcols, hp, 
     :func:`rnnkit.kernels.lstm.lstm_columns_forward`), ``hp[:, lo:hi] = W_hh @ h_prev[:, lo:hi]``
     (:func:`rnnkit.kernels.product.product_columns`), then
     :func:`gru_forward_cols`.  ``W_hh`` (3H, H); ``hp`` (3H, B) scratch;
-    ``act`` (T, 3H, B) receives the gates (one step, (1, 3H, B), without a
-    cache); ``hcols`` the states in columns, ``(T+1, H, B)`` with a cache (as
+    ``act`` (T, 3H, B) receives the gates (without a cache and with ``W_ih``,
+    one step's, (1, 3H, B)); ``hcols`` the states in columns, ``(T+1, H, B)`` with a cache (as
     ``hrows`` (T+1, B, H), index ``t`` the state before step ``t`` going
     forward, initial state at 0 or ``T`` when ``reverse``) or ``(2, H, B)``
     ping-ponging from 0 without (``hrows`` is then the output ``(T, B, H)``);
@@ -226,8 +226,8 @@ def gru_columns_forward(sgemm, W_ih, xT, table, ids, W_hh, bx, b_hn, hcols, hp, 
     for k in range(T):
         t, i_prev, i_new, a, row = step_indices(k, T, reverse, keep_cache)
         h_out = hrows[row]
-        gates = act[a]
-        project_step(sgemm, W_ih, xT, table, ids, t, gates, lo, hi, group)
+        gates = act[t] if act.shape[0] == T else act[a]
+        project_step(sgemm, W_ih, xT, t, gates, lo, hi, group)
         live = hi if counts.shape[0] == 0 else min(hi, counts[t])
         hc_prev = hcols[i_prev]
         hc_new = hcols[i_new]

@@ -208,20 +208,20 @@ def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, lo, hi):
 
 # ----------------------------------------------------------------------------- whole sequences
 @numba.njit(**JIT)
-def lstm_columns_forward(sgemm, W_ih, xT, table, ids, W_hh, bx, scales, hcol, hrows, c, act, tc, counts, reverse,
+def lstm_columns_forward(sgemm, W_ih, xT, W_hh, bx, scales, hcol, hrows, c, act, tc, counts, reverse,
                          keep_cache, lo, hi, group):
     """The column loop of :func:`rnnkit.loops.columns.forward` in one call, for
     the sequences (columns) ``lo ≤ b < hi``: per step the input projection into
     ``act[t][:, lo:hi]`` (:func:`rnnkit.kernels.product.project_step`: ``W_ih`` (4H, D)
-    and ``xT`` (T, D, B), or ``table`` (4H, V) and ``ids`` (T, B)), ``+= W_hh @
+    and ``xT`` (T, D, B); both empty when ``act`` enters with the projections), ``+= W_hh @
     hcol[:, lo:hi]`` (:func:`rnnkit.kernels.product.product_columns`, ``beta = 1``),
     then :func:`lstm_forward_cols_acc` in place.  Calls on disjoint column
     ranges may run at once from several threads (no GIL held); ``lo`` a
     multiple of ``group``, the columns per product call
     (:func:`rnnkit.kernels.product.group_width`).
 
-    ``W_hh`` (4H, H); ``act`` (T, 4H, B) receives the gates (one step, (1, 4H, B),
-    without a cache); ``hcol`` (H, B) enters with the
+    ``W_hh`` (4H, H); ``act`` (T, 4H, B) receives the gates (without a cache and
+    with ``W_ih``, one step's, (1, 4H, B)); ``hcol`` (H, B) enters with the
     initial ``h`` in columns and leaves with the last.  With ``keep_cache``:
     ``hrows`` (T+1, B, H), ``c`` (T+1, H, B), index ``t`` the state before
     step ``t`` going forward (both enter with the initial state at index 0, or
@@ -234,8 +234,8 @@ def lstm_columns_forward(sgemm, W_ih, xT, table, ids, W_hh, bx, scales, hcol, hr
     for k in range(T):
         t, i_prev, i_new, a, row = step_indices(k, T, reverse, keep_cache)
         h_out = hrows[row]
-        gates = act[a]
-        project_step(sgemm, W_ih, xT, table, ids, t, gates, lo, hi, group)
+        gates = act[t] if act.shape[0] == T else act[a]
+        project_step(sgemm, W_ih, xT, t, gates, lo, hi, group)
         live = hi if counts.shape[0] == 0 else min(hi, counts[t])
         if live < hi:                                    # padded sequences: state carried, gates zero
             p0 = max(lo, live)

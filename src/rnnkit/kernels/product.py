@@ -28,7 +28,6 @@ import numba
 import numpy as np
 
 from .activations import JIT
-from .tokens import gather_step
 
 GROUP = 16               # columns per product call (multiples of it start every thread's range)
 ROW_WORK = 1 << 19       # multiply-adds per product call: rows per call = ROW_WORK // (group * K)
@@ -58,15 +57,14 @@ def product_columns(sgemm, a, x, beta, c, lo, hi, group):
 
 
 @numba.njit(inline="always", **JIT)
-def project_step(sgemm, w, xT, table, ids, t, out, lo, hi, group):
-    """``out[:, lo:hi]`` = step ``t``'s input projection, made inside the column
-    loop just before the step needs it (still in the cache when the recurrent
-    product is added; made for the whole sequence first, P3's projections, 52 MB,
-    went out to memory and back): for vectors, ``w`` (G, D) ``@ xT[t][:, lo:hi]``
-    (``xT`` (T, D, B)) in the blocks of :func:`product_columns`; for token ids
-    (``ids`` (T, B) int64 not empty), the columns of ``table`` (G, V) the ids pick
-    (:func:`rnnkit.kernels.tokens.gather_step`)."""
-    if ids.shape[0] > 0:
-        gather_step(table, ids[t], out, lo, hi)
-    else:
+def project_step(sgemm, w, xT, t, out, lo, hi, group):
+    """``out[:, lo:hi] = w @ xT[t][:, lo:hi]``: step ``t``'s input projection
+    (``w`` (G, D), ``xT`` (T, D, B)) in the blocks of :func:`product_columns`,
+    made inside the column loop just before the step needs it, so that it is
+    still in the cache when the step product is added (made for the whole
+    sequence first, P3's projections, 52 MB, went out to memory and back).
+    Nothing when ``w`` is empty: ``out`` already holds the projection (token ids,
+    gathered for all steps before the loop, :func:`rnnkit.kernels.tokens.gather_columns`;
+    gathered inside the loop, P2's pass measured 3-4% slower)."""
+    if w.shape[0] > 0:
         product_columns(sgemm, w, xT[t], np.float32(0.0), out, lo, hi, group)

@@ -6,16 +6,21 @@ import numba
 from .activations import JIT
 
 
-@numba.njit(inline="always", **JIT)
-def gather_step(table, ids_t, out, lo, hi):
-    """``out[:, b] = table[:, ids_t[b]]`` for ``lo ≤ b < hi``: ``table`` (G, V),
-    ``ids_t`` (B,) int64 in ``[0, V)`` (not checked here), ``out`` (G, B).  One
-    step's input projection of token ids in column layout."""
-    for g in range(table.shape[0]):
-        row = table[g]
-        og = out[g]
-        for b in range(lo, hi):
-            og[b] = row[ids_t[b]]
+@numba.njit(**JIT)
+def gather_columns(table, ids, out):
+    """``out[t][:, b] = table[:, ids[t, b]]``: ``table`` (G, V), ``ids`` (T, B)
+    int64 in ``[0, V)`` (not checked here), ``out`` (T, G, B).  The input
+    projection of token ids in column layout."""
+    T, B = ids.shape
+    G = table.shape[0]
+    for t in range(T):
+        idt = ids[t]
+        o = out[t]
+        for g in range(G):
+            row = table[g]
+            og = o[g]
+            for b in range(B):
+                og[b] = row[idt[b]]
 
 
 @numba.njit(**JIT)

@@ -75,8 +75,7 @@ def _lstm_forward(p, x, state0, counts, reverse, keep_cache, buf):
     dtype = W_hh.dtype
     # the gates (T, 4H, B), the cache's ``act``: the loop makes each step's input projection in place, adds
     # the recurrent product and turns them into the gates; one step's block without a cache
-    inputs = _step_inputs(W_ih, x, dtype)
-    act = buf("col_act", (T, G, B)) if keep_cache else empty((1, G, B), dtype)
+    act, inputs = _gates_and_inputs(W_ih, x, keep_cache, buf)
     bx = b_ih + b_hh if b_ih is not None else np.zeros(G, dtype)
     h_col = empty((H, B), dtype)                         # h in columns: the product's operand
     hs = empty((T, B, H), dtype)
@@ -111,8 +110,7 @@ def _gru_forward(p, x, state0, counts, reverse, keep_cache, buf):
     T, B, _ = x.shape
     G, H = W_hh.shape
     dtype = W_hh.dtype
-    inputs = _step_inputs(W_ih, x, dtype)
-    act = buf("col_act", (T, G, B)) if keep_cache else empty((1, G, B), dtype)
+    act, inputs = _gates_and_inputs(W_ih, x, keep_cache, buf)
     if b_ih is not None:
         bx = b_ih + b_hh
         bx[2 * H:] = b_ih[2 * H:]                        # b_hn stays inside r (W_hn h + b_hn)
@@ -141,27 +139,31 @@ def _gru_forward(p, x, state0, counts, reverse, keep_cache, buf):
     return hs, final, dict(states=(hb,), mem={"act": act, "hn": hn, "hcols": hcols})
 
 
-def _step_inputs(W_ih, x, dtype):
-    """``(W_ih, xT, table, ids)`` from which the whole-sequence kernels make each
-    step's input projection (:func:`rnnkit.kernels.product.project_step`): for
-    vectors ``x`` (T, B, D), ``W_ih`` and ``xT`` = ``x`` as (T, D, B) (copied by steps in
-    :func:`rnnkit.threads.row_ranges` at once); for a folding
-    :class:`rnnkit.tokens.TokenInput`, its table (G, V) and ids (T, B); the
-    unused pair empty."""
-    if isinstance(x, TokenInput):
-        source = x.columns_table(W_ih)
-        if source is not None:
-            return (np.empty((0, 0), dtype), np.empty((0, 0, 0), dtype), np.ascontiguousarray(source[0], dtype),
-                    np.ascontiguousarray(source[1], np.int64))
-        x = x.dense()
+def _gates_and_inputs(W_ih, x, keep_cache, buf):
+    """``(act, (W_ih, xT))``: the gates' buffer and what the whole-sequence
+    kernels make each step's input projection from
+    (:func:`rnnkit.kernels.product.project_step`).  Vectors ``x`` (T, B, D):
+    ``W_ih`` and ``x`` as (T, D, B) (copied by steps in
+    :func:`rnnkit.threads.row_ranges` at once); ``act`` (T, G, B) with a cache,
+    one step's (1, G, B) without.  A folding :class:`rnnkit.tokens.TokenInput`:
+    its projections gathered into ``act`` (T, G, B) for all steps first, and
+    the pair empty."""
     T, B, D = x.shape
+    G = W_ih.shape[0]
+    dtype = W_ih.dtype
+    folds = isinstance(x, TokenInput) and x.fold
+    act = buf("col_act" if keep_cache else "col_xp", (T, G, B)) if keep_cache or folds else empty((1, G, B), dtype)
+    if isinstance(x, TokenInput):
+        if x.project_columns(W_ih, act):
+            return act, (np.empty((0, 0), dtype), np.empty((0, 0, 0), dtype))
+        x = x.dense()
     xT = empty((T, D, B), dtype)
 
     def steps(t0, t1):
         xT[t0:t1] = x[t0:t1].transpose(0, 2, 1)
 
     threads.run(steps, threads.row_ranges(T, D * B, threads.COPY_MIN_WORK))
-    return np.ascontiguousarray(W_ih, dtype), xT, np.empty((0, 0), dtype), np.empty((0, 0), np.int64)
+    return act, (np.ascontiguousarray(W_ih, dtype), xT)
 
 
 def _column_ranges(B, G, H):
