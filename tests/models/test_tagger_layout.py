@@ -6,8 +6,9 @@ import warnings
 import numpy as np
 import pytest
 
-from rnnkit.io import read_file, write_file
 from rnnkit.models import SequenceTagger
+
+from _old_files import saved_without
 
 TINY = {"hidden_size": 4, "epochs": 2, "batch_size": 4, "random_state": 0}
 
@@ -88,11 +89,7 @@ def test_layout_is_a_hyperparameter_cloned_and_saved(tmp_path):
 def test_a_tagger_saved_before_layout_existed_still_loads(tmp_path):
     X, y = waves()
     est = SequenceTagger(**TINY).fit(X, y)
-    config, arrays = est._file_contents()
-    del config["params"]["layout"]                                   # as rnnkit wrote it before
-    write_file(tmp_path / "old.rnnkit", "sequence-estimator", config, arrays)
-    assert "layout" not in read_file(tmp_path / "old.rnnkit")[0]["config"]["params"]
-    old = SequenceTagger.load(tmp_path / "old.rnnkit")
+    old = SequenceTagger.load(saved_without(est, tmp_path / "old.rnnkit", "layout"))
     assert old.layout is None
     for p, q in zip(old.predict(X), est.predict(X)):
         np.testing.assert_array_equal(p, q)
