@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _results  # noqa: E402
 from compare_torch import matmul_gflops  # noqa: E402
-from rnnkit.kernels import activations, lstm, product  # noqa: E402  (numba: this script needs it)
+from rnnkit.kernels import activations, lstm, product, sync  # noqa: E402  (numba: this script needs it)
 
 SHAPES = {"P2": (64, 256, 32), "P3": (100, 512, 64), "P5": (48, 32, 64)}     # T, H, B
 TINY = (5, 8, 4)                                                               # --tiny: every shape this
@@ -43,30 +43,39 @@ def loops():
     import numba
 
     JIT, cell_forward, cell_backward = activations.JIT, lstm.lstm_forward_cols_acc, lstm.lstm_backward_cols
-    product_columns = product.product_columns
+    product_gates = product.product_gates
 
     one, zero = np.float32(1.0), np.float32(0.0)
 
     @numba.njit(**JIT)
-    def forward(sgemm, W_hh, bx, scales, hcol, hrows, c, act, tc, products, kernels, group):
+    def forward(sgemm, W_hh, bx, scales, hcols, hrows, c, act, tc, products, kernels, group, block):
         T, G, B = act.shape
+        H = G // 4
         for t in range(T):
             if products:
-                product_columns(sgemm, W_hh, hcol, one, act[t], 0, B, group)
+                product_gates(sgemm, W_hh, hcols[t % 2], one, act[t], H, 0, H, B, group, block)
             if kernels:
-                cell_forward(act[t], bx, scales, c[t], c[t + 1], tc[t], hcol, hrows[t + 1], 0, B)
+                cell_forward(act[t], bx, scales, c[t], c[t + 1], tc[t], hcols[(t + 1) % 2], hrows[t + 1], 0, H, B)
 
     @numba.njit(**JIT)
-    def backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, products, kernels, group):
+    def backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, products, kernels, group, block):
         T, G, B = dA.shape
+        H = G // 4
         for k in range(T):
             t = T - 1 - k
             if kernels:
-                cell_backward(act[t], tc[t], c[t], dh, dhs[t], dc, dA[t], 0, B)
+                cell_backward(act[t], tc[t], c[t], dh, dhs[t], dc, dA[t], 0, H, B)
             if products:
-                product_columns(sgemm, W_hh_T, dA[t], zero, dh, 0, B, group)
+                product_gates(sgemm, W_hh_T, dA[t], zero, dh, H, 0, H, B, group, block)
 
     return forward, backward, lstm.lstm_gate_scales
+
+
+def _blocks(H, B):
+    """The library's columns and rows per product call, forward and back (:mod:`rnnkit.kernels.product`)."""
+    G = 4 * H
+    group = product.group_width(B, G, H)
+    return group, (product.unit_block(H, G, H, group), product.unit_block(H, G, G, group))
 
 
 def agrees(T, H, B, forward, backward, sgemm):
@@ -74,7 +83,7 @@ def agrees(T, H, B, forward, backward, sgemm):
     ``lstm_columns_forward`` / ``lstm_columns_backward`` on the same arrays:
     ``(max |difference|)`` over ``h``, ``c``, the gates and the gate gradients."""
     G = 4 * H
-    group = product.group_width(B, G, H)
+    group, blocks = _blocks(H, B)
     rng = np.random.default_rng(1)
     W = (rng.standard_normal((G, H)) / np.sqrt(H)).astype(np.float32)
     xp = rng.standard_normal((T, G, B)).astype(np.float32)
@@ -83,18 +92,19 @@ def agrees(T, H, B, forward, backward, sgemm):
     runs = []
     for mine in (True, False):
         act, hrows, c = xp.copy(), np.zeros((T + 1, B, H), np.float32), np.zeros((T + 1, H, B), np.float32)
-        tc, hcol, dA = np.empty((T, H, B), np.float32), np.zeros((H, B), np.float32), np.empty((T, G, B), np.float32)
+        tc, hcols, dA = np.empty((T, H, B), np.float32), np.zeros((2, H, B), np.float32), np.empty((T, G, B), np.float32)
         dh, dc = np.zeros((H, B), np.float32), np.zeros((H, B), np.float32)
         W_T = np.ascontiguousarray(W.T)
         if mine:
-            forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, True, True, group)
-            backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, True, True, group)
+            forward(sgemm, W, bx, scales, hcols, hrows, c, act, tc, True, True, group, blocks[0])
+            backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, True, True, group, blocks[1])
         else:
             none, f32 = np.empty(0, np.int64), np.float32      # no W_ih: act enters with the projections
-            lstm.lstm_columns_forward(sgemm, np.empty((0, 0), f32), np.empty((0, 0, 0), f32), W, bx, scales, hcol,
-                                      hrows, c, act, tc, none, False, True, 0, B, group)
-            lstm.lstm_columns_backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, none, False, np.empty(0), 0, B,
-                                       group)
+            lstm.lstm_columns_forward(sgemm, sync.pause(), np.empty((0, 0), f32), np.empty((0, 0, 0), f32), W, bx,
+                                      scales, hcols, hrows, c, act, tc, none, False, True, 0, H, sync.new(), 1, group,
+                                      blocks[0])
+            lstm.lstm_columns_backward(sgemm, sync.pause(), W_T, act, tc, c, dhs, dh, dc, dA, none, False,
+                                       np.empty((0, 0, 0)), 0, H, sync.new(), 1, group, blocks[1])
         runs.append((hrows, c, act, dA, dh, dc))
     return max(float(np.abs(a - b).max()) for a, b in zip(*runs))
 
@@ -102,7 +112,7 @@ def agrees(T, H, B, forward, backward, sgemm):
 def measure(T, H, B, repeats, forward, backward, gate_scales, sgemm):
     """Microseconds per step: ``{"forward": {"whole", "products", "kernels"}, "backward": {...}}``."""
     G = 4 * H
-    group = product.group_width(B, G, H)
+    group, blocks = _blocks(H, B)
     rng = np.random.default_rng(0)
     W = (rng.standard_normal((G, H)) / np.sqrt(H)).astype(np.float32)
     W_T = np.ascontiguousarray(W.T)
@@ -110,20 +120,20 @@ def measure(T, H, B, repeats, forward, backward, gate_scales, sgemm):
     bx, scales = np.zeros(G, np.float32), gate_scales(H)
     act, tc, dA = np.empty_like(xp), np.empty((T, H, B), np.float32), np.empty((T, G, B), np.float32)
     hrows, c = np.zeros((T + 1, B, H), np.float32), np.zeros((T + 1, H, B), np.float32)
-    hcol = np.zeros((H, B), np.float32)
+    hcols = np.zeros((2, H, B), np.float32)
     dhs = (rng.standard_normal((T, B, H)) * 0.1).astype(np.float32)
 
     def fwd(products, kernels):
         act[:] = xp                                      # the projection the loop starts from
-        hcol[:] = 0
+        hcols[:] = 0
         t0 = time.perf_counter()
-        forward(sgemm, W, bx, scales, hcol, hrows, c, act, tc, products, kernels, group)
+        forward(sgemm, W, bx, scales, hcols, hrows, c, act, tc, products, kernels, group, blocks[0])
         return time.perf_counter() - t0
 
     def bwd(products, kernels):
         dh, dc = np.zeros((H, B), np.float32), np.zeros((H, B), np.float32)
         t0 = time.perf_counter()
-        backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, products, kernels, group)
+        backward(sgemm, W_T, act, tc, c, dhs, dh, dc, dA, products, kernels, group, blocks[1])
         return time.perf_counter() - t0
 
     out = {}

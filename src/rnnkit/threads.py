@@ -4,9 +4,11 @@ Two ways to use the cores.  NumPy's OpenBLAS splits each matrix product over
 its threads and waits for all of them, and its idle threads spin on the cores
 for a while after each product.  rnnkit can also split work itself
 (:func:`run` on a small pool of its own threads, NumPy's BLAS at one thread):
-the column loop's sequences by column ranges (:func:`column_ranges`,
-:mod:`rnnkit.loops.columns`: no barrier per step, each thread's products and
-gate kernels at once), and large products by row ranges (:func:`matmul`).
+the column loop's units by unit ranges (:func:`unit_ranges`,
+:mod:`rnnkit.loops.columns`: each thread keeps its rows of the recurrent
+weights in its core's cache and makes their products and gates, and the
+threads meet once a step, :mod:`rnnkit.kernels.sync`), and large products by
+row ranges (:func:`matmul`).
 On a quiet machine the split runs the language model's step products at
 173-209 GFLOP/s on two cores against about 150 for OpenBLAS's two threads;
 on a busy one (other programs running) any thread the operating system
@@ -75,7 +77,6 @@ WAYS = ("one", "blas", "split")   # the settings a tuner times (ThreadTuner.run'
 USER_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RNNKIT_THREADS")
 SPLIT_MIN_WORK = 1 << 22  # multiply-adds of each part of a product that matmul splits
 COPY_MIN_WORK = 1 << 16   # elements of each part of a copy, gather or sum that is split
-GROUP = 16                # columns of the column loop's product groups (rnnkit.kernels.product.GROUP)
 
 
 class Setting(NamedTuple):
@@ -241,10 +242,17 @@ def width():
     return fixed if fixed is not None else blas.default
 
 
-@functools.lru_cache(maxsize=1)
-def _pool():
+def _pool(parts):
+    """rnnkit's pool, with a thread for every part but the caller's: ``cores - 1``
+    threads, or more for a wider split (``RNNKIT_THREADS``), whose parts meet once
+    a step and so must all run at once."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return ThreadPoolExecutor(max(1, cores - 1), thread_name_prefix="rnnkit")
+    return _pool_of(max(1, cores - 1, parts - 1))
+
+
+@functools.lru_cache(maxsize=None)
+def _pool_of(workers):
+    return ThreadPoolExecutor(workers, thread_name_prefix="rnnkit")
 
 
 def run(fn, parts):
@@ -262,7 +270,8 @@ def run(fn, parts):
     try:
         if len(parts) == 1:
             return [fn(*parts[0])]
-        futures = [_pool().submit(fn, *p) for p in parts[1:]]
+        pool = _pool(len(parts))
+        futures = [pool.submit(fn, *p) for p in parts[1:]]
         first = fn(*parts[0])
         return [first] + [f.result() for f in futures]
     finally:
@@ -270,14 +279,14 @@ def run(fn, parts):
             blas.set(blas.default)
 
 
-def column_ranges(B, n=None, group=GROUP):
-    """``[(lo, hi), ...]``: the columns ``0 … B`` of the column loop in at most
-    ``n`` (default :func:`width`) contiguous ranges of whole ``group``-column
-    groups, as even as they go."""
+def unit_ranges(H, block, n=None):
+    """``[(u0, u1), ...]``: the ``H`` units of a column-loop pass in at most ``n``
+    (default :func:`width`) contiguous ranges of whole ``block``-unit blocks
+    (:func:`rnnkit.kernels.product.unit_block`), as even as they go."""
     n = width() if n is None else n
-    groups = -(-B // group)
-    n = max(1, min(n, groups))
-    cuts = [min(B, group * (groups * i // n)) for i in range(n + 1)]
+    blocks = -(-H // block)
+    n = max(1, min(n, blocks))
+    cuts = [min(H, block * (blocks * i // n)) for i in range(n + 1)]
     return [(cuts[i], cuts[i + 1]) for i in range(n)]
 
 

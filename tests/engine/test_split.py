@@ -1,5 +1,5 @@
 """rnnkit's own split of the work over threads (rnnkit.threads.run,
-column_ranges, matmul): the column loop by column ranges and the large
+unit_ranges, matmul): the column loop by unit ranges and the large
 products by row ranges give the same bits at every width, so the thread
 tuner's choice never changes a result."""
 import numpy as np
@@ -17,7 +17,7 @@ def _at_width(monkeypatch, n):
 
 
 def _layer_results(cls, x, lengths, bidirectional, seed=0):
-    # H 160: weights large enough for column groups (rnnkit.kernels.product.group_width), so widths split
+    # H 160: weights large enough to split (rnnkit.kernels.product.unit_block), so widths 2 and 3 split
     layer = cls(x.shape[2], 160, num_layers=2, bidirectional=bidirectional, batch_first=True, seed=seed)
     layer.record_grad_norms = True
     y, state = layer(x, lengths=lengths)
@@ -36,7 +36,7 @@ def test_the_column_loop_gives_the_same_bits_at_every_width(monkeypatch, cls, B,
     x = rng.standard_normal((B, 11, 24)).astype(np.float32)
     lengths = rng.integers(1, 12, B) if padded else None
     from rnnkit.kernels import product
-    assert product.group_width(B, 3 * 160, 160) == threads.GROUP
+    assert len(threads.unit_ranges(160, product.unit_block(160, 3 * 160, 3 * 160, product.GROUP), 3)) == 3
     got = {}
     for n in (1, 2, 3):
         _at_width(monkeypatch, n)
@@ -47,14 +47,24 @@ def test_the_column_loop_gives_the_same_bits_at_every_width(monkeypatch, cls, B,
             np.testing.assert_array_equal(a, b)
 
 
-def test_column_ranges_are_whole_groups_and_cover_the_batch(monkeypatch):
-    for B in (1, 15, 16, 17, 32, 33, 100):
-        for n in (1, 2, 3, 8):
-            ranges = threads.column_ranges(B, n)
-            assert ranges[0][0] == 0 and ranges[-1][1] == B
-            assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
-            assert all(lo % threads.GROUP == 0 and hi > lo for lo, hi in ranges)
-            assert len(ranges) == min(n, -(-B // threads.GROUP))
+def test_unit_ranges_are_whole_blocks_and_cover_the_units():
+    for H in (8, 15, 16, 17, 100, 256):
+        for block in (8, 16, 25):
+            for n in (1, 2, 3, 8):
+                ranges = threads.unit_ranges(H, block, n)
+                assert ranges[0][0] == 0 and ranges[-1][1] == H
+                assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+                assert all(u0 % block == 0 and u1 > u0 for u0, u1 in ranges)
+                assert len(ranges) == min(n, -(-H // block))
+
+
+def test_product_blocks_depend_on_the_shapes_only():
+    from rnnkit.kernels import product
+    assert product.unit_block(256, 1024, 256, 32) == 64          # 2^19 multiply-adds a call
+    assert product.unit_block(256, 1024, 1024, 32) == 16
+    assert product.unit_block(128, 512, 128, 32) == 64           # at most half the units: two threads can share
+    assert product.unit_block(32, 128, 32, 64) == 32             # small weights: one block, one thread
+    assert product.group_width(20, 1024, 256) == product.GROUP and product.group_width(20, 128, 32) == 20
 
 
 @pytest.mark.parametrize("shape", [((2048, 256), (256, 256)), ((1024, 2048), (2048, 64)),

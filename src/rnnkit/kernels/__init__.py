@@ -18,6 +18,9 @@ product plus one call.  One module per concept:
   :mod:`rnnkit.loops.columns`, each cell's arithmetic written once;
 * :mod:`~rnnkit.kernels.layout`: ``steps_to_rows`` and the bookkeeping the
   whole-sequence loops share;
+* :mod:`~rnnkit.kernels.product`: the step products in fixed blocks, and
+  :mod:`~rnnkit.kernels.sync`: the barrier where the threads of a split pass
+  meet once a step;
 * :mod:`~rnnkit.kernels.tokens`: the gather and per-id sums of token inputs
   (:mod:`rnnkit.tokens`);
 * :mod:`~rnnkit.kernels.adam`: the float32 Adam update in one pass

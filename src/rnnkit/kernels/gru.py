@@ -26,8 +26,9 @@ import numba
 import numpy as np
 
 from .activations import JIT, sigmoid, tanh
-from .layout import back_step, column_norm_sum, copy_columns, step_indices, zero_columns
-from .product import product_columns, project_step
+from .layout import back_step, block_squares, carry_rows, copy_units, step_indices, units_to_rows, zero_units
+from .product import product_gates, project_step
+from .sync import barrier
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -127,78 +128,78 @@ def gru_backward_step(act, hn, h_prev, dh, da, dhp, direct):
 
 # ----------------------------------------------------------------------------- column layout steps
 @numba.njit(**JIT)
-def gru_forward_cols(hp, a_t, bx, b_hn, h_prev, h_new, hn, hs_t, lo, hi):
+def gru_forward_cols(hp, a_t, bx, b_hn, h_prev, h_new, hn, hs_t, u0, u1, n):
     """One step in column layout, the bits of :func:`gru_forward_step`:
     ``hp = W_hh @ h_prev`` (3H, B); ``a_t`` (3H, B) enters with ``W_ih x_t`` and
     leaves with the gates; ``bx``, ``b_hn``; ``h_prev``, ``h_new`` (H, B);
     ``hn`` (H, B) receives the reset's input; ``hs_t`` (B, H) the new ``h``
-    batch-major.  The columns ``lo ≤ b < hi``."""
+    batch-major.  The units ``u0 ≤ j < u1`` (the rows ``q·H + j``) and the
+    columns ``:n``."""
     G = a_t.shape[0]
     H = G // 3
-    for k in range(2 * H):
-        bk = bx[k]
-        p = hp[k]
-        a = a_t[k]
-        for b in range(lo, hi):
-            a[b] = _gate(p[b], a[b], bk)
-    for j in range(H):
+    for q in range(2):
+        for k in range(q * H + u0, q * H + u1):
+            bk = bx[k]
+            p = hp[k, :n]
+            a = a_t[k, :n]
+            for b in range(n):
+                a[b] = _gate(p[b], a[b], bk)
+    for j in range(u0, u1):
         bn = b_hn[j]
-        p = hp[2 * H + j]
-        hb = hn[j]
-        for b in range(lo, hi):
+        p = hp[2 * H + j, :n]
+        hb = hn[j, :n]
+        for b in range(n):
             hb[b] = _reset_input(p[b], bn)
-    for j in range(H):
+    for j in range(u0, u1):
         bk = bx[2 * H + j]
-        r = a_t[j]
-        z = a_t[H + j]
-        a = a_t[2 * H + j]
-        hb = hn[j]
-        hp_ = h_prev[j]
-        ho = h_new[j]
-        for b in range(lo, hi):
+        r = a_t[j, :n]
+        z = a_t[H + j, :n]
+        a = a_t[2 * H + j, :n]
+        hb = hn[j, :n]
+        hp_ = h_prev[j, :n]
+        ho = h_new[j, :n]
+        for b in range(n):
             nv = _candidate(a[b], bk, r[b], hb[b])
             a[b] = nv
             ho[b] = _blend(nv, z[b], hp_[b])
-    for b in range(lo, hi):
-        for j in range(H):
-            hs_t[b, j] = h_new[j, b]
+    units_to_rows(h_new, hs_t, u0, u1, n)
 
 
 @numba.njit(**JIT)
-def gru_backward_cols(act, hn, h_prev, dh, da, dhp, lo, hi):
+def gru_backward_cols(act, hn, h_prev, dh, da, dhp, u0, u1, n):
     """One step back in column layout, the bits of :func:`gru_backward_step`.
     ``act`` (3H, B), ``hn``, ``h_prev`` (H, B) the step's cache; ``dh`` (H, B)
     enters with the whole gradient w.r.t. the step's ``h`` (the caller adds the
     outputs' part first) and leaves with the direct path to ``h_prev`` (the
     caller adds ``W_hh.T @ dhp``); ``da`` (3H, B) receives the gradient w.r.t.
     the input projection, ``dhp`` (3H, B) w.r.t. ``W_hh @ h_prev + b_hh``.  The
-    columns ``lo ≤ b < hi``."""
+    units ``u0 ≤ j < u1`` and the columns ``:n``."""
     G = act.shape[0]
     H = G // 3
-    for j in range(H):
-        zr = act[H + j]
-        nr = act[2 * H + j]
-        rr = act[j]
-        hpr = h_prev[j]
-        g = dh[j]
-        dz_ = da[H + j]
-        dn_ = da[2 * H + j]
-        qz = dhp[H + j]
-        qn = dhp[2 * H + j]
-        for b in range(lo, hi):
+    for j in range(u0, u1):
+        zr = act[H + j, :n]
+        nr = act[2 * H + j, :n]
+        rr = act[j, :n]
+        hpr = h_prev[j, :n]
+        g = dh[j, :n]
+        dz_ = da[H + j, :n]
+        dn_ = da[2 * H + j, :n]
+        qz = dhp[H + j, :n]
+        qn = dhp[2 * H + j, :n]
+        for b in range(n):
             dn, dn_r, dz, dd = _back_zn(rr[b], zr[b], nr[b], hpr[b], g[b])
             dn_[b] = dn
             qn[b] = dn_r
             dz_[b] = dz
             qz[b] = dz
             g[b] = dd
-    for j in range(H):
-        rr = act[j]
-        hb = hn[j]
-        dn_ = da[2 * H + j]
-        dr_ = da[j]
-        qr = dhp[j]
-        for b in range(lo, hi):
+    for j in range(u0, u1):
+        rr = act[j, :n]
+        hb = hn[j, :n]
+        dn_ = da[2 * H + j, :n]
+        dr_ = da[j, :n]
+        qr = dhp[j, :n]
+        for b in range(n):
             v = _back_r(dn_[b], hb[b], rr[b])
             dr_[b] = v
             qr[b] = v
@@ -206,70 +207,73 @@ def gru_backward_cols(act, hn, h_prev, dh, da, dhp, lo, hi):
 
 # ----------------------------------------------------------------------------- whole sequences
 @numba.njit(**JIT)
-def gru_columns_forward(sgemm, W_ih, xT, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts, reverse,
-                        keep_cache, lo, hi, group):
-    """The column loop in one call, for the columns ``lo ≤ b < hi`` (calls on
-    disjoint ranges may run at once, as :func:`rnnkit.kernels.lstm.lstm_columns_forward`):
-    per step the input projection into ``act[t][:, lo:hi]``
-    (:func:`rnnkit.kernels.product.project_step`, as in
-    :func:`rnnkit.kernels.lstm.lstm_columns_forward`), ``hp[:, lo:hi] = W_hh @ h_prev[:, lo:hi]``
-    (:func:`rnnkit.kernels.product.product_columns`), then
+def gru_columns_forward(sgemm, pause, W_ih, xT, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts, reverse,
+                        keep_cache, u0, u1, sync, parts, group, block):
+    """The column loop in one call, for the units ``u0 ≤ j < u1`` of every
+    sequence (calls on disjoint unit ranges run at once and meet once a step,
+    as :func:`rnnkit.kernels.lstm.lstm_columns_forward`): per step the input
+    projection into their rows of ``act[t]``
+    (:func:`rnnkit.kernels.product.project_step`), their rows of ``hp = W_hh @
+    h_prev`` (:func:`rnnkit.kernels.product.product_gates`), then
     :func:`gru_forward_cols`.  ``W_hh`` (3H, H); ``hp`` (3H, B) scratch;
     ``act`` (T, 3H, B) receives the gates (without a cache and with ``W_ih``,
-    one step's, (1, 3H, B)); ``hcols`` the states in columns, ``(T+1, H, B)`` with a cache (as
-    ``hrows`` (T+1, B, H), index ``t`` the state before step ``t`` going
-    forward, initial state at 0 or ``T`` when ``reverse``) or ``(2, H, B)``
-    ping-ponging from 0 without (``hrows`` is then the output ``(T, B, H)``);
-    ``hn`` ``(T, H, B)`` or one step.  ``counts`` (T,) int64, the live
+    one step's, (1, 3H, B)); ``hcols`` the states in columns, ``(T+1, H, B)``
+    with a cache (as ``hrows`` (T+1, B, H), index ``t`` the state before step
+    ``t`` going forward, initial state at 0 or ``T`` when ``reverse``) or ``(2,
+    H, B)`` ping-ponging from 0 without (``hrows`` is then the output ``(T, B,
+    H)``); ``hn`` ``(T, H, B)`` or one step.  ``counts`` (T,) int64, the live
     sequences per step (sorted first), or empty for all; only with a cache."""
     T = hrows.shape[0] - 1 if keep_cache else hrows.shape[0]
+    H = W_hh.shape[1]
+    B = act.shape[2]
     for k in range(T):
         t, i_prev, i_new, a, row = step_indices(k, T, reverse, keep_cache)
         h_out = hrows[row]
         gates = act[t] if act.shape[0] == T else act[a]
-        project_step(sgemm, W_ih, xT, t, gates, lo, hi, group)
-        live = hi if counts.shape[0] == 0 else min(hi, counts[t])
+        n = B if counts.shape[0] == 0 else counts[t]
         hc_prev = hcols[i_prev]
         hc_new = hcols[i_new]
-        if live < hi:                                    # padded sequences: state carried, gates zero
-            p0 = max(lo, live)
-            h_out[p0:hi] = hrows[i_prev][p0:hi]
-            copy_columns(hc_prev, hc_new, p0, hi)
-            zero_columns(hn[a], p0, hi)
-            zero_columns(gates, p0, hi)
-        if live > lo:
-            product_columns(sgemm, W_hh, hc_prev, _ZERO, hp, lo, live, group)
-            gru_forward_cols(hp, gates, bx, b_hn, hc_prev, hc_new, hn[a], h_out, lo, live)
+        if n < B:                                        # padded sequences: state carried, gates zero
+            carry_rows(hrows[i_prev], h_out, u0, u1, n)
+            copy_units(hc_prev, hc_new, u0, u1, n)
+            zero_units(hn[a], H, u0, u1, n)
+            zero_units(gates, H, u0, u1, n)
+        if n > 0:
+            project_step(sgemm, W_ih, xT, t, gates, H, u0, u1, n, group, block)
+            product_gates(sgemm, W_hh, hc_prev, _ZERO, hp, H, u0, u1, n, group, block)
+            gru_forward_cols(hp, gates, bx, b_hn, hc_prev, hc_new, hn[a], h_out, u0, u1, n)
+        barrier(pause, sync, parts * (k + 1))
 
 
 @numba.njit(**JIT)
-def gru_columns_backward(sgemm, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts, reverse, norms, lo, hi,
-                         group):
-    """The backward column loop in one call, for the columns ``lo ≤ b < hi``:
-    per step (last first) :func:`gru_backward_cols`, then ``dh[:, lo:hi] +=
-    W_hh_T @ dHP[t][:, lo:hi]`` (``beta = 1``, onto the direct path).  ``W_hh_T``
-    (H, 3H) contiguous; ``act``, ``hn``, ``hcols`` the forward cache; ``dhs``
-    (T, B, H) or ``(T, 0, 0)``; ``dh`` (H, B) enters w.r.t. the final ``h`` and
-    leaves w.r.t. the initial one; ``dA``, ``dHP`` (T, 3H, B) receive the
-    gradients of :func:`gru_backward_cols`, padded columns zeroed (their ``dh``
-    passes through); ``counts`` as in :func:`gru_columns_forward`; ``norms``
-    (T,) float64 receives at ``t`` the sum over these columns of ``‖dL/dh_t‖₂``,
-    or is empty."""
+def gru_columns_backward(sgemm, pause, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts, reverse, squares, u0, u1,
+                         sync, parts, group, block):
+    """The backward column loop in one call, for the units ``u0 ≤ j < u1``:
+    per step (last first) :func:`gru_backward_cols` into their rows, the
+    barrier, then ``dh[u0:u1] += W_hh_T[u0:u1] @ dHP[t]`` (``beta = 1``, onto the
+    direct path; every gate row of ``dHP[t]``).  ``W_hh_T`` (H, 3H) contiguous;
+    ``act``, ``hn``, ``hcols`` the forward cache; ``dhs`` (T, B, H) or ``(T, 0,
+    0)``; ``dh`` (H, B) enters w.r.t. the final ``h`` and leaves w.r.t. the
+    initial one; ``dA``, ``dHP`` (T, 3H, B) receive the gradients of
+    :func:`gru_backward_cols`, padded columns zeroed (their ``dh`` passes
+    through); ``counts`` as in :func:`gru_columns_forward`; ``squares`` as in
+    :func:`rnnkit.kernels.lstm.lstm_columns_backward`, or empty."""
     T, G, B = dA.shape
     H = G // 3
     for k in range(T):
         t, i_prev, n = back_step(k, T, reverse, counts, B)
-        live = min(hi, n)
-        if live < hi:
-            zero_columns(dA[t], max(lo, live), hi)
-            zero_columns(dHP[t], max(lo, live), hi)
+        if n < B:
+            zero_units(dA[t], H, u0, u1, n)
+            zero_units(dHP[t], H, u0, u1, n)
         if dhs.shape[1] > 0:
             d = dhs[t]
-            for b in range(lo, live):
-                for j in range(H):
+            for b in range(n):
+                for j in range(u0, u1):
                     dh[j, b] += d[b, j]
-        if norms.shape[0] > 0:
-            norms[t] = column_norm_sum(dh, lo, hi)
-        if live > lo:
-            gru_backward_cols(act[t], hn[t], hcols[i_prev], dh, dA[t], dHP[t], lo, live)
-            product_columns(sgemm, W_hh_T, dHP[t], _ONE, dh, lo, live, group)
+        if squares.shape[0] > 0:
+            block_squares(dh, u0, u1, block, squares[t])
+        if n > 0:
+            gru_backward_cols(act[t], hn[t], hcols[i_prev], dh, dA[t], dHP[t], u0, u1, n)
+        barrier(pause, sync, parts * (k + 1))
+        if n > 0:
+            product_gates(sgemm, W_hh_T, dHP[t], _ONE, dh, H, u0, u1, n, group, block)

@@ -58,32 +58,50 @@ def back_step(k, T, reverse, counts, B):
 
 
 @numba.njit(inline="always", **JIT)
-def zero_columns(x, lo, hi):
-    """``x[:, lo:hi] = 0`` for ``x`` (R, B)."""
-    for r in range(x.shape[0]):
-        for b in range(lo, hi):
-            x[r, b] = 0
+def zero_units(x, H, u0, u1, n):
+    """``x[q·H + j, n:] = 0`` for the units ``u0 ≤ j < u1`` of every block ``q`` of ``x`` (q·H, B)."""
+    for q in range(x.shape[0] // H):
+        for r in range(q * H + u0, q * H + u1):
+            x[r, n:] = 0
 
 
 @numba.njit(inline="always", **JIT)
-def copy_columns(src, dst, lo, hi):
-    """``dst[:, lo:hi] = src[:, lo:hi]`` for (R, B) arrays."""
-    for r in range(src.shape[0]):
-        for b in range(lo, hi):
-            dst[r, b] = src[r, b]
+def copy_units(src, dst, u0, u1, n):
+    """``dst[j, n:] = src[j, n:]`` for ``u0 ≤ j < u1`` of (H, B) arrays: padded columns carried."""
+    for j in range(u0, u1):
+        dst[j, n:] = src[j, n:]
 
 
 @numba.njit(inline="always", **JIT)
-def column_norm_sum(dh, lo, hi):
-    """``Σ_b ‖dh[:, b]‖₂`` over the columns ``lo ≤ b < hi`` of ``dh`` (H, B),
-    in float64: the callers add the sums of all column ranges and divide by ``B``
-    for the batch mean."""
-    H = dh.shape[0]
-    total = 0.0
-    for b in range(lo, hi):
-        s = 0.0
-        for j in range(H):
-            v = np.float64(dh[j, b])
-            s += v * v
-        total += np.sqrt(s)
-    return total
+def carry_rows(src, dst, u0, u1, n):
+    """``dst[b, u0:u1] = src[b, u0:u1]`` for the padded sequences ``b ≥ n`` of batch-major (B, H) arrays."""
+    for b in range(n, src.shape[0]):
+        dst[b, u0:u1] = src[b, u0:u1]
+
+
+@numba.njit(inline="always", **JIT)
+def units_to_rows(cols, rows, u0, u1, n):
+    """``rows[b, j] = cols[j, b]`` for ``u0 ≤ j < u1``, ``b < n``: a state in
+    columns (H, B) into its batch-major copy (B, H)."""
+    for b in range(n):
+        r = rows[b]
+        for j in range(u0, u1):
+            r[j] = cols[j, b]
+
+
+@numba.njit(inline="always", **JIT)
+def block_squares(dh, u0, u1, block, out):
+    """``out[i, b] = Σ dh[j, b]²`` (float64) over the units ``j`` of each block ``i``
+    (``block·i ≤ j < block·(i+1)``) within ``u0 ≤ j < u1``: the callers add the
+    blocks' sums of every column and take the root, so the column norms have the
+    same bits however the units were split between threads."""
+    B = dh.shape[1]
+    for j0 in range(u0, u1, block):
+        o = out[j0 // block]
+        for b in range(B):
+            o[b] = 0.0
+        for j in range(j0, min(j0 + block, u1)):
+            d = dh[j]
+            for b in range(B):
+                v = np.float64(d[b])
+                o[b] += v * v

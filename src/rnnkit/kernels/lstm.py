@@ -26,8 +26,9 @@ import numba
 import numpy as np
 
 from .activations import JIT, tanh
-from .layout import back_step, column_norm_sum, copy_columns, step_indices, zero_columns
-from .product import product_columns, project_step
+from .layout import back_step, block_squares, carry_rows, copy_units, step_indices, units_to_rows, zero_units
+from .product import product_gates, project_step
+from .sync import barrier
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -129,78 +130,76 @@ def lstm_backward_step(act, tc, c_prev, dh, dc, da, dc_prev):
 
 # ----------------------------------------------------------------------------- column layout steps
 @numba.njit(inline="always", **JIT)
-def _unit_gates(act, H, j, lo, hi):
+def _unit_gates(act, H, j, n):
     """The ``i, f, g, o`` rows of unit ``j`` in a column-layout gate block ``act``
-    (4H, B), columns ``lo:hi``."""
-    return act[j, lo:hi], act[H + j, lo:hi], act[2 * H + j, lo:hi], act[3 * H + j, lo:hi]
+    (4H, B), columns ``:n``."""
+    return act[j, :n], act[H + j, :n], act[2 * H + j, :n], act[3 * H + j, :n]
 
 
 @numba.njit(inline="always", **JIT)
-def _cells_columns(act, c_prev, c_out, tc, h_out, hs_t, H, lo, hi):
-    """:func:`_cell` over the columns ``lo ≤ b < hi``: the gates ``act`` (4H, B) and
-    ``c_prev`` into ``c_out``, ``tc``, ``h_out`` (H, B), and ``h`` batch-major
-    into ``hs_t`` (B, H).  (The column kernels loop over slices ``[lo:hi]`` from
-    0: LLVM vectorises those loops, not ``range(lo, hi)`` over whole rows.)"""
-    n = hi - lo
-    for j in range(H):
-        ai, af, ag, ag_o = _unit_gates(act, H, j, lo, hi)
-        cp = c_prev[j, lo:hi]
-        cn = c_out[j, lo:hi]
-        tr = tc[j, lo:hi]
-        hn = h_out[j, lo:hi]
+def _cells_columns(act, c_prev, c_out, tc, h_out, hs_t, H, u0, u1, n):
+    """:func:`_cell` for the units ``u0 ≤ j < u1`` and columns ``:n``: the gates
+    ``act`` (4H, B) and ``c_prev`` into ``c_out``, ``tc``, ``h_out`` (H, B), and
+    ``h`` batch-major into ``hs_t`` (B, H).  (The column kernels loop over
+    slices ``[:n]``: LLVM vectorises those loops, not ``range(lo, hi)`` over
+    whole rows.)"""
+    for j in range(u0, u1):
+        ai, af, ag, ag_o = _unit_gates(act, H, j, n)
+        cp = c_prev[j, :n]
+        cn = c_out[j, :n]
+        tr = tc[j, :n]
+        hn = h_out[j, :n]
         for b in range(n):
             cn[b], tr[b], hn[b] = _cell(af[b], cp[b], ai[b], ag[b], ag_o[b])
-    for b in range(lo, hi):
-        for j in range(H):
-            hs_t[b, j] = h_out[j, b]
+    units_to_rows(h_out, hs_t, u0, u1, n)
 
 
 @numba.njit(**JIT)
-def lstm_forward_cols_acc(a_t, bx, scales, c_prev, c_out, tc, h_out, hs_t, lo, hi):
+def lstm_forward_cols_acc(a_t, bx, scales, c_prev, c_out, tc, h_out, hs_t, u0, u1, n):
     """One step in column layout, in place: ``a_t`` (4H, B) enters with
     ``W_ih x_t + W_hh h_prev`` (the product accumulated onto the projection)
     and leaves with the gates; ``bx`` (4H,), ``scales`` from
     :func:`lstm_gate_scales`, ``c_prev`` (H, B); the new ``c``, ``tanh(c)`` and
     ``h`` into ``c_out``, ``tc``, ``h_out`` (H, B) and ``h`` batch-major into
-    ``hs_t`` (B, H).  The columns ``lo ≤ b < hi``.  With ``a_t = hp + xp_t`` the
-    bits of :func:`lstm_forward_step` (``(hp + xp) + bx``)."""
+    ``hs_t`` (B, H).  The units ``u0 ≤ j < u1`` (the rows ``q·H + j`` of ``a_t``)
+    and the columns ``:n``.  With ``a_t = hp + xp_t`` the bits of
+    :func:`lstm_forward_step` (``(hp + xp) + bx``)."""
     G = a_t.shape[0]
     H = G // 4
-    n = hi - lo
     s_in, s_out, shift = scales[:G], scales[G : 2 * G], scales[2 * G :]
-    for k in range(G):
-        si = s_in[k]
-        so = s_out[k]
-        sh = shift[k]
-        bk = bx[k]
-        a = a_t[k, lo:hi]
-        for b in range(n):
-            a[b] = _gate(a[b] + bk, si, so, sh)
-    _cells_columns(a_t, c_prev, c_out, tc, h_out, hs_t, H, lo, hi)
+    for q in range(4):
+        for k in range(q * H + u0, q * H + u1):
+            si = s_in[k]
+            so = s_out[k]
+            sh = shift[k]
+            bk = bx[k]
+            a = a_t[k, :n]
+            for b in range(n):
+                a[b] = _gate(a[b] + bk, si, so, sh)
+    _cells_columns(a_t, c_prev, c_out, tc, h_out, hs_t, H, u0, u1, n)
 
 
 @numba.njit(**JIT)
-def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, lo, hi):
+def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, u0, u1, n):
     """One step back in column layout, the bits of :func:`lstm_backward_step`.
     ``act`` (4H, B), ``tc``, ``c_prev`` (H, B) the step's cache; ``dh`` (H, B)
     receives ``dhs_t`` (B, H, the gradient from the outputs; skipped when
     empty), so that it leaves with the total; ``dc`` (H, B) enters w.r.t. the
     new ``c`` and leaves w.r.t. ``c_prev``; ``da`` (4H, B) receives the
-    pre-activation gradient.  The columns ``lo ≤ b < hi``."""
+    pre-activation gradient.  The units ``u0 ≤ j < u1`` and columns ``:n``."""
     G = act.shape[0]
     H = G // 4
-    n = hi - lo
     if dhs_t.shape[0] > 0:
-        for b in range(lo, hi):
-            for j in range(H):
+        for b in range(n):
+            for j in range(u0, u1):
                 dh[j, b] += dhs_t[b, j]
-    for j in range(H):
-        ai, af, ag, ag_o = _unit_gates(act, H, j, lo, hi)
-        tr = tc[j, lo:hi]
-        cp = c_prev[j, lo:hi]
-        dhr = dh[j, lo:hi]
-        dcr = dc[j, lo:hi]
-        d_i, d_f, d_g, d_o = _unit_gates(da, H, j, lo, hi)
+    for j in range(u0, u1):
+        ai, af, ag, ag_o = _unit_gates(act, H, j, n)
+        tr = tc[j, :n]
+        cp = c_prev[j, :n]
+        dhr = dh[j, :n]
+        dcr = dc[j, :n]
+        d_i, d_f, d_g, d_o = _unit_gates(da, H, j, n)
         for b in range(n):
             d_i[b], d_f[b], d_g[b], d_o[b], dcr[b] = _cell_back(ai[b], af[b], ag[b], ag_o[b], tr[b], dhr[b],
                                                                 dcr[b], cp[b])
@@ -208,70 +207,81 @@ def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, lo, hi):
 
 # ----------------------------------------------------------------------------- whole sequences
 @numba.njit(**JIT)
-def lstm_columns_forward(sgemm, W_ih, xT, W_hh, bx, scales, hcol, hrows, c, act, tc, counts, reverse,
-                         keep_cache, lo, hi, group):
+def lstm_columns_forward(sgemm, pause, W_ih, xT, W_hh, bx, scales, hcols, hrows, c, act, tc, counts, reverse,
+                         keep_cache, u0, u1, sync, parts, group, block):
     """The column loop of :func:`rnnkit.loops.columns.forward` in one call, for
-    the sequences (columns) ``lo ≤ b < hi``: per step the input projection into
-    ``act[t][:, lo:hi]`` (:func:`rnnkit.kernels.product.project_step`: ``W_ih`` (4H, D)
-    and ``xT`` (T, D, B); both empty when ``act`` enters with the projections), ``+= W_hh @
-    hcol[:, lo:hi]`` (:func:`rnnkit.kernels.product.product_columns`, ``beta = 1``),
-    then :func:`lstm_forward_cols_acc` in place.  Calls on disjoint column
-    ranges may run at once from several threads (no GIL held); ``lo`` a
-    multiple of ``group``, the columns per product call
-    (:func:`rnnkit.kernels.product.group_width`).
+    the units ``u0 ≤ j < u1`` of every sequence: per step the input projection
+    into their rows of ``act[t]`` (:func:`rnnkit.kernels.product.project_step`:
+    ``W_ih`` (4H, D) and ``xT`` (T, D, B); both empty when ``act`` enters with
+    the projections), ``+= W_hh @ h`` (:func:`rnnkit.kernels.product.product_gates`,
+    ``beta = 1``), then :func:`lstm_forward_cols_acc` in place, then the
+    barrier (:func:`rnnkit.kernels.sync.barrier`) where the ``parts`` calls of
+    the pass meet: calls on disjoint unit ranges run at once from several
+    threads (no GIL held), each reading the whole previous ``h``.  ``u0`` a
+    multiple of ``block``, the rows per product call, ``group`` its columns
+    (:mod:`rnnkit.kernels.product`).
 
     ``W_hh`` (4H, H); ``act`` (T, 4H, B) receives the gates (without a cache and
-    with ``W_ih``, one step's, (1, 4H, B)); ``hcol`` (H, B) enters with the
-    initial ``h`` in columns and leaves with the last.  With ``keep_cache``:
-    ``hrows`` (T+1, B, H), ``c`` (T+1, H, B), index ``t`` the state before
-    step ``t`` going forward (both enter with the initial state at index 0, or
-    ``T`` when ``reverse``), ``tc`` (T, H, B).  Without: ``hrows`` is the
-    output ``(T, B, H)``, ``c`` ``(2, H, B)`` ping-pongs from index 0, ``tc``
-    holds one step.  ``counts`` (T,) int64, the live sequences per step
-    (sorted first), or empty for all; only with a cache.
+    with ``W_ih``, one step's, (1, 4H, B)); ``hcols`` (2, H, B) the state in
+    columns, ping-ponging: ``hcols[0]`` enters with the initial ``h``,
+    ``hcols[T % 2]`` leaves with the last.  With ``keep_cache``: ``hrows`` (T+1,
+    B, H), ``c`` (T+1, H, B), index ``t`` the state before step ``t`` going
+    forward (both enter with the initial state at index 0, or ``T`` when
+    ``reverse``), ``tc`` (T, H, B).  Without: ``hrows`` is the output ``(T, B,
+    H)``, ``c`` ``(2, H, B)`` ping-pongs from index 0, ``tc`` holds one step.
+    ``counts`` (T,) int64, the live sequences per step (sorted first), or empty
+    for all; only with a cache.
     """
     T = hrows.shape[0] - 1 if keep_cache else hrows.shape[0]
+    H = W_hh.shape[1]
+    B = act.shape[2]
     for k in range(T):
         t, i_prev, i_new, a, row = step_indices(k, T, reverse, keep_cache)
+        h_in, h_new = hcols[k % 2], hcols[(k + 1) % 2]
         h_out = hrows[row]
         gates = act[t] if act.shape[0] == T else act[a]
-        project_step(sgemm, W_ih, xT, t, gates, lo, hi, group)
-        live = hi if counts.shape[0] == 0 else min(hi, counts[t])
-        if live < hi:                                    # padded sequences: state carried, gates zero
-            p0 = max(lo, live)
-            h_out[p0:hi] = hrows[i_prev][p0:hi]
-            copy_columns(c[i_prev], c[i_new], p0, hi)
-            zero_columns(tc[a], p0, hi)
-            zero_columns(gates, p0, hi)
-        if live > lo:
-            product_columns(sgemm, W_hh, hcol, _ONE, gates, lo, live, group)
-            lstm_forward_cols_acc(gates, bx, scales, c[i_prev], c[i_new], tc[a], hcol, h_out, lo, live)
+        n = B if counts.shape[0] == 0 else counts[t]
+        if n < B:                                        # padded sequences: state carried, gates zero
+            carry_rows(hrows[i_prev], h_out, u0, u1, n)
+            copy_units(h_in, h_new, u0, u1, n)
+            copy_units(c[i_prev], c[i_new], u0, u1, n)
+            zero_units(tc[a], H, u0, u1, n)
+            zero_units(gates, H, u0, u1, n)
+        if n > 0:
+            project_step(sgemm, W_ih, xT, t, gates, H, u0, u1, n, group, block)
+            product_gates(sgemm, W_hh, h_in, _ONE, gates, H, u0, u1, n, group, block)
+            lstm_forward_cols_acc(gates, bx, scales, c[i_prev], c[i_new], tc[a], h_new, h_out, u0, u1, n)
+        barrier(pause, sync, parts * (k + 1))
 
 
 @numba.njit(**JIT)
-def lstm_columns_backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, reverse, norms, lo, hi, group):
+def lstm_columns_backward(sgemm, pause, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, reverse, squares, u0, u1,
+                          sync, parts, group, block):
     """The backward loop of :func:`rnnkit.loops.columns.backward` in one
-    call, for the columns ``lo ≤ b < hi`` (as :func:`lstm_columns_forward`):
-    per step (last first) :func:`lstm_backward_cols` into ``dA[t]`` (4H, B),
-    then ``dh[:, lo:hi] = W_hh_T @ dA[t][:, lo:hi]``.
+    call, for the units ``u0 ≤ j < u1`` (as :func:`lstm_columns_forward`):
+    per step (last first) :func:`lstm_backward_cols` into their rows of
+    ``dA[t]`` (4H, B), the barrier, then their rows ``dh[u0:u1] = W_hh_T[u0:u1]
+    @ dA[t]`` (every gate row of ``dA[t]``, written by all the calls).
 
     ``W_hh_T`` (H, 4H) contiguous; ``act``, ``tc``, ``c`` the forward cache;
     ``dhs`` (T, B, H) the gradients from the outputs, or ``(T, 0, 0)`` for
     none; ``dh``, ``dc`` (H, B) enter with the gradients w.r.t. the final state
     and leave w.r.t. the initial one; ``counts`` as in :func:`lstm_columns_forward`
     (padded columns of ``dA`` are zeroed, their ``dh``, ``dc`` pass through);
-    ``norms`` (T,) float64 receives at ``t`` the sum over these columns of
-    ``‖dL/dh_t‖₂`` (:func:`rnnkit.kernels.layout.column_norm_sum`), or is empty.
+    ``squares`` (T, H // block + 1, B) float64 receives at ``[t, i]`` the sums of
+    ``(dL/dh_t)²`` over the units of block ``i``
+    (:func:`rnnkit.kernels.layout.block_squares`), or is empty.
     """
     T, G, B = dA.shape
+    H = G // 4
     for k in range(T):
         t, i_prev, n = back_step(k, T, reverse, counts, B)
-        live = min(hi, n)
-        if live < hi:
-            zero_columns(dA[t], max(lo, live), hi)
-        if live > lo:
-            lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t], dc, dA[t], lo, live)
-        if norms.shape[0] > 0:
-            norms[t] = column_norm_sum(dh, lo, hi)
-        if live > lo:
-            product_columns(sgemm, W_hh_T, dA[t], _ZERO, dh, lo, live, group)
+        if n < B:
+            zero_units(dA[t], H, u0, u1, n)
+        if n > 0:
+            lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t], dc, dA[t], u0, u1, n)
+        if squares.shape[0] > 0:
+            block_squares(dh, u0, u1, block, squares[t])
+        barrier(pause, sync, parts * (k + 1))
+        if n > 0:
+            product_gates(sgemm, W_hh_T, dA[t], _ZERO, dh, H, u0, u1, n, group, block)

@@ -1,26 +1,31 @@
-"""The column loop's step product, made in fixed blocks.
+"""The column loop's step products, made in fixed blocks.
 
-Each step of :mod:`rnnkit.loops.columns` makes one product of the recurrent
-weights with the state's columns, ``C[:, lo:hi] (+)= A @ X[:, lo:hi]`` (``A``
-(M, K): ``W_hh`` (G, H) going forward, ``W_hh.T`` (H, G) going back; ``X``,
-``C`` (·, B)).  :func:`product_columns` makes it through NumPy's own
-``cblas_sgemm`` (:mod:`rnnkit.kernels.blas`) in blocks:
+Each step of :mod:`rnnkit.loops.columns` makes products of weights with the
+state's columns, ``C[rows, :n] (+)= A[rows] @ X[:, :n]`` (``A`` (M, K):
+``W_hh`` (G, H) and ``W_ih`` (G, D) going forward, ``W_hh.T`` (H, G) going
+back; ``X``, ``C`` (·, B); ``n`` the live columns).  A pass split over
+threads gives each thread a range of *units* ``u0 ≤ j < u1``
+(:func:`rnnkit.threads.unit_ranges`), and so the rows ``q·H + j`` of every
+gate block ``q``: its own rows of the weights, which stay in its core's cache
+from one step to the next (at H 256 a thread's half of ``W_hh`` is 512 KB, the
+whole 1 MB, one core's L2).  :func:`product_gates` makes them through NumPy's
+own ``cblas_sgemm`` (:mod:`rnnkit.kernels.blas`) in blocks:
 
+* the rows in blocks of ``block`` (:func:`unit_block`: ``ROW_WORK / (group·K)``,
+  2^19 multiply-adds a call), from the start of each gate block, and threads'
+  unit ranges are whole blocks: a call is the same on any thread count;
 * the columns in groups of ``group`` (:func:`group_width`: :data:`GROUP`, or
-  the whole batch for small weights), group ``g`` always
-  ``[group·g, group·(g+1))``, so that a pass split over threads by column
-  ranges (:func:`rnnkit.threads.column_ranges`) makes the very same calls as
-  one thread and gets the same bits whatever the thread count;
-* the rows in blocks of ``ROW_WORK / (group·K)`` (at least 8, at most M),
-  2^19 multiply-adds a call: OpenBLAS makes products under about 10^6
-  multiply-adds with its small-matrix kernel, on the calling thread whatever
-  its thread count, from the cache, without packing the weights on every
-  call.  On the 2-core Zen 4 VM of docs/performance.md, one thread, 16
-  columns: the forward product of H 256 (1024 x 256) at 109-113 GFLOP/s in
-  blocks of 128 rows, the backward one (256 x 1024) at 101-108 in blocks of
-  32, against 104-108 and 79-90 in blocks of 2^18 multiply-adds and 76-82 for
-  one call over all rows; a pass on two threads, each on half of a batch of
-  32, took 108-120 µs a step going forward and 111-120 back.
+  the whole batch for small weights), group ``g`` always ``[group·g, group·(g+1))``.
+
+So every thread count makes the very same calls and gets the same bits.
+OpenBLAS makes products under about 10^6 multiply-adds with its small-matrix
+kernel, on the calling thread, from the cache, without packing the weights on
+every call.  Measured on the 2-core Zen 4 VM of docs/performance.md, one
+thread: 16 columns of the backward product at H 256 (256 x 1024) at 101-108
+GFLOP/s in blocks of 2^19 multiply-adds, 79-90 in blocks of 2^18, 76-82 in
+one call; a two-thread LSTM pass at H 256, B 32 took 94-98 µs a step
+forward and 104-112 back split by units, against 102-118 and 114-120 split by
+columns (each thread then reads all of ``W_hh`` every step).
 """
 from __future__ import annotations
 
@@ -29,9 +34,9 @@ import numpy as np
 
 from .activations import JIT
 
-GROUP = 16               # columns per product call (multiples of it start every thread's range)
+GROUP = 32               # columns per product call
 ROW_WORK = 1 << 19       # multiply-adds per product call: rows per call = ROW_WORK // (group * K)
-SMALL = 1 << 16          # weights (M*K) below this: one call over all columns (threads would not pay)
+SMALL = 1 << 16          # weights (M*K) below this: one call over all columns, one thread
 
 
 def group_width(B, M, K):
@@ -40,31 +45,44 @@ def group_width(B, M, K):
     return GROUP if M * K >= SMALL else max(1, B)
 
 
+def unit_block(H, G, K, group):
+    """Rows per product call (and units per block of the thread split) in a
+    pass whose recurrent weights are (G, H) and whose products have ``K``
+    columns of weights at most: ``ROW_WORK // (group·K)``, at least 8, at most
+    half the units (so that two threads can share them); all of them for small
+    weights (as :func:`group_width`), which one thread runs."""
+    if G * H < SMALL:
+        return H
+    return max(8, min(ROW_WORK // (group * K), H // 2))
+
+
 @numba.njit(inline="always", **JIT)
-def product_columns(sgemm, a, x, beta, c, lo, hi, group):
-    """``c[:, lo:hi] = a @ x[:, lo:hi] + beta * c[:, lo:hi]`` for float32
-    C-contiguous ``a`` (M, K), ``x`` (K, B), ``c`` (M, B), in the blocks of the
-    module's docstring; ``lo`` a multiple of ``group``."""
+def product_gates(sgemm, a, x, beta, c, H, u0, u1, n, group, block):
+    """``c[r, :n] = a[r] @ x[:, :n] + beta · c[r, :n]`` for the rows ``r = q·H + j``,
+    ``u0 ≤ j < u1``, of every gate block ``q`` of float32 C-contiguous ``a``
+    (M, K), ``x`` (K, B), ``c`` (M, B), in the blocks of the module's
+    docstring; ``u0`` a multiple of ``block``."""
     M, K = a.shape
     B = x.shape[1]
-    rows = min(M, max(8, ROW_WORK // (group * K)))
-    for g in range(lo, hi, group):
-        n = min(group, hi - g)
-        for i in range(0, M, rows):
-            m = min(rows, M - i)
-            sgemm(101, 111, 111, m, n, K, np.float32(1.0), a.ctypes.data + 4 * i * K, K, x.ctypes.data + 4 * g, B,
-                  beta, c.ctypes.data + 4 * (i * B + g), B)
+    for q in range(M // H):
+        for i in range(q * H + u0, q * H + u1, block):
+            m = min(block, q * H + u1 - i)
+            for g in range(0, n, group):
+                w = min(group, n - g)
+                sgemm(101, 111, 111, m, w, K, np.float32(1.0), a.ctypes.data + 4 * i * K, K, x.ctypes.data + 4 * g,
+                      B, beta, c.ctypes.data + 4 * (i * B + g), B)
 
 
 @numba.njit(inline="always", **JIT)
-def project_step(sgemm, w, xT, t, out, lo, hi, group):
-    """``out[:, lo:hi] = w @ xT[t][:, lo:hi]``: step ``t``'s input projection
-    (``w`` (G, D), ``xT`` (T, D, B)) in the blocks of :func:`product_columns`,
-    made inside the column loop just before the step needs it, so that it is
-    still in the cache when the step product is added (made for the whole
-    sequence first, P3's projections, 52 MB, went out to memory and back).
-    Nothing when ``w`` is empty: ``out`` already holds the projection (token ids,
-    gathered for all steps before the loop, :func:`rnnkit.kernels.tokens.gather_columns`;
-    gathered inside the loop, P2's pass measured 3-4% slower)."""
+def project_step(sgemm, w, xT, t, out, H, u0, u1, n, group, block):
+    """``out[r, :n] = w[r] @ xT[t][:, :n]`` for the rows of units ``u0 ≤ j < u1``:
+    step ``t``'s input projection (``w`` (G, D), ``xT`` (T, D, B)) in the blocks
+    of :func:`product_gates`, made inside the column loop just before the step
+    needs it, so that it is still in the cache when the step product is added
+    (made for the whole sequence first, P3's projections, 52 MB, went out to
+    memory and back).  Nothing when ``w`` is empty: ``out`` already holds the
+    projection (token ids, gathered for all steps before the loop,
+    :func:`rnnkit.kernels.tokens.gather_columns`; gathered inside the loop, P2's
+    pass measured 3-4% slower)."""
     if w.shape[0] > 0:
-        product_columns(sgemm, w, xT[t], np.float32(0.0), out, lo, hi, group)
+        product_gates(sgemm, w, xT[t], np.float32(0.0), out, H, u0, u1, n, group, block)

@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import threads
-from ..kernels import blas, gru, layout, lstm, product
+from ..kernels import blas, gru, layout, lstm, product, sync
 from ..tokens import TokenInput
 from .frame import SequenceCache, backward_order, buffer, caller_order, empty, pack, packed_grads_in, packing
 
@@ -77,7 +77,7 @@ def _lstm_forward(p, x, state0, counts, reverse, keep_cache, buf):
     # the recurrent product and turns them into the gates; one step's block without a cache
     act, inputs = _gates_and_inputs(W_ih, x, keep_cache, buf)
     bx = b_ih + b_hh if b_ih is not None else np.zeros(G, dtype)
-    h_col = empty((H, B), dtype)                         # h in columns: the product's operand
+    h_cols = empty((2, H, B), dtype)                     # h in columns, ping-ponging: the product's operand
     hs = empty((T, B, H), dtype)
     if keep_cache:
         hb, c, tc = buf("col_h", (T + 1, B, H)), buf("col_c", (T + 1, H, B)), buf("col_tc", (T, H, B))
@@ -88,13 +88,13 @@ def _lstm_forward(p, x, state0, counts, reverse, keep_cache, buf):
     if keep_cache:
         hb[start] = state0[0]
     c[start] = state0[1].T
-    h_col[:] = state0[0].T
-    sgemm, W_hh, scales, live = blas.found(), np.ascontiguousarray(W_hh), lstm.lstm_gate_scales(H), _live(counts)
-    group, ranges = _column_ranges(B, G, H)
-    threads.run(lambda lo, hi: lstm.lstm_columns_forward(sgemm, *inputs, W_hh, bx, scales, h_col, hb, c, act, tc,
-                                                         live, reverse, keep_cache, lo, hi, group), ranges)
+    h_cols[0] = state0[0].T
+    W_hh, scales, live = np.ascontiguousarray(W_hh), lstm.lstm_gate_scales(H), _live(counts)
+    _run(lambda *split: lstm.lstm_columns_forward(*_calls(), *inputs, W_hh, bx, scales, h_cols, hb, c, act, tc,
+                                                  live, reverse, keep_cache, *split),
+         _plan(H, G, max(H, inputs[0].shape[1]), B))
     i_new = (0 if reverse else T) if keep_cache else T % 2
-    final = (h_col.T.copy(), c[i_new].T.copy())          # the last h of every sequence, padded or not
+    final = (h_cols[T % 2].T.copy(), c[i_new].T.copy())  # the last h of every sequence, padded or not
     if not keep_cache:
         return hs, final, None
     hs[:] = hb[:T] if reverse else hb[1:]
@@ -126,10 +126,10 @@ def _gru_forward(p, x, state0, counts, reverse, keep_cache, buf):
         hb, hcols, hn = hs, empty((2, H, B), dtype), empty((1, H, B), dtype)
         start = 0
     hcols[start] = state0[0].T
-    sgemm, W_hh, hp, live = blas.found(), np.ascontiguousarray(W_hh), empty((G, B), dtype), _live(counts)
-    group, ranges = _column_ranges(B, G, H)
-    threads.run(lambda lo, hi: gru.gru_columns_forward(sgemm, *inputs, W_hh, bx, b_hn, hcols, hp, hb, act, hn, live,
-                                                       reverse, keep_cache, lo, hi, group), ranges)
+    W_hh, hp, live = np.ascontiguousarray(W_hh), empty((G, B), dtype), _live(counts)
+    _run(lambda *split: gru.gru_columns_forward(*_calls(), *inputs, W_hh, bx, b_hn, hcols, hp, hb, act, hn, live,
+                                                reverse, keep_cache, *split),
+         _plan(H, G, max(H, inputs[0].shape[1]), B))
     i_new = (0 if reverse else T) if keep_cache else T % 2
     final = (hcols[i_new].T.copy(),)
     if not keep_cache:
@@ -166,12 +166,29 @@ def _gates_and_inputs(W_ih, x, keep_cache, buf):
     return act, (np.ascontiguousarray(W_ih, dtype), xT)
 
 
-def _column_ranges(B, G, H):
-    """``(group, ranges)``: the columns per product call for ``W_hh`` (G, H)
-    (:func:`rnnkit.kernels.product.group_width`) and the batch's column ranges,
-    one per thread of the running pass (:func:`rnnkit.threads.column_ranges`)."""
+def _plan(H, G, K, B):
+    """``(group, block, ranges)`` of a pass over ``W_hh`` (G, H) whose longest
+    product row is ``K`` and batch ``B``: the columns and rows per product call
+    (:func:`rnnkit.kernels.product.group_width`, :func:`~rnnkit.kernels.product.unit_block`)
+    and the unit ranges of the running pass's threads (:func:`rnnkit.threads.unit_ranges`)."""
     group = product.group_width(B, G, H)
-    return group, threads.column_ranges(B, group=group)
+    block = product.unit_block(H, G, K, group)
+    return group, block, threads.unit_ranges(H, block)
+
+
+def _run(part, plan):
+    """A pass's whole-sequence kernel, ``part(u0, u1, sync, parts, group,
+    block)``, once per unit range of ``plan`` (:func:`_plan`), at once."""
+    group, block, ranges = plan
+    meeting = sync.new()
+    threads.run(lambda u0, u1: part(u0, u1, meeting, len(ranges), group, block), ranges)
+    sync.check(meeting)
+
+
+def _calls():
+    """The C functions the whole-sequence kernels call: NumPy's ``cblas_sgemm``
+    and the wait's yield (:mod:`rnnkit.kernels.sync`)."""
+    return blas.found(), sync.pause()
 
 
 def _columns(d, shape, dtype):
@@ -206,21 +223,20 @@ def backward(cell, family, p, cache, dhs, dstate_T=None, dh_norms=None, buffers=
         dhs = np.ascontiguousarray(dhs, dtype=dtype)     # rows must be contiguous; a transposed view's are
     dA = buffer(buffers, "col_dA", (T, G, B), dtype)
     from_outputs = dhs if dhs is not None else np.empty((T, 0, 0), dtype)   # a batch-first view: read as it is
-    group, ranges = _column_ranges(B, G, H)
-    norms = np.zeros((len(ranges), T if dh_norms is not None else 0))     # per range: sums of column norms
-    sgemm, live, mem = blas.found(), _live(counts), cache.mem
+    plan = _plan(H, G, G, B)
+    squares = np.zeros((T, -(-H // plan[1]), B) if dh_norms is not None else (0, 0, 0))
+    mem, live = cache.mem, _live(counts)
     if family == "gru":
         dHP = buffer(buffers, "col_dHP", (T, G, B), dtype)
-        threads.run(lambda i, lo, hi: gru.gru_columns_backward(sgemm, W_hh_T, mem["act"], mem["hn"], mem["hcols"],
-                                                               from_outputs, dh, dA, dHP, live, reverse, norms[i],
-                                                               lo, hi, group), [(i, *r) for i, r in enumerate(ranges)])
+        _run(lambda *split: gru.gru_columns_backward(*_calls(), W_hh_T, mem["act"], mem["hn"], mem["hcols"],
+                                                     from_outputs, dh, dA, dHP, live, reverse, squares,
+                                                     *split), plan)
     else:
-        threads.run(lambda i, lo, hi: lstm.lstm_columns_backward(sgemm, W_hh_T, mem["act"], mem["tc"],
-                                                                 cache.states[1], from_outputs, dh, dc[0], dA, live,
-                                                                 reverse, norms[i], lo, hi, group),
-                    [(i, *r) for i, r in enumerate(ranges)])
+        _run(lambda *split: lstm.lstm_columns_backward(*_calls(), W_hh_T, mem["act"], mem["tc"], cache.states[1],
+                                                       from_outputs, dh, dc[0], dA, live, reverse, squares,
+                                                       *split), plan)
     if dh_norms is not None:
-        dh_norms[:] = norms.sum(axis=0) / B
+        dh_norms[:] = np.sqrt(squares.sum(axis=1)).sum(axis=1) / B    # each column's norm, the batch's mean
     hb = cache.states[0]
     h_prev = (hb[1:] if reverse else hb[:T]).reshape(T * B, H)   # row block t: the h that entered step t
     dA2 = _steps_to_rows(dA, buffer(buffers, "col_dA2", (G, T, B), dtype))
