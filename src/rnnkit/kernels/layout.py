@@ -16,21 +16,32 @@ from .activations import JIT
 
 
 @numba.njit(**JIT)
-def steps_to_rows(src, dst, g0, g1):
+def steps_to_rows(src, dst, sums, g0, g1):
     """``dst[g, t, :] = src[t, g, :]`` for ``g0 ≤ g < g1``, ``src`` (T, G, B),
     ``dst`` (G, T, B): the per-step blocks of the column loop laid out as one
     (G, T*B) matrix for the weight-gradient products, in row ranges that
     threads may copy at once; 2-2.3x faster than NumPy's strided copy (P2:
-    0.41 against 0.93 ms on one thread, 0.26 on two)."""
+    0.41 against 0.93 ms on one thread, 0.26 on two).  ``sums`` (G,), unless
+    empty, receives each row's sum (the bias gradient; summed in float64 in the
+    order of the copy, so on every thread count the same bits) while the
+    values pass by, which saves a pass over ``dst`` (P2: 0.6 ms a layer)."""
     T = src.shape[0]
     B = src.shape[2]
+    column = np.empty(B, np.float64)                 # per column: the sums vectorise, no chain of adds
     for g in range(g0, g1):
         d = dst[g]
+        column[:] = 0.0
         for t in range(T):
             s = src[t, g]
             dt = d[t]
             for b in range(B):
                 dt[b] = s[b]
+                column[b] += s[b]
+        if sums.shape[0] > 0:
+            total = 0.0
+            for b in range(B):
+                total += column[b]
+            sums[g] = total
 
 
 @numba.njit(inline="always", **JIT)

@@ -239,25 +239,30 @@ def backward(cell, family, p, cache, dhs, dstate_T=None, dh_norms=None, buffers=
         dh_norms[:] = np.sqrt(squares.sum(axis=1)).sum(axis=1) / B    # each column's norm, the batch's mean
     hb = cache.states[0]
     h_prev = (hb[1:] if reverse else hb[:T]).reshape(T * B, H)   # row block t: the h that entered step t
-    dA2 = _steps_to_rows(dA, buffer(buffers, "col_dA2", (G, T, B), dtype))
+    sums = {k: empty((G if b_ih is not None else 0,), dtype) for k in ("b_ih", "b_hh")}
+    dA2 = _steps_to_rows(dA, buffer(buffers, "col_dA2", (G, T, B), dtype), sums["b_ih"])
     if isinstance(x, TokenInput):
         dW_ih, dx = x.grads_columns(dA2, W_ih)                   # dx: the embedding's gradient (V, D)
     else:
         dW_ih = threads.matmul(dA2, x.reshape(T * B, D))
         dx = threads.matmul(dA2.T, W_ih).reshape(T, B, D) if need_dx else None
     grads = {"W_ih": dW_ih}
-    dHP2 = _steps_to_rows(dHP, buffer(buffers, "col_dHP2", (G, T, B), dtype)) if family == "gru" else dA2
+    if family == "gru":
+        dHP2 = _steps_to_rows(dHP, buffer(buffers, "col_dHP2", (G, T, B), dtype), sums["b_hh"])
+    else:
+        dHP2 = dA2
+        sums["b_hh"][:] = sums["b_ih"]
     grads["W_hh"] = threads.matmul(dHP2, h_prev)
     if b_ih is not None:
-        grads["b_ih"] = dA2.sum(axis=1)
-        grads["b_hh"] = dHP2.sum(axis=1) if family == "gru" else grads["b_ih"].copy()
+        grads.update(sums)
     return backward_order(order, x, dx, tuple(d.T.copy() for d in (dh, *dc))) + (grads,)
 
 
-def _steps_to_rows(blocks, out):
+def _steps_to_rows(blocks, out, sums):
     """``blocks`` (T, G, B) laid out as one (G, T*B) matrix for the weight
-    products, the rows in :func:`rnnkit.threads.row_ranges` at once."""
+    products, the rows in :func:`rnnkit.threads.row_ranges` at once; each row's
+    sum into ``sums`` (G,) on the way, unless it is empty."""
     T, G, B = blocks.shape
-    threads.run(lambda g0, g1: layout.steps_to_rows(blocks, out, g0, g1),
+    threads.run(lambda g0, g1: layout.steps_to_rows(blocks, out, sums, g0, g1),
                 threads.row_ranges(G, T * B, threads.COPY_MIN_WORK))
     return out.reshape(G, -1)
