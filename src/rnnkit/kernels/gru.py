@@ -26,7 +26,8 @@ import numba
 import numpy as np
 
 from .activations import JIT, sigmoid, tanh
-from .layout import back_step, block_squares, carry_rows, copy_units, step_indices, units_to_rows, zero_units
+from .layout import (add_rows, back_step, block_squares, carry_rows, copy_units, step_indices, units_to_rows,
+                     zero_units)
 from .product import product_gates, project_step
 from .sync import barrier
 
@@ -266,10 +267,7 @@ def gru_columns_backward(sgemm, pause, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP,
             zero_units(dA[t], H, u0, u1, n)
             zero_units(dHP[t], H, u0, u1, n)
         if dhs.shape[1] > 0:
-            d = dhs[t]
-            for b in range(n):
-                for j in range(u0, u1):
-                    dh[j, b] += d[b, j]
+            add_rows(dhs[t], dh, u0, u1, n)
         if squares.shape[0] > 0:
             block_squares(dh, u0, u1, block, squares[t])
         if n > 0:

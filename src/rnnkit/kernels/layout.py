@@ -94,10 +94,22 @@ def carry_rows(src, dst, u0, u1, n):
 def units_to_rows(cols, rows, u0, u1, n):
     """``rows[b, j] = cols[j, b]`` for ``u0 ≤ j < u1``, ``b < n``: a state in
     columns (H, B) into its batch-major copy (B, H)."""
+    c = cols[u0:u1]
     for b in range(n):
-        r = rows[b]
-        for j in range(u0, u1):
-            r[j] = cols[j, b]
+        r = rows[b, u0:u1]
+        for j in range(u1 - u0):                        # from 0: LLVM vectorises these loops, not range(u0, u1)
+            r[j] = c[j, b]
+
+
+@numba.njit(inline="always", **JIT)
+def add_rows(rows, cols, u0, u1, n):
+    """``cols[j, b] += rows[b, j]`` for ``u0 ≤ j < u1``, ``b < n``: a batch-major
+    gradient (B, H) onto its column-layout sum (H, B)."""
+    c = cols[u0:u1]
+    for b in range(n):
+        r = rows[b, u0:u1]
+        for j in range(u1 - u0):
+            c[j, b] += r[j]
 
 
 @numba.njit(inline="always", **JIT)

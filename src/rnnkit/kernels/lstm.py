@@ -26,7 +26,8 @@ import numba
 import numpy as np
 
 from .activations import JIT, tanh
-from .layout import back_step, block_squares, carry_rows, copy_units, step_indices, units_to_rows, zero_units
+from .layout import (add_rows, back_step, block_squares, carry_rows, copy_units, step_indices, units_to_rows,
+                     zero_units)
 from .product import product_gates, project_step
 from .sync import barrier
 
@@ -190,9 +191,7 @@ def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, u0, u1, n):
     G = act.shape[0]
     H = G // 4
     if dhs_t.shape[0] > 0:
-        for b in range(n):
-            for j in range(u0, u1):
-                dh[j, b] += dhs_t[b, j]
+        add_rows(dhs_t, dh, u0, u1, n)
     for j in range(u0, u1):
         ai, af, ag, ag_o = _unit_gates(act, H, j, n)
         tr = tc[j, :n]
