@@ -53,7 +53,9 @@ on a busy machine the head's, the loss's and the optimizer's products go to
 one thread with the layers', and the layers' passes keep the step's count.  The thread count is
 process-wide: passes of one process should not run from several Python
 threads at once.  rnnkit's pool (``cores - 1`` threads, the caller's thread
-being the last) is made the first time work is split and lives with the process.
+being the last; more when ``RNNKIT_THREADS`` asks for a wider split, since
+the parts of a column-loop pass meet once a step and must all run at once) is
+made the first time work is split and lives with the process.
 """
 from __future__ import annotations
 
