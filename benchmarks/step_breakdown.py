@@ -53,9 +53,9 @@ def loops():
         H = G // 4
         for t in range(T):
             if products:
-                product_gates(sgemm, W_hh, hcols[t % 2], one, act[t], H, 0, H, B, group, block)
+                product_gates(sgemm, W_hh, hcols[t % 2], one, act[t], H, 0, H, 0, B, group, block)
             if kernels:
-                cell_forward(act[t], bx, scales, c[t], c[t + 1], tc[t], hcols[(t + 1) % 2], hrows[t + 1], 0, H, B)
+                cell_forward(act[t], bx, scales, c[t], c[t + 1], tc[t], hcols[(t + 1) % 2], hrows[t + 1], 0, H, 0, B)
 
     @numba.njit(**JIT)
     def backward(sgemm, W_hh_T, act, tc, c, dhs, dh, dc, dA, products, kernels, group, block):
@@ -64,9 +64,9 @@ def loops():
         for k in range(T):
             t = T - 1 - k
             if kernels:
-                cell_backward(act[t], tc[t], c[t], dh, dhs[t], dc, dA[t], 0, H, B)
+                cell_backward(act[t], tc[t], c[t], dh, dhs[t], dc, dA[t], 0, H, 0, B)
             if products:
-                product_gates(sgemm, W_hh_T, dA[t], zero, dh, H, 0, H, B, group, block)
+                product_gates(sgemm, W_hh_T, dA[t], zero, dh, H, 0, H, 0, B, group, block)
 
     return forward, backward, lstm.lstm_gate_scales
 
@@ -74,8 +74,7 @@ def loops():
 def _blocks(H, B):
     """The library's columns and rows per product call, forward and back (:mod:`rnnkit.kernels.product`)."""
     G = 4 * H
-    group = product.group_width(B, G, H)
-    return group, (product.unit_block(H, G, H, group), product.unit_block(H, G, G, group))
+    return product.GROUP, (product.unit_block(H, G, H), product.unit_block(H, G, G))
 
 
 def agrees(T, H, B, forward, backward, sgemm):
@@ -101,10 +100,10 @@ def agrees(T, H, B, forward, backward, sgemm):
         else:
             none, f32 = np.empty(0, np.int64), np.float32      # no W_ih: act enters with the projections
             lstm.lstm_columns_forward(sgemm, sync.pause(), np.empty((0, 0), f32), np.empty((0, 0, 0), f32), W, bx,
-                                      scales, hcols, hrows, c, act, tc, none, False, True, 0, H, sync.new(), 1, group,
+                                      scales, hcols, hrows, c, act, tc, none, False, True, 0, H, 0, B, sync.new(), 1, group,
                                       blocks[0])
             lstm.lstm_columns_backward(sgemm, sync.pause(), W_T, act, tc, c, dhs, dh, dc, dA, none, False,
-                                       np.empty((0, 0, 0)), 0, H, sync.new(), 1, group, blocks[1])
+                                       np.empty((0, 0, 0)), 0, H, 0, B, sync.new(), 1, group, blocks[1])
         runs.append((hrows, c, act, dA, dh, dc))
     return max(float(np.abs(a - b).max()) for a, b in zip(*runs))
 

@@ -4,10 +4,11 @@ Two ways to use the cores.  NumPy's OpenBLAS splits each matrix product over
 its threads and waits for all of them, and its idle threads spin on the cores
 for a while after each product.  rnnkit can also split work itself
 (:func:`run` on a small pool of its own threads, NumPy's BLAS at one thread):
-the column loop's units by unit ranges (:func:`unit_ranges`,
+the column loop's units by unit ranges (:func:`block_ranges`,
 :mod:`rnnkit.loops.columns`: each thread keeps its rows of the recurrent
 weights in its core's cache and makes their products and gates, and the
-threads meet once a step, :mod:`rnnkit.kernels.sync`), and large products by
+threads meet once a step, :mod:`rnnkit.kernels.sync`) or, for small weights,
+its sequences by column ranges (which never meet), and large products by
 row ranges (:func:`matmul`).
 On a quiet machine the split runs the language model's step products at
 173-209 GFLOP/s on two cores against about 150 for OpenBLAS's two threads;
@@ -281,14 +282,16 @@ def run(fn, parts):
             blas.set(blas.default)
 
 
-def unit_ranges(H, block, n=None):
-    """``[(u0, u1), ...]``: the ``H`` units of a column-loop pass in at most ``n``
-    (default :func:`width`) contiguous ranges of whole ``block``-unit blocks
-    (:func:`rnnkit.kernels.product.unit_block`), as even as they go."""
+def block_ranges(size, block, n=None):
+    """``[(lo, hi), ...]``: ``size`` rows in at most ``n`` (default
+    :func:`width`) contiguous ranges of whole ``block``-row blocks, as even as
+    they go: the units of a column-loop pass in blocks of
+    :func:`rnnkit.kernels.product.unit_block`, or its columns in groups of
+    :data:`rnnkit.kernels.product.GROUP`."""
     n = width() if n is None else n
-    blocks = -(-H // block)
+    blocks = -(-size // block)
     n = max(1, min(n, blocks))
-    cuts = [min(H, block * (blocks * i // n)) for i in range(n + 1)]
+    cuts = [min(size, block * (blocks * i // n)) for i in range(n + 1)]
     return [(cuts[i], cuts[i + 1]) for i in range(n)]
 
 

@@ -61,7 +61,7 @@ def test_lstm_row_and_column_kernels_agree_to_the_bit():
 
     a_c = hp_c + xp_c                                    # (hp + xp) + bx, as the row kernel adds
     c_out_c, tc_c, h_c, hs_t = np.empty((H, B), f), np.empty((H, B), f), np.empty((H, B), f), np.empty((B, H), f)
-    lstm_kernels.lstm_forward_cols_acc(a_c, bx, scales, c_prev_c, c_out_c, tc_c, h_c, hs_t, 0, H, B)
+    lstm_kernels.lstm_forward_cols_acc(a_c, bx, scales, c_prev_c, c_out_c, tc_c, h_c, hs_t, 0, H, 0, B)
     for rows, cols in ((act, a_c), (c_out, c_out_c), (tc, tc_c), (h_out, h_c), (h_out, hs_t.T)):
         np.testing.assert_array_equal(rows, cols.T)
 
@@ -70,7 +70,7 @@ def test_lstm_row_and_column_kernels_agree_to_the_bit():
     da, dc_prev = np.empty((B, G), f), np.empty((B, H), f)
     lstm_kernels.lstm_backward_step(act, tc, c_prev, dh, dc, da, dc_prev)
     da_c = np.empty((G, B), f)
-    lstm_kernels.lstm_backward_cols(a_c, tc_c, c_prev_c, dh_c, np.empty((0, 0), f), dc_c, da_c, 0, H, B)
+    lstm_kernels.lstm_backward_cols(a_c, tc_c, c_prev_c, dh_c, np.empty((0, 0), f), dc_c, da_c, 0, H, 0, B)
     np.testing.assert_array_equal(da, da_c.T)
     np.testing.assert_array_equal(dc_prev, dc_c.T)
     np.testing.assert_array_equal(dh, dh_c.T)            # no output gradient: dh unchanged
@@ -90,7 +90,7 @@ def test_gru_row_and_column_kernels_agree_to_the_bit():
 
     a_c = xp_c.copy()
     h_new_c, hn_c, hs_t = np.empty((H, B), f), np.empty((H, B), f), np.empty((B, H), f)
-    gru_kernels.gru_forward_cols(hp_c, a_c, bx, b_hn, h_prev_c, h_new_c, hn_c, hs_t, 0, H, B)
+    gru_kernels.gru_forward_cols(hp_c, a_c, bx, b_hn, h_prev_c, h_new_c, hn_c, hs_t, 0, H, 0, B)
     for rows, cols in ((act, a_c), (hn, hn_c), (h_out, h_new_c), (h_out, hs_t.T)):
         np.testing.assert_array_equal(rows, cols.T)
 
@@ -98,7 +98,7 @@ def test_gru_row_and_column_kernels_agree_to_the_bit():
     da, dhp, direct = np.empty((B, G), f), np.empty((B, G), f), np.empty((B, H), f)
     gru_kernels.gru_backward_step(act, hn, h_prev, dh, da, dhp, direct)
     da_c, dhp_c = np.empty((G, B), f), np.empty((G, B), f)
-    gru_kernels.gru_backward_cols(a_c, hn_c, h_prev_c, dh_c, da_c, dhp_c, 0, H, B)   # dh_c leaves as the direct path
+    gru_kernels.gru_backward_cols(a_c, hn_c, h_prev_c, dh_c, da_c, dhp_c, 0, H, 0, B)   # dh_c leaves as the direct path
     for rows, cols in ((da, da_c), (dhp, dhp_c), (direct, dh_c)):
         np.testing.assert_array_equal(rows, cols.T)
 

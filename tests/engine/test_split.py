@@ -1,7 +1,8 @@
 """rnnkit's own split of the work over threads (rnnkit.threads.run,
-unit_ranges, matmul): the column loop by unit ranges and the large
-products by row ranges give the same bits at every width, so the thread
-tuner's choice never changes a result."""
+block_ranges, matmul): the column loop by unit ranges (large weights) or
+column ranges (small ones) and the large products by row ranges give the
+same bits at every width, so the thread tuner's choice never changes a
+result."""
 import numpy as np
 import pytest
 
@@ -36,7 +37,7 @@ def test_the_column_loop_gives_the_same_bits_at_every_width(monkeypatch, cls, B,
     x = rng.standard_normal((B, 11, 24)).astype(np.float32)
     lengths = rng.integers(1, 12, B) if padded else None
     from rnnkit.kernels import product
-    assert len(threads.unit_ranges(160, product.unit_block(160, 3 * 160, 3 * 160, product.GROUP), 3)) == 3
+    assert len(threads.block_ranges(160, product.unit_block(160, 3 * 160, 3 * 160), 3)) == 3
     got = {}
     for n in (1, 2, 3):
         _at_width(monkeypatch, n)
@@ -47,11 +48,44 @@ def test_the_column_loop_gives_the_same_bits_at_every_width(monkeypatch, cls, B,
             np.testing.assert_array_equal(a, b)
 
 
-def test_unit_ranges_are_whole_blocks_and_cover_the_units():
+def _small_layer_results(cls, x, lengths, bidirectional):
+    # H 24: weights small enough (rnnkit.kernels.product.small) for the column loop to split the columns
+    layer = cls(x.shape[2], 24, num_layers=2, bidirectional=bidirectional, batch_first=True, seed=3)
+    layer.record_grad_norms = True
+    y, state = layer(x, lengths=lengths)
+    dy = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
+    dx, _ = layer.backward(dy)
+    y_infer, _ = layer.forward(x, keep_cache=False) if lengths is None else (y, None)
+    states = state if isinstance(state, tuple) else (state,)
+    return [y, y_infer, *states, dx] + [layer.grads[k] for k in sorted(layer.grads)] + \
+        [layer.grad_norms_[k] for k in sorted(layer.grad_norms_)]
+
+
+@pytest.mark.parametrize("cls", [rnnkit.LSTM, rnnkit.GRU])
+@pytest.mark.parametrize("B", [33, 64, 100])
+@pytest.mark.parametrize("padded", [False, True])
+def test_small_weights_split_by_columns_give_the_same_bits_at_every_width(monkeypatch, cls, B, padded):
+    from rnnkit.loops import columns
+    monkeypatch.setattr(threads, "MIN_WORK", 1)          # split however small the step product
+    rng = np.random.default_rng(B)
+    x = rng.standard_normal((B, 9, 5)).astype(np.float32)
+    lengths = rng.integers(1, 10, B) if padded else None
+    got = {}
+    for n in (1, 2, 3):
+        _at_width(monkeypatch, n)
+        parts = columns._plan(24, 4 * 24, 24, B)[2]
+        assert len(parts) == min(n, -(-B // 32)) and all(p[:2] == (0, 24) for p in parts)
+        got[n] = _small_layer_results(cls, x, lengths, bidirectional=padded)
+    for n in (2, 3):
+        for a, b in zip(got[1], got[n]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_block_ranges_are_whole_blocks_and_cover_the_rows():
     for H in (8, 15, 16, 17, 100, 256):
         for block in (8, 16, 25):
             for n in (1, 2, 3, 8):
-                ranges = threads.unit_ranges(H, block, n)
+                ranges = threads.block_ranges(H, block, n)
                 assert ranges[0][0] == 0 and ranges[-1][1] == H
                 assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
                 assert all(u0 % block == 0 and u1 > u0 for u0, u1 in ranges)
@@ -60,11 +94,11 @@ def test_unit_ranges_are_whole_blocks_and_cover_the_units():
 
 def test_product_blocks_depend_on_the_shapes_only():
     from rnnkit.kernels import product
-    assert product.unit_block(256, 1024, 256, 32) == 64          # 2^19 multiply-adds a call
-    assert product.unit_block(256, 1024, 1024, 32) == 16
-    assert product.unit_block(128, 512, 128, 32) == 64           # at most half the units: two threads can share
-    assert product.unit_block(32, 128, 32, 64) == 32             # small weights: one block, one thread
-    assert product.group_width(20, 1024, 256) == product.GROUP and product.group_width(20, 128, 32) == 20
+    assert product.unit_block(256, 1024, 256) == 64              # 2^19 multiply-adds a call
+    assert product.unit_block(256, 1024, 1024) == 16
+    assert product.unit_block(128, 512, 128) == 64               # at most half the units: two threads can share
+    assert product.unit_block(32, 128, 32) == 32                 # small weights: one block, the columns split
+    assert product.small(128, 32) and not product.small(512, 128)
 
 
 @pytest.mark.parametrize("shape", [((2048, 256), (256, 256)), ((1024, 2048), (2048, 64)),

@@ -26,8 +26,8 @@ import numba
 import numpy as np
 
 from .activations import JIT, sigmoid, tanh
-from .layout import (add_rows, back_step, block_squares, carry_rows, copy_units, step_indices, units_to_rows,
-                     zero_units)
+from .layout import (add_rows, back_step, block_squares, carry_rows, copy_units, live_end, step_indices,
+                     units_to_rows, zero_units)
 from .product import product_gates, project_step
 from .sync import barrier
 
@@ -129,65 +129,65 @@ def gru_backward_step(act, hn, h_prev, dh, da, dhp, direct):
 
 # ----------------------------------------------------------------------------- column layout steps
 @numba.njit(**JIT)
-def gru_forward_cols(hp, a_t, bx, b_hn, h_prev, h_new, hn, hs_t, u0, u1, n):
+def gru_forward_cols(hp, a_t, bx, b_hn, h_prev, h_new, hn, hs_t, u0, u1, lo, hi):
     """One step in column layout, the bits of :func:`gru_forward_step`:
     ``hp = W_hh @ h_prev`` (3H, B); ``a_t`` (3H, B) enters with ``W_ih x_t`` and
     leaves with the gates; ``bx``, ``b_hn``; ``h_prev``, ``h_new`` (H, B);
     ``hn`` (H, B) receives the reset's input; ``hs_t`` (B, H) the new ``h``
     batch-major.  The units ``u0 ≤ j < u1`` (the rows ``q·H + j``) and the
-    columns ``:n``."""
+    columns ``lo:hi``."""
     G = a_t.shape[0]
     H = G // 3
     for q in range(2):
         for k in range(q * H + u0, q * H + u1):
             bk = bx[k]
-            p = hp[k, :n]
-            a = a_t[k, :n]
-            for b in range(n):
+            p = hp[k, lo:hi]
+            a = a_t[k, lo:hi]
+            for b in range(hi - lo):
                 a[b] = _gate(p[b], a[b], bk)
     for j in range(u0, u1):
         bn = b_hn[j]
-        p = hp[2 * H + j, :n]
-        hb = hn[j, :n]
-        for b in range(n):
+        p = hp[2 * H + j, lo:hi]
+        hb = hn[j, lo:hi]
+        for b in range(hi - lo):
             hb[b] = _reset_input(p[b], bn)
     for j in range(u0, u1):
         bk = bx[2 * H + j]
-        r = a_t[j, :n]
-        z = a_t[H + j, :n]
-        a = a_t[2 * H + j, :n]
-        hb = hn[j, :n]
-        hp_ = h_prev[j, :n]
-        ho = h_new[j, :n]
-        for b in range(n):
+        r = a_t[j, lo:hi]
+        z = a_t[H + j, lo:hi]
+        a = a_t[2 * H + j, lo:hi]
+        hb = hn[j, lo:hi]
+        hp_ = h_prev[j, lo:hi]
+        ho = h_new[j, lo:hi]
+        for b in range(hi - lo):
             nv = _candidate(a[b], bk, r[b], hb[b])
             a[b] = nv
             ho[b] = _blend(nv, z[b], hp_[b])
-    units_to_rows(h_new, hs_t, u0, u1, n)
+    units_to_rows(h_new, hs_t, u0, u1, lo, hi)
 
 
 @numba.njit(**JIT)
-def gru_backward_cols(act, hn, h_prev, dh, da, dhp, u0, u1, n):
+def gru_backward_cols(act, hn, h_prev, dh, da, dhp, u0, u1, lo, hi):
     """One step back in column layout, the bits of :func:`gru_backward_step`.
     ``act`` (3H, B), ``hn``, ``h_prev`` (H, B) the step's cache; ``dh`` (H, B)
     enters with the whole gradient w.r.t. the step's ``h`` (the caller adds the
     outputs' part first) and leaves with the direct path to ``h_prev`` (the
     caller adds ``W_hh.T @ dhp``); ``da`` (3H, B) receives the gradient w.r.t.
     the input projection, ``dhp`` (3H, B) w.r.t. ``W_hh @ h_prev + b_hh``.  The
-    units ``u0 ≤ j < u1`` and the columns ``:n``."""
+    units ``u0 ≤ j < u1`` and the columns ``lo:hi``."""
     G = act.shape[0]
     H = G // 3
     for j in range(u0, u1):
-        zr = act[H + j, :n]
-        nr = act[2 * H + j, :n]
-        rr = act[j, :n]
-        hpr = h_prev[j, :n]
-        g = dh[j, :n]
-        dz_ = da[H + j, :n]
-        dn_ = da[2 * H + j, :n]
-        qz = dhp[H + j, :n]
-        qn = dhp[2 * H + j, :n]
-        for b in range(n):
+        zr = act[H + j, lo:hi]
+        nr = act[2 * H + j, lo:hi]
+        rr = act[j, lo:hi]
+        hpr = h_prev[j, lo:hi]
+        g = dh[j, lo:hi]
+        dz_ = da[H + j, lo:hi]
+        dn_ = da[2 * H + j, lo:hi]
+        qz = dhp[H + j, lo:hi]
+        qn = dhp[2 * H + j, lo:hi]
+        for b in range(hi - lo):
             dn, dn_r, dz, dd = _back_zn(rr[b], zr[b], nr[b], hpr[b], g[b])
             dn_[b] = dn
             qn[b] = dn_r
@@ -195,12 +195,12 @@ def gru_backward_cols(act, hn, h_prev, dh, da, dhp, u0, u1, n):
             qz[b] = dz
             g[b] = dd
     for j in range(u0, u1):
-        rr = act[j, :n]
-        hb = hn[j, :n]
-        dn_ = da[2 * H + j, :n]
-        dr_ = da[j, :n]
-        qr = dhp[j, :n]
-        for b in range(n):
+        rr = act[j, lo:hi]
+        hb = hn[j, lo:hi]
+        dn_ = da[2 * H + j, lo:hi]
+        dr_ = da[j, lo:hi]
+        qr = dhp[j, lo:hi]
+        for b in range(hi - lo):
             v = _back_r(dn_[b], hb[b], rr[b])
             dr_[b] = v
             qr[b] = v
@@ -209,10 +209,11 @@ def gru_backward_cols(act, hn, h_prev, dh, da, dhp, u0, u1, n):
 # ----------------------------------------------------------------------------- whole sequences
 @numba.njit(**JIT)
 def gru_columns_forward(sgemm, pause, W_ih, xT, W_hh, bx, b_hn, hcols, hp, hrows, act, hn, counts, reverse,
-                        keep_cache, u0, u1, sync, parts, group, block):
-    """The column loop in one call, for the units ``u0 ≤ j < u1`` of every
-    sequence (calls on disjoint unit ranges run at once and meet once a step,
-    as :func:`rnnkit.kernels.lstm.lstm_columns_forward`): per step the input
+                        keep_cache, u0, u1, b0, b1, sync, parts, group, block):
+    """The column loop in one call, for the units ``u0 ≤ j < u1`` of the
+    sequences ``b0 ≤ b < b1`` (calls on disjoint unit ranges run at once and
+    meet once a step, calls on disjoint column ranges need not, as
+    :func:`rnnkit.kernels.lstm.lstm_columns_forward`): per step the input
     projection into their rows of ``act[t]``
     (:func:`rnnkit.kernels.product.project_step`), their rows of ``hp = W_hh @
     h_prev`` (:func:`rnnkit.kernels.product.product_gates`), then
@@ -231,25 +232,26 @@ def gru_columns_forward(sgemm, pause, W_ih, xT, W_hh, bx, b_hn, hcols, hp, hrows
         t, i_prev, i_new, a, row = step_indices(k, T, reverse, keep_cache)
         h_out = hrows[row]
         gates = act[t] if act.shape[0] == T else act[a]
-        n = B if counts.shape[0] == 0 else counts[t]
+        n = live_end(B if counts.shape[0] == 0 else counts[t], b0, b1)
         hc_prev = hcols[i_prev]
         hc_new = hcols[i_new]
-        if n < B:                                        # padded sequences: state carried, gates zero
-            carry_rows(hrows[i_prev], h_out, u0, u1, n)
-            copy_units(hc_prev, hc_new, u0, u1, n)
-            zero_units(hn[a], H, u0, u1, n)
-            zero_units(gates, H, u0, u1, n)
-        if n > 0:
-            project_step(sgemm, W_ih, xT, t, gates, H, u0, u1, n, group, block)
-            product_gates(sgemm, W_hh, hc_prev, _ZERO, hp, H, u0, u1, n, group, block)
-            gru_forward_cols(hp, gates, bx, b_hn, hc_prev, hc_new, hn[a], h_out, u0, u1, n)
+        if n < b1:                                       # padded sequences: state carried, gates zero
+            carry_rows(hrows[i_prev], h_out, u0, u1, n, b1)
+            copy_units(hc_prev, hc_new, u0, u1, n, b1)
+            zero_units(hn[a], H, u0, u1, n, b1)
+            zero_units(gates, H, u0, u1, n, b1)
+        if n > b0:
+            project_step(sgemm, W_ih, xT, t, gates, H, u0, u1, b0, n, group, block)
+            product_gates(sgemm, W_hh, hc_prev, _ZERO, hp, H, u0, u1, b0, n, group, block)
+            gru_forward_cols(hp, gates, bx, b_hn, hc_prev, hc_new, hn[a], h_out, u0, u1, b0, n)
         barrier(pause, sync, parts * (k + 1))
 
 
 @numba.njit(**JIT)
 def gru_columns_backward(sgemm, pause, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP, counts, reverse, squares, u0, u1,
-                         sync, parts, group, block):
-    """The backward column loop in one call, for the units ``u0 ≤ j < u1``:
+                         b0, b1, sync, parts, group, block):
+    """The backward column loop in one call, for the units ``u0 ≤ j < u1`` of
+    the columns ``b0 ≤ b < b1``:
     per step (last first) :func:`gru_backward_cols` into their rows, the
     barrier, then ``dh[u0:u1] += W_hh_T[u0:u1] @ dHP[t]`` (``beta = 1``, onto the
     direct path; every gate row of ``dHP[t]``).  ``W_hh_T`` (H, 3H) contiguous;
@@ -263,15 +265,16 @@ def gru_columns_backward(sgemm, pause, W_hh_T, act, hn, hcols, dhs, dh, dA, dHP,
     H = G // 3
     for k in range(T):
         t, i_prev, n = back_step(k, T, reverse, counts, B)
-        if n < B:
-            zero_units(dA[t], H, u0, u1, n)
-            zero_units(dHP[t], H, u0, u1, n)
+        n = live_end(n, b0, b1)
+        if n < b1:
+            zero_units(dA[t], H, u0, u1, n, b1)
+            zero_units(dHP[t], H, u0, u1, n, b1)
         if dhs.shape[1] > 0:
-            add_rows(dhs[t], dh, u0, u1, n)
+            add_rows(dhs[t], dh, u0, u1, b0, n)
         if squares.shape[0] > 0:
-            block_squares(dh, u0, u1, block, squares[t])
-        if n > 0:
-            gru_backward_cols(act[t], hn[t], hcols[i_prev], dh, dA[t], dHP[t], u0, u1, n)
+            block_squares(dh, u0, u1, b0, b1, block, squares[t])
+        if n > b0:
+            gru_backward_cols(act[t], hn[t], hcols[i_prev], dh, dA[t], dHP[t], u0, u1, b0, n)
         barrier(pause, sync, parts * (k + 1))
-        if n > 0:
-            product_gates(sgemm, W_hh_T, dHP[t], _ONE, dh, H, u0, u1, n, group, block)
+        if n > b0:
+            product_gates(sgemm, W_hh_T, dHP[t], _ONE, dh, H, u0, u1, b0, n, group, block)

@@ -69,62 +69,70 @@ def back_step(k, T, reverse, counts, B):
 
 
 @numba.njit(inline="always", **JIT)
-def zero_units(x, H, u0, u1, n):
-    """``x[q·H + j, n:] = 0`` for the units ``u0 ≤ j < u1`` of every block ``q`` of ``x`` (q·H, B)."""
+def live_end(n, b0, b1):
+    """Where the live columns of a part ``b0 ≤ b < b1`` end at a step with
+    ``n`` live sequences (sorted first): they are ``b0 ≤ b < end``, the padded
+    ones ``end ≤ b < b1``."""
+    return min(max(n, b0), b1)
+
+
+@numba.njit(inline="always", **JIT)
+def zero_units(x, H, u0, u1, lo, hi):
+    """``x[q·H + j, lo:hi] = 0`` for the units ``u0 ≤ j < u1`` of every block ``q`` of ``x`` (q·H, B)."""
     for q in range(x.shape[0] // H):
         for r in range(q * H + u0, q * H + u1):
-            x[r, n:] = 0
+            x[r, lo:hi] = 0
 
 
 @numba.njit(inline="always", **JIT)
-def copy_units(src, dst, u0, u1, n):
-    """``dst[j, n:] = src[j, n:]`` for ``u0 ≤ j < u1`` of (H, B) arrays: padded columns carried."""
+def copy_units(src, dst, u0, u1, lo, hi):
+    """``dst[j, lo:hi] = src[j, lo:hi]`` for ``u0 ≤ j < u1`` of (H, B) arrays: padded columns carried."""
     for j in range(u0, u1):
-        dst[j, n:] = src[j, n:]
+        dst[j, lo:hi] = src[j, lo:hi]
 
 
 @numba.njit(inline="always", **JIT)
-def carry_rows(src, dst, u0, u1, n):
-    """``dst[b, u0:u1] = src[b, u0:u1]`` for the padded sequences ``b ≥ n`` of batch-major (B, H) arrays."""
-    for b in range(n, src.shape[0]):
+def carry_rows(src, dst, u0, u1, lo, hi):
+    """``dst[b, u0:u1] = src[b, u0:u1]`` for the padded sequences ``lo ≤ b < hi`` of batch-major (B, H) arrays."""
+    for b in range(lo, hi):
         dst[b, u0:u1] = src[b, u0:u1]
 
 
 @numba.njit(inline="always", **JIT)
-def units_to_rows(cols, rows, u0, u1, n):
-    """``rows[b, j] = cols[j, b]`` for ``u0 ≤ j < u1``, ``b < n``: a state in
-    columns (H, B) into its batch-major copy (B, H)."""
+def units_to_rows(cols, rows, u0, u1, lo, hi):
+    """``rows[b, j] = cols[j, b]`` for ``u0 ≤ j < u1``, ``lo ≤ b < hi``: a state
+    in columns (H, B) into its batch-major copy (B, H)."""
     c = cols[u0:u1]
-    for b in range(n):
+    for b in range(lo, hi):
         r = rows[b, u0:u1]
         for j in range(u1 - u0):                        # from 0: LLVM vectorises these loops, not range(u0, u1)
             r[j] = c[j, b]
 
 
 @numba.njit(inline="always", **JIT)
-def add_rows(rows, cols, u0, u1, n):
-    """``cols[j, b] += rows[b, j]`` for ``u0 ≤ j < u1``, ``b < n``: a batch-major
-    gradient (B, H) onto its column-layout sum (H, B)."""
+def add_rows(rows, cols, u0, u1, lo, hi):
+    """``cols[j, b] += rows[b, j]`` for ``u0 ≤ j < u1``, ``lo ≤ b < hi``: a
+    batch-major gradient (B, H) onto its column-layout sum (H, B)."""
     c = cols[u0:u1]
-    for b in range(n):
+    for b in range(lo, hi):
         r = rows[b, u0:u1]
         for j in range(u1 - u0):
             c[j, b] += r[j]
 
 
 @numba.njit(inline="always", **JIT)
-def block_squares(dh, u0, u1, block, out):
+def block_squares(dh, u0, u1, lo, hi, block, out):
     """``out[i, b] = Σ dh[j, b]²`` (float64) over the units ``j`` of each block ``i``
-    (``block·i ≤ j < block·(i+1)``) within ``u0 ≤ j < u1``: the callers add the
-    blocks' sums of every column and take the root, so the column norms have the
-    same bits however the units were split between threads."""
-    B = dh.shape[1]
+    (``block·i ≤ j < block·(i+1)``) within ``u0 ≤ j < u1``, for the columns
+    ``lo ≤ b < hi``: the callers add the blocks' sums of every column and take
+    the root, so the column norms have the same bits however the units or the
+    columns were split between threads."""
     for j0 in range(u0, u1, block):
-        o = out[j0 // block]
-        for b in range(B):
+        o = out[j0 // block, lo:hi]
+        for b in range(hi - lo):
             o[b] = 0.0
         for j in range(j0, min(j0 + block, u1)):
-            d = dh[j]
-            for b in range(B):
+            d = dh[j, lo:hi]
+            for b in range(hi - lo):
                 v = np.float64(d[b])
                 o[b] += v * v

@@ -26,8 +26,8 @@ import numba
 import numpy as np
 
 from .activations import JIT, tanh
-from .layout import (add_rows, back_step, block_squares, carry_rows, copy_units, step_indices, units_to_rows,
-                     zero_units)
+from .layout import (add_rows, back_step, block_squares, carry_rows, copy_units, live_end, step_indices,
+                     units_to_rows, zero_units)
 from .product import product_gates, project_step
 from .sync import barrier
 
@@ -131,39 +131,39 @@ def lstm_backward_step(act, tc, c_prev, dh, dc, da, dc_prev):
 
 # ----------------------------------------------------------------------------- column layout steps
 @numba.njit(inline="always", **JIT)
-def _unit_gates(act, H, j, n):
+def _unit_gates(act, H, j, lo, hi):
     """The ``i, f, g, o`` rows of unit ``j`` in a column-layout gate block ``act``
-    (4H, B), columns ``:n``."""
-    return act[j, :n], act[H + j, :n], act[2 * H + j, :n], act[3 * H + j, :n]
+    (4H, B), columns ``lo:hi``."""
+    return act[j, lo:hi], act[H + j, lo:hi], act[2 * H + j, lo:hi], act[3 * H + j, lo:hi]
 
 
 @numba.njit(inline="always", **JIT)
-def _cells_columns(act, c_prev, c_out, tc, h_out, hs_t, H, u0, u1, n):
-    """:func:`_cell` for the units ``u0 ≤ j < u1`` and columns ``:n``: the gates
-    ``act`` (4H, B) and ``c_prev`` into ``c_out``, ``tc``, ``h_out`` (H, B), and
-    ``h`` batch-major into ``hs_t`` (B, H).  (The column kernels loop over
-    slices ``[:n]``: LLVM vectorises those loops, not ``range(lo, hi)`` over
-    whole rows.)"""
+def _cells_columns(act, c_prev, c_out, tc, h_out, hs_t, H, u0, u1, lo, hi):
+    """:func:`_cell` for the units ``u0 ≤ j < u1`` and columns ``lo:hi``: the
+    gates ``act`` (4H, B) and ``c_prev`` into ``c_out``, ``tc``, ``h_out`` (H,
+    B), and ``h`` batch-major into ``hs_t`` (B, H).  (The column kernels loop
+    over slices ``[lo:hi]`` from 0: LLVM vectorises those loops, not
+    ``range(lo, hi)`` over whole rows.)"""
     for j in range(u0, u1):
-        ai, af, ag, ag_o = _unit_gates(act, H, j, n)
-        cp = c_prev[j, :n]
-        cn = c_out[j, :n]
-        tr = tc[j, :n]
-        hn = h_out[j, :n]
-        for b in range(n):
+        ai, af, ag, ag_o = _unit_gates(act, H, j, lo, hi)
+        cp = c_prev[j, lo:hi]
+        cn = c_out[j, lo:hi]
+        tr = tc[j, lo:hi]
+        hn = h_out[j, lo:hi]
+        for b in range(hi - lo):
             cn[b], tr[b], hn[b] = _cell(af[b], cp[b], ai[b], ag[b], ag_o[b])
-    units_to_rows(h_out, hs_t, u0, u1, n)
+    units_to_rows(h_out, hs_t, u0, u1, lo, hi)
 
 
 @numba.njit(**JIT)
-def lstm_forward_cols_acc(a_t, bx, scales, c_prev, c_out, tc, h_out, hs_t, u0, u1, n):
+def lstm_forward_cols_acc(a_t, bx, scales, c_prev, c_out, tc, h_out, hs_t, u0, u1, lo, hi):
     """One step in column layout, in place: ``a_t`` (4H, B) enters with
     ``W_ih x_t + W_hh h_prev`` (the product accumulated onto the projection)
     and leaves with the gates; ``bx`` (4H,), ``scales`` from
     :func:`lstm_gate_scales`, ``c_prev`` (H, B); the new ``c``, ``tanh(c)`` and
     ``h`` into ``c_out``, ``tc``, ``h_out`` (H, B) and ``h`` batch-major into
     ``hs_t`` (B, H).  The units ``u0 ≤ j < u1`` (the rows ``q·H + j`` of ``a_t``)
-    and the columns ``:n``.  With ``a_t = hp + xp_t`` the bits of
+    and the columns ``lo:hi``.  With ``a_t = hp + xp_t`` the bits of
     :func:`lstm_forward_step` (``(hp + xp) + bx``)."""
     G = a_t.shape[0]
     H = G // 4
@@ -174,32 +174,32 @@ def lstm_forward_cols_acc(a_t, bx, scales, c_prev, c_out, tc, h_out, hs_t, u0, u
             so = s_out[k]
             sh = shift[k]
             bk = bx[k]
-            a = a_t[k, :n]
-            for b in range(n):
+            a = a_t[k, lo:hi]
+            for b in range(hi - lo):
                 a[b] = _gate(a[b] + bk, si, so, sh)
-    _cells_columns(a_t, c_prev, c_out, tc, h_out, hs_t, H, u0, u1, n)
+    _cells_columns(a_t, c_prev, c_out, tc, h_out, hs_t, H, u0, u1, lo, hi)
 
 
 @numba.njit(**JIT)
-def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, u0, u1, n):
+def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, u0, u1, lo, hi):
     """One step back in column layout, the bits of :func:`lstm_backward_step`.
     ``act`` (4H, B), ``tc``, ``c_prev`` (H, B) the step's cache; ``dh`` (H, B)
     receives ``dhs_t`` (B, H, the gradient from the outputs; skipped when
     empty), so that it leaves with the total; ``dc`` (H, B) enters w.r.t. the
     new ``c`` and leaves w.r.t. ``c_prev``; ``da`` (4H, B) receives the
-    pre-activation gradient.  The units ``u0 ≤ j < u1`` and columns ``:n``."""
+    pre-activation gradient.  The units ``u0 ≤ j < u1`` and columns ``lo:hi``."""
     G = act.shape[0]
     H = G // 4
     if dhs_t.shape[0] > 0:
-        add_rows(dhs_t, dh, u0, u1, n)
+        add_rows(dhs_t, dh, u0, u1, lo, hi)
     for j in range(u0, u1):
-        ai, af, ag, ag_o = _unit_gates(act, H, j, n)
-        tr = tc[j, :n]
-        cp = c_prev[j, :n]
-        dhr = dh[j, :n]
-        dcr = dc[j, :n]
-        d_i, d_f, d_g, d_o = _unit_gates(da, H, j, n)
-        for b in range(n):
+        ai, af, ag, ag_o = _unit_gates(act, H, j, lo, hi)
+        tr = tc[j, lo:hi]
+        cp = c_prev[j, lo:hi]
+        dhr = dh[j, lo:hi]
+        dcr = dc[j, lo:hi]
+        d_i, d_f, d_g, d_o = _unit_gates(da, H, j, lo, hi)
+        for b in range(hi - lo):
             d_i[b], d_f[b], d_g[b], d_o[b], dcr[b] = _cell_back(ai[b], af[b], ag[b], ag_o[b], tr[b], dhr[b],
                                                                 dcr[b], cp[b])
 
@@ -207,18 +207,20 @@ def lstm_backward_cols(act, tc, c_prev, dh, dhs_t, dc, da, u0, u1, n):
 # ----------------------------------------------------------------------------- whole sequences
 @numba.njit(**JIT)
 def lstm_columns_forward(sgemm, pause, W_ih, xT, W_hh, bx, scales, hcols, hrows, c, act, tc, counts, reverse,
-                         keep_cache, u0, u1, sync, parts, group, block):
+                         keep_cache, u0, u1, b0, b1, sync, parts, group, block):
     """The column loop of :func:`rnnkit.loops.columns.forward` in one call, for
-    the units ``u0 ≤ j < u1`` of every sequence: per step the input projection
+    one part of the pass: the units ``u0 ≤ j < u1`` of the sequences (columns)
+    ``b0 ≤ b < b1`` (:mod:`rnnkit.kernels.product`).  Per step the input projection
     into their rows of ``act[t]`` (:func:`rnnkit.kernels.product.project_step`:
     ``W_ih`` (4H, D) and ``xT`` (T, D, B); both empty when ``act`` enters with
     the projections), ``+= W_hh @ h`` (:func:`rnnkit.kernels.product.product_gates`,
     ``beta = 1``), then :func:`lstm_forward_cols_acc` in place, then the
-    barrier (:func:`rnnkit.kernels.sync.barrier`) where the ``parts`` calls of
-    the pass meet: calls on disjoint unit ranges run at once from several
-    threads (no GIL held), each reading the whole previous ``h``.  ``u0`` a
-    multiple of ``block``, the rows per product call, ``group`` its columns
-    (:mod:`rnnkit.kernels.product`).
+    barrier (:func:`rnnkit.kernels.sync.barrier`) where the ``parts`` calls
+    sharing ``sync`` meet: calls on disjoint unit ranges run at once from
+    several threads (no GIL held), each reading the whole previous ``h`` of its
+    columns (calls on disjoint column ranges need not meet: ``parts`` 1, a
+    ``sync`` each).  ``u0`` a multiple of ``block``, the rows per product call,
+    ``b0`` of ``group``, its columns.
 
     ``W_hh`` (4H, H); ``act`` (T, 4H, B) receives the gates (without a cache and
     with ``W_ih``, one step's, (1, 4H, B)); ``hcols`` (2, H, B) the state in
@@ -239,28 +241,29 @@ def lstm_columns_forward(sgemm, pause, W_ih, xT, W_hh, bx, scales, hcols, hrows,
         h_in, h_new = hcols[k % 2], hcols[(k + 1) % 2]
         h_out = hrows[row]
         gates = act[t] if act.shape[0] == T else act[a]
-        n = B if counts.shape[0] == 0 else counts[t]
-        if n < B:                                        # padded sequences: state carried, gates zero
-            carry_rows(hrows[i_prev], h_out, u0, u1, n)
-            copy_units(h_in, h_new, u0, u1, n)
-            copy_units(c[i_prev], c[i_new], u0, u1, n)
-            zero_units(tc[a], H, u0, u1, n)
-            zero_units(gates, H, u0, u1, n)
-        if n > 0:
-            project_step(sgemm, W_ih, xT, t, gates, H, u0, u1, n, group, block)
-            product_gates(sgemm, W_hh, h_in, _ONE, gates, H, u0, u1, n, group, block)
-            lstm_forward_cols_acc(gates, bx, scales, c[i_prev], c[i_new], tc[a], h_new, h_out, u0, u1, n)
+        n = live_end(B if counts.shape[0] == 0 else counts[t], b0, b1)
+        if n < b1:                                       # padded sequences: state carried, gates zero
+            carry_rows(hrows[i_prev], h_out, u0, u1, n, b1)
+            copy_units(h_in, h_new, u0, u1, n, b1)
+            copy_units(c[i_prev], c[i_new], u0, u1, n, b1)
+            zero_units(tc[a], H, u0, u1, n, b1)
+            zero_units(gates, H, u0, u1, n, b1)
+        if n > b0:
+            project_step(sgemm, W_ih, xT, t, gates, H, u0, u1, b0, n, group, block)
+            product_gates(sgemm, W_hh, h_in, _ONE, gates, H, u0, u1, b0, n, group, block)
+            lstm_forward_cols_acc(gates, bx, scales, c[i_prev], c[i_new], tc[a], h_new, h_out, u0, u1, b0, n)
         barrier(pause, sync, parts * (k + 1))
 
 
 @numba.njit(**JIT)
 def lstm_columns_backward(sgemm, pause, W_hh_T, act, tc, c, dhs, dh, dc, dA, counts, reverse, squares, u0, u1,
-                          sync, parts, group, block):
+                          b0, b1, sync, parts, group, block):
     """The backward loop of :func:`rnnkit.loops.columns.backward` in one
-    call, for the units ``u0 ≤ j < u1`` (as :func:`lstm_columns_forward`):
-    per step (last first) :func:`lstm_backward_cols` into their rows of
-    ``dA[t]`` (4H, B), the barrier, then their rows ``dh[u0:u1] = W_hh_T[u0:u1]
-    @ dA[t]`` (every gate row of ``dA[t]``, written by all the calls).
+    call, for the units ``u0 ≤ j < u1`` of the columns ``b0 ≤ b < b1`` (as
+    :func:`lstm_columns_forward`): per step (last first)
+    :func:`lstm_backward_cols` into their rows of ``dA[t]`` (4H, B), the
+    barrier, then their rows ``dh[u0:u1] = W_hh_T[u0:u1] @ dA[t]`` (every gate
+    row of ``dA[t]``, written by all the calls of a unit split).
 
     ``W_hh_T`` (H, 4H) contiguous; ``act``, ``tc``, ``c`` the forward cache;
     ``dhs`` (T, B, H) the gradients from the outputs, or ``(T, 0, 0)`` for
@@ -275,12 +278,13 @@ def lstm_columns_backward(sgemm, pause, W_hh_T, act, tc, c, dhs, dh, dc, dA, cou
     H = G // 4
     for k in range(T):
         t, i_prev, n = back_step(k, T, reverse, counts, B)
-        if n < B:
-            zero_units(dA[t], H, u0, u1, n)
-        if n > 0:
-            lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t], dc, dA[t], u0, u1, n)
+        n = live_end(n, b0, b1)
+        if n < b1:
+            zero_units(dA[t], H, u0, u1, n, b1)
+        if n > b0:
+            lstm_backward_cols(act[t], tc[t], c[i_prev], dh, dhs[t], dc, dA[t], u0, u1, b0, n)
         if squares.shape[0] > 0:
-            block_squares(dh, u0, u1, block, squares[t])
+            block_squares(dh, u0, u1, b0, b1, block, squares[t])
         barrier(pause, sync, parts * (k + 1))
-        if n > 0:
-            product_gates(sgemm, W_hh_T, dA[t], _ZERO, dh, H, u0, u1, n, group, block)
+        if n > b0:
+            product_gates(sgemm, W_hh_T, dA[t], _ZERO, dh, H, u0, u1, b0, n, group, block)

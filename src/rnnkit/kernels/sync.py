@@ -2,7 +2,7 @@
 
 The whole-sequence loops of :mod:`rnnkit.kernels.lstm` and
 :mod:`rnnkit.kernels.gru` split a pass over threads by *units*
-(:func:`rnnkit.threads.unit_ranges`): each thread keeps its own rows of the
+(:func:`rnnkit.threads.block_ranges`): each thread keeps its own rows of the
 recurrent weights, so that they stay in its core's cache from step to step,
 and computes its units' gates and states for the whole batch.  A step needs
 the previous step's whole state, so the threads meet once a step:
@@ -77,6 +77,12 @@ def pause():
 def new():
     """A pass's sync array, its count at zero."""
     return np.zeros(8, np.int64)        # one cache line: the count, the lost flag, padding
+
+
+def apart(n):
+    """``n`` sync arrays as :func:`new`, for parts that never meet, 128 bytes
+    apart so that no two share a cache line."""
+    return list(np.zeros((n, 16), np.int64)[:, :8])
 
 
 @numba.njit(inline="always", **JIT)

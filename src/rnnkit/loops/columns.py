@@ -167,22 +167,34 @@ def _gates_and_inputs(W_ih, x, keep_cache, buf):
 
 
 def _plan(H, G, K, B):
-    """``(group, block, ranges)`` of a pass over ``W_hh`` (G, H) whose longest
-    product row is ``K`` and batch ``B``: the columns and rows per product call
-    (:func:`rnnkit.kernels.product.group_width`, :func:`~rnnkit.kernels.product.unit_block`)
-    and the unit ranges of the running pass's threads (:func:`rnnkit.threads.unit_ranges`)."""
-    group = product.group_width(B, G, H)
-    block = product.unit_block(H, G, K, group)
-    return group, block, threads.unit_ranges(H, block)
+    """``(group, block, parts, meet)`` of a pass over ``W_hh`` (G, H) whose
+    longest product row is ``K`` and batch ``B``: the columns and rows per
+    product call (:data:`rnnkit.kernels.product.GROUP`,
+    :func:`~rnnkit.kernels.product.unit_block`), the parts ``(u0, u1, b0,
+    b1)`` of the running pass's threads, and whether they meet once a step.
+    Large weights: unit ranges of whole blocks over all columns, which meet.
+    Small ones (:func:`rnnkit.kernels.product.small`): column ranges of whole
+    groups over all units, which need not, as many as have
+    :data:`rnnkit.threads.MIN_WORK` multiply-adds of step product each."""
+    group, block = product.GROUP, product.unit_block(H, G, K)
+    if product.small(G, H):
+        n = min(threads.width(), max(1, B * G * H // threads.MIN_WORK))
+        return group, block, [(0, H, b0, b1) for b0, b1 in threads.block_ranges(B, group, n)], False
+    return group, block, [(u0, u1, 0, B) for u0, u1 in threads.block_ranges(H, block)], True
 
 
 def _run(part, plan):
-    """A pass's whole-sequence kernel, ``part(u0, u1, sync, parts, group,
-    block)``, once per unit range of ``plan`` (:func:`_plan`), at once."""
-    group, block, ranges = plan
-    meeting = sync.new()
-    threads.run(lambda u0, u1: part(u0, u1, meeting, len(ranges), group, block), ranges)
-    sync.check(meeting)
+    """A pass's whole-sequence kernel, ``part(u0, u1, b0, b1, sync, parts,
+    group, block)``, once per part of ``plan`` (:func:`_plan`), at once:
+    parts that meet share one :mod:`~rnnkit.kernels.sync` count, the others
+    have one each."""
+    group, block, parts, meet = plan
+    meetings = [sync.new()] * len(parts) if meet else sync.apart(len(parts))
+    together = len(parts) if meet else 1
+    threads.run(lambda u0, u1, b0, b1, s: part(u0, u1, b0, b1, s, together, group, block),
+                [p + (s,) for p, s in zip(parts, meetings)])
+    for s in meetings[:1] if meet else meetings:
+        sync.check(s)
 
 
 def _calls():

@@ -74,7 +74,7 @@ def buffer(buffers, name, shape, dtype):
 def empty(shape, dtype, align=64):
     """``np.empty(shape, dtype)`` starting on an ``align``-byte boundary (a cache
     line): threads that write neighbouring row ranges of the column loop's
-    ``(·, B)`` arrays (:func:`rnnkit.threads.unit_ranges`, whole blocks of at
+    ``(·, B)`` arrays (:func:`rnnkit.threads.block_ranges`, whole blocks of at
     least 8 rows) then rarely write into the same cache line (two threads' gate
     kernels took 2.5x longer when they shared lines at every row)."""
     dtype = np.dtype(dtype)
