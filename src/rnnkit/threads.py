@@ -21,8 +21,12 @@ OpenBLAS's threads; rnnkit's split (``width`` threads, OpenBLAS at one):
 * per kind of pass (the loop, forward or backward, the shapes), the first
   passes take the settings in turn (after one untimed warm-up pass), then the
   setting with the lowest median time runs;
-* another setting (in turn) is timed again every :data:`PROBE_EVERY` passes,
-  at once when two passes in a row take more than twice their setting's median
+* another setting (in turn) is timed again every :data:`PROBE_EVERY` passes
+  (a probe: :data:`PROBE_PASSES` passes of it, only the last timed: the first
+  ones pay for waking the threads the setting needs; on the VM of
+  docs/performance.md rnnkit's pool, idle for 10 ms, took 120 µs to start a
+  part, and a small split pass (P5's inference) took 700, 630, 600, 570 and
+  then 540 µs after 300 passes on one thread, which took 590), at once when two passes in a row take more than twice their setting's median
   or less than half of it (the machine got busier or quieter; one odd pass is
   noise), and again while it keeps beating the chosen one's median, so the
   choice follows the machine's load within a few passes;
@@ -72,6 +76,7 @@ import numpy as np
 
 PROBE_EVERY = 50          # passes of one kind between two timings of the setting not chosen
 PROBE_BACKOFF = 8         # ... up to this many times more while the others lose clearly
+PROBE_PASSES = 4          # passes of a probe, the last one timed
 CLEAR_LOSS = 1.25         # a timing this many times the chosen setting's median loses clearly
 WARMUP = 3                # timed passes of each setting before the first choice
 MIN_WORK = 1 << 17        # multiply-adds of one step's product below which threads do not pay
@@ -181,25 +186,29 @@ class ThreadTuner:
             settings = [named[w] for w in ("blas", "one", "split") if w in ways]
             kind = self._kinds[key] = {"passes": 0, "times": {s: deque(maxlen=5) for s in settings},
                                        "probe": False, "odd": False, "next": 0, "every": PROBE_EVERY,
-                                       "due": PROBE_EVERY}
+                                       "due": PROBE_EVERY, "probing": None, "left": 0}
         kind["passes"] += 1
         times = kind["times"]
         settings = list(times)
         if kind["passes"] <= 1 + len(settings) * WARMUP:  # warm-up, then each in turn
             return settings[kind["passes"] % len(settings)]
+        if kind["left"] > 0:                             # a probe's next pass
+            kind["left"] -= 1
+            return kind["probing"]
         best = _best(times)
         if kind["probe"] or kind["passes"] >= kind["due"]:
             kind["probe"] = False
-            kind["due"] = kind["passes"] + kind["every"]
             others = [s for s in settings if s != best]
             kind["next"] = (kind["next"] + 1) % len(others)
-            return others[kind["next"]]
+            kind["probing"], kind["left"] = others[kind["next"]], PROBE_PASSES - 1
+            kind["due"] = kind["passes"] + PROBE_PASSES - 1 + kind["every"]
+            return kind["probing"]
         return best
 
     def _record(self, key, setting, seconds):
         kind = self._kinds[key]
-        if kind["passes"] == 1:
-            return                                       # the first pass pays for compiling and buffers
+        if kind["passes"] == 1 or kind["left"] > 0:     # the first pass pays for compiling and buffers,
+            return                                       # a probe's first ones for waking the threads
         times = kind["times"]
         if kind["passes"] > 1 + len(times) * WARMUP:
             best = _best(times)
