@@ -186,7 +186,8 @@ class ThreadTuner:
             settings = [named[w] for w in ("blas", "one", "split") if w in ways]
             kind = self._kinds[key] = {"passes": 0, "times": {s: deque(maxlen=5) for s in settings},
                                        "probe": False, "odd": False, "next": 0, "every": PROBE_EVERY,
-                                       "due": PROBE_EVERY, "probing": None, "left": 0}
+                                       "due": PROBE_EVERY, "probing": None, "left": 0,
+                                       "medians": {s: float("inf") for s in settings}}
         kind["passes"] += 1
         times = kind["times"]
         settings = list(times)
@@ -195,7 +196,7 @@ class ThreadTuner:
         if kind["left"] > 0:                             # a probe's next pass
             kind["left"] -= 1
             return kind["probing"]
-        best = _best(times)
+        best = _best(kind)
         if kind["probe"] or kind["passes"] >= kind["due"]:
             kind["probe"] = False
             others = [s for s in settings if s != best]
@@ -211,8 +212,8 @@ class ThreadTuner:
             return                                       # a probe's first ones for waking the threads
         times = kind["times"]
         if kind["passes"] > 1 + len(times) * WARMUP:
-            best = _best(times)
-            usual = statistics.median(times[best])
+            best = _best(kind)
+            usual = kind["medians"][best]
             if setting == best:
                 odd = seconds > 2 * usual or seconds < usual / 2
                 if odd and kind["odd"]:                  # the machine got busier or quieter: time another next
@@ -227,14 +228,17 @@ class ThreadTuner:
                                  if seconds > CLEAR_LOSS * usual else PROBE_EVERY)
                 kind["due"] = kind["passes"] + kind["every"]
         times[setting].append(seconds)
+        kind["medians"][setting] = statistics.median(times[setting])
 
     def choices(self):
         """``{key: Setting}``: the setting each kind of pass runs with now (for diagnostics)."""
-        return {key: _best(k["times"]) for key, k in self._kinds.items()}
+        return {key: _best(k) for key, k in self._kinds.items()}
 
 
-def _best(times):
-    return min(times, key=lambda s: statistics.median(times[s]) if times[s] else float("inf"))
+def _best(kind):
+    """The setting of a kind of pass whose recent timings have the lowest median."""
+    medians = kind["medians"]
+    return min(medians, key=medians.get)
 
 
 # ----------------------------------------------------------------------------- rnnkit's own split

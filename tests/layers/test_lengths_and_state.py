@@ -158,11 +158,12 @@ RNG = np.random.default_rng(0)
 @pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_an_inference_pass_or_a_step_between_forward_and_backward_leaves_the_cache(cls, dtype):
-    x = _x(dtype=dtype)
+    x = _x(B=5, dtype=dtype)                                  # B 5: the column loop, also without a cache
     ref = _grads(cls(3, 4, dtype=dtype, seed=0), x)
     layer = cls(3, 4, dtype=dtype, seed=0)
     y, _ = layer(x)
     layer(_x(T=7, B=3, dtype=dtype), keep_cache=False)       # another shape, no cache
+    layer(x * 2, keep_cache=False)                           # the same shape: its scratch is not the cache
     layer.step(x[0])
     layer.backward(np.ones_like(y))
     for k, v in ref.items():

@@ -77,13 +77,13 @@ def _lstm_forward(p, x, state0, counts, reverse, keep_cache, buf):
     # the recurrent product and turns them into the gates; one step's block without a cache
     act, inputs = _gates_and_inputs(W_ih, x, keep_cache, buf)
     bx = b_ih + b_hh if b_ih is not None else np.zeros(G, dtype)
-    h_cols = empty((2, H, B), dtype)                     # h in columns, ping-ponging: the product's operand
+    h_cols = buf("h_cols", (2, H, B))                    # h in columns, ping-ponging: the product's operand
     hs = empty((T, B, H), dtype)
     if keep_cache:
         hb, c, tc = buf("col_h", (T + 1, B, H)), buf("col_c", (T + 1, H, B)), buf("col_tc", (T, H, B))
         start = T if reverse else 0
     else:
-        hb, c, tc = hs, empty((2, H, B), dtype), empty((1, H, B), dtype)
+        hb, c, tc = hs, buf("inf_c", (2, H, B)), buf("inf_tc", (1, H, B))
         start = 0
     if keep_cache:
         hb[start] = state0[0]
@@ -123,10 +123,10 @@ def _gru_forward(p, x, state0, counts, reverse, keep_cache, buf):
         start = T if reverse else 0
         hb[start] = state0[0]
     else:
-        hb, hcols, hn = hs, empty((2, H, B), dtype), empty((1, H, B), dtype)
+        hb, hcols, hn = hs, buf("h_cols", (2, H, B)), buf("inf_hn", (1, H, B))
         start = 0
     hcols[start] = state0[0].T
-    W_hh, hp, live = np.ascontiguousarray(W_hh), empty((G, B), dtype), _live(counts)
+    W_hh, hp, live = np.ascontiguousarray(W_hh), buf("hp", (G, B)), _live(counts)
     _run(lambda *split: gru.gru_columns_forward(*_calls(), *inputs, W_hh, bx, b_hn, hcols, hp, hb, act, hn, live,
                                                 reverse, keep_cache, *split),
          _plan(H, G, max(H, inputs[0].shape[1]), B))
@@ -152,17 +152,21 @@ def _gates_and_inputs(W_ih, x, keep_cache, buf):
     G = W_ih.shape[0]
     dtype = W_ih.dtype
     folds = isinstance(x, TokenInput) and x.fold
-    act = buf("col_act" if keep_cache else "col_xp", (T, G, B)) if keep_cache or folds else empty((1, G, B), dtype)
+    act = buf("col_act" if keep_cache else "col_xp" if folds else "inf_act", (T if keep_cache or folds else 1, G, B))
     if isinstance(x, TokenInput):
         if x.project_columns(W_ih, act):
             return act, (np.empty((0, 0), dtype), np.empty((0, 0, 0), dtype))
         x = x.dense()
-    xT = empty((T, D, B), dtype)
+    xT = buf("xT", (T, D, B))
 
     def steps(t0, t1):
         xT[t0:t1] = x[t0:t1].transpose(0, 2, 1)
 
-    threads.run(steps, threads.row_ranges(T, D * B, threads.COPY_MIN_WORK))
+    ranges = threads.row_ranges(T, D * B, threads.COPY_MIN_WORK)
+    if len(ranges) > 1:
+        threads.run(steps, ranges)
+    else:
+        steps(0, T)                              # a NumPy copy: no BLAS to keep at one thread
     return act, (np.ascontiguousarray(W_ih, dtype), xT)
 
 
