@@ -21,15 +21,19 @@ OpenBLAS's threads; rnnkit's split (``width`` threads, OpenBLAS at one):
 * per kind of pass (the loop, forward or backward, the shapes), the first
   passes take the settings in turn (after one untimed warm-up pass), then the
   setting with the lowest median time runs;
-* another setting (in turn) is timed again every :data:`PROBE_EVERY` passes
-  (a probe: :data:`PROBE_PASSES` passes of it, only the last timed: the first
-  ones pay for waking the threads the setting needs; on the VM of
+* another setting (in turn) is timed again every :data:`PROBE_EVERY` passes,
+  at once when two passes in a row take more than twice their setting's
+  median or less than half of it (the machine got busier or quieter; one odd
+  pass is noise), and again while it keeps beating the chosen one's median,
+  so the choice follows the machine's load within a few passes.  A probe of
+  one thread is one pass; of a setting with threads to wake,
+  :data:`PROBE_PASSES` passes, timed by the fastest after the first, since
+  its first passes after others pay for the waking (on the VM of
   docs/performance.md rnnkit's pool, idle for 10 ms, took 120 µs to start a
-  part, and a small split pass (P5's inference) took 700, 630, 600, 570 and
-  then 540 µs after 300 passes on one thread, which took 590), at once when two passes in a row take more than twice their setting's median
-  or less than half of it (the machine got busier or quieter; one odd pass is
-  noise), and again while it keeps beating the chosen one's median, so the
-  choice follows the machine's load within a few passes;
+  part; a small split pass, P5's inference, took 700, 630, 600, 570 and then
+  540 µs after 300 passes on one thread, which took 590; P2's split
+  inference took 7.3 ms, but often 12-14 in its third and fourth pass after
+  a pause);
 * a timing that loses to the chosen setting's median by more than
   :data:`CLEAR_LOSS` doubles the passes until the next one, up to
   ``PROBE_BACKOFF * PROBE_EVERY`` for each setting in turn (a close one puts
@@ -76,7 +80,7 @@ import numpy as np
 
 PROBE_EVERY = 50          # passes of one kind between two timings of the setting not chosen
 PROBE_BACKOFF = 8         # ... up to this many times more while the others lose clearly
-PROBE_PASSES = 4          # passes of a probe, the last one timed
+PROBE_PASSES = 4          # passes of a probe, timed by the fastest after the first
 CLEAR_LOSS = 1.25         # a timing this many times the chosen setting's median loses clearly
 WARMUP = 3                # timed passes of each setting before the first choice
 MIN_WORK = 1 << 17        # multiply-adds of one step's product below which threads do not pay
@@ -201,15 +205,24 @@ class ThreadTuner:
             kind["probe"] = False
             others = [s for s in settings if s != best]
             kind["next"] = (kind["next"] + 1) % len(others)
-            kind["probing"], kind["left"] = others[kind["next"]], PROBE_PASSES - 1
-            kind["due"] = kind["passes"] + PROBE_PASSES - 1 + kind["every"]
-            return kind["probing"]
+            setting = others[kind["next"]]
+            passes = PROBE_PASSES if max(setting) > 1 else 1     # threads to wake first, or none
+            kind["probing"], kind["left"], kind["fastest"] = setting, passes - 1, float("inf")
+            kind["due"] = kind["passes"] + passes - 1 + kind["every"]
+            return setting
         return best
 
     def _record(self, key, setting, seconds):
         kind = self._kinds[key]
-        if kind["passes"] == 1 or kind["left"] > 0:     # the first pass pays for compiling and buffers,
-            return                                       # a probe's first ones for waking the threads
+        if kind["passes"] == 1:                          # the first pass pays for compiling and buffers
+            return
+        if kind["probing"] is not None:
+            if kind["left"] == PROBE_PASSES - 1 and max(setting) > 1:   # the first of several: waking threads
+                return
+            kind["fastest"] = min(kind["fastest"], seconds)
+            if kind["left"] > 0:
+                return
+            seconds, kind["probing"] = kind["fastest"], None
         times = kind["times"]
         if kind["passes"] > 1 + len(times) * WARMUP:
             best = _best(kind)

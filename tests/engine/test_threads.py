@@ -77,13 +77,13 @@ def test_settings_that_lose_clearly_are_timed_less_and_less_often(fake):
     start = 1 + 3 * threads.WARMUP
     used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(start + 1500)][start:]
     probes = _probes(used, SPLIT)
-    gaps = [b - a - (threads.PROBE_PASSES - 1) for a, b in zip(probes, probes[1:])]   # less the probes' passes
+    gaps = [b - a - (_probe_passes(used[a]) - 1) for a, b in zip(probes, probes[1:])]   # less the probes' passes
     assert gaps[:3] == [2 * threads.PROBE_EVERY, 4 * threads.PROBE_EVERY, 8 * threads.PROBE_EVERY]
     assert max(gaps) == threads.PROBE_BACKOFF * threads.PROBE_EVERY
     clock.cost = {ONE: 1.0, BLAS: 3.0, SPLIT: 1.1}                # one thread a little faster now
     late = 2 * threads.PROBE_BACKOFF * threads.PROBE_EVERY + 20   # the other two in turn, each timed late
     used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(late)]
-    assert used[-10:] == [ONE] * 10
+    assert tuner.choices()["k"] == ONE and used[-10:].count(ONE) >= 10 - threads.PROBE_PASSES
 
 
 def test_a_close_loser_is_timed_every_probe_every_passes(fake):
@@ -93,23 +93,30 @@ def test_a_close_loser_is_timed_every_probe_every_passes(fake):
     start = 1 + 3 * threads.WARMUP
     used = [tuner.run("k", threads.MIN_WORK, clock.work) for _ in range(start + 400)][start:]
     probes = _probes(used, SPLIT)
-    assert [b - a - (threads.PROBE_PASSES - 1) for a, b in zip(probes, probes[1:])] == \
+    assert [b - a - (_probe_passes(used[a]) - 1) for a, b in zip(probes, probes[1:])] == \
         [threads.PROBE_EVERY] * (len(probes) - 1)
     assert len(probes) >= 7
 
 
 def _probes(used, chosen):
     """Where the probes of ``used`` (the settings of successive passes) start;
-    each is PROBE_PASSES passes of one other setting."""
+    each is :func:`_probe_passes` passes of one other setting."""
     starts = [i for i, s in enumerate(used) if s != chosen and (i == 0 or used[i - 1] == chosen)]
-    n = threads.PROBE_PASSES
-    assert all(used[i:i + n] == [used[i]] * n for i in starts if i + n <= len(used))
+    for i in starts:
+        n = _probe_passes(used[i])
+        assert used[i:i + n + 1] == [used[i]] * n + [chosen] or i + n >= len(used)
     return starts
+
+
+def _probe_passes(setting):
+    """One pass probes one thread; PROBE_PASSES a setting with threads to wake."""
+    return threads.PROBE_PASSES if max(setting) > 1 else 1
 
 
 def test_a_probe_is_timed_after_a_pass_that_wakes_its_threads(fake):
     """A setting's first passes after others pay for waking its threads (rnnkit's
-    pool asleep); a probe times only its last pass, so a faster split still wins."""
+    pool asleep); a probe is timed by its fastest pass after the first, so a
+    faster split still wins."""
     blas, clock = fake
     clock.cost = {ONE: 1.0, BLAS: 3.0, SPLIT: 2.0}               # one thread wins first
     tuner = threads.ThreadTuner()
