@@ -481,7 +481,8 @@ def side_functions(b, cid, cfg, library):
 def _side_process(conn, library, cid, cfg, threads, n_steps):
     """One library's timing process: builds its side of ``cid`` (rnnkit's
     process never imports torch) and answers ``("calibrate", key, seconds)``,
-    ``("time", key, inner, settle)`` and ``("stop",)`` on ``conn``."""
+    ``("time", key, inner, settle)``, ``("choices",)`` (rnnkit's thread
+    settings, :func:`thread_choices`) and ``("stop",)`` on ``conn``."""
     torch = None
     if library == "torch":
         import torch
@@ -499,6 +500,8 @@ def _side_process(conn, library, cid, cfg, threads, n_steps):
                 break
             if msg[0] == "calibrate":
                 conn.send(("ok", calibrate(fns[msg[1]], msg[2])))
+            elif msg[0] == "choices":
+                conn.send(("ok", thread_choices(b) if library == "rnnkit" else {}))
             else:
                 _, key, inner, settle = msg
                 conn.send(("ok", median_time(fns[key], inner, settle=settle)))
@@ -506,6 +509,22 @@ def _side_process(conn, library, cid, cfg, threads, n_steps):
         conn.send(("error", f"{library} side of {cid}: {type(e).__name__}: {e}"))
     finally:
         conn.close()
+
+
+def thread_choices(b):
+    """``{kind of pass: "blas B, width W"}``: the settings rnnkit's thread
+    tuner (:class:`rnnkit.threads.ThreadTuner`) runs each kind of pass of
+    ``b``'s layer with at the end of the timing: where a side ran slower than
+    expected, whether the tuner chose one thread or the split says why."""
+    tuner = getattr(b.rnn, "_threads", None)
+    if tuner is None:
+        return {}
+    out = {}
+    for key, s in tuner.choices().items():
+        times = tuner._kinds[key]["times"]
+        out[" ".join(str(part) for part in key[:-1])] = f"blas {s.blas}, width {s.width} (" + ", ".join(
+            f"{w.blas}/{w.width}: " + " ".join(f"{1e3 * t:.3g}" for t in ts) for w, ts in times.items()) + " ms)"
+    return out
 
 
 class SideProcess:
@@ -581,6 +600,7 @@ def run_config(cid, cfg, torch, repeats, tiny, machine_gflops, sample_s, settle=
                                     lambda n, st, w=w, key=key: w.ask("time", key, n, st))
             order = sorted(callers, key=lambda k: (k[1], k[0] != "rnnkit", k[0]))
             times = _time_sides({k: callers[k] for k in order}, repeats, sample_s, settle)
+            res["rnnkit_threads"] = workers["rnnkit"].ask("choices")
         finally:
             for w in workers.values():
                 w.close()
@@ -663,6 +683,9 @@ def print_table(results, info):
             u, q = s["rnnkit_unfolded"], r["unfolded_ratios"]
             print(f"    rnnkit without the fold, layer(embed(ids)): train {fmt_ms(u['train_s'])} ms (ratio "
                   f"{q['train']:.2f}), infer {fmt_ms(u['infer_s'])} ms (ratio {q['infer']:.2f})")
+        if r.get("rnnkit_threads"):
+            print("    rnnkit's thread settings at the end: " + "; ".join(
+                f"{k}: {v}" for k, v in sorted(r["rnnkit_threads"].items())))
     print("ratio = torch time / rnnkit time (>1: rnnkit faster). rk/th GF/s(%): rnnkit's and torch's training "
           "GFLOP/s and share of the matmul rate. B/TBH: rnnkit peak bytes (tracemalloc), torch saved-for-backward "
           "bytes, per T*B*H.")
