@@ -190,8 +190,8 @@ class ThreadTuner:
             settings = [named[w] for w in ("blas", "one", "split") if w in ways]
             kind = self._kinds[key] = {"passes": 0, "times": {s: deque(maxlen=5) for s in settings},
                                        "probe": False, "odd": False, "next": 0, "every": PROBE_EVERY,
-                                       "due": PROBE_EVERY, "probing": None, "left": 0,
-                                       "medians": {s: float("inf") for s in settings}}
+                                       "due": PROBE_EVERY, "probing": None, "left": 0, "untimed": False,
+                                       "fastest": float("inf"), "medians": {s: float("inf") for s in settings}}
         kind["passes"] += 1
         times = kind["times"]
         settings = list(times)
@@ -208,6 +208,7 @@ class ThreadTuner:
             setting = others[kind["next"]]
             passes = PROBE_PASSES if max(setting) > 1 else 1     # threads to wake first, or none
             kind["probing"], kind["left"], kind["fastest"] = setting, passes - 1, float("inf")
+            kind["untimed"] = passes > 1                          # its first pass wakes them
             kind["due"] = kind["passes"] + passes - 1 + kind["every"]
             return setting
         return best
@@ -217,7 +218,8 @@ class ThreadTuner:
         if kind["passes"] == 1:                          # the first pass pays for compiling and buffers
             return
         if kind["probing"] is not None:
-            if kind["left"] == PROBE_PASSES - 1 and max(setting) > 1:   # the first of several: waking threads
+            if kind["untimed"]:
+                kind["untimed"] = False
                 return
             kind["fastest"] = min(kind["fastest"], seconds)
             if kind["left"] > 0:
