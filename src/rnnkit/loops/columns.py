@@ -197,7 +197,7 @@ def _run(part, plan):
     together = len(parts) if meet else 1
     threads.run(lambda u0, u1, b0, b1, s: part(u0, u1, b0, b1, s, together, group, block),
                 [p + (s,) for p, s in zip(parts, meetings)])
-    for s in meetings[:1] if meet else meetings:
+    for s in meetings:
         sync.check(s)
 
 
