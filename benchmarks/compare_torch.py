@@ -519,9 +519,9 @@ def thread_choices(b):
     tuner = getattr(b.rnn, "_threads", None)
     if tuner is None:
         return {}
-    out = {}
+    out, timings = {}, tuner.timings()
     for key, s in tuner.choices().items():
-        times = tuner._kinds[key]["times"]
+        times = timings[key]
         out[" ".join(str(part) for part in key[:-1])] = f"blas {s.blas}, width {s.width} (" + ", ".join(
             f"{w.blas}/{w.width}: " + " ".join(f"{1e3 * t:.3g}" for t in ts) for w, ts in times.items()) + " ms)"
     return out

@@ -249,6 +249,11 @@ class ThreadTuner:
         """``{key: Setting}``: the setting each kind of pass runs with now (for diagnostics)."""
         return {key: _best(k) for key, k in self._kinds.items()}
 
+    def timings(self):
+        """``{key: {Setting: [seconds, ...]}}``: each kind's recent timings of
+        each setting, oldest first (for diagnostics)."""
+        return {key: {s: list(ts) for s, ts in k["times"].items()} for key, k in self._kinds.items()}
+
 
 def _best(kind):
     """The setting of a kind of pass whose recent timings have the lowest median."""
